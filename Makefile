@@ -1,0 +1,61 @@
+# cartwatch: make run (the main job on the built-in default), make test.
+GO       ?= go
+BIN      := bin
+# Packages with goroutines of their own: tested under the race detector.
+RACE_PKGS := ./core/... ./cmd/... ./kafkatest/...
+BENCH    ?= .
+COUNT    ?= 10
+
+.PHONY: all build run test test-unit test-kafka bench fmt fmt-check vet lint tidy-check kafka-up kafka-down clean
+
+all: build
+
+build:
+	$(GO) build -o $(BIN)/ ./cmd/...
+
+## run: cartwatch on the full synthetic 2019-Nov month, printing the summary.
+run: build
+	./$(BIN)/cartwatch run --synthetic
+
+## test: vet, gofmt check, go.mod tidiness, unit tests (race detector on the
+## concurrent packages) and the integration tests against a real Kafka broker.
+test: vet fmt-check tidy-check test-unit test-kafka
+
+test-unit:
+	$(GO) test -count=1 ./...
+	$(GO) test -count=1 -race $(RACE_PKGS)
+
+# Starts the real brokers the Kafka integration tests need and stops them after.
+test-kafka:
+	./deploy/kafka/test.sh
+
+bench:
+	./bench/run.sh
+
+fmt:
+	gofmt -w .
+
+fmt-check:
+	@out=$$(gofmt -l .); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
+
+vet:
+	$(GO) vet ./...
+
+lint: vet fmt-check tidy-check
+
+tidy-check:
+	@cp go.mod /tmp/cartwatch.go.mod.bak; cp go.sum /tmp/cartwatch.go.sum.bak 2>/dev/null || true; \
+	$(GO) mod tidy; \
+	if ! cmp -s go.mod /tmp/cartwatch.go.mod.bak || ! cmp -s go.sum /tmp/cartwatch.go.sum.bak; then \
+	  echo "go mod tidy changed go.mod/go.sum: run 'go mod tidy' and commit"; \
+	  cp /tmp/cartwatch.go.mod.bak go.mod; cp /tmp/cartwatch.go.sum.bak go.sum; exit 1; fi
+
+N ?= 1
+kafka-up:
+	./deploy/kafka/kafka.sh up $(N)
+
+kafka-down:
+	./deploy/kafka/kafka.sh down
+
+clean:
+	rm -rf $(BIN)

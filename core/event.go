@@ -1,0 +1,59 @@
+// Package core holds cartwatch's event model, its CSV and JSON parsers, the
+// sharded session table and the abandoned-cart detector.
+//
+// Unless a type says otherwise, values are not safe for concurrent use: the
+// engine gives each piece of mutable state exactly one owning goroutine.
+package core
+
+// EventType is the kind of a clickstream row. The zero value is EventOther,
+// which stands for any non-empty event_type the detector does not act on
+// (remove_from_cart, for example).
+type EventType uint8
+
+const (
+	EventOther EventType = iota
+	EventView
+	EventCart
+	EventPurchase
+)
+
+// String returns the event_type spelling used in the 2019-Nov schema.
+func (t EventType) String() string {
+	switch t {
+	case EventView:
+		return "view"
+	case EventCart:
+		return "cart"
+	case EventPurchase:
+		return "purchase"
+	}
+	return "other"
+}
+
+// SessionMax is the longest user_session an Event carries inline: the
+// 36-character UUID of the 2019-Nov file.
+const SessionMax = 36
+
+// Event is one parsed row. It holds no pointers, so slices of events cost the
+// garbage collector nothing and can be reused batch after batch.
+type Event struct {
+	Time       int64  // event_time, Unix seconds, UTC
+	UserID     uint64 // user_id
+	ProductID  uint64 // product_id
+	CategoryID uint64 // category_id
+	PriceCents int64  // price in integer cents; never negative
+	Type       EventType
+	SessionLen uint8 // bytes of Session in use
+	Session    [SessionMax]byte
+}
+
+// SessionBytes returns the user_session of e. The slice aliases e.
+func (e *Event) SessionBytes() []byte { return e.Session[:e.SessionLen] }
+
+// SetSession stores s as the user_session of e and reports whether it fit.
+// A longer session is truncated to SessionMax bytes.
+func (e *Event) SetSession(s []byte) bool {
+	n := copy(e.Session[:], s)
+	e.SessionLen = uint8(n)
+	return n == len(s)
+}
