@@ -29,8 +29,9 @@ test-unit:
 test-kafka:
 	./deploy/kafka/test.sh
 
+# make bench SUITES="wheel engine" runs only those suites.
 bench:
-	./bench/run.sh
+	./bench/run.sh $(SUITES)
 
 fmt:
 	gofmt -w .
