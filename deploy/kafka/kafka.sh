@@ -1,0 +1,324 @@
+#!/usr/bin/env bash
+# kafka.sh: a real Apache Kafka (KRaft) on 127.0.0.1, fetched from Maven Central.
+#
+#   kafka.sh up [1|3]      fetch (once), format and start 1 combined broker+controller
+#                          on 127.0.0.1:9092, or a 3-node quorum on 9092-9094; waits
+#                          until every broker answers metadata requests
+#   kafka.sh down          stop exactly the recorded broker pids, remove their data
+#   kafka.sh status        what runs, where, and whether it answers
+#   kafka.sh stop ID       stop one broker (SIGTERM, controlled shutdown); kill ID: SIGKILL
+#   kafka.sh start ID      start a stopped broker again on its old data, wait for it
+#   kafka.sh bootstrap     print the bootstrap addresses of the running cluster
+#   kafka.sh fetch         only fetch the jars into the cache
+#   kafka.sh run CLASS ..  run a Java main class (e.g. org.apache.kafka.tools.ProducerPerformance)
+#                          on the cached classpath with quiet logging
+#
+# The Kafka version is pinned in pom.xml (kafka.version), nowhere else. Needs Java 17+,
+# Maven 3 and Go (for the metadata readiness probe in kready/).
+#
+# Environment (all optional):
+#   KAFKA_RUN_DIR      state: pids, configs, logs (default deploy/kafka/run)
+#   KAFKA_PORT_BASE    first broker port (default 9092); controllers on base+10000..
+#   KAFKA_HEAP_OPTS    JVM heap per broker (default -Xms128m -Xmx512m)
+#   KAFKA_UP_TIMEOUT   seconds to wait for the brokers (default 90)
+#   KAFKA_MVN_ARGS     extra mvn arguments, e.g. -Dmaven.repo.local=/tmp/emptyrepo
+set -euo pipefail
+
+here=$(cd "$(dirname "$0")" && pwd)
+repo=$(cd "$here/../.." && pwd)
+run_dir=${KAFKA_RUN_DIR:-$here/run}
+port_base=${KAFKA_PORT_BASE:-9092}
+heap=${KAFKA_HEAP_OPTS:--Xms128m -Xmx512m}
+up_timeout=${KAFKA_UP_TIMEOUT:-90}
+
+die() { echo "kafka.sh: $*" >&2; exit 1; }
+log() { echo "kafka.sh: $*" >&2; }
+
+version=$(sed -n 's:.*<kafka.version>\(.*\)</kafka.version>.*:\1:p' "$here/pom.xml")
+[ -n "$version" ] || die "no <kafka.version> in $here/pom.xml"
+cache="$here/.cache/kafka-$version"
+lib="$cache/lib"
+
+need() {
+  command -v "$1" >/dev/null 2>&1 || die "$1 not found on PATH: $2"
+}
+
+java_ok() {
+  need java "install a Java 17+ runtime (Kafka $version needs it)"
+  local v
+  v=$(java -XshowSettings:properties -version 2>&1 | sed -n 's/^ *java.specification.version = //p')
+  [ "${v%%.*}" -ge 17 ] 2>/dev/null || die "java $v found, Kafka $version needs Java 17+"
+}
+
+# fetch copies kafka_2.13, kafka-tools and their runtime dependencies into the
+# cache once; the .complete marker keeps a half-finished copy from counting.
+fetch() {
+  [ -f "$cache/.complete" ] && return 0
+  need mvn "install Maven 3 (it fetches Kafka $version from Maven Central)"
+  log "fetching Apache Kafka $version from Maven Central into $lib"
+  local t0=$SECONDS
+  rm -rf "$cache"
+  mkdir -p "$cache"
+  # shellcheck disable=SC2086 # KAFKA_MVN_ARGS is a list of arguments.
+  if ! mvn -q -B -f "$here/pom.xml" ${KAFKA_MVN_ARGS:-} dependency:copy-dependencies \
+      -DincludeScope=runtime -DoutputDirectory="$lib" >"$cache/mvn.log" 2>&1; then
+    tail -n 30 "$cache/mvn.log" >&2
+    die "mvn could not fetch Kafka $version (full log: $cache/mvn.log)"
+  fi
+  [ -f "$lib/kafka_2.13-$version.jar" ] || die "mvn finished but $lib/kafka_2.13-$version.jar is missing"
+  touch "$cache/.complete"
+  log "fetched $(ls "$lib" | wc -l) jars in $((SECONDS - t0)) s"
+}
+
+kready_bin() {
+  local bin="$here/.cache/kready"
+  if [ ! -x "$bin" ] || [ -n "$(find "$here/kready" -newer "$bin" -name '*.go' 2>/dev/null)" ]; then
+    need go "the readiness probe deploy/kafka/kready is a Go program"
+    (cd "$repo" && go build -o "$bin" ./deploy/kafka/kready) || die "cannot build deploy/kafka/kready"
+  fi
+  echo "$bin"
+}
+
+broker_port() { echo $((port_base + $1 - 1)); }
+ctrl_port() { echo $((port_base + 10000 + $1 - 1)); }
+
+port_busy() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+nodes() { cat "$run_dir/nodes" 2>/dev/null || true; }
+
+bootstrap() {
+  local n i out=""
+  n=$(nodes)
+  [ -n "$n" ] || die "no cluster recorded in $run_dir (run: kafka.sh up)"
+  for ((i = 1; i <= n; i++)); do out+="${out:+,}127.0.0.1:$(broker_port "$i")"; done
+  echo "$out"
+}
+
+# alive ID: the recorded pid exists and is the java we started for this run dir
+# (the marker property guards against a recycled pid).
+alive() {
+  local f="$run_dir/node$1/pid" pid
+  [ -f "$f" ] || return 1
+  pid=$(cat "$f")
+  [ -r "/proc/$pid/cmdline" ] && tr '\0' ' ' <"/proc/$pid/cmdline" | grep -qF -- "-Dcartwatch.kafka.run=$run_dir/node$1 "
+}
+
+write_config() {
+  local id=$1 n=$2 data=$3 voters="" i rf=$2 isr=1
+  [ "$n" -ge 3 ] && isr=2
+  for ((i = 1; i <= n; i++)); do voters+="${voters:+,}$i@127.0.0.1:$(ctrl_port "$i")"; done
+  cat >"$run_dir/node$id/server.properties" <<EOF
+# Written by deploy/kafka/kafka.sh up $n; node $id of $n.
+process.roles=broker,controller
+node.id=$id
+controller.quorum.voters=$voters
+listeners=PLAINTEXT://127.0.0.1:$(broker_port "$id"),CONTROLLER://127.0.0.1:$(ctrl_port "$id")
+advertised.listeners=PLAINTEXT://127.0.0.1:$(broker_port "$id")
+controller.listener.names=CONTROLLER
+inter.broker.listener.name=PLAINTEXT
+listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT
+log.dirs=$data/node$id
+num.partitions=1
+default.replication.factor=$rf
+min.insync.replicas=1
+offsets.topic.replication.factor=$rf
+offsets.topic.num.partitions=12
+transaction.state.log.replication.factor=$rf
+transaction.state.log.min.isr=$isr
+share.coordinator.state.topic.replication.factor=$rf
+share.coordinator.state.topic.min.isr=$isr
+# Tests and users start consuming right away; the 3 s default only adds latency here.
+group.initial.rebalance.delay.ms=0
+EOF
+}
+
+start_node() {
+  local id=$1 dir="$run_dir/node$1"
+  # shellcheck disable=SC2086 # heap is a list of JVM options.
+  setsid java $heap -XX:+UseG1GC -XX:MaxGCPauseMillis=20 -XX:InitiatingHeapOccupancyPercent=35 \
+    -Djava.awt.headless=true -Dcartwatch.kafka.run="$dir" \
+    -Dkafka.logs.dir="$dir" -Dlog4j2.configurationFile="$here/log4j2.xml" \
+    -cp "$lib/*" kafka.Kafka "$dir/server.properties" >>"$dir/stdout.log" 2>&1 </dev/null &
+  echo $! >"$dir/pid"
+}
+
+# wait_ready N IDS...: kready against the given brokers; on failure the tail of
+# each broker's log, so the reason is on screen.
+wait_ready() {
+  local want=$1 ids=("${@:2}") addrs="" pids="" id rc=0 bin
+  bin=$(kready_bin)
+  for id in "${ids[@]}"; do
+    addrs+="${addrs:+,}127.0.0.1:$(broker_port "$id")"
+    pids+="${pids:+,}$(cat "$run_dir/node$id/pid")"
+  done
+  "$bin" -brokers "$addrs" -n "$want" -timeout "${up_timeout}s" -pids "$pids" >&2 || rc=$?
+  if [ "$rc" -ne 0 ]; then
+    for id in "${ids[@]}"; do
+      echo "---- node $id: tail of $run_dir/node$id/server.log and stdout.log" >&2
+      tail -n 25 "$run_dir/node$id/server.log" 2>/dev/null >&2 || true
+      tail -n 10 "$run_dir/node$id/stdout.log" 2>/dev/null >&2 || true
+    done
+    return 1
+  fi
+}
+
+cmd_up() {
+  local n=${1:-1} i id data t0
+  case "$n" in 1 | 3) ;; *) die "up $n: the cluster size is 1 or 3" ;; esac
+  if [ -n "$(nodes)" ]; then
+    die "a $(nodes)-node cluster is already recorded in $run_dir (kafka.sh status; kafka.sh down)"
+  fi
+  java_ok
+  fetch
+  for ((i = 1; i <= n; i++)); do
+    for p in "$(broker_port "$i")" "$(ctrl_port "$i")"; do
+      port_busy "$p" && die "127.0.0.1:$p is already in use (another Kafka? try KAFKA_PORT_BASE=19192)"
+    done
+  done
+  t0=$(date +%s%N)
+  rm -rf "$run_dir"
+  mkdir -p "$run_dir"
+  data=$(mktemp -d "${TMPDIR:-/tmp}/cartwatch-kafka.XXXXXX")
+  echo "$data" >"$run_dir/data"
+  echo "$n" >"$run_dir/nodes"
+  # One cluster id for every node: they must agree or the quorum never forms.
+  local cid
+  cid=$(java -cp "$lib/*" -Dlog4j2.configurationFile="$here/log4j2.xml" -Dkafka.logs.dir="$run_dir" \
+    kafka.tools.StorageTool random-uuid)
+  for ((id = 1; id <= n; id++)); do
+    mkdir -p "$run_dir/node$id"
+    write_config "$id" "$n" "$data"
+  done
+  # Formatting is one JVM per node; run them side by side.
+  local fpids=()
+  for ((id = 1; id <= n; id++)); do
+    java -cp "$lib/*" -Dlog4j2.configurationFile="$here/log4j2.xml" -Dkafka.logs.dir="$run_dir/node$id" \
+      kafka.tools.StorageTool format -t "$cid" -c "$run_dir/node$id/server.properties" \
+      >"$run_dir/node$id/format.log" 2>&1 &
+    fpids+=($!)
+  done
+  for ((id = 1; id <= n; id++)); do
+    if ! wait "${fpids[id - 1]}"; then
+      cat "$run_dir/node$id/format.log" >&2
+      cmd_down >/dev/null 2>&1 || true
+      die "formatting node $id failed"
+    fi
+  done
+  for ((id = 1; id <= n; id++)); do start_node "$id"; done
+  local ids=()
+  for ((id = 1; id <= n; id++)); do ids+=("$id"); done
+  if ! wait_ready "$n" "${ids[@]}"; then
+    cmd_down >/dev/null 2>&1 || true
+    die "Kafka $version ($n node) did not answer metadata within ${up_timeout}s (logs above; KAFKA_UP_TIMEOUT raises the bound)"
+  fi
+  log "Kafka $version up: $n node(s) at $(bootstrap) in $((($(date +%s%N) - t0) / 1000000)) ms (data $data, state $run_dir)"
+}
+
+stop_node() {
+  local id=$1 sig=${2:-TERM} pid i
+  alive "$id" || return 0
+  pid=$(cat "$run_dir/node$id/pid")
+  kill -s "$sig" "$pid" 2>/dev/null || true
+  # Controlled shutdown moves leadership away first; it takes a few seconds.
+  for ((i = 0; i < 300; i++)); do
+    alive "$id" || { rm -f "$run_dir/node$id/pid"; return 0; }
+    sleep 0.1
+  done
+  log "node $id (pid $pid) ignored SIG$sig for 30 s, sending SIGKILL"
+  kill -s KILL "$pid" 2>/dev/null || true
+  for ((i = 0; i < 50; i++)); do
+    alive "$id" || { rm -f "$run_dir/node$id/pid"; return 0; }
+    sleep 0.1
+  done
+  die "node $id (pid $pid) survives SIGKILL"
+}
+
+cmd_down() {
+  local n id data
+  n=$(nodes)
+  if [ -z "$n" ]; then
+    log "nothing recorded in $run_dir: nothing to stop"
+    return 0
+  fi
+  # Stop all at once: one by one, the last controller waits for a quorum that is gone.
+  for ((id = 1; id <= n; id++)); do
+    alive "$id" && kill -s TERM "$(cat "$run_dir/node$id/pid")" 2>/dev/null || true
+  done
+  for ((id = 1; id <= n; id++)); do stop_node "$id" TERM; done
+  data=$(cat "$run_dir/data" 2>/dev/null || true)
+  case "$data" in
+    "${TMPDIR:-/tmp}"/cartwatch-kafka.*) rm -rf "$data" ;;
+    *) [ -z "$data" ] || log "not removing unexpected data path '$data'" ;;
+  esac
+  rm -f "$run_dir/nodes" "$run_dir/data"
+  log "stopped $n node(s), removed $data"
+}
+
+cmd_status() {
+  local n id
+  n=$(nodes)
+  if [ -z "$n" ]; then
+    echo "kafka.sh: no cluster recorded in $run_dir"
+    return 1
+  fi
+  echo "Kafka $version, $n node(s), data $(cat "$run_dir/data"), state $run_dir"
+  local rc=0
+  for ((id = 1; id <= n; id++)); do
+    if alive "$id"; then
+      echo "node $id: pid $(cat "$run_dir/node$id/pid"), 127.0.0.1:$(broker_port "$id") (controller :$(ctrl_port "$id"))"
+    else
+      echo "node $id: not running"
+      rc=1
+    fi
+  done
+  return $rc
+}
+
+cmd_start() {
+  local id=${1:-} n
+  n=$(nodes)
+  [ -n "$n" ] || die "no cluster recorded in $run_dir (run: kafka.sh up)"
+  [[ "$id" =~ ^[0-9]+$ ]] && [ "$id" -ge 1 ] && [ "$id" -le "$n" ] || die "start '$id': node ids are 1..$n"
+  alive "$id" && die "node $id is already running"
+  start_node "$id"
+  local ids=()
+  for ((i = 1; i <= n; i++)); do ids+=("$i"); done
+  wait_ready "$n" "${ids[@]}" || die "node $id did not rejoin within ${up_timeout}s"
+}
+
+cmd_stop() {
+  local id=${1:-} sig=$2 n
+  n=$(nodes)
+  [ -n "$n" ] || die "no cluster recorded in $run_dir"
+  [[ "$id" =~ ^[0-9]+$ ]] && [ "$id" -ge 1 ] && [ "$id" -le "$n" ] || die "stop '$id': node ids are 1..$n"
+  alive "$id" || die "node $id is not running"
+  stop_node "$id" "$sig"
+  log "node $id stopped (SIG$sig)"
+}
+
+cmd_run() {
+  [ $# -ge 1 ] || die "run CLASS [ARGS...]"
+  java_ok
+  fetch
+  mkdir -p "$run_dir/tools"
+  # shellcheck disable=SC2086
+  exec java ${KAFKA_TOOL_HEAP:--Xmx512m} -Dkafka.logs.dir="$run_dir/tools" \
+    -Dlog4j2.configurationFile="$here/log4j2.xml" -cp "$lib/*" "$@"
+}
+
+case "${1:-}" in
+  up) cmd_up "${2:-1}" ;;
+  down) cmd_down ;;
+  status) cmd_status ;;
+  stop) cmd_stop "${2:-}" TERM ;;
+  kill) cmd_stop "${2:-}" KILL ;;
+  start) cmd_start "${2:-}" ;;
+  bootstrap) bootstrap ;;
+  fetch) java_ok; fetch ;;
+  version) echo "$version" ;;
+  run) shift; cmd_run "$@" ;;
+  *)
+    sed -n '2,/^set -e/p' "$0" | sed '$d' | sed 's/^# \{0,1\}//' >&2
+    exit 2
+    ;;
+esac
