@@ -1,0 +1,327 @@
+package core
+
+import (
+	"math"
+	"slices"
+)
+
+// This file is the detector: the per-user state machine of docs/semantics.md
+// (rules 2 to 6), run by one shard goroutine over the users routed to it.
+// Follow an event: pipeline.go parses and routes it, shard.apply below
+// changes the user's cart and schedules its deadline on the shard's wheel,
+// shard.advance fires the deadline as an Alert, and pipeline.go merges the
+// alerts of all shards into the output order.
+
+// noAbandon is userRec.lastAbandoned for a user with no reported cart: no
+// purchase time is earlier, so no purchase counts as late.
+const noAbandon = math.MinInt64
+
+// cartRec is an open cart. Carts live in a per-shard slab and are recycled
+// through a free list, so opening a cart allocates nothing in steady state.
+type cartRec struct {
+	uid        uint64
+	first      int64
+	last       int64
+	deadline   int64
+	items      int64
+	value      int64
+	handle     uint64 // wheel handle of the deadline
+	nprod      uint8
+	sessionLen uint8
+	live       bool
+	products   [MaxProducts]uint64
+	session    [SessionMax]byte
+}
+
+// Counters are the detector's tallies; a shard owns one, the pipeline adds
+// them up.
+type Counters struct {
+	Views, Carts, Purchases, Others int64
+	CartsOpened, Converted          int64
+	Abandoned, AbandonedValue       int64
+	Direct, Late                    int64
+	Spending                        int64
+	AbandoningUsers                 int64
+	OpenCarts                       int64
+}
+
+func (c *Counters) add(o *Counters) {
+	c.Views += o.Views
+	c.Carts += o.Carts
+	c.Purchases += o.Purchases
+	c.Others += o.Others
+	c.CartsOpened += o.CartsOpened
+	c.Converted += o.Converted
+	c.Abandoned += o.Abandoned
+	c.AbandonedValue += o.AbandonedValue
+	c.Direct += o.Direct
+	c.Late += o.Late
+	c.Spending += o.Spending
+	c.AbandoningUsers += o.AbandoningUsers
+	c.OpenCarts += o.OpenCarts
+}
+
+// shard is the state of one shard: its users, its open carts and its wheel.
+// Only the owning goroutine touches it.
+type shard struct {
+	ttl    int64
+	extend bool
+
+	users *userTable
+	carts []cartRec
+	free  []uint32
+	wheel *timerWheel
+	w     int64 // watermark the wheel was last advanced to
+	cnt   Counters
+
+	out    []Alert // alerts since the caller last took them, in output order
+	fired  []uint32
+	fireFn func(deadline int64, payload uint64)
+}
+
+func newShard(ttl int64, extend bool, userHint int) *shard {
+	s := &shard{ttl: ttl, extend: extend, users: newUserTable(userHint), w: math.MinInt64}
+	// One method value for the life of the shard: Advance takes a func, and
+	// building it per call would allocate per event.
+	s.fireFn = s.onFire
+	return s
+}
+
+func (s *shard) onFire(_ int64, payload uint64) { s.fired = append(s.fired, uint32(payload)) }
+
+// advance moves the watermark to w and abandons every cart whose deadline is
+// <= w (rule 2), appending their alerts to s.out in (deadline, user_id) order.
+func (s *shard) advance(w int64) {
+	if w <= s.w {
+		return
+	}
+	s.w = w
+	if s.wheel == nil {
+		return // no cart was ever scheduled
+	}
+	s.wheel.Advance(w, s.fireFn)
+	if len(s.fired) == 0 {
+		return
+	}
+	// The wheel fires a slot in no particular order; the output order within
+	// one advance is (deadline, user_id).
+	if len(s.fired) > 1 {
+		slices.SortFunc(s.fired, func(a, b uint32) int {
+			ca, cb := &s.carts[a], &s.carts[b]
+			if ca.deadline != cb.deadline {
+				if ca.deadline < cb.deadline {
+					return -1
+				}
+				return 1
+			}
+			if ca.uid < cb.uid {
+				return -1
+			}
+			if ca.uid > cb.uid {
+				return 1
+			}
+			return 0
+		})
+	}
+	for _, idx := range s.fired {
+		c := &s.carts[idx]
+		c.handle = 0
+		s.abandon(idx, c.deadline, 0, c.uid)
+	}
+	s.fired = s.fired[:0]
+}
+
+// abandon reports cart idx as an Alert with the given order key and frees it.
+func (s *shard) abandon(idx uint32, keyR int64, kind uint8, tie uint64) {
+	c := &s.carts[idx]
+	s.out = append(s.out, Alert{
+		UserID: c.uid, FirstCartAt: c.first, LastCartAt: c.last, AbandonedAt: c.deadline,
+		Items: c.items, ValueCents: c.value, NProducts: c.nprod, SessionLen: c.sessionLen,
+		Products: c.products, Session: c.session,
+		keyR: keyR, keyKind: kind, keyTie: tie,
+	})
+	s.cnt.Abandoned++
+	s.cnt.AbandonedValue += c.value
+	r := s.users.find(c.uid, HashUser(c.uid))
+	r.cart = 0
+	r.lastAbandoned = c.deadline
+	if r.flags&recAbandoner == 0 {
+		r.flags |= recAbandoner
+		s.cnt.AbandoningUsers++
+	}
+	s.freeCart(idx)
+}
+
+func (s *shard) allocCart() uint32 {
+	if n := len(s.free); n > 0 {
+		idx := s.free[n-1]
+		s.free = s.free[:n-1]
+		return idx
+	}
+	s.carts = append(s.carts, cartRec{})
+	return uint32(len(s.carts) - 1)
+}
+
+func (s *shard) freeCart(idx uint32) {
+	s.carts[idx].live = false
+	s.free = append(s.free, idx)
+}
+
+// setDeadline puts cart idx's deadline on the wheel, or abandons it at once
+// when the deadline is already behind the watermark (rule 2's parenthesis);
+// line is the event's input line, the tie-breaker of such an alert.
+func (s *shard) setDeadline(idx uint32, line int64) {
+	c := &s.carts[idx]
+	if c.deadline <= s.w {
+		if c.handle != 0 {
+			s.wheel.Cancel(c.handle)
+			c.handle = 0
+		}
+		s.abandon(idx, s.w, 1, uint64(line))
+		return
+	}
+	if s.wheel == nil {
+		s.wheel = newTimerWheel(s.w)
+	}
+	if c.handle != 0 && s.wheel.Reschedule(c.handle, c.deadline) {
+		return
+	}
+	c.handle = s.wheel.Schedule(c.deadline, uint64(idx))
+}
+
+// apply applies one routed event under watermark w (already lateness-
+// adjusted); h is HashUser(ev.UserID) and line its input line number.
+func (s *shard) apply(ev *Event, h uint64, w int64, line int64) {
+	if w > s.w {
+		s.advance(w)
+	}
+	switch ev.Type {
+	case EventCart:
+		r := s.users.upsert(ev.UserID, h)
+		var idx uint32
+		if r.cart == 0 {
+			idx = s.allocCart()
+			r.cart = idx + 1
+			c := &s.carts[idx]
+			*c = cartRec{uid: ev.UserID, first: ev.Time, live: true}
+			s.cnt.CartsOpened++
+		} else {
+			idx = r.cart - 1
+		}
+		c := &s.carts[idx]
+		c.items++
+		c.value += ev.PriceCents
+		c.last = ev.Time
+		c.deadline = ev.Time + s.ttl
+		if c.nprod < MaxProducts {
+			c.products[c.nprod] = ev.ProductID
+			c.nprod++
+		}
+		c.session = ev.Session
+		c.sessionLen = ev.SessionLen
+		s.setDeadline(idx, line)
+	case EventPurchase:
+		s.cnt.Spending += ev.PriceCents
+		r := s.users.upsert(ev.UserID, h)
+		r.spending += ev.PriceCents
+		r.flags |= recPurchaser
+		switch {
+		case r.cart != 0:
+			idx := r.cart - 1
+			r.cart = 0
+			if h := s.carts[idx].handle; h != 0 {
+				s.wheel.Cancel(h)
+			}
+			s.freeCart(idx)
+			s.cnt.Converted++
+		case ev.Time < r.lastAbandoned:
+			s.cnt.Late++
+		default:
+			s.cnt.Direct++
+		}
+	default:
+		// Views and other events reach a shard only with
+		// --extend-on-activity; the router counts every row by type.
+		if !s.extend {
+			return
+		}
+		r := s.users.find(ev.UserID, h)
+		if r == nil || r.cart == 0 {
+			return
+		}
+		idx := r.cart - 1
+		s.carts[idx].deadline = ev.Time + s.ttl
+		s.setDeadline(idx, line)
+	}
+}
+
+// finish ends the input (rule 6): with keep the open carts are only
+// counted, otherwise every one is abandoned in (deadline, user_id) order.
+func (s *shard) finish(keep bool) {
+	s.w = math.MaxInt64
+	var open []uint32
+	for i := range s.carts {
+		if s.carts[i].live {
+			open = append(open, uint32(i))
+		}
+	}
+	if keep {
+		s.cnt.OpenCarts = int64(len(open))
+		return
+	}
+	slices.SortFunc(open, func(a, b uint32) int {
+		ca, cb := &s.carts[a], &s.carts[b]
+		if ca.deadline != cb.deadline {
+			if ca.deadline < cb.deadline {
+				return -1
+			}
+			return 1
+		}
+		if ca.uid < cb.uid {
+			return -1
+		}
+		return 1
+	})
+	for _, idx := range open {
+		s.abandon(idx, s.carts[idx].deadline, 0, s.carts[idx].uid)
+	}
+}
+
+// Spender is one entry of the top spenders list.
+type Spender struct {
+	UserID        uint64 `json:"user_id"`
+	SpendingCents int64  `json:"spending_cents"`
+}
+
+// spenderBefore orders spenders by spending descending, ties to the smaller
+// user_id.
+func spenderBefore(a, b Spender) bool {
+	if a.SpendingCents != b.SpendingCents {
+		return a.SpendingCents > b.SpendingCents
+	}
+	return a.UserID < b.UserID
+}
+
+// topSpenders adds this shard's users to top, keeping the best n.
+func (s *shard) topSpenders(top []Spender, n int) []Spender {
+	s.users.each(func(r *userRec) {
+		if r.flags&recPurchaser == 0 {
+			return
+		}
+		sp := Spender{r.uid, r.spending}
+		if len(top) == n && !spenderBefore(sp, top[n-1]) {
+			return
+		}
+		i := len(top)
+		if len(top) < n {
+			top = append(top, sp)
+		} else {
+			i = n - 1
+			top[i] = sp
+		}
+		for ; i > 0 && spenderBefore(top[i], top[i-1]); i-- {
+			top[i], top[i-1] = top[i-1], top[i]
+		}
+	})
+	return top
+}

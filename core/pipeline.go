@@ -1,0 +1,535 @@
+package core
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"runtime"
+	"slices"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// This file is the engine's plumbing. One event's path:
+//
+//	reader   (readFile / readEvents) cuts the input into batches, in order;
+//	workers  (parseBatch / routeBatch), several in parallel, parse each row,
+//	         count it, and route carts and purchases (and, with
+//	         --extend-on-activity, every event) to the shard that owns the
+//	         user, each with the running maximum event time of its batch;
+//	sequencer puts batches back in input order and stamps each with the
+//	         maximum event time of all earlier batches, so that a shard knows
+//	         the exact watermark in force before each of its events;
+//	shards   (shard.apply in detector.go) apply events and fire deadlines;
+//	merger   takes each batch back from every shard, sorts the batch's alerts
+//	         into the output order and writes them, with the rejected rows.
+//
+// Batches are pointer-rich but recycled through a fixed pool, so the steady
+// state allocates nothing per event.
+
+// Options configures an Engine. The zero value of each field means its default.
+type Options struct {
+	TTL              time.Duration // cart lifetime after its last cart event; default 30m
+	Lateness         time.Duration // allowed lateness; default 0
+	KeepAtEOF        bool          // --at-eof keep: leave open carts open at the end
+	ExtendOnActivity bool          // any event of a user with an open cart moves its deadline
+
+	Shards      int // shard goroutines; default GOMAXPROCS
+	Parsers     int // parse/route goroutines; default GOMAXPROCS
+	ChunkBytes  int // bytes per file batch; default 4 MiB
+	BatchEvents int // events per in-process batch; default 64k
+
+	Alerts    io.Writer // JSON lines, one per abandoned cart; nil discards them
+	Rejects   io.Writer // "line<TAB>reason" per malformed row; nil: not written
+	RejectLog io.Writer // the first MaxRejectLog reasons; nil: not written
+}
+
+// MaxRejectLog is how many malformed rows are described on RejectLog.
+const MaxRejectLog = 10
+
+func (o *Options) ensureDefaults() error {
+	if o.TTL == 0 {
+		o.TTL = 30 * time.Minute
+	}
+	if o.TTL < time.Second || o.TTL%time.Second != 0 {
+		return fmt.Errorf("ttl %v: must be a positive whole number of seconds", o.TTL)
+	}
+	if o.Lateness < 0 || o.Lateness%time.Second != 0 {
+		return fmt.Errorf("lateness %v: must be a non-negative whole number of seconds", o.Lateness)
+	}
+	if o.Shards <= 0 {
+		o.Shards = runtime.GOMAXPROCS(0)
+	}
+	if o.Shards > 1024 {
+		return fmt.Errorf("shards %d: at most 1024", o.Shards)
+	}
+	if o.Parsers <= 0 {
+		o.Parsers = runtime.GOMAXPROCS(0)
+	}
+	if o.ChunkBytes <= 0 {
+		o.ChunkBytes = 4 << 20
+	}
+	if o.BatchEvents <= 0 {
+		o.BatchEvents = 64 << 10
+	}
+	return nil
+}
+
+// routed is one event on its way to a shard.
+type routed struct {
+	ev   Event
+	h    uint64 // HashUser(ev.UserID)
+	wm   int64  // max event time of the batch's rows up to and including this one
+	line int64  // line (file) or row (in-process) number relative to the batch
+}
+
+type reject struct {
+	line   int64 // relative to the batch
+	reason Reason
+}
+
+// batch is the unit that travels the pipeline.
+type batch struct {
+	seq   int64
+	final bool // the end-of-input marker: shards finish, nothing else
+
+	// Input: a chunk of whole lines, or events (evs aliases either buf or
+	// the caller's slice).
+	data []byte
+	evs  []Event
+	buf  []Event
+
+	// Set by the worker.
+	routed   [][]routed // per shard
+	localMax int64      // max event time in the batch; math.MinInt64 if none
+	lines    int64      // lines (file) or rows (in-process) in the batch
+	cnt      Counters   // Views, Carts, Purchases, Others
+	rows     int64      // parsed rows
+	bad      int64      // malformed rows
+	rejects  []reject
+
+	// Set by the sequencer.
+	base      int64 // max event time of all earlier batches
+	firstLine int64 // absolute number of the batch's first line (1-based)
+
+	// Set by the shards.
+	alerts [][]Alert
+}
+
+// Summary is the result of a run. Field names follow the --summary json keys.
+type Summary struct {
+	Events                int64     `json:"events"`
+	Views                 int64     `json:"views"`
+	Carts                 int64     `json:"carts"`
+	Purchases             int64     `json:"purchases"`
+	OtherEvents           int64     `json:"other_events"`
+	Malformed             int64     `json:"malformed"`
+	CartsOpened           int64     `json:"carts_opened"`
+	Converted             int64     `json:"converted"`
+	Abandoned             int64     `json:"abandoned"`
+	AbandonedValueCents   int64     `json:"abandoned_value_cents"`
+	DirectPurchases       int64     `json:"direct_purchases"`
+	LatePurchases         int64     `json:"late_purchases"`
+	SpendingCents         int64     `json:"spending_cents"`
+	UniqueAbandoningUsers int64     `json:"unique_abandoning_users"`
+	TopSpenders           []Spender `json:"top_spenders"`
+	OpenCarts             int64     `json:"open_carts"`
+	ElapsedSeconds        float64   `json:"elapsed_seconds"`
+	EventsPerSecond       float64   `json:"events_per_second"`
+}
+
+// Progress is read by another goroutine while a run is going.
+type Progress struct {
+	Bytes atomic.Int64 // input bytes handed to the workers
+	Rows  atomic.Int64 // rows (lines) through the merger
+}
+
+// engine is one run.
+type engine struct {
+	opt      Options
+	ttl, lat int64
+	nshard   int
+	prog     *Progress
+
+	pool    chan *batch
+	work    chan *batch
+	parsed  chan *batch
+	toShard []chan *batch
+	done    []chan *batch
+
+	shards []*shard
+	// line0 is the line number of the first row: 1 for a file (the header,
+	// if any, is a line), 2 for in-process events, the line each has in the
+	// CSV loadgen writes.
+	line0 int64
+}
+
+func newEngine(opt Options, prog *Progress) (*engine, error) {
+	if err := opt.ensureDefaults(); err != nil {
+		return nil, err
+	}
+	if prog == nil {
+		prog = new(Progress)
+	}
+	e := &engine{opt: opt, ttl: int64(opt.TTL / time.Second), lat: int64(opt.Lateness / time.Second),
+		nshard: opt.Shards, prog: prog, line0: 1}
+	// The pool bounds the batches in flight, hence memory: enough for every
+	// worker to hold one while the sequencer waits for a slow one and every
+	// shard has a backlog of about two.
+	npool := 2*opt.Parsers + 2*opt.Shards + 2
+	e.pool = make(chan *batch, npool)
+	for i := 0; i < npool; i++ {
+		b := &batch{routed: make([][]routed, e.nshard), alerts: make([][]Alert, e.nshard)}
+		e.pool <- b
+	}
+	// Every channel below can hold the whole pool, so no stage ever blocks
+	// on a send; back-pressure comes from the reader waiting on the pool.
+	e.work = make(chan *batch, npool)
+	e.parsed = make(chan *batch, npool)
+	e.toShard = make([]chan *batch, e.nshard)
+	e.done = make([]chan *batch, e.nshard)
+	e.shards = make([]*shard, e.nshard)
+	for i := range e.toShard {
+		e.toShard[i] = make(chan *batch, npool+1)
+		e.done[i] = make(chan *batch, npool+1)
+		e.shards[i] = newShard(e.ttl, opt.ExtendOnActivity, 1<<16)
+	}
+	return e, nil
+}
+
+// shardOf maps a user hash to a shard. It uses the top bits, the table the
+// low ones, so the two stay independent.
+func shardOf(h uint64, n int) int { return int((h >> 32) * uint64(n) >> 32) }
+
+// watermark is W for a maximum event time m: m minus the lateness, with no
+// event seen meaning -inf.
+func (e *engine) watermark(m int64) int64 {
+	if m == math.MinInt64 {
+		return m
+	}
+	return m - e.lat
+}
+
+// run starts every stage, lets read feed e.work, and waits for the end.
+func (e *engine) run(read func() error, process func(*batch)) (Summary, error) {
+	start := time.Now()
+	var wg sync.WaitGroup
+	var workers sync.WaitGroup
+	for i := 0; i < e.opt.Parsers; i++ {
+		workers.Add(1)
+		go func() {
+			defer workers.Done()
+			for b := range e.work {
+				process(b)
+				e.parsed <- b
+			}
+		}()
+	}
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		e.sequence()
+	}()
+	for i := range e.shards {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			e.runShard(i)
+		}()
+	}
+	var sum Summary
+	var mergeErr error
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		sum, mergeErr = e.merge()
+	}()
+
+	readErr := read()
+	close(e.work)
+	workers.Wait()
+	close(e.parsed)
+	wg.Wait()
+
+	for _, s := range e.shards {
+		sum.CartsOpened += s.cnt.CartsOpened
+		sum.Converted += s.cnt.Converted
+		sum.Abandoned += s.cnt.Abandoned
+		sum.AbandonedValueCents += s.cnt.AbandonedValue
+		sum.DirectPurchases += s.cnt.Direct
+		sum.LatePurchases += s.cnt.Late
+		sum.SpendingCents += s.cnt.Spending
+		sum.UniqueAbandoningUsers += s.cnt.AbandoningUsers
+		sum.OpenCarts += s.cnt.OpenCarts
+	}
+	top := make([]Spender, 0, 6)
+	for _, s := range e.shards {
+		top = s.topSpenders(top, 5)
+	}
+	sum.TopSpenders = top
+	sum.ElapsedSeconds = time.Since(start).Seconds()
+	if sum.ElapsedSeconds > 0 {
+		sum.EventsPerSecond = float64(sum.Events) / sum.ElapsedSeconds
+	}
+	return sum, errors.Join(readErr, mergeErr)
+}
+
+// sequence restores input order and stamps each batch with the maximum event
+// time before it, then hands it to every shard.
+func (e *engine) sequence() {
+	pending := make([]*batch, cap(e.pool))
+	next := int64(0)
+	maxT := int64(math.MinInt64)
+	line := e.line0
+	dispatch := func(b *batch) {
+		b.base = maxT
+		b.firstLine = line
+		line += b.lines
+		maxT = max(maxT, b.localMax)
+		for _, c := range e.toShard {
+			c <- b
+		}
+	}
+	for b := range e.parsed {
+		pending[b.seq%int64(len(pending))] = b
+		for {
+			i := next % int64(len(pending))
+			p := pending[i]
+			if p == nil || p.seq != next {
+				break
+			}
+			pending[i] = nil
+			next++
+			dispatch(p)
+		}
+	}
+	// The end-of-input marker: it comes from no pool slot, so it never
+	// blocks, and carries the shards' end-of-input alerts to the merger.
+	fin := &batch{seq: next, final: true, localMax: math.MinInt64, routed: make([][]routed, e.nshard),
+		alerts: make([][]Alert, e.nshard)}
+	dispatch(fin)
+	for _, c := range e.toShard {
+		close(c)
+	}
+}
+
+// runShard applies every batch's events for shard i in input order.
+func (e *engine) runShard(i int) {
+	s := e.shards[i]
+	for b := range e.toShard[i] {
+		if b.final {
+			s.finish(e.opt.KeepAtEOF)
+		} else {
+			evs := b.routed[i]
+			for j := range evs {
+				r := &evs[j]
+				s.apply(&r.ev, r.h, e.watermark(max(b.base, r.wm)), b.firstLine+r.line)
+			}
+			// The whole batch has been seen: its last watermark holds for
+			// this shard too, so deadlines behind it fire now rather than
+			// at the shard's next event (the same alerts, sooner).
+			s.advance(e.watermark(max(b.base, b.localMax)))
+		}
+		b.alerts[i], s.out = s.out, b.alerts[i][:0]
+		e.done[i] <- b
+	}
+	close(e.done[i])
+}
+
+// merge collects each batch from every shard, writes its alerts and rejects
+// in order, and recycles it.
+func (e *engine) merge() (Summary, error) {
+	var sum Summary
+	var werr error
+	var aw, rw *bufio.Writer
+	if e.opt.Alerts != nil {
+		aw = bufio.NewWriterSize(e.opt.Alerts, 256<<10)
+	}
+	if e.opt.Rejects != nil {
+		rw = bufio.NewWriterSize(e.opt.Rejects, 64<<10)
+	}
+	var order []*Alert
+	var line []byte
+	logged := 0
+	for {
+		var b *batch
+		for i := range e.done {
+			x, ok := <-e.done[i]
+			if !ok {
+				goto end
+			}
+			b = x
+		}
+		sum.Views += b.cnt.Views
+		sum.Carts += b.cnt.Carts
+		sum.Purchases += b.cnt.Purchases
+		sum.OtherEvents += b.cnt.Others
+		sum.Events += b.rows
+		sum.Malformed += b.bad
+		e.prog.Rows.Add(b.lines)
+		for _, r := range b.rejects {
+			if logged < MaxRejectLog && e.opt.RejectLog != nil {
+				fmt.Fprintf(e.opt.RejectLog, "line %d: malformed row skipped: %v\n", b.firstLine+r.line, r.reason)
+				logged++
+			}
+			if rw != nil {
+				line = strconv.AppendInt(line[:0], b.firstLine+r.line, 10)
+				line = append(line, '\t')
+				line = append(line, r.reason.String()...)
+				line = append(line, '\n')
+				rw.Write(line)
+			}
+		}
+		order = order[:0]
+		for i := range b.alerts {
+			for j := range b.alerts[i] {
+				order = append(order, &b.alerts[i][j])
+			}
+		}
+		if len(order) > 0 && aw != nil {
+			// Each shard's alerts are already in order; a batch's alerts
+			// are few next to its rows, so one sort is simpler than a
+			// k-way merge and costs as little.
+			if e.nshard > 1 {
+				slices.SortFunc(order, func(a, b *Alert) int {
+					if alertLess(a, b) {
+						return -1
+					}
+					if alertLess(b, a) {
+						return 1
+					}
+					return 0
+				})
+			}
+			for _, a := range order {
+				line = a.AppendJSON(line[:0])
+				line = append(line, '\n')
+				if _, err := aw.Write(line); err != nil && werr == nil {
+					werr = fmt.Errorf("writing alerts: %w", err)
+				}
+			}
+		}
+		if !b.final {
+			b.rejects = b.rejects[:0]
+			e.pool <- b
+		}
+	}
+end:
+	if e.opt.RejectLog != nil && sum.Malformed > int64(logged) {
+		fmt.Fprintf(e.opt.RejectLog, "... %d malformed rows in all (use --rejects FILE for every line)\n", sum.Malformed)
+	}
+	if aw != nil {
+		if err := aw.Flush(); err != nil && werr == nil {
+			werr = fmt.Errorf("writing alerts: %w", err)
+		}
+	}
+	if rw != nil {
+		if err := rw.Flush(); err != nil && werr == nil {
+			werr = fmt.Errorf("writing rejects: %w", err)
+		}
+	}
+	return sum, werr
+}
+
+// resetRouted empties b's per-shard lists for reuse.
+func (b *batch) reset() {
+	for i := range b.routed {
+		b.routed[i] = b.routed[i][:0]
+	}
+	b.localMax = math.MinInt64
+	b.lines, b.rows, b.bad = 0, 0, 0
+	b.cnt = Counters{}
+	b.rejects = b.rejects[:0]
+}
+
+// routeEvent counts ev and, when a shard needs it, appends it to its shard's
+// list. m is the batch's running max time, including ev.
+func (e *engine) routeEvent(b *batch, ev *Event, m int64, line int64) {
+	switch ev.Type {
+	case EventView:
+		b.cnt.Views++
+		if !e.opt.ExtendOnActivity {
+			return
+		}
+	case EventCart:
+		b.cnt.Carts++
+	case EventPurchase:
+		b.cnt.Purchases++
+	default:
+		b.cnt.Others++
+		if !e.opt.ExtendOnActivity {
+			return
+		}
+	}
+	h := HashUser(ev.UserID)
+	i := shardOf(h, e.nshard)
+	b.routed[i] = append(b.routed[i], routed{ev: *ev, h: h, wm: m, line: line})
+}
+
+// routeBatch is the worker step for in-process events.
+func (e *engine) routeBatch(b *batch) {
+	b.reset()
+	m := int64(math.MinInt64)
+	for k := range b.evs {
+		ev := &b.evs[k]
+		m = max(m, ev.Time)
+		e.routeEvent(b, ev, m, int64(k))
+	}
+	b.localMax = m
+	b.lines = int64(len(b.evs))
+	b.rows = int64(len(b.evs))
+}
+
+// RunEvents runs the engine over the events read returns (0 at the end), as
+// loadgen.Generator.Read does. Event numbers stand in for line numbers.
+func RunEvents(read func(dst []Event) int, opt Options, prog *Progress) (Summary, error) {
+	e, err := newEngine(opt, prog)
+	if err != nil {
+		return Summary{}, err
+	}
+	e.line0 = 2
+	seq := int64(0)
+	reader := func() error {
+		for {
+			b := <-e.pool
+			if len(b.buf) < e.opt.BatchEvents {
+				b.buf = make([]Event, e.opt.BatchEvents)
+			}
+			n := read(b.buf[:e.opt.BatchEvents])
+			if n == 0 {
+				e.pool <- b
+				return nil
+			}
+			b.evs = b.buf[:n]
+			b.seq = seq
+			seq++
+			e.work <- b
+		}
+	}
+	return e.run(reader, e.routeBatch)
+}
+
+// RunSlice runs the engine over evs, which it only reads (used by tests and
+// the engine benchmark: batches alias evs, so no event is copied on input).
+func RunSlice(evs []Event, opt Options) (Summary, error) {
+	e, err := newEngine(opt, nil)
+	if err != nil {
+		return Summary{}, err
+	}
+	e.line0 = 2
+	reader := func() error {
+		for seq := int64(0); len(evs) > 0; seq++ {
+			b := <-e.pool
+			n := min(len(evs), e.opt.BatchEvents)
+			b.evs, evs = evs[:n:n], evs[n:]
+			b.seq = seq
+			e.work <- b
+		}
+		return nil
+	}
+	return e.run(reader, e.routeBatch)
+}

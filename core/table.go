@@ -1,0 +1,138 @@
+package core
+
+import "math/bits"
+
+// This file holds the per-shard session table: an open-addressing hash table
+// of user records. It is owned by one shard goroutine and takes no locks; the
+// "lock-free sharded session table" is S of these, one per shard, with every
+// user routed to exactly one shard by the hash of its user_id.
+
+// xxhash64 constants (github.com/cespare/xxhash/v2).
+const (
+	xxPrime1 uint64 = 11400714785074694791
+	xxPrime2 uint64 = 14029467366897019727
+	xxPrime3 uint64 = 1609587929392839161
+	xxPrime4 uint64 = 9650029242287828579
+	xxPrime5 uint64 = 2870177450012600261
+)
+
+// HashUser returns xxhash64 (seed 0) of the 8 little-endian bytes of uid.
+//
+// NOTE: it equals xxhash.Sum64 on those bytes (checked in a test) but is
+// written out for the one 8-byte case, so it inlines and needs no byte slice:
+// the engine hashes every routed event, and the generic Sum64 call costs
+// several times more.
+func HashUser(uid uint64) uint64 {
+	h := xxPrime5 + 8
+	k := uid * xxPrime2
+	k = bits.RotateLeft64(k, 31) * xxPrime1
+	h ^= k
+	h = bits.RotateLeft64(h, 27)*xxPrime1 + xxPrime4
+	h ^= h >> 33
+	h *= xxPrime2
+	h ^= h >> 29
+	h *= xxPrime3
+	h ^= h >> 32
+	return h
+}
+
+// userRec is the state kept for a user who ever carted or purchased. Viewers
+// get no record. It holds no pointers, so the table is invisible to the GC.
+type userRec struct {
+	uid      uint64
+	spending int64 // cents, sum of every purchase price
+	// lastAbandoned is the abandoned_at of the user's last reported cart,
+	// or noAbandon; rule 4 compares purchases against it.
+	lastAbandoned int64
+	cart          uint32 // index+1 into the shard's cart slab; 0 = no open cart
+	flags         uint32
+}
+
+const (
+	recUsed      uint32 = 1 << 0 // slot holds a user
+	recAbandoner uint32 = 1 << 1 // user has at least one abandoned cart
+	recPurchaser uint32 = 1 << 2 // user made at least one purchase
+)
+
+// userTable is an open-addressing table with linear probing, keyed by
+// HashUser(uid). Records never leave the table (users are few next to
+// events: 826k carting users in the real month), so there are no tombstones.
+type userTable struct {
+	recs  []userRec
+	mask  uint64
+	count int
+}
+
+const minTableSize = 1 << 10
+
+func newUserTable(hint int) *userTable {
+	n := minTableSize
+	for n < hint*2 {
+		n <<= 1
+	}
+	return &userTable{recs: make([]userRec, n), mask: uint64(n - 1)}
+}
+
+// find returns the record of uid, or nil. h must be HashUser(uid).
+func (t *userTable) find(uid, h uint64) *userRec {
+	i := h & t.mask
+	for {
+		r := &t.recs[i]
+		if r.flags&recUsed == 0 {
+			return nil
+		}
+		if r.uid == uid {
+			return r
+		}
+		i = (i + 1) & t.mask
+	}
+}
+
+// upsert returns the record of uid, inserting an empty one if needed. The
+// pointer is valid until the next upsert (a grow moves records).
+func (t *userTable) upsert(uid, h uint64) *userRec {
+	i := h & t.mask
+	for {
+		r := &t.recs[i]
+		if r.flags&recUsed == 0 {
+			// Load factor stays <= 1/2: linear probing degrades fast above it.
+			if (t.count+1)*2 > len(t.recs) {
+				t.grow()
+				return t.upsert(uid, h)
+			}
+			*r = userRec{uid: uid, lastAbandoned: noAbandon, flags: recUsed}
+			t.count++
+			return r
+		}
+		if r.uid == uid {
+			return r
+		}
+		i = (i + 1) & t.mask
+	}
+}
+
+func (t *userTable) grow() {
+	old := t.recs
+	t.recs = make([]userRec, len(old)*2)
+	t.mask = uint64(len(t.recs) - 1)
+	for k := range old {
+		r := &old[k]
+		if r.flags&recUsed == 0 {
+			continue
+		}
+		i := HashUser(r.uid) & t.mask
+		for t.recs[i].flags&recUsed != 0 {
+			i = (i + 1) & t.mask
+		}
+		t.recs[i] = *r
+	}
+}
+
+// each calls f for every record.
+func (t *userTable) each(f func(r *userRec)) {
+	for k := range t.recs {
+		if t.recs[k].flags&recUsed != 0 {
+			f(&t.recs[k])
+		}
+	}
+}
