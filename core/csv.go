@@ -1,0 +1,359 @@
+package core
+
+import (
+	"bytes"
+	"strconv"
+)
+
+// The row parser: one 2019-Nov CSV line in, one Event (or a Reason why the
+// line is malformed) out, with no allocation.
+//
+// Columns, in order (the header of the 2019-Nov file):
+//
+//	event_time,event_type,product_id,category_id,category_code,brand,price,user_id,user_session
+//
+// Every row is validated in full against rule 8 of docs/semantics.md, plus one
+// extension: product_id must be a non-negative integer that fits in 64 bits,
+// because alerts print products as JSON numbers. The exact checks:
+//
+//   - exactly 9 fields after RFC 4180 unquoting;
+//   - event_time in one of the shapes ParseTime accepts;
+//   - event_type non-empty; "view", "cart", "purchase" (exact, lower case)
+//     map to their EventType, anything else is EventOther;
+//   - product_id and user_id: one or more ASCII digits, value < 2^64 (leading
+//     zeros allowed; no sign, no spaces);
+//   - price: one or more digits, optionally '.' and one or two digits, the
+//     value in cents < 2^63. "" (empty), ".5", "5.", "+5", "-5.00", "1.234"
+//     and "1e3" are malformed: a price must be written out in full;
+//   - category_id is not used by the detector and never rejects a row: it is
+//     stored when it is a valid uint64, else 0;
+//   - category_code, brand and user_session are free text (user_session is
+//     stored up to SessionMax bytes; longer ones are truncated and counted in
+//     Parser.Truncated).
+//
+// A row with a '"' byte anywhere takes a separate, exact RFC 4180 path
+// (quoted fields, "" inside them, commas inside them); a row without one is
+// split on commas by a single scan. One input line is one row: a quoted field
+// cannot span lines, so an opening quote without its closing quote on the
+// same line is malformed (ReasonQuote).
+
+// Reason says why a row is malformed. ReasonOK (0) means it is not. For
+// ReasonFieldCount the number of fields found is carried in the upper bits;
+// compare r.Kind() with the Reason constants to group reasons.
+type Reason uint32
+
+const (
+	ReasonOK          Reason = iota
+	ReasonFieldCount         // not exactly 9 fields
+	ReasonQuote              // broken RFC 4180 quoting
+	ReasonTime               // event_time does not parse
+	ReasonEventType          // event_type empty
+	ReasonProductID          // product_id not a uint64 (extension of rule 8)
+	ReasonPrice              // price not a non-negative decimal with <= 2 decimals
+	ReasonUserID             // user_id not a uint64
+	ReasonLineTooLong        // line longer than the line limit (default 1 MiB)
+	NumReasons               // number of reason kinds, for arrays of counters
+)
+
+// NumFields is the number of columns of the 2019-Nov schema.
+const NumFields = 9
+
+// DefaultMaxLine is the longest line, in bytes without its '\n', that is
+// parsed; a longer one is one malformed row (ReasonLineTooLong).
+const DefaultMaxLine = 1 << 20
+
+const (
+	reasonKindBits = 8
+	maxFieldsShown = 1<<(32-reasonKindBits) - 1
+)
+
+// fieldCount returns a ReasonFieldCount carrying n, the number of fields seen.
+func fieldCount(n int) Reason {
+	n = min(n, maxFieldsShown)
+	return ReasonFieldCount | Reason(n)<<reasonKindBits
+}
+
+// Kind returns r without its detail bits: one of the Reason constants.
+func (r Reason) Kind() Reason { return r & (1<<reasonKindBits - 1) }
+
+// Fields returns the number of fields a ReasonFieldCount row had (capped at
+// 16,777,215), or 0 for other reasons.
+func (r Reason) Fields() int {
+	if r.Kind() != ReasonFieldCount {
+		return 0
+	}
+	return int(r >> reasonKindBits)
+}
+
+// String returns a short human text, e.g. "9 fields expected, got 7".
+func (r Reason) String() string {
+	switch r.Kind() {
+	case ReasonOK:
+		return "ok"
+	case ReasonFieldCount:
+		return "9 fields expected, got " + strconv.Itoa(r.Fields())
+	case ReasonQuote:
+		return "bad CSV quoting"
+	case ReasonTime:
+		return "event_time is not a time (want 2019-11-01 00:00:00 UTC or RFC 3339)"
+	case ReasonEventType:
+		return "empty event_type"
+	case ReasonProductID:
+		return "product_id is not a non-negative 64-bit integer"
+	case ReasonPrice:
+		return "price is not a non-negative decimal with at most 2 decimals"
+	case ReasonUserID:
+		return "user_id is not a non-negative 64-bit integer"
+	case ReasonLineTooLong:
+		return "line longer than 1 MiB"
+	}
+	return "unknown reason " + strconv.Itoa(int(r))
+}
+
+// Parser parses rows. The zero value is ready to use. A Parser is not safe
+// for concurrent use: give each parsing goroutine its own (it caches the date
+// of the last row, which is why it exists at all).
+type Parser struct {
+	// MaxLine is the line limit in bytes (without '\n', with a trailing
+	// '\r'); 0 means DefaultMaxLine. Keep it equal to ReaderOptions.MaxLine.
+	MaxLine int
+
+	// Truncated counts stored user_sessions longer than SessionMax bytes.
+	Truncated uint64
+
+	tc      timeCache
+	scratch []byte // unquoted copy of a quoted row; grows, never shrinks
+}
+
+// ParseRow parses line (without its '\n'; one trailing '\r' is dropped) into
+// ev, with a fresh Parser: no date cache. Prefer Parser.ParseRow in loops.
+func ParseRow(line []byte, ev *Event, full bool) Reason {
+	var p Parser
+	return p.ParseRow(line, ev, full)
+}
+
+// ParseRow validates line (without its '\n'; one trailing '\r' is dropped)
+// and fills ev. It returns ReasonOK or why the row is malformed; on a
+// malformed row ev is partly written and must not be used.
+//
+// When full is false and the row is a view, only Time, Type and UserID are
+// stored (the row is still validated in full); the other fields of ev keep
+// whatever they held. Otherwise every field is stored. line is not retained.
+func (p *Parser) ParseRow(line []byte, ev *Event, full bool) Reason {
+	maxLine := p.MaxLine
+	if maxLine == 0 {
+		maxLine = DefaultMaxLine
+	}
+	if len(line) > maxLine {
+		return ReasonLineTooLong
+	}
+	if n := len(line); n > 0 && line[n-1] == '\r' {
+		line = line[:n-1]
+	}
+	if bytes.IndexByte(line, '"') >= 0 {
+		return p.parseQuoted(line, ev, full)
+	}
+	var f [NumFields][]byte
+	rest := line
+	for i := 0; i < NumFields-1; i++ {
+		j := bytes.IndexByte(rest, ',')
+		if j < 0 {
+			return fieldCount(i + 1)
+		}
+		f[i] = rest[:j]
+		rest = rest[j+1:]
+	}
+	if bytes.IndexByte(rest, ',') >= 0 {
+		return fieldCount(NumFields + bytes.Count(rest, []byte{','}))
+	}
+	f[NumFields-1] = rest
+	return p.fill(&f, ev, full)
+}
+
+// fill validates the nine unquoted fields and stores them in ev.
+func (p *Parser) fill(f *[NumFields][]byte, ev *Event, full bool) Reason {
+	t, ok := p.tc.parse(f[0])
+	if !ok {
+		return ReasonTime
+	}
+	typ := eventType(f[1])
+	if len(f[1]) == 0 {
+		return ReasonEventType
+	}
+	product, ok := parseUint64(f[2])
+	if !ok {
+		return ReasonProductID
+	}
+	price, ok := parsePrice(f[6])
+	if !ok {
+		return ReasonPrice
+	}
+	user, ok := parseUint64(f[7])
+	if !ok {
+		return ReasonUserID
+	}
+	ev.Time, ev.Type, ev.UserID = t, typ, user
+	if !full && typ == EventView {
+		return ReasonOK
+	}
+	ev.ProductID = product
+	ev.PriceCents = price
+	ev.CategoryID, _ = parseUint64(f[3])
+	if !ev.SetSession(f[8]) {
+		p.Truncated++
+	}
+	return ReasonOK
+}
+
+// eventType maps an event_type to its EventType; an unknown one is EventOther.
+func eventType(b []byte) EventType {
+	switch string(b) {
+	case "view":
+		return EventView
+	case "cart":
+		return EventCart
+	case "purchase":
+		return EventPurchase
+	}
+	return EventOther
+}
+
+// parseUint64 parses one or more ASCII digits into a uint64, rejecting
+// anything else and values >= 2^64. It avoids strconv, whose generality
+// (bases, underscores, error values) costs more than the field itself.
+func parseUint64(b []byte) (uint64, bool) {
+	if len(b) == 0 {
+		return 0, false
+	}
+	if len(b) < 20 {
+		// NOTE: 19 digits cannot overflow: 10^19-1 < 2^64.
+		var x uint64
+		for _, c := range b {
+			d := c - '0'
+			if d > 9 {
+				return 0, false
+			}
+			x = x*10 + uint64(d)
+		}
+		return x, true
+	}
+	var x uint64
+	for _, c := range b {
+		d := c - '0'
+		if d > 9 {
+			return 0, false
+		}
+		if x > (1<<64-1)/10 || (x == (1<<64-1)/10 && d > (1<<64-1)%10) {
+			return 0, false
+		}
+		x = x*10 + uint64(d)
+	}
+	return x, true
+}
+
+// parsePrice parses a price (digits, optionally '.' and one or two digits)
+// into integer cents; no float is ever involved. Cents must fit in an int64.
+func parsePrice(b []byte) (int64, bool) {
+	const maxCents = 1<<63 - 1
+	i := 0
+	var x uint64
+	for ; i < len(b); i++ {
+		d := b[i] - '0'
+		if d > 9 {
+			break
+		}
+		// NOTE: x stays <= maxCents/100+1 < 2^57, so x*10+9 cannot wrap;
+		// the exact bound is checked once the fraction is known.
+		if x > maxCents/100 {
+			return 0, false
+		}
+		x = x*10 + uint64(d)
+	}
+	if i == 0 {
+		return 0, false
+	}
+	var frac uint64
+	switch len(b) - i {
+	case 0:
+	case 2:
+		d := b[i+1] - '0'
+		if b[i] != '.' || d > 9 {
+			return 0, false
+		}
+		frac = uint64(d) * 10
+	case 3:
+		d1, d2 := b[i+1]-'0', b[i+2]-'0'
+		if b[i] != '.' || d1 > 9 || d2 > 9 {
+			return 0, false
+		}
+		frac = uint64(d1)*10 + uint64(d2)
+	default:
+		return 0, false
+	}
+	if x > (maxCents-frac)/100 {
+		return 0, false
+	}
+	return int64(x*100 + frac), true
+}
+
+// parseQuoted is the exact RFC 4180 path for a row holding a '"'. It unquotes
+// the row into p.scratch (same length or shorter than line), then validates
+// the fields like the fast path. Its rules are those of encoding/csv with
+// LazyQuotes off: a field is quoted only if its first byte is '"'; inside it
+// "" is one '"' and ',' is data; the closing '"' must be followed by ',' or
+// the end of the line; a '"' in an unquoted field is malformed.
+func (p *Parser) parseQuoted(line []byte, ev *Event, full bool) Reason {
+	if cap(p.scratch) < len(line) {
+		p.scratch = make([]byte, 0, max(len(line), 256))
+	}
+	buf := p.scratch[:0]
+	var f [NumFields][]byte
+	n := 0 // fields seen
+	i := 0
+	for {
+		start := len(buf)
+		if i < len(line) && line[i] == '"' {
+			i++
+			for {
+				j := bytes.IndexByte(line[i:], '"')
+				if j < 0 {
+					return ReasonQuote // unterminated
+				}
+				buf = append(buf, line[i:i+j]...)
+				i += j + 1
+				if i < len(line) && line[i] == '"' {
+					buf = append(buf, '"')
+					i++
+					continue
+				}
+				break
+			}
+			if i < len(line) && line[i] != ',' {
+				return ReasonQuote // text after the closing quote
+			}
+		} else {
+			j := bytes.IndexByte(line[i:], ',')
+			if j < 0 {
+				j = len(line) - i
+			}
+			field := line[i : i+j]
+			if bytes.IndexByte(field, '"') >= 0 {
+				return ReasonQuote // bare quote
+			}
+			buf = append(buf, field...)
+			i += j
+		}
+		if n < NumFields {
+			f[n] = buf[start:len(buf):len(buf)]
+		}
+		n++
+		if i >= len(line) {
+			break
+		}
+		i++ // the comma
+	}
+	if n != NumFields {
+		return fieldCount(n)
+	}
+	return p.fill(&f, ev, full)
+}

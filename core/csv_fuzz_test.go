@@ -1,0 +1,163 @@
+package core
+
+import (
+	"bytes"
+	"encoding/csv"
+	"math/big"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+)
+
+// The reference parser: rule 8 written as plainly as possible with
+// encoding/csv, regexp, strconv, math/big and time.Parse, sharing no code
+// with csv.go or timeparse.go. FuzzParseRow holds the fast parser to it.
+
+var (
+	refUTCShape     = regexp.MustCompile(`^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2} UTC$`)
+	refRFC3339Shape = regexp.MustCompile(`^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-](\d{2}):(\d{2}))$`)
+	refDigits       = regexp.MustCompile(`^\d+$`)
+	refPriceShape   = regexp.MustCompile(`^(\d+)(?:\.(\d{1,2}))?$`)
+)
+
+// refParseTime parses an event_time: time.Parse for the calendar, a regexp
+// for the strict shape (time.Parse alone also takes "1:02", ",5" and +24:00).
+func refParseTime(s string) (int64, bool) {
+	if refUTCShape.MatchString(s) {
+		t, err := time.Parse("2006-01-02 15:04:05 UTC", s)
+		return t.Unix(), err == nil
+	}
+	if m := refRFC3339Shape.FindStringSubmatch(s); m != nil {
+		if m[3] != "" {
+			h, _ := strconv.Atoi(m[3])
+			mm, _ := strconv.Atoi(m[4])
+			if h > 23 || mm > 59 {
+				return 0, false
+			}
+		}
+		t, err := time.Parse(time.RFC3339, s)
+		return t.Unix(), err == nil
+	}
+	return 0, false
+}
+
+func refUint64(s string) (uint64, bool) {
+	if !refDigits.MatchString(s) {
+		return 0, false
+	}
+	v, err := strconv.ParseUint(s, 10, 64)
+	if err != nil {
+		return 0, false // ParseUint returns MaxUint64 on overflow
+	}
+	return v, true
+}
+
+func refPrice(s string) (int64, bool) {
+	m := refPriceShape.FindStringSubmatch(s)
+	if m == nil {
+		return 0, false
+	}
+	frac := m[2]
+	for len(frac) < 2 {
+		frac += "0"
+	}
+	c, ok := new(big.Int).SetString(m[1]+frac, 10)
+	if !ok || !c.IsInt64() {
+		return 0, false
+	}
+	return c.Int64(), true
+}
+
+// refParseRow parses one line (no '\n') as the fast parser with full=true
+// would. The line must not be blank.
+func refParseRow(line string) (Event, bool) {
+	var ev Event
+	r := csv.NewReader(strings.NewReader(line + "\n"))
+	r.FieldsPerRecord = -1
+	rec, err := r.Read()
+	if err != nil || len(rec) != 9 {
+		return ev, false
+	}
+	var ok bool
+	if ev.Time, ok = refParseTime(rec[0]); !ok {
+		return ev, false
+	}
+	if rec[1] == "" {
+		return ev, false
+	}
+	ev.Type = map[string]EventType{"view": EventView, "cart": EventCart, "purchase": EventPurchase}[rec[1]]
+	if ev.ProductID, ok = refUint64(rec[2]); !ok {
+		return ev, false
+	}
+	ev.CategoryID, _ = refUint64(rec[3])
+	if ev.PriceCents, ok = refPrice(rec[6]); !ok {
+		return ev, false
+	}
+	if ev.UserID, ok = refUint64(rec[7]); !ok {
+		return ev, false
+	}
+	s := rec[8]
+	if len(s) > SessionMax {
+		s = s[:SessionMax]
+	}
+	ev.SessionLen = uint8(copy(ev.Session[:], s))
+	return ev, true
+}
+
+func FuzzParseRow(f *testing.F) {
+	seeds := []string{
+		row(good...),
+		row(good...) + "\r",
+		with(0, "2019-11-30T23:59:59.5+05:30"),
+		with(1, "view"),
+		with(1, "remove_from_cart"),
+		with(6, "0"),
+		with(6, "1.234"),
+		with(6, ".5"),
+		with(7, "18446744073709551616"),
+		with(4, `"a,b ""c"""`),
+		with(8, `"x""y"`),
+		with(8, `"abc`),
+		with(3, ""),
+		"a,b,c",
+		`"",,,,,,,,`,
+		"2019-11-01 00:00:00 UTC,view,1,2,,,0,3,",
+	}
+	for _, s := range seeds {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, line []byte) {
+		if bytes.IndexByte(line, '\n') >= 0 {
+			return // not a line
+		}
+		if len(bytes.TrimSuffix(line, []byte{'\r'})) == 0 {
+			return // blank: the reader skips it, ParseRow never sees it
+		}
+		want, wantOK := refParseRow(string(line))
+		for _, full := range []bool{true, false} {
+			var p Parser
+			var ev Event
+			r := p.ParseRow(line, &ev, full)
+			if (r == ReasonOK) != wantOK {
+				t.Fatalf("ParseRow(%q, full=%v) = %v; reference ok=%v", line, full, r, wantOK)
+			}
+			if r.String() == "" {
+				t.Fatalf("reason %d has no text", r)
+			}
+			if !wantOK {
+				continue
+			}
+			got := ev
+			if !full && want.Type == EventView {
+				// Only Time, Type and UserID are stored.
+				got = Event{Time: ev.Time, Type: ev.Type, UserID: ev.UserID}
+				want = Event{Time: want.Time, Type: want.Type, UserID: want.UserID}
+			}
+			if got != want {
+				t.Fatalf("ParseRow(%q, full=%v)\n got %+v\nwant %+v", line, full, got, want)
+			}
+		}
+	})
+}

@@ -1,0 +1,310 @@
+package core
+
+import (
+	"bufio"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// row builds a synthetic 2019-Nov line from its nine fields.
+func row(fields ...string) string { return strings.Join(fields, ",") }
+
+// good is a valid synthetic cart row; tests derive bad rows from it.
+var good = []string{"2019-11-01 00:00:14 UTC", "cart", "1005014", "2053013555631882655",
+	"electronics.smartphone", "samsung", "503.09", "520088904", "00000000-1111-2222-3333-444444444444"}
+
+// with returns good with field i replaced by v.
+func with(i int, v string) string {
+	f := append([]string(nil), good...)
+	f[i] = v
+	return row(f...)
+}
+
+func TestParseRowOK(t *testing.T) {
+	f := func(line string, full bool, want Event) {
+		t.Helper()
+		var p Parser
+		var ev Event
+		if r := p.ParseRow([]byte(line), &ev, full); r != ReasonOK {
+			t.Fatalf("ParseRow(%q) = %v, want ok", line, r)
+		}
+		if ev != want {
+			t.Fatalf("ParseRow(%q)\n got %+v\nwant %+v", line, ev, want)
+		}
+	}
+	cart := Event{Time: 1572566414, UserID: 520088904, ProductID: 1005014, CategoryID: 2053013555631882655,
+		PriceCents: 50309, Type: EventCart}
+	cart.SetSession([]byte(good[8]))
+	f(row(good...), false, cart)
+	f(row(good...)+"\r", false, cart) // CRLF
+	f(row(good...), true, cart)
+
+	// RFC 3339 times, with offset and fraction (floored).
+	f(with(0, "2019-11-01T00:00:14Z"), false, cart)
+	f(with(0, "2019-11-01T01:30:14+01:30"), false, cart)
+	f(with(0, "2019-10-31T23:00:14-01:00"), false, cart)
+	f(with(0, "2019-11-01T00:00:14.999999999999Z"), false, cart)
+
+	// Prices.
+	price := func(s string, cents int64) {
+		t.Helper()
+		e := cart
+		e.PriceCents = cents
+		f(with(6, s), false, e)
+	}
+	price("0", 0)
+	price("5.1", 510)
+	price("1000", 100000)
+	price("489.07", 48907)
+	price("007.50", 750)
+	price("92233720368547758.07", 1<<63-1)
+
+	// Event types.
+	typ := func(s string, want EventType) {
+		t.Helper()
+		e := cart
+		e.Type = want
+		f(with(1, s), true, e)
+	}
+	typ("purchase", EventPurchase)
+	typ("remove_from_cart", EventOther)
+	typ("View", EventOther)
+
+	// Ids: leading zeros, the 64-bit edge.
+	e := cart
+	e.UserID = 1<<64 - 1
+	f(with(7, "18446744073709551615"), false, e)
+	e = cart
+	e.ProductID = 7
+	f(with(2, "0007"), false, e)
+
+	// category_id never rejects.
+	e = cart
+	e.CategoryID = 0
+	f(with(3, ""), false, e)
+	f(with(3, "x12"), false, e)
+	f(with(3, "18446744073709551616"), false, e)
+
+	// Empty user_session (10 rows of the real month have one).
+	e = cart
+	e.Session = [SessionMax]byte{}
+	e.SetSession(nil)
+	f(with(8, ""), false, e)
+
+	// A view with full=false stores Time, Type and UserID only.
+	view := Event{Time: 1572566414, UserID: 520088904, Type: EventView}
+	f(with(1, "view"), false, view)
+	full := cart
+	full.Type = EventView
+	f(with(1, "view"), true, full)
+
+	// Quoted fields (RFC 4180).
+	f(`"2019-11-01 00:00:14 UTC","cart","1005014",2053013555631882655,"electronics.smartphone","samsung","503.09","520088904","`+good[8]+`"`, false, cart)
+	f(with(4, `"a,b ""c"""`), false, cart)
+	f(with(5, `""`), false, cart)
+	e = cart
+	e.Session = [SessionMax]byte{}
+	e.SetSession([]byte(`x"y,z`))
+	f(with(8, `"x""y,z"`), false, e)
+	f(with(8, `"x""y,z"`)+"\r", false, e)
+}
+
+func TestParseRowMalformed(t *testing.T) {
+	f := func(line string, want Reason) {
+		t.Helper()
+		var p Parser
+		var ev Event
+		for _, full := range []bool{false, true} {
+			if r := p.ParseRow([]byte(line), &ev, full); r != want {
+				t.Fatalf("ParseRow(%q, full=%v) = %v (%d), want %v (%d)", line, full, r, r, want, want)
+			}
+		}
+	}
+	// Field count.
+	f("", fieldCount(1))
+	f("a,b,c,d,e,f,g", fieldCount(7))
+	f(row(good[:8]...), fieldCount(8))
+	f(row(good...)+",", fieldCount(10))
+	f(row(good...)+",x,y", fieldCount(11))
+	f(`"a,b",c`, fieldCount(2))
+	f(row(good...)+`,"x"`, fieldCount(10))
+
+	// Quoting.
+	f(with(4, `"abc`), ReasonQuote)
+	f(with(4, `"abc"d`), ReasonQuote)
+	f(with(4, `ab"c`), ReasonQuote)
+	f(with(8, `"abc`), ReasonQuote)
+	f(with(8, `abc"`), ReasonQuote)
+
+	// Time.
+	for _, s := range []string{"", "2019-11-01", "2019-11-01 00:00:14", "2019-11-01 00:00:14 utc",
+		"2019-11-01 00:00:14 GMT", "2019-11-01 24:00:00 UTC", "2019-11-01 00:60:00 UTC",
+		"2019-11-01 00:00:60 UTC", "2019-11-31 00:00:00 UTC", "2019-02-29 00:00:00 UTC",
+		"2019-13-01 00:00:00 UTC", "2019-00-01 00:00:00 UTC", "2019-11-00 00:00:00 UTC",
+		"2019-11-01 0:00:14 UTC", "2019/11/01 00:00:14 UTC", "2019-11-01 00:00:14.5 UTC",
+		"2019-11-01t00:00:14Z", "2019-11-01T00:00:14z", "2019-11-01T00:00:14", "2019-11-01T00:00:14.Z",
+		`"2019-11-01T00:00:14,5Z"`, "2019-11-01T00:00:14+24:00", "2019-11-01T00:00:14+01:60",
+		"2019-11-01T00:00:14+0100", "2019-11-01T00:00:14 Z", " 2019-11-01 00:00:14 UTC",
+		"2019-11-01 00:00:14 UTC ", "x019-11-01 00:00:14 UTC", "2019-11-01 00:0a:14 UTC"} {
+		f(with(0, s), ReasonTime)
+	}
+	f(with(1, ""), ReasonEventType)
+	for _, s := range []string{"", "-1", "+1", "1.0", " 1", "1 ", "abc", "18446744073709551616", "99999999999999999999"} {
+		f(with(2, s), ReasonProductID)
+		f(with(7, s), ReasonUserID)
+	}
+	for _, s := range []string{"", "-5.00", "abc", "1.234", ".5", "5.", "+5", "1e3", " 5", "5 ", "5,0",
+		"1..2", "1.2.3", "92233720368547758.08", "92233720368547759", "99999999999999999999999"} {
+		if strings.Contains(s, ",") {
+			continue
+		}
+		f(with(6, s), ReasonPrice)
+	}
+	// The first bad field in column order is the one reported.
+	f(row("x", "", "x", "x", "", "", "x", "x", ""), ReasonTime)
+	f(row(good[0], "", "x", "x", "", "", "x", "x", ""), ReasonEventType)
+}
+
+func TestParseRowLineTooLong(t *testing.T) {
+	p := Parser{MaxLine: 100}
+	var ev Event
+	long := with(4, strings.Repeat("a", 100))
+	if r := p.ParseRow([]byte(long), &ev, true); r != ReasonLineTooLong {
+		t.Fatalf("ParseRow(%d bytes, MaxLine 100) = %v, want %v", len(long), r, ReasonLineTooLong)
+	}
+	var def Parser
+	if r := def.ParseRow([]byte(long), &ev, true); r != ReasonOK {
+		t.Fatalf("ParseRow(%d bytes, default MaxLine) = %v, want ok", len(long), r)
+	}
+	huge := []byte(with(4, strings.Repeat("a", DefaultMaxLine)))
+	if r := def.ParseRow(huge, &ev, true); r != ReasonLineTooLong {
+		t.Fatalf("ParseRow(%d bytes) = %v, want %v", len(huge), r, ReasonLineTooLong)
+	}
+}
+
+func TestParseRowSessionTruncated(t *testing.T) {
+	var p Parser
+	var ev Event
+	s := strings.Repeat("s", SessionMax+4)
+	if r := p.ParseRow([]byte(with(8, s)), &ev, false); r != ReasonOK {
+		t.Fatalf("got %v", r)
+	}
+	if string(ev.SessionBytes()) != s[:SessionMax] || p.Truncated != 1 {
+		t.Fatalf("session %q, Truncated %d; want %q, 1", ev.SessionBytes(), p.Truncated, s[:SessionMax])
+	}
+	// A view with full=false does not store the session, so nothing is truncated.
+	f := append([]string(nil), good...)
+	f[1], f[8] = "view", s
+	if r := p.ParseRow([]byte(row(f...)), &ev, false); r != ReasonOK || p.Truncated != 1 {
+		t.Fatalf("view: %v, Truncated %d; want ok, 1", r, p.Truncated)
+	}
+}
+
+func TestReasonString(t *testing.T) {
+	f := func(r Reason, want string) {
+		t.Helper()
+		if got := r.String(); got != want {
+			t.Fatalf("%d.String() = %q, want %q", r, got, want)
+		}
+	}
+	f(ReasonOK, "ok")
+	f(fieldCount(7), "9 fields expected, got 7")
+	f(fieldCount(1<<30), "9 fields expected, got 16777215")
+	f(ReasonPrice, "price is not a non-negative decimal with at most 2 decimals")
+	for r := ReasonOK; r < NumReasons; r++ {
+		if s := r.String(); s == "" || strings.HasPrefix(s, "unknown") {
+			t.Fatalf("reason %d has no text", r)
+		}
+		if r.Kind() != r {
+			t.Fatalf("reason %d: Kind %d", r, r.Kind())
+		}
+	}
+	if fieldCount(7).Kind() != ReasonFieldCount || fieldCount(7).Fields() != 7 || ReasonPrice.Fields() != 0 {
+		t.Fatal("Kind/Fields do not round-trip")
+	}
+}
+
+func TestParseTimeDays(t *testing.T) {
+	// The arithmetic day count against package time over every day of
+	// four centuries, leap rules included, and a few far dates.
+	for y := 1800; y <= 2200; y++ {
+		for m := 1; m <= 12; m++ {
+			for d := 1; d <= daysIn(y, m); d++ {
+				s := fmt.Sprintf("%04d-%02d-%02dT12:34:56Z", y, m, d)
+				got, ok := ParseTime([]byte(s))
+				if want := refTime(t, s); !ok || got != want {
+					t.Fatalf("ParseTime(%q) = %d, %v; want %d", s, got, ok, want)
+				}
+			}
+		}
+	}
+	for _, s := range []string{"0000-01-01T00:00:00Z", "0000-03-01 00:00:00 UTC", "9999-12-31T23:59:59Z", "1969-12-31 23:59:59 UTC", "2000-02-29 00:00:00 UTC"} {
+		got, ok := ParseTime([]byte(s))
+		if want := refTime(t, s); !ok || got != want {
+			t.Fatalf("ParseTime(%q) = %d, %v; want %d", s, got, ok, want)
+		}
+	}
+}
+
+func refTime(t *testing.T, s string) int64 {
+	t.Helper()
+	v, ok := refParseTime(s)
+	if !ok {
+		t.Fatalf("reference rejects %q", s)
+	}
+	return v
+}
+
+// samplePath is the real 10,000-row sample, relative to this package.
+var samplePath = filepath.Join("..", "..", "shared", "data", "events_sample_nov.csv")
+
+// openSample opens the real sample or skips (fails under CI=true).
+func openSample(t testing.TB) *os.File {
+	t.Helper()
+	fh, err := os.Open(samplePath)
+	if err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("real sample missing under CI: %v", err)
+		}
+		t.Skipf("real sample not available (%v); skipping", err)
+	}
+	return fh
+}
+
+func TestParseRowRealSample(t *testing.T) {
+	fh := openSample(t)
+	defer fh.Close()
+	var p Parser
+	var ev Event
+	sc := bufio.NewScanner(fh)
+	var rows, bad int
+	var types [4]int
+	for n := 1; sc.Scan(); n++ {
+		if n == 1 && strings.HasPrefix(sc.Text(), "event_time,") {
+			continue
+		}
+		rows++
+		r := p.ParseRow(sc.Bytes(), &ev, true)
+		if r != ReasonOK {
+			bad++
+			t.Errorf("line %d: %v", n, r)
+			continue
+		}
+		types[ev.Type]++
+		// Cross-check every row against the reference parser.
+		want, ok := refParseRow(sc.Text())
+		if !ok || want != ev {
+			t.Fatalf("line %d: fast %+v, reference %+v (ok %v)", n, ev, want, ok)
+		}
+	}
+	if err := sc.Err(); err != nil {
+		t.Fatal(err)
+	}
+	if rows != 10000 || bad != 0 || types[EventView] != 9805 || types[EventCart] != 93 || types[EventPurchase] != 102 || p.Truncated != 0 {
+		t.Fatalf("rows %d malformed %d view/cart/purchase %d/%d/%d truncated %d; want 10000 0 9805/93/102 0",
+			rows, bad, types[EventView], types[EventCart], types[EventPurchase], p.Truncated)
+	}
+}
