@@ -3,6 +3,8 @@ package core
 import (
 	"math"
 	"slices"
+
+	"github.com/cartwatch/cartwatch/wheel"
 )
 
 // This file is the detector: the per-user state machine of docs/semantics.md
@@ -25,7 +27,7 @@ type cartRec struct {
 	deadline   int64
 	items      int64
 	value      int64
-	handle     uint64 // wheel handle of the deadline
+	handle     wheel.Handle // the deadline's timer; 0 = none
 	nprod      uint8
 	sessionLen uint8
 	live       bool
@@ -70,7 +72,7 @@ type shard struct {
 	users *userTable
 	carts []cartRec
 	free  []uint32
-	wheel *timerWheel
+	wheel *wheel.Wheel
 	w     int64 // watermark the wheel was last advanced to
 	cnt   Counters
 
@@ -181,7 +183,7 @@ func (s *shard) setDeadline(idx uint32, line int64) {
 		return
 	}
 	if s.wheel == nil {
-		s.wheel = newTimerWheel(s.w)
+		s.wheel = wheel.New(s.w)
 	}
 	if c.handle != 0 && s.wheel.Reschedule(c.handle, c.deadline) {
 		return
