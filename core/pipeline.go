@@ -99,8 +99,8 @@ type batch struct {
 
 	// Input: a chunk of whole lines, or events (evs aliases either buf or
 	// the caller's slice).
-	data []byte
-	evs  []Event
+	chunk *Chunk
+	evs   []Event
 	buf  []Event
 
 	// Set by the worker.
@@ -215,12 +215,15 @@ func (e *engine) watermark(m int64) int64 {
 }
 
 // run starts every stage, lets read feed e.work, and waits for the end.
-func (e *engine) run(read func() error, process func(*batch)) (Summary, error) {
+// newWorker returns the step one worker goroutine applies to each batch
+// (a closure, so a worker can own state such as its Parser).
+func (e *engine) run(read func() error, newWorker func() func(*batch)) (Summary, error) {
 	start := time.Now()
 	var wg sync.WaitGroup
 	var workers sync.WaitGroup
 	for i := 0; i < e.opt.Parsers; i++ {
 		workers.Add(1)
+		process := newWorker()
 		go func() {
 			defer workers.Done()
 			for b := range e.work {
@@ -510,7 +513,7 @@ func RunEvents(read func(dst []Event) int, opt Options, prog *Progress) (Summary
 			e.work <- b
 		}
 	}
-	return e.run(reader, e.routeBatch)
+	return e.run(reader, func() func(*batch) { return e.routeBatch })
 }
 
 // RunSlice runs the engine over evs, which it only reads (used by tests and
@@ -531,5 +534,5 @@ func RunSlice(evs []Event, opt Options) (Summary, error) {
 		}
 		return nil
 	}
-	return e.run(reader, e.routeBatch)
+	return e.run(reader, func() func(*batch) { return e.routeBatch })
 }

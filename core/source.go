@@ -1,0 +1,86 @@
+package core
+
+import (
+	"errors"
+	"io"
+	"math"
+)
+
+// This file connects the input side (input.go: OpenInput, ChunkReader,
+// LineIter; csv.go: Parser) to the engine: the reader stage hands chunks to
+// the workers, and parseBatch is the worker step for CSV text.
+
+// ErrNoInput is returned for an empty input path.
+var ErrNoInput = errors.New("no input given")
+
+// RunFile runs the engine over the CSV file at path ("-" for stdin; gzip is
+// detected and decompressed).
+func RunFile(path string, opt Options, prog *Progress) (Summary, error) {
+	if path == "" {
+		return Summary{}, ErrNoInput
+	}
+	rc, err := OpenInput(path)
+	if err != nil {
+		return Summary{}, err
+	}
+	defer rc.Close()
+	return RunReader(rc, opt, prog)
+}
+
+// RunReader runs the engine over CSV text read from r.
+func RunReader(r io.Reader, opt Options, prog *Progress) (Summary, error) {
+	e, err := newEngine(opt, prog)
+	if err != nil {
+		return Summary{}, err
+	}
+	cr := NewChunkReader(r, ReaderOptions{ChunkSize: e.opt.ChunkBytes, FreeChunks: e.opt.Parsers + 2})
+	read := func() error {
+		for {
+			c, err := cr.Next()
+			if err == io.EOF {
+				return nil
+			}
+			if err != nil {
+				return err
+			}
+			b := <-e.pool
+			b.chunk, b.seq = c, int64(c.Seq)
+			e.prog.Bytes.Add(int64(len(c.Data)))
+			e.work <- b
+		}
+	}
+	return e.run(read, func() func(*batch) {
+		var p Parser
+		return func(b *batch) {
+			e.parseBatch(&p, b)
+			// Routed events hold copies of what they need: the chunk can go
+			// back to the reader before the shards see the batch.
+			cr.Release(b.chunk)
+			b.chunk = nil
+		}
+	})
+}
+
+// parseBatch is the worker step for CSV text: every line is checked against
+// rule 8 and counted; views only raise the batch's maximum time (unless
+// --extend-on-activity), carts and purchases are routed to their shard.
+func (e *engine) parseBatch(p *Parser, b *batch) {
+	b.reset()
+	skip := int64(b.chunk.Skip)
+	m := int64(math.MinInt64)
+	var ev Event
+	full := e.opt.ExtendOnActivity
+	it := b.chunk.Lines()
+	for it.Next() {
+		if r := p.ParseRow(it.Line(), &ev, full); r != ReasonOK {
+			b.bad++
+			b.rejects = append(b.rejects, reject{skip + int64(it.Index()), r})
+			continue
+		}
+		b.rows++
+		m = max(m, ev.Time)
+		e.routeEvent(b, &ev, m, skip+int64(it.Index()))
+	}
+	b.lines = skip + int64(it.Count())
+	b.localMax = m
+}
