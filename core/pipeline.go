@@ -101,7 +101,7 @@ type batch struct {
 	// the caller's slice).
 	chunk *Chunk
 	evs   []Event
-	buf  []Event
+	buf   []Event
 
 	// Set by the worker.
 	routed   [][]routed // per shard
