@@ -1,0 +1,404 @@
+package core
+
+import (
+	"bytes"
+	"compress/gzip"
+	"errors"
+	"fmt"
+	"io"
+	"math/rand"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"testing/iotest"
+)
+
+// numbered is one yielded line with its absolute 1-based line number.
+type numbered struct {
+	no   int64
+	line string
+}
+
+// refSplit is the obviously simple model of ChunkReader + LineIter: split the
+// whole input at '\n' and apply the rules one by one.
+func refSplit(in []byte, maxLine int) []numbered {
+	s := strings.TrimPrefix(string(in), "\xEF\xBB\xBF")
+	lines := strings.Split(s, "\n")
+	if lines[len(lines)-1] == "" {
+		lines = lines[:len(lines)-1] // the input ended with '\n'
+	}
+	var out []numbered
+	for i, l := range lines {
+		if i == 0 && strings.HasPrefix(l, "event_time,") && len(l) <= maxLine {
+			continue // header
+		}
+		if l == "" || l == "\r" {
+			continue // blank
+		}
+		if len(l) > maxLine {
+			l = l[:maxLine+1]
+		}
+		out = append(out, numbered{int64(i + 1), l})
+	}
+	return out
+}
+
+// readAll runs ChunkReader over r and numbers the lines as the engine's
+// sequencer would (see the line-number scheme in input.go).
+func readAll(t testing.TB, r io.Reader, opt ReaderOptions) []numbered {
+	t.Helper()
+	cr := NewChunkReader(r, opt)
+	var out []numbered
+	var base int64
+	var seq uint64
+	for {
+		c, err := cr.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Fatalf("Next: %v", err)
+		}
+		if c.Seq != seq {
+			t.Fatalf("chunk Seq %d, want %d", c.Seq, seq)
+		}
+		seq++
+		if len(c.Data) > opt.ChunkSize+1 && opt.ChunkSize >= opt.MaxLine+2 {
+			t.Fatalf("chunk of %d bytes, ChunkSize %d", len(c.Data), opt.ChunkSize)
+		}
+		it := c.Lines()
+		for it.Next() {
+			out = append(out, numbered{base + int64(c.Skip) + int64(it.Index()) + 1, string(it.Line())})
+		}
+		base += int64(c.Skip) + int64(it.Count())
+		cr.Release(c)
+	}
+	return out
+}
+
+// diffLines compares yielded lines with the model's. A line longer than
+// maxLine need only agree on its first maxLine+1 bytes and stay too long:
+// the reader truncates such a line only when it crosses a chunk boundary.
+func diffLines(t *testing.T, got, want []numbered, maxLine int, what string) {
+	t.Helper()
+	for i := 0; i < min(len(got), len(want)); i++ {
+		g, w := got[i], want[i]
+		if len(w.line) > maxLine && len(g.line) > maxLine {
+			g.line, w.line = g.line[:maxLine+1], w.line[:maxLine+1]
+		}
+		if g != w {
+			t.Fatalf("%s: line %d: got %d %q, want %d %q", what, i, got[i].no, got[i].line, want[i].no, want[i].line)
+		}
+	}
+	if len(got) != len(want) {
+		t.Fatalf("%s: %d lines, want %d", what, len(got), len(want))
+	}
+}
+
+// randomInput builds a synthetic input exercising every edge the reader
+// handles: header or not, BOM or not, CRLF, blank lines, lone '\r', lines
+// longer than maxLine, and a last line with or without '\n'.
+func randomInput(rng *rand.Rand, maxLine int) []byte {
+	var b bytes.Buffer
+	if rng.Intn(3) == 0 {
+		b.WriteString("\xEF\xBB\xBF")
+	}
+	if rng.Intn(2) == 0 {
+		b.WriteString("event_time,event_type,product_id,category_id,category_code,brand,price,user_id,user_session")
+		if rng.Intn(2) == 0 {
+			b.WriteByte('\r')
+		}
+		b.WriteByte('\n')
+	}
+	for n := rng.Intn(60); n > 0; n-- {
+		switch k := rng.Intn(20); {
+		case k == 0:
+			b.WriteString("\n")
+		case k == 1:
+			b.WriteString("\r\n")
+		case k == 2:
+			b.WriteString(strings.Repeat("L", maxLine+rng.Intn(3*maxLine)) + "\n")
+		case k == 3:
+			b.WriteString(strings.Repeat("M", maxLine-1+rng.Intn(3)) + "\n")
+		default:
+			l := fmt.Sprintf("2019-11-01 00:00:%02d UTC,view,%d,,,,1.00,%d,s", rng.Intn(60), rng.Intn(1000), rng.Intn(1e6))
+			b.WriteString(l[:rng.Intn(len(l)+1)])
+			if rng.Intn(4) == 0 {
+				b.WriteByte('\r')
+			}
+			b.WriteByte('\n')
+		}
+	}
+	if b.Len() > 0 && rng.Intn(2) == 0 {
+		b.Truncate(b.Len() - 1) // last line without '\n'
+	}
+	return b.Bytes()
+}
+
+// wrap returns r behind one of several read patterns so that reads end at
+// every possible offset.
+func wrap(rng *rand.Rand, r io.Reader) io.Reader {
+	switch rng.Intn(4) {
+	case 0:
+		return iotest.OneByteReader(r)
+	case 1:
+		return iotest.HalfReader(r)
+	case 2:
+		return &randReader{r: r, rng: rng}
+	}
+	return r
+}
+
+type randReader struct {
+	r   io.Reader
+	rng *rand.Rand
+}
+
+func (r *randReader) Read(p []byte) (int, error) {
+	if len(p) > 1 {
+		p = p[:1+r.rng.Intn(len(p))]
+	}
+	return r.r.Read(p)
+}
+
+func TestChunkReaderRandom(t *testing.T) {
+	rng := rand.New(rand.NewSource(4))
+	for i := 0; i < 3000; i++ {
+		maxLine := 8 + rng.Intn(120)
+		opt := ReaderOptions{MaxLine: maxLine, ChunkSize: maxLine + 2 + rng.Intn(3*maxLine), FreeChunks: 1 + rng.Intn(3)}
+		in := randomInput(rng, maxLine)
+		got := readAll(t, wrap(rng, bytes.NewReader(in)), opt)
+		diffLines(t, got, refSplit(in, maxLine), maxLine, fmt.Sprintf("case %d (%+v, %q)", i, opt, in))
+	}
+}
+
+func TestChunkReaderCases(t *testing.T) {
+	f := func(in string, want ...numbered) {
+		t.Helper()
+		for size := 14; size < 40; size++ {
+			got := readAll(t, strings.NewReader(in), ReaderOptions{MaxLine: 12, ChunkSize: size})
+			diffLines(t, got, want, 12, fmt.Sprintf("%q size %d", in, size))
+		}
+	}
+	f("")
+	f("\n\r\n\n")
+	f("a", numbered{1, "a"})
+	f("a\nb", numbered{1, "a"}, numbered{2, "b"})
+	f("a\r\nb\r\n", numbered{1, "a\r"}, numbered{2, "b\r"})
+	f("event_time,\nx\n", numbered{2, "x"})
+	f("event_time,", []numbered{}...)
+	f("\xEF\xBB\xBFevent_time,\r\n\nx", numbered{3, "x"})
+	f("\xEF\xBB\xBFx", numbered{1, "x"})
+	f("x\nevent_time,\n", numbered{1, "x"}, numbered{2, "event_time,"}) // only line 1 is a header
+	f("0123456789AB\n", numbered{1, "0123456789AB"})
+	f("0123456789ABC\nb\n", numbered{1, "0123456789ABC"}, numbered{2, "b"})
+	f("0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789\nb\n", numbered{1, "0123456789ABC"}, numbered{2, "b"})
+	f("a\n0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789", numbered{1, "a"}, numbered{2, "0123456789ABC"})
+	f("event_time,0123456789\nb", numbered{1, "event_time,01"}, numbered{2, "b"}) // too long for a header
+}
+
+func FuzzChunkReader(f *testing.F) {
+	f.Add([]byte("event_time,x\na\r\n\nb"), uint8(10), uint8(3))
+	f.Add([]byte("\xEF\xBB\xBF0123456789ABCDEF\n\n"), uint8(4), uint8(0))
+	f.Fuzz(func(t *testing.T, in []byte, maxLine, extra uint8) {
+		ml := int(maxLine%64) + 1
+		opt := ReaderOptions{MaxLine: ml, ChunkSize: ml + 2 + int(extra)}
+		rng := rand.New(rand.NewSource(int64(len(in))))
+		got := readAll(t, wrap(rng, bytes.NewReader(in)), opt)
+		diffLines(t, got, refSplit(in, ml), ml, fmt.Sprintf("%+v", opt))
+	})
+}
+
+// TestChunkReaderLongLine feeds a 9 MiB line through the default limits: it
+// must come out as one line of DefaultMaxLine+1 bytes that ParseRow rejects,
+// with the line after it numbered correctly and no buffer beyond the chunks.
+func TestChunkReaderLongLine(t *testing.T) {
+	in := row(good...) + "\n" + strings.Repeat("x", 9<<20) + "\r\n" + row(good...) + "\n"
+	cr := NewChunkReader(strings.NewReader(in), ReaderOptions{})
+	var p Parser
+	var ev Event
+	var reasons []Reason
+	var nos []int64
+	var base int64
+	chunks := 0
+	for {
+		c, err := cr.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		chunks++
+		if cap(c.buf) != DefaultChunkSize+1 {
+			t.Fatalf("chunk buffer of %d bytes", cap(c.buf))
+		}
+		it := c.Lines()
+		for it.Next() {
+			reasons = append(reasons, p.ParseRow(it.Line(), &ev, true))
+			nos = append(nos, base+int64(c.Skip)+int64(it.Index())+1)
+		}
+		base += int64(c.Skip) + int64(it.Count())
+		cr.Release(c)
+	}
+	if fmt.Sprint(reasons) != fmt.Sprint([]Reason{ReasonOK, ReasonLineTooLong, ReasonOK}) || fmt.Sprint(nos) != "[1 2 3]" {
+		t.Fatalf("reasons %v at lines %v; want [ok too-long ok] at [1 2 3]", reasons, nos)
+	}
+	if chunks > 3 {
+		t.Fatalf("%d chunks", chunks)
+	}
+}
+
+type errReader struct{ n int }
+
+func (r *errReader) Read(p []byte) (int, error) {
+	if r.n <= 0 {
+		return 0, errors.New("disk on fire")
+	}
+	m := min(len(p), r.n)
+	for i := range p[:m] {
+		p[i] = 'a'
+	}
+	r.n -= m
+	return m, nil
+}
+
+func TestChunkReaderError(t *testing.T) {
+	cr := NewChunkReader(&errReader{n: 100}, ReaderOptions{MaxLine: 10, ChunkSize: 40})
+	var err error
+	for err == nil {
+		var c *Chunk
+		c, err = cr.Next()
+		if c != nil {
+			cr.Release(c)
+		}
+	}
+	if err == io.EOF || !strings.Contains(err.Error(), "disk on fire") {
+		t.Fatalf("err = %v, want the read error", err)
+	}
+	if _, err2 := cr.Next(); err2 != err {
+		t.Fatalf("error not sticky: %v", err2)
+	}
+}
+
+// loopReader serves the same bytes forever without allocating.
+type loopReader struct {
+	data []byte
+	off  int
+}
+
+func (r *loopReader) Read(p []byte) (int, error) {
+	n := copy(p, r.data[r.off:])
+	r.off = (r.off + n) % len(r.data)
+	return n, nil
+}
+
+func TestChunkReaderZeroAlloc(t *testing.T) {
+	data, _ := syntheticRows(2000)
+	cr := NewChunkReader(&loopReader{data: data}, ReaderOptions{ChunkSize: 64 << 10, MaxLine: 4 << 10})
+	var p Parser
+	var ev Event
+	var bad int
+	allocs := testing.AllocsPerRun(200, func() {
+		c, err := cr.Next()
+		if err != nil {
+			t.Fatal(err)
+		}
+		it := c.Lines()
+		for it.Next() {
+			if p.ParseRow(it.Line(), &ev, false) != ReasonOK {
+				bad++
+			}
+		}
+		cr.Release(c)
+	})
+	if allocs != 0 || bad != 0 {
+		t.Fatalf("%v allocs per chunk, %d malformed; want 0, 0", allocs, bad)
+	}
+}
+
+func TestChunkReaderRealSample(t *testing.T) {
+	fh := openSample(t)
+	defer fh.Close()
+	want, err := io.ReadAll(fh)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, size := range []int{1 << 10, 4 << 10, 1 << 20} {
+		got := readAll(t, bytes.NewReader(want), ReaderOptions{ChunkSize: size, MaxLine: 512})
+		diffLines(t, got, refSplit(want, 512), 512, fmt.Sprint("sample, chunk ", size))
+		if len(got) != 10000 || got[0].no != 2 || got[9999].no != 10001 {
+			t.Fatalf("chunk %d: %d lines numbered %d..%d; want 10000 numbered 2..10001", size, len(got), got[0].no, got[len(got)-1].no)
+		}
+	}
+}
+
+func TestOpenInput(t *testing.T) {
+	dir := t.TempDir()
+	text := "event_time,x\r\n" + row(good...) + "\n"
+	plain := filepath.Join(dir, "in.csv")
+	if err := os.WriteFile(plain, []byte(text), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var gz bytes.Buffer
+	zw := gzip.NewWriter(&gz)
+	zw.Write([]byte(text))
+	zw.Close()
+	for _, name := range []string{"in.csv.gz", "in.gzip-no-suffix"} {
+		if err := os.WriteFile(filepath.Join(dir, name), gz.Bytes(), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	read := func(path string) string {
+		t.Helper()
+		rc, err := OpenInput(path)
+		if err != nil {
+			t.Fatalf("OpenInput(%s): %v", path, err)
+		}
+		defer rc.Close()
+		b, err := io.ReadAll(rc)
+		if err != nil {
+			t.Fatalf("read %s: %v", path, err)
+		}
+		return string(b)
+	}
+	for _, name := range []string{"in.csv", "in.csv.gz", "in.gzip-no-suffix"} {
+		if got := read(filepath.Join(dir, name)); got != text {
+			t.Fatalf("%s: got %q", name, got)
+		}
+	}
+
+	// "-" is standard input.
+	pr, pw, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	go func() { pw.Write(gz.Bytes()); pw.Close() }()
+	stdin := os.Stdin
+	os.Stdin = pr
+	got := read("-")
+	os.Stdin = stdin
+	if got != text {
+		t.Fatalf("stdin: got %q", got)
+	}
+
+	// Clear errors naming the path.
+	missing := filepath.Join(dir, "missing.csv")
+	if _, err := OpenInput(missing); err == nil || !errors.Is(err, os.ErrNotExist) || !strings.Contains(err.Error(), missing) {
+		t.Fatalf("missing file: %v", err)
+	}
+	if _, err := OpenInput(dir); err == nil || !strings.Contains(err.Error(), "directory") {
+		t.Fatalf("directory: %v", err)
+	}
+	fake := filepath.Join(dir, "fake.gz")
+	os.WriteFile(fake, []byte(text), 0o644)
+	if _, err := OpenInput(fake); !errors.Is(err, ErrNotGzip) || !strings.Contains(err.Error(), fake) {
+		t.Fatalf("fake gzip: %v", err)
+	}
+	corrupt := filepath.Join(dir, "corrupt.gz")
+	os.WriteFile(corrupt, append([]byte{0x1f, 0x8b}, "garbage"...), 0o644)
+	if _, err := OpenInput(corrupt); err == nil || !strings.Contains(err.Error(), corrupt) {
+		t.Fatalf("corrupt gzip: %v", err)
+	}
+}
