@@ -1,0 +1,15 @@
+// Package kafkatest holds integration tests that run against a real Apache
+// Kafka (KRaft) started by deploy/kafka/test.sh (make test-kafka): keyed
+// exactly-once, per-key-order delivery on 12 partitions, and acks=all
+// production that survives losing the partition leader of a 3-node cluster.
+// It has no non-test code, so there is nothing to use concurrently.
+//
+// The tests find the cluster through environment variables that test.sh sets:
+//
+//	CARTWATCH_KAFKA_BROKERS  bootstrap addresses, e.g. 127.0.0.1:9092,127.0.0.1:9093
+//	CARTWATCH_KAFKA_NODES    number of brokers (1 or 3)
+//	CARTWATCH_KAFKA_CTL      path of deploy/kafka/kafka.sh, used as "$CTL stop|kill|start ID"
+//
+// Without them (or without java or mvn on PATH) every test skips with the
+// reason; under CI=true it fails instead, so CI cannot pass without Kafka.
+package kafkatest
