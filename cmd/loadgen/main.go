@@ -1,0 +1,194 @@
+// Command loadgen writes the synthetic 2019-Nov month (loadgen generate) and
+// measures any file in that schema against the published figures of the
+// real one (loadgen stats). See docs/loadgen-model.md.
+package main
+
+import (
+	"bufio"
+	"compress/gzip"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/cartwatch/cartwatch/loadgen"
+)
+
+const usage = `usage:
+  loadgen generate [--rows N | --scale F] [--days D] [--seed S] [--no-gaps] [--format csv] [-o FILE]
+  loadgen stats [--rows-published] FILE   (plain or .gz; - for stdin)
+
+generate writes the full synthetic month (67,501,979 rows) by default, to
+stdout or to FILE (gzip when FILE ends in .gz).`
+
+func main() { os.Exit(run(os.Args[1:], os.Stdout, os.Stderr)) }
+
+// run returns the exit status: 0 ok, 1 runtime failure, 2 bad usage.
+func run(args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprintln(stderr, usage)
+		return 2
+	}
+	switch args[0] {
+	case "generate":
+		return generate(args[1:], stdout, stderr)
+	case "stats":
+		return stats(args[1:], stdout, stderr)
+	case "-h", "--help", "help":
+		fmt.Fprintln(stdout, usage)
+		return 0
+	}
+	fmt.Fprintf(stderr, "loadgen: unknown command %q\n%s\n", args[0], usage)
+	return 2
+}
+
+func generate(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("generate", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var cfg loadgen.Config
+	cfg.AddFlags(fs)
+	out := fs.String("o", "-", "output file; - for stdout; gzip when the name ends in .gz")
+	format := fs.String("format", "csv", "output format; only csv (the 2019-Nov text format) is supported")
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "loadgen generate: unexpected argument %q (flags go before nothing else; use -o FILE)\n", fs.Arg(0))
+		return 2
+	}
+	if *format != "csv" {
+		fmt.Fprintf(stderr, "loadgen generate: unknown --format %q (supported: csv)\n", *format)
+		return 2
+	}
+	if err := cfg.Validate(); err != nil {
+		fmt.Fprintf(stderr, "loadgen generate: %v\n", err)
+		return 2
+	}
+	var w io.Writer = stdout
+	var f *os.File
+	if *out != "-" {
+		var err error
+		f, err = os.Create(*out)
+		if err != nil {
+			fmt.Fprintf(stderr, "loadgen generate: cannot write -o %s: %v\n", *out, err)
+			return 2
+		}
+		w = f
+	}
+	var zw *gzip.Writer
+	if strings.HasSuffix(*out, ".gz") {
+		zw, _ = gzip.NewWriterLevel(w, gzip.BestSpeed)
+		w = zw
+	} else if f == nil {
+		// Large writes to a pipe or terminal.
+		bw := bufio.NewWriterSize(w, 1<<20)
+		defer bw.Flush()
+		w = bw
+	}
+	g, _ := loadgen.NewGenerator(cfg)
+	total := g.Rows()
+	var progress func(int64)
+	start := time.Now()
+	if isTerminal(os.Stderr) {
+		last := time.Now()
+		progress = func(rows int64) {
+			if time.Since(last) < 500*time.Millisecond && rows < total {
+				return
+			}
+			last = time.Now()
+			el := time.Since(start).Seconds()
+			fmt.Fprintf(stderr, "\rloadgen: %d / %d rows (%.1f %%), %.1f M rows/s   ", rows, total,
+				100*float64(rows)/float64(max(total, 1)), float64(rows)/el/1e6)
+			if rows == total {
+				fmt.Fprintln(stderr)
+			}
+		}
+	}
+	_, err := loadgen.WriteCSV(w, cfg, progress)
+	if err == nil && zw != nil {
+		err = zw.Close()
+	}
+	if f != nil {
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "loadgen generate: %v\n", err)
+		return 1
+	}
+	return 0
+}
+
+func stats(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("stats", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	if fs.NArg() != 1 {
+		fmt.Fprintf(stderr, "loadgen stats: want exactly one FILE (plain, .gz, or - for stdin)\n%s\n", usage)
+		return 2
+	}
+	name := fs.Arg(0)
+	var r io.Reader = os.Stdin
+	var size int64 = -1
+	if name != "-" {
+		f, err := os.Open(name)
+		if err != nil {
+			fmt.Fprintf(stderr, "loadgen stats: %v\n", err)
+			return 2
+		}
+		defer f.Close()
+		if st, err := f.Stat(); err == nil {
+			size = st.Size()
+		}
+		r = f
+	}
+	var onDisk int64 = -1
+	if strings.HasSuffix(name, ".gz") {
+		zr, err := gzip.NewReader(r)
+		if err != nil {
+			fmt.Fprintf(stderr, "loadgen stats: %s: %v\n", name, err)
+			return 1
+		}
+		defer zr.Close()
+		r, onDisk, size = zr, size, -1
+	}
+	var progress func(int64)
+	if isTerminal(os.Stderr) {
+		start := time.Now()
+		last := start
+		progress = func(b int64) {
+			if time.Since(last) < 500*time.Millisecond {
+				return
+			}
+			last = time.Now()
+			fmt.Fprintf(stderr, "\rloadgen stats: %.2f GB read, %.0f MB/s   ", float64(b)/1e9, float64(b)/1e6/time.Since(start).Seconds())
+		}
+	}
+	s, err := loadgen.Measure(r, progress, func(line int64, msg string) {
+		fmt.Fprintf(stderr, "loadgen stats: line %d skipped: %s\n", line, msg)
+	})
+	if progress != nil {
+		fmt.Fprintln(stderr)
+	}
+	if err != nil && !errors.Is(err, io.EOF) {
+		fmt.Fprintf(stderr, "loadgen stats: %s: %v\n", name, err)
+		return 1
+	}
+	s.GzipBytes = onDisk
+	_ = size
+	s.WriteTable(stdout, name)
+	return 0
+}
+
+// isTerminal reports whether f is a character device (a terminal), where
+// progress lines make sense.
+func isTerminal(f *os.File) bool {
+	st, err := f.Stat()
+	return err == nil && st.Mode()&os.ModeCharDevice != 0
+}

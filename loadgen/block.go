@@ -1,0 +1,244 @@
+package loadgen
+
+import (
+	"math"
+
+	"github.com/cartwatch/cartwatch/core"
+)
+
+// rec is one generated row in compact form (20 bytes, no pointers).
+type rec struct {
+	t    uint32 // seconds since MonthStart
+	prod uint32 // catalogue index
+	user uint32 // user index
+	sess uint32 // index into the block's session table, noSession for none
+	typ  core.EventType
+}
+
+const noSession = ^uint32(0)
+
+// block holds the rows of the sessions that start in one hour, sorted by
+// time and cut into the spillHours+1 output hours they fall in.
+type block struct {
+	idx      int
+	raw      []rec // generation order
+	sorted   []rec
+	bounds   [spillHours + 2]int // hour k of the block is sorted[bounds[k]:bounds[k+1]]
+	sessions [][36]byte
+	count    []uint32
+	views    []rec // scratch: the current session's views
+	carts    []rec // scratch: the current session's carts
+}
+
+// gen fills b with block i of the month. It depends only on m and i.
+func (m *model) gen(b *block, i int) {
+	r := rng{s: mix(m.cfg.Seed*0x9e3779b97f4a7c15 ^ mix(uint64(i)+1))}
+	b.idx = i
+	b.raw = b.raw[:0]
+	b.sessions = b.sessions[:0]
+	quota := m.quota[i]
+	base := uint32(i * blockSecs)
+	empty := m.emptyAt[i]
+	var n int64
+	emit := func(x rec) {
+		if n >= quota || x.t >= m.endSecond {
+			return
+		}
+		if x.typ == core.EventPurchase && m.gaps && inGap(x.t) {
+			return
+		}
+		if empty {
+			x.sess, empty = noSession, false
+		}
+		b.raw = append(b.raw, x)
+		n++
+		if n < quota && r.chance(m.pDupP) {
+			b.raw = append(b.raw, x)
+			n++
+		}
+	}
+	for n < quota {
+		sess := uint32(len(b.sessions))
+		b.sessions = append(b.sessions, newUUID(&r))
+		start := base + uint32(r.n(blockSecs))
+		end := start + sessCap
+		user := uint32(m.users * pow15(r.f64()))
+
+		// Session shape: length, kind, carts and purchases.
+		var length int
+		switch x := r.u64(); {
+		case x < m.pOneP:
+			length = 1
+		case x < m.pTwoP:
+			length = 2
+		default:
+			length = 2 + int(ceil(lenTailDist.sample(&r)))
+		}
+		kind := r.u64()
+		carts, buys := 0, 0
+		switch {
+		case kind < m.pSessC:
+			carts, buys = 1+m.geom(&r, m.rhoCartP), 1+m.geom(&r, m.rhoBuyP)
+		case kind < m.pSessB:
+			carts = 1 + m.geom(&r, m.rhoCartP)
+		case kind < m.pSessD:
+			buys = 1 + m.geom(&r, m.rhoBuyP)
+		}
+		views := max(length-carts-buys, 1)
+		// Long sessions are denser (bots, comparison shopping), so that
+		// they fit in sessCap: scale the view gaps down.
+		scale := 1.0
+		if s := float64(views) * 222; s > 12000 {
+			scale = 12000 / s
+		}
+
+		b.views = b.views[:0]
+		t := start
+		prod := m.cat.pick.sample(&r)
+		for v := 0; v < views; v++ {
+			if v > 0 {
+				// At least a second apart: rows of one session in the same
+				// second would often be exact duplicates, whose share is
+				// set by pDuplicate alone.
+				t += max(1, uint32(gapDist.sample(&r)*scale+0.5))
+				if t > end {
+					break
+				}
+				if !r.chance(m.pSameP) {
+					prod = m.cat.pick.sample(&r)
+				}
+			}
+			x := rec{t: t, prod: prod, user: user, sess: sess, typ: core.EventView}
+			b.views = append(b.views, x)
+			emit(x)
+		}
+		b.carts = b.carts[:0]
+		var lastCart uint32
+		var usedViews uint64 // views (mod 64) already carted
+		for c := 0; c < carts; c++ {
+			// A cart follows the view of the same product.
+			// A second cart off the same view is another product (an
+			// accessory), else the two would often be exact duplicates.
+			vi := int(r.n(uint64(len(b.views))))
+			v := b.views[vi]
+			prod := v.prod
+			if usedViews&(1<<(vi&63)) != 0 {
+				prod = m.cat.pick.sample(&r)
+			}
+			usedViews |= 1 << (vi & 63)
+			x := rec{t: min(v.t+uint32(cartLagDist.sample(&r)), end), prod: m.buyable(&r, prod), user: user, sess: sess, typ: core.EventCart}
+			lastCart = max(lastCart, x.t)
+			b.carts = append(b.carts, x)
+			emit(x)
+		}
+		if buys > 0 && carts > 0 {
+			// Purchases of carted products, a log-normal delay after the
+			// last cart, then a few seconds apart.
+			t := lastCart + uint32(buyDelayDist.sample(&r))
+			for k := 0; k < buys; k++ {
+				x := b.carts[k%len(b.carts)]
+				x.t, x.typ = min(t, end), core.EventPurchase
+				emit(x)
+				t += 1 + uint32(r.n(20))
+			}
+		} else if buys > 0 {
+			v := b.views[r.n(uint64(len(b.views)))]
+			t := v.t + uint32(buyLagDist.sample(&r))
+			prod := m.buyable(&r, v.prod)
+			for k := 0; k < buys; k++ {
+				emit(rec{t: min(t, end), prod: prod, user: user, sess: sess, typ: core.EventPurchase})
+				t += 1 + uint32(r.n(20))
+				prod = m.buyable(&r, m.cat.pick.sample(&r))
+			}
+		}
+	}
+	b.sort(base)
+}
+
+// buyable returns p, or another popular product when p has a zero price:
+// zero-price products are never carted or purchased in the real file.
+func (m *model) buyable(r *rng, p uint32) uint32 {
+	for m.cat.priceCents[p] == 0 {
+		p = m.cat.pick.sample(r)
+	}
+	return p
+}
+
+func (m *model) geom(r *rng, rho uint64) int {
+	k := 0
+	for k < 50 && r.u64() < rho {
+		k++
+	}
+	return k
+}
+
+func inGap(t uint32) bool {
+	at := MonthStart + int64(t)
+	return (at > pubPurchaseGaps[0][0] && at < pubPurchaseGaps[0][1]) ||
+		(at > pubPurchaseGaps[1][0] && at < pubPurchaseGaps[1][1])
+}
+
+// sort orders raw by second into sorted with a stable counting sort, so rows
+// of the same second keep their generation order (a duplicate stays next to
+// its original).
+func (b *block) sort(base uint32) {
+	const span = (spillHours + 1) * blockSecs
+	if cap(b.count) < span+1 {
+		b.count = make([]uint32, span+1)
+	}
+	cnt := b.count[:span+1]
+	clear(cnt)
+	for i := range b.raw {
+		cnt[b.raw[i].t-base+1]++
+	}
+	for s := 1; s <= span; s++ {
+		cnt[s] += cnt[s-1]
+	}
+	for k := range b.bounds {
+		b.bounds[k] = int(cnt[k*blockSecs])
+	}
+	if cap(b.sorted) < len(b.raw) {
+		b.sorted = make([]rec, len(b.raw), len(b.raw)+len(b.raw)/4)
+	}
+	b.sorted = b.sorted[:len(b.raw)]
+	for i := range b.raw {
+		k := b.raw[i].t - base
+		b.sorted[cnt[k]] = b.raw[i]
+		cnt[k]++
+	}
+}
+
+func ceil(x float64) float64 {
+	i := float64(int64(x))
+	if i < x {
+		return i + 1
+	}
+	return i
+}
+
+// pow15 is u^userAlpha for userAlpha = 1.5.
+func pow15(u float64) float64 { return u * math.Sqrt(u) }
+
+const hexDigits = "0123456789abcdef"
+
+// newUUID draws a random (version 4) UUID in its 36-character text form.
+func newUUID(r *rng) [36]byte {
+	var u [16]byte
+	a, c := r.u64(), r.u64()
+	for k := 0; k < 8; k++ {
+		u[k], u[8+k] = byte(a>>(8*k)), byte(c>>(8*k))
+	}
+	u[6] = u[6]&0x0f | 0x40
+	u[8] = u[8]&0x3f | 0x80
+	var s [36]byte
+	j := 0
+	for k := 0; k < 16; k++ {
+		if k == 4 || k == 6 || k == 8 || k == 10 {
+			s[j] = '-'
+			j++
+		}
+		s[j], s[j+1] = hexDigits[u[k]>>4], hexDigits[u[k]&15]
+		j += 2
+	}
+	return s
+}

@@ -1,0 +1,151 @@
+package loadgen
+
+import (
+	"github.com/cartwatch/cartwatch/core"
+	"sync"
+	"sync/atomic"
+)
+
+// pipeline runs the workers that turn blocks into output hours. Task i
+// generates block i, waits for blocks i-spillHours..i-1 (taken earlier, so
+// there is no cycle), merges their rows of hour i in time order and hands the
+// built hour to the consumer, who takes hours strictly in order. Tokens bound
+// how far the workers run ahead of the consumer, and with it the memory.
+type pipeline struct {
+	m       *model
+	build   func(out *hourOut, srcs []*block, hour int)
+	blocks  []*block
+	ready   []chan struct{}
+	results []chan *hourOut // buffered 1: the worker never waits on the consumer
+	refs    []atomic.Int32  // hours still to build from each block
+	tokens  chan struct{}
+	next    atomic.Int64
+	done    chan struct{}
+	wg      sync.WaitGroup
+	blkPool sync.Pool
+	outPool sync.Pool
+	closed  sync.Once
+}
+
+// hourOut is one built hour: CSV bytes or parsed events.
+type hourOut struct {
+	csv  []byte
+	ev   []core.Event
+	rows int
+}
+
+func newPipeline(m *model, workers int, build func(*hourOut, []*block, int)) *pipeline {
+	n := m.nBlocks
+	p := &pipeline{
+		m: m, build: build,
+		blocks:  make([]*block, n),
+		ready:   make([]chan struct{}, n),
+		results: make([]chan *hourOut, n),
+		refs:    make([]atomic.Int32, n),
+		// workers+2 hours in flight: one per worker plus slack so a worker
+		// finishing an hour finds the next token while the consumer drains.
+		tokens: make(chan struct{}, workers+2),
+		done:   make(chan struct{}),
+	}
+	for i := range n {
+		p.ready[i] = make(chan struct{})
+		p.results[i] = make(chan *hourOut, 1)
+		p.refs[i].Store(int32(min(i+spillHours, n-1) - i + 1))
+	}
+	for range cap(p.tokens) {
+		p.tokens <- struct{}{}
+	}
+	p.wg.Add(workers)
+	for range workers {
+		go p.work()
+	}
+	return p
+}
+
+func (p *pipeline) work() {
+	defer p.wg.Done()
+	srcs := make([]*block, 0, spillHours+1)
+	for {
+		select {
+		case <-p.tokens:
+		case <-p.done:
+			return
+		}
+		i := int(p.next.Add(1) - 1)
+		if i >= len(p.blocks) {
+			return
+		}
+		b, _ := p.blkPool.Get().(*block)
+		if b == nil {
+			b = &block{}
+		}
+		p.m.gen(b, i)
+		p.blocks[i] = b
+		close(p.ready[i])
+		srcs = srcs[:0]
+		for j := max(0, i-spillHours); j <= i; j++ {
+			select {
+			case <-p.ready[j]:
+			case <-p.done:
+				return
+			}
+			srcs = append(srcs, p.blocks[j])
+		}
+		out, _ := p.outPool.Get().(*hourOut)
+		if out == nil {
+			out = &hourOut{}
+		}
+		p.build(out, srcs, i)
+		for _, s := range srcs {
+			if p.refs[s.idx].Add(-1) == 0 {
+				p.blocks[s.idx] = nil
+				p.blkPool.Put(s)
+			}
+		}
+		p.results[i] <- out
+	}
+}
+
+// get returns built hour i; the caller must call put with it when done.
+func (p *pipeline) get(i int) (*hourOut, bool) {
+	select {
+	case out := <-p.results[i]:
+		return out, true
+	case <-p.done:
+		return nil, false
+	}
+}
+
+func (p *pipeline) put(out *hourOut) {
+	p.outPool.Put(out)
+	select {
+	case p.tokens <- struct{}{}:
+	case <-p.done:
+	}
+}
+
+// stop ends the workers and waits for them; safe to call more than once.
+func (p *pipeline) stop() {
+	p.closed.Do(func() { close(p.done) })
+	p.wg.Wait()
+}
+
+// mergeHour calls f for every row of hour h in srcs (the blocks h-spillHours..h
+// that exist), in time order; within a second, older blocks first, each in
+// its generation order. This order is part of the output's definition.
+func mergeHour(srcs []*block, h int, f func(x *rec, b *block)) {
+	var pos, end [spillHours + 1]int
+	for j, b := range srcs {
+		k := h - b.idx
+		pos[j], end[j] = b.bounds[k], b.bounds[k+1]
+	}
+	base := uint32(h * blockSecs)
+	for s := base; s < base+blockSecs; s++ {
+		for j, b := range srcs {
+			for pos[j] < end[j] && b.sorted[pos[j]].t == s {
+				f(&b.sorted[pos[j]], b)
+				pos[j]++
+			}
+		}
+	}
+}
