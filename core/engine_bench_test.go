@@ -1,0 +1,197 @@
+package core_test
+
+// Engine benchmarks. Run:
+//
+//	go test ./core -run '^$' -bench 'Engine|ParseApply|Table' -benchtime 5x -count 10
+//
+// Expected allocs: BenchmarkParseApply's allocs/op is a per-run constant
+// (pools, tables), the same for 250k and 1M rows: 0 per event, which the
+// allocs/event metric shows. BenchmarkEngine reports events/s on events
+// generated beforehand by loadgen (the engine alone, no parsing).
+
+import (
+	"bytes"
+	"fmt"
+	"runtime"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/cartwatch/cartwatch/core"
+	"github.com/cartwatch/cartwatch/loadgen"
+	"github.com/puzpuzpuz/xsync/v4"
+)
+
+var (
+	genOnce sync.Map // rows -> []core.Event
+	csvOnce sync.Map // rows -> []byte
+)
+
+// monthEvents returns rows events of the synthetic month (all 30 days at
+// that density), generated once per process.
+func monthEvents(b *testing.B, rows int64) []core.Event {
+	if v, ok := genOnce.Load(rows); ok {
+		return v.([]core.Event)
+	}
+	g, err := loadgen.NewGenerator(loadgen.Config{Rows: rows, Days: 30, Seed: 1, Scale: 1})
+	if err != nil {
+		b.Fatal(err)
+	}
+	evs := make([]core.Event, 0, rows)
+	var buf [4096]core.Event
+	for {
+		n := g.Read(buf[:])
+		if n == 0 {
+			break
+		}
+		evs = append(evs, buf[:n]...)
+	}
+	genOnce.Store(rows, evs)
+	return evs
+}
+
+func monthCSV(b *testing.B, rows int64) []byte {
+	if v, ok := csvOnce.Load(rows); ok {
+		return v.([]byte)
+	}
+	var buf bytes.Buffer
+	if _, err := loadgen.WriteCSV(&buf, loadgen.Config{Rows: rows, Days: 30, Seed: 1, Scale: 1}, nil); err != nil {
+		b.Fatal(err)
+	}
+	csvOnce.Store(rows, buf.Bytes())
+	return buf.Bytes()
+}
+
+// BenchmarkEngine: the engine alone (routing, shards, wheel, merge) on
+// pre-generated events; the events/s metric is the figure of
+// results/engine.md.
+func BenchmarkEngine(b *testing.B) {
+	const rows = 4_000_000
+	evs := monthEvents(b, rows)
+	for _, extend := range []bool{false, true} {
+		b.Run(fmt.Sprintf("extend=%v", extend), func(b *testing.B) {
+			b.ReportAllocs()
+			opt := core.Options{ExtendOnActivity: extend}
+			var sum core.Summary
+			start := time.Now()
+			for i := 0; i < b.N; i++ {
+				var err error
+				if sum, err = core.RunSlice(evs, opt); err != nil {
+					b.Fatal(err)
+				}
+			}
+			el := time.Since(start).Seconds()
+			b.ReportMetric(float64(rows*b.N)/el, "events/s")
+			b.ReportMetric(el*1e9/float64(rows*b.N), "ns/event")
+			if sum.Events != rows || sum.Abandoned == 0 {
+				b.Fatalf("summary %+v", sum)
+			}
+		})
+	}
+}
+
+// BenchmarkParseApply: CSV text in memory through the whole engine (chunk
+// reader, parser, routing, shards, merge, alerts formatted to a discard
+// writer).
+func BenchmarkParseApply(b *testing.B) {
+	for _, rows := range []int64{250_000, 1_000_000} {
+		data := monthCSV(b, rows)
+		for _, extend := range []bool{false, true} {
+			b.Run(fmt.Sprintf("rows=%d/extend=%v", rows, extend), func(b *testing.B) {
+				b.ReportAllocs()
+				b.SetBytes(int64(len(data)))
+				opt := core.Options{ExtendOnActivity: extend, Alerts: discard{}}
+				var ms0, ms1 runtime.MemStats
+				runtime.ReadMemStats(&ms0)
+				start := time.Now()
+				for i := 0; i < b.N; i++ {
+					sum, err := core.RunReader(bytes.NewReader(data), opt, nil)
+					if err != nil || sum.Events != rows {
+						b.Fatalf("err %v, summary %+v", err, sum)
+					}
+				}
+				el := time.Since(start).Seconds()
+				runtime.ReadMemStats(&ms1)
+				b.ReportMetric(float64(rows*int64(b.N))/el, "events/s")
+				b.ReportMetric(float64(ms1.Mallocs-ms0.Mallocs)/float64(rows*int64(b.N)), "allocs/event")
+			})
+		}
+	}
+}
+
+type discard struct{}
+
+func (discard) Write(p []byte) (int, error) { return len(p), nil }
+
+// BenchmarkTable: the session table against Go's map, sync.Map and xsync
+// MapOf on the engine's access pattern: the user_ids of the carts and
+// purchases of the synthetic month in input order, each a find-or-insert
+// and an in-place update, and one lookup per cart as its deadline fires.
+func BenchmarkTable(b *testing.B) {
+	evs := monthEvents(b, 4_000_000)
+	var ops []uint64 // uid, in engine order
+	for i := range evs {
+		if evs[i].Type == core.EventCart || evs[i].Type == core.EventPurchase {
+			ops = append(ops, evs[i].UserID)
+		}
+	}
+	run := func(b *testing.B, reset func(), touch func(uint64), lookup func(uint64)) {
+		b.ReportAllocs()
+		for i := 0; i < b.N; i++ {
+			reset()
+			for k, u := range ops {
+				touch(u)
+				if k >= 64 {
+					lookup(ops[k-64]) // the deadline of an earlier cart fires
+				}
+			}
+		}
+		b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(2*len(ops)*b.N), "ns/access")
+	}
+	b.Run("cartwatch", func(b *testing.B) {
+		var t core.UserTable
+		run(b, func() { t = core.NewUserTable(1 << 16) },
+			func(u uint64) { t.Touch(u, 100) },
+			func(u uint64) { t.Lookup(u) })
+	})
+	b.Run("gomap", func(b *testing.B) {
+		var m map[uint64]*core.UserRec
+		run(b, func() { m = make(map[uint64]*core.UserRec, 1<<16) }, func(u uint64) {
+			r := m[u]
+			if r == nil {
+				r = new(core.UserRec)
+				m[u] = r
+			}
+			core.TouchRec(r)
+		}, func(u uint64) {
+			if r := m[u]; r != nil {
+				core.UntouchRec(r)
+			}
+		})
+	})
+	b.Run("syncmap", func(b *testing.B) {
+		var m *sync.Map
+		run(b, func() { m = new(sync.Map) }, func(u uint64) {
+			v, ok := m.Load(u)
+			if !ok {
+				v, _ = m.LoadOrStore(u, new(core.UserRec))
+			}
+			core.TouchRec(v.(*core.UserRec))
+		}, func(u uint64) {
+			if v, ok := m.Load(u); ok {
+				core.UntouchRec(v.(*core.UserRec))
+			}
+		})
+	})
+	b.Run("xsync", func(b *testing.B) {
+		var m *xsync.Map[uint64, *core.UserRec]
+		run(b, func() { m = xsync.NewMap[uint64, *core.UserRec]() }, func(u uint64) {
+			r, _ := m.LoadOrCompute(u, func() (*core.UserRec, bool) { return new(core.UserRec), false })
+			core.TouchRec(r)
+		}, func(u uint64) {
+			if r, ok := m.Load(u); ok {
+				core.UntouchRec(r)
+			}
+		})
+	})
+}
