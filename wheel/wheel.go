@@ -212,12 +212,20 @@ func (w *Wheel) Advance(now int64, fire func(deadline int64, payload uint64)) {
 // after each call because fire may add to it, cancel from it or grow the slab.
 func (w *Wheel) fireBucket(b uint16, fire func(int64, uint64)) {
 	for {
-		i := w.buckets[b].tail
+		bk := &w.buckets[b]
+		i := bk.tail
 		if i == nilIdx {
 			return
 		}
-		w.unlink(i)
+		// Pop the oldest entry: it has no older neighbour (next).
 		n := &w.nodes[i]
+		if p := n.prev; p == nilIdx {
+			bk.head, bk.tail = nilIdx, nilIdx
+			w.bitmap[0] &^= 1 << (b & slotMask)
+		} else {
+			bk.tail = p
+			w.nodes[p].next = nilIdx
+		}
 		d, p := n.deadline, n.payload
 		w.release(i)
 		w.live--
@@ -246,41 +254,55 @@ func (w *Wheel) cascade(b uint16) {
 	}
 }
 
-// place files slab entry i under key k (>= w.now) at the head of its bucket:
-// the level is the highest 6-bit group in which k differs from now.
-func (w *Wheel) place(i uint32, k uint64) {
-	var b uint16
-	if x := k ^ w.now; x < numSlots {
-		b = uint16(k & slotMask)
-	} else if l := (bits.Len64(x) - 1) / slotBits; l < numLevels {
-		b = uint16(l*numSlots) | uint16(k>>(uint(l)*slotBits)&slotMask)
-	} else {
-		b = overflowBucket
-		if w.buckets[b].head == nilIdx || k < w.ovMin {
-			w.ovMin = k
-		}
+// levelOf maps bits.Len64(key ^ now) to the level a key is filed on: the
+// highest 6-bit group in which key and now differ; numLevels means overflow.
+// A table lookup replaces a division on the Schedule path.
+var levelOf = func() (t [65]uint8) {
+	for n := range t {
+		t[n] = uint8(min(max(n-1, 0)/slotBits, numLevels))
 	}
+	return t
+}()
+
+// place files slab entry i under key k (>= w.now) at the head of its bucket.
+func (w *Wheel) place(i uint32, k uint64) {
+	l := uint(levelOf[bits.Len64(k^w.now)])
+	if l >= numLevels {
+		w.placeOverflow(i, k)
+		return
+	}
+	s := uint(k>>(l*slotBits)) & slotMask
+	b := uint16(l<<slotBits | s)
+	w.bitmap[l] |= 1 << s
+	w.push(b, i)
+}
+
+func (w *Wheel) placeOverflow(i uint32, k uint64) {
+	if w.buckets[overflowBucket].head == nilIdx || k < w.ovMin {
+		w.ovMin = k
+	}
+	w.push(overflowBucket, i)
+}
+
+func (w *Wheel) push(b uint16, i uint32) {
 	n := &w.nodes[i]
 	bk := &w.buckets[b]
+	h := bk.head
 	n.bucket = b
 	n.prev = nilIdx
-	n.next = bk.head
-	if bk.head == nilIdx {
+	n.next = h
+	bk.head = i
+	if h == nilIdx {
 		bk.tail = i
 	} else {
-		w.nodes[bk.head].prev = i
-	}
-	bk.head = i
-	if b < overflowBucket {
-		w.bitmap[b>>slotBits] |= 1 << (b & slotMask)
+		w.nodes[h].prev = i
 	}
 }
 
 // unlink takes slab entry i out of its bucket.
 func (w *Wheel) unlink(i uint32) {
 	n := &w.nodes[i]
-	b := n.bucket
-	bk := &w.buckets[b]
+	bk := &w.buckets[n.bucket]
 	if n.prev == nilIdx {
 		bk.head = n.next
 	} else {
@@ -291,16 +313,29 @@ func (w *Wheel) unlink(i uint32) {
 	} else {
 		w.nodes[n.next].prev = n.prev
 	}
-	if bk.head == nilIdx && b < overflowBucket {
+	if bk.head == nilIdx {
+		w.emptied(n.bucket)
+	}
+}
+
+// emptied clears the occupancy bit of bucket b, which just became empty.
+func (w *Wheel) emptied(b uint16) {
+	if b < overflowBucket {
 		w.bitmap[b>>slotBits] &^= 1 << (b & slotMask)
 	}
 }
 
+// alloc takes a slab entry, from the free list if it can (the fast path
+// stays small enough to inline).
 func (w *Wheel) alloc() uint32 {
 	if i := w.free; i != nilIdx {
 		w.free = w.nodes[i].next
 		return i
 	}
+	return w.allocSlow()
+}
+
+func (w *Wheel) allocSlow() uint32 {
 	if len(w.nodes) == cap(w.nodes) {
 		w.growTo(len(w.nodes) + 1)
 	}
