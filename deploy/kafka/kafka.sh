@@ -18,6 +18,7 @@
 #
 # Environment (all optional):
 #   KAFKA_RUN_DIR      state: pids, configs, logs (default deploy/kafka/run)
+#   KAFKA_CACHE_DIR    fetched jars and the kready binary (default deploy/kafka/.cache)
 #   KAFKA_PORT_BASE    first broker port (default 9092); controllers on base+10000..
 #   KAFKA_HEAP_OPTS    JVM heap per broker (default -Xms128m -Xmx512m)
 #   KAFKA_UP_TIMEOUT   seconds to wait for the brokers (default 90)
@@ -36,7 +37,8 @@ log() { echo "kafka.sh: $*" >&2; }
 
 version=$(sed -n 's:.*<kafka.version>\(.*\)</kafka.version>.*:\1:p' "$here/pom.xml")
 [ -n "$version" ] || die "no <kafka.version> in $here/pom.xml"
-cache="$here/.cache/kafka-$version"
+cache_dir=${KAFKA_CACHE_DIR:-$here/.cache}
+cache="$cache_dir/kafka-$version"
 lib="$cache/lib"
 
 need() {
@@ -71,7 +73,7 @@ fetch() {
 }
 
 kready_bin() {
-  local bin="$here/.cache/kready"
+  local bin="$cache_dir/kready"
   if [ ! -x "$bin" ] || [ -n "$(find "$here/kready" -newer "$bin" -name '*.go' 2>/dev/null)" ]; then
     need go "the readiness probe deploy/kafka/kready is a Go program"
     (cd "$repo" && go build -o "$bin" ./deploy/kafka/kready) || die "cannot build deploy/kafka/kready"
