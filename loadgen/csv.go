@@ -44,6 +44,11 @@ func WriteCSV(w io.Writer, cfg Config, progress func(rows int64)) (int64, error)
 
 // buildCSV renders hour h as CSV lines.
 func (m *model) buildCSV(out *hourOut, srcs []*block, h int) {
+	// Lines average 133 bytes and never exceed maxLine; growing once per
+	// hour beats append's doubling copies.
+	if need := hourRows(srcs, h) * maxLine; cap(out.csv) < need {
+		out.csv = make([]byte, 0, need)
+	}
 	b := out.csv[:0]
 	c := m.cat
 	var stamp [23]byte
@@ -75,6 +80,11 @@ func (m *model) buildCSV(out *hourOut, srcs []*block, h int) {
 	})
 	out.csv, out.rows = b, rows
 }
+
+// maxLine bounds a CSV line: time 23, type 8, product_id 8, category_id 19,
+// category_code and brand (under 64 together), price 7, user_id 10,
+// session 36, 9 separators and the newline.
+const maxLine = 23 + 8 + 8 + 19 + 64 + 7 + 10 + 36 + 9
 
 // timeStamp renders second t of November 2019 as "2019-11-DD HH:MM:SS UTC".
 func timeStamp(t uint32) [23]byte {

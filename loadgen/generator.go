@@ -99,11 +99,16 @@ func (g *Generator) Close() error {
 
 // buildEvents turns hour h into core.Events.
 func (m *model) buildEvents(out *hourOut, srcs []*block, h int) {
-	out.ev = out.ev[:0]
+	n := hourRows(srcs, h)
+	if cap(out.ev) < n {
+		out.ev = make([]core.Event, n, n+n/4)
+	}
+	ev := out.ev[:n]
+	i := 0
 	c := m.cat
 	mergeHour(srcs, h, func(x *rec, b *block) {
-		out.ev = append(out.ev, core.Event{})
-		e := &out.ev[len(out.ev)-1]
+		e := &ev[i]
+		i++
 		e.Time = MonthStart + int64(x.t)
 		e.UserID = userID(x.user)
 		e.ProductID = c.productID[x.prod]
@@ -113,9 +118,11 @@ func (m *model) buildEvents(out *hourOut, srcs []*block, h int) {
 		if x.sess != noSession {
 			e.Session = b.sessions[x.sess]
 			e.SessionLen = core.SessionMax
+		} else {
+			e.SessionLen = 0
 		}
 	})
-	out.rows = len(out.ev)
+	out.ev, out.rows = ev, n
 }
 
 // String describes the configuration in flag form.

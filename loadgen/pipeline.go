@@ -22,8 +22,11 @@ type pipeline struct {
 	next    atomic.Int64
 	done    chan struct{}
 	wg      sync.WaitGroup
-	blkPool sync.Pool
-	outPool sync.Pool
+	// Free lists, not sync.Pool: a pool is emptied at every GC, and
+	// regrowing hour-sized buffers was a third of the CPU time.
+	mu      sync.Mutex
+	freeBlk []*block
+	freeOut []*hourOut
 	closed  sync.Once
 }
 
@@ -75,10 +78,7 @@ func (p *pipeline) work() {
 		if i >= len(p.blocks) {
 			return
 		}
-		b, _ := p.blkPool.Get().(*block)
-		if b == nil {
-			b = &block{}
-		}
+		b := p.getBlock()
 		p.m.gen(b, i)
 		p.blocks[i] = b
 		close(p.ready[i])
@@ -91,15 +91,14 @@ func (p *pipeline) work() {
 			}
 			srcs = append(srcs, p.blocks[j])
 		}
-		out, _ := p.outPool.Get().(*hourOut)
-		if out == nil {
-			out = &hourOut{}
-		}
+		out := p.getOut()
 		p.build(out, srcs, i)
 		for _, s := range srcs {
 			if p.refs[s.idx].Add(-1) == 0 {
 				p.blocks[s.idx] = nil
-				p.blkPool.Put(s)
+				p.mu.Lock()
+				p.freeBlk = append(p.freeBlk, s)
+				p.mu.Unlock()
 			}
 		}
 		p.results[i] <- out
@@ -117,7 +116,9 @@ func (p *pipeline) get(i int) (*hourOut, bool) {
 }
 
 func (p *pipeline) put(out *hourOut) {
-	p.outPool.Put(out)
+	p.mu.Lock()
+	p.freeOut = append(p.freeOut, out)
+	p.mu.Unlock()
 	select {
 	case p.tokens <- struct{}{}:
 	case <-p.done:
@@ -148,4 +149,36 @@ func mergeHour(srcs []*block, h int, f func(x *rec, b *block)) {
 			}
 		}
 	}
+}
+
+func (p *pipeline) getBlock() *block {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if n := len(p.freeBlk); n > 0 {
+		b := p.freeBlk[n-1]
+		p.freeBlk = p.freeBlk[:n-1]
+		return b
+	}
+	return &block{}
+}
+
+func (p *pipeline) getOut() *hourOut {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if n := len(p.freeOut); n > 0 {
+		o := p.freeOut[n-1]
+		p.freeOut = p.freeOut[:n-1]
+		return o
+	}
+	return &hourOut{}
+}
+
+// hourRows is the number of rows srcs hold for hour h.
+func hourRows(srcs []*block, h int) int {
+	n := 0
+	for _, b := range srcs {
+		k := h - b.idx
+		n += b.bounds[k+1] - b.bounds[k]
+	}
+	return n
 }
