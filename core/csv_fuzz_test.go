@@ -158,6 +158,20 @@ func FuzzParseRow(f *testing.F) {
 			if got != want {
 				t.Fatalf("ParseRow(%q, full=%v)\n got %+v\nwant %+v", line, full, got, want)
 			}
+			// The general path alone must agree too: it is what rows
+			// the fast path declines get.
+			var g Parser
+			var gev Event
+			gline := bytes.TrimSuffix(line, []byte{'\r'})
+			if r := g.parseGeneral(gline, &gev, full); r != ReasonOK {
+				t.Fatalf("parseGeneral(%q, full=%v) = %v, fast path ok", line, full, r)
+			}
+			if !full && want.Type == EventView {
+				gev = Event{Time: gev.Time, Type: gev.Type, UserID: gev.UserID}
+			}
+			if gev != want {
+				t.Fatalf("parseGeneral(%q, full=%v)\n got %+v\nwant %+v", line, full, gev, want)
+			}
 		}
 	})
 }
