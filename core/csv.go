@@ -527,7 +527,7 @@ const (
 func commaOrQuote(x uint64) uint64 {
 	c := x ^ (swarLo * ',')
 	q := x ^ (swarLo * '"')
-	return ((c - swarLo) &^ c | (q - swarLo) &^ q) & swarHi
+	return ((c-swarLo)&^c | (q-swarLo)&^q) & swarHi
 }
 
 // textEnd finds the ',' ending the text field at line[i:]. It returns its

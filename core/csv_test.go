@@ -9,8 +9,8 @@ import (
 	"math/rand"
 	"os"
 	"path/filepath"
-	"strconv"
 	"runtime"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -536,7 +536,6 @@ func swarDigits(w uint64) (int, uint64) {
 	v = (v*10000 + v>>32) & 0xFFFFFFFF
 	return n, v
 }
-
 
 // cpuMeter reports a benchmark's CPU time beside its wall time. The machine
 // is shared, and under its load wall-clock ns/op swings by 2-5x between runs
