@@ -4,7 +4,11 @@ import (
 	"errors"
 	"io"
 	"math"
+	"os"
+	"unsafe"
 )
+
+func uintptrOf(b []byte) uintptr { return uintptr(unsafe.Pointer(unsafe.SliceData(b))) }
 
 // This file connects the input side (input.go: OpenInput, ChunkReader,
 // LineIter; csv.go: Parser) to the engine: the reader stage hands chunks to
@@ -18,6 +22,22 @@ var ErrNoInput = errors.New("no input given")
 func RunFile(path string, opt Options, prog *Progress) (Summary, error) {
 	if path == "" {
 		return Summary{}, ErrNoInput
+	}
+	if prog == nil {
+		prog = new(Progress)
+	}
+	if path != "-" {
+		if f, err := os.Open(path); err == nil {
+			st, err := f.Stat()
+			if err == nil && st.Mode().IsRegular() {
+				sum, ok, err := runMapped(f, st.Size(), opt, prog)
+				if ok {
+					f.Close()
+					return sum, err
+				}
+			}
+			f.Close()
+		}
 	}
 	rc, err := OpenInput(path)
 	if err != nil {
