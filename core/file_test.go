@@ -195,7 +195,6 @@ func TestInputShapes(t *testing.T) {
 		"crlf":      strings.ReplaceAll(header+rows, "\n", "\r\n"),
 		"nofinalnl": header + strings.TrimSuffix(rows, "\n"),
 		"blank":     header + "\n\n" + rows + "\n",
-		"header-only-rows": header + rows,
 		"longline":  header + rows[:45] + long + "\n" + rows[45:],
 	} {
 		got, sum, rej := runText(t, []byte(in), Options{ChunkBytes: 1 << 16})

@@ -102,7 +102,7 @@ type batch struct {
 	chunk  *Chunk
 	mapped Chunk // the chunk of a mapped file (chunk points here)
 	evs    []Event
-	buf   []Event
+	buf    []Event
 
 	// Set by the worker.
 	routed   [][]routed // per shard
