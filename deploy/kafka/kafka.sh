@@ -105,6 +105,18 @@ alive() {
   [ -r "/proc/$pid/cmdline" ] && tr '\0' ' ' <"/proc/$pid/cmdline" | grep -qF -- "-Dcartwatch.kafka.run=$run_dir/node$1 "
 }
 
+# cluster_id makes what `kafka-storage.sh random-uuid` prints (16 random bytes,
+# unpadded URL-safe base64, never starting with '-') without a JVM start: under
+# load that JVM costs seconds.
+cluster_id() {
+  local id
+  while :; do
+    id=$(head -c 16 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=')
+    [[ "$id" == -* ]] || break
+  done
+  echo "$id"
+}
+
 write_config() {
   local id=$1 n=$2 data=$3 voters="" i rf=$2 isr=1
   [ "$n" -ge 3 ] && isr=2
@@ -157,10 +169,11 @@ wait_ready() {
   if [ "$rc" -ne 0 ]; then
     for id in "${ids[@]}"; do
       echo "---- node $id: tail of $run_dir/node$id/server.log and stdout.log" >&2
-      tail -n 25 "$run_dir/node$id/server.log" 2>/dev/null >&2 || true
-      tail -n 10 "$run_dir/node$id/stdout.log" 2>/dev/null >&2 || true
+      # Without the tab-indented lines of the startup config dump.
+      grep -v "$(printf '^\t')" "$run_dir/node$id/server.log" 2>/dev/null | tail -n 25 >&2 || true
+      tail -n 10 "$run_dir/node$id/stdout.log" >&2 2>/dev/null || true
     done
-    return 1
+    return "$rc"
   fi
 }
 
@@ -185,8 +198,7 @@ cmd_up() {
   echo "$n" >"$run_dir/nodes"
   # One cluster id for every node: they must agree or the quorum never forms.
   local cid
-  cid=$(java -cp "$lib/*" -Dlog4j2.configurationFile="$here/log4j2.xml" -Dkafka.logs.dir="$run_dir" \
-    kafka.tools.StorageTool random-uuid)
+  cid=$(cluster_id)
   for ((id = 1; id <= n; id++)); do
     mkdir -p "$run_dir/node$id"
     write_config "$id" "$n" "$data"
@@ -194,7 +206,9 @@ cmd_up() {
   # Formatting is one JVM per node; run them side by side.
   local fpids=()
   for ((id = 1; id <= n; id++)); do
-    java -cp "$lib/*" -Dlog4j2.configurationFile="$here/log4j2.xml" -Dkafka.logs.dir="$run_dir/node$id" \
+    # A short-lived JVM: C1 only and the serial collector start it faster.
+    java -XX:TieredStopAtLevel=1 -XX:+UseSerialGC -Xmx256m -cp "$lib/*" \
+      -Dlog4j2.configurationFile="$here/log4j2.xml" -Dkafka.logs.dir="$run_dir/node$id" \
       kafka.tools.StorageTool format -t "$cid" -c "$run_dir/node$id/server.properties" \
       >"$run_dir/node$id/format.log" 2>&1 &
     fpids+=($!)
@@ -209,8 +223,11 @@ cmd_up() {
   for ((id = 1; id <= n; id++)); do start_node "$id"; done
   local ids=()
   for ((id = 1; id <= n; id++)); do ids+=("$id"); done
-  if ! wait_ready "$n" "${ids[@]}"; then
+  local rc=0
+  wait_ready "$n" "${ids[@]}" || rc=$?
+  if [ "$rc" -ne 0 ]; then
     cmd_down >/dev/null 2>&1 || true
+    [ "$rc" -eq 3 ] && die "a Kafka $version broker exited during startup (its log is above)"
     die "Kafka $version ($n node) did not answer metadata within ${up_timeout}s (logs above; KAFKA_UP_TIMEOUT raises the bound)"
   fi
   log "Kafka $version up: $n node(s) at $(bootstrap) in $((($(date +%s%N) - t0) / 1000000)) ms (data $data, state $run_dir)"
