@@ -70,6 +70,7 @@ type shard struct {
 	extend bool
 
 	users *userTable
+	open  *openIndex // user_id -> slot in carts, for the open carts only
 	carts []cartRec
 	free  []uint32
 	wheel *wheel.Wheel
@@ -82,7 +83,7 @@ type shard struct {
 }
 
 func newShard(ttl int64, extend bool, userHint int) *shard {
-	s := &shard{ttl: ttl, extend: extend, users: newUserTable(userHint), w: math.MinInt64}
+	s := &shard{ttl: ttl, extend: extend, users: newUserTable(userHint), open: newOpenIndex(), w: math.MinInt64}
 	// One method value for the life of the shard: Advance takes a func, and
 	// building it per call would allocate per event.
 	s.fireFn = s.onFire
@@ -144,8 +145,9 @@ func (s *shard) abandon(idx uint32, keyR int64, kind uint8, tie uint64) {
 	})
 	s.cnt.Abandoned++
 	s.cnt.AbandonedValue += c.value
-	r := s.users.find(c.uid, HashUser(c.uid))
-	r.cart = 0
+	h := HashUser(c.uid)
+	s.open.del(c.uid, h)
+	r := s.users.find(c.uid, h)
 	r.lastAbandoned = c.deadline
 	if r.flags&recAbandoner == 0 {
 		r.flags |= recAbandoner
@@ -199,16 +201,15 @@ func (s *shard) apply(ev *Event, h uint64, w int64, line int64) {
 	}
 	switch ev.Type {
 	case EventCart:
-		r := s.users.upsert(ev.UserID, h)
-		var idx uint32
-		if r.cart == 0 {
+		// The user record must exist before the cart can be abandoned.
+		s.users.upsert(ev.UserID, h)
+		idx, ok := s.open.get(ev.UserID, h)
+		if !ok {
 			idx = s.allocCart()
-			r.cart = idx + 1
+			s.open.put(ev.UserID, h, idx)
 			c := &s.carts[idx]
 			*c = cartRec{uid: ev.UserID, first: ev.Time, live: true}
 			s.cnt.CartsOpened++
-		} else {
-			idx = r.cart - 1
 		}
 		c := &s.carts[idx]
 		c.items++
@@ -227,12 +228,12 @@ func (s *shard) apply(ev *Event, h uint64, w int64, line int64) {
 		r := s.users.upsert(ev.UserID, h)
 		r.spending += ev.PriceCents
 		r.flags |= recPurchaser
+		idx, open := s.open.get(ev.UserID, h)
 		switch {
-		case r.cart != 0:
-			idx := r.cart - 1
-			r.cart = 0
-			if h := s.carts[idx].handle; h != 0 {
-				s.wheel.Cancel(h)
+		case open:
+			s.open.del(ev.UserID, h)
+			if th := s.carts[idx].handle; th != 0 {
+				s.wheel.Cancel(th)
 			}
 			s.freeCart(idx)
 			s.cnt.Converted++
@@ -247,11 +248,10 @@ func (s *shard) apply(ev *Event, h uint64, w int64, line int64) {
 		if !s.extend {
 			return
 		}
-		r := s.users.find(ev.UserID, h)
-		if r == nil || r.cart == 0 {
+		idx, ok := s.open.get(ev.UserID, h)
+		if !ok {
 			return
 		}
-		idx := r.cart - 1
 		s.carts[idx].deadline = ev.Time + s.ttl
 		s.setDeadline(idx, line)
 	}

@@ -68,10 +68,18 @@ func monthCSV(b *testing.B, rows int64) []byte {
 func BenchmarkEngine(b *testing.B) {
 	const rows = 4_000_000
 	evs := monthEvents(b, rows)
-	for _, extend := range []bool{false, true} {
-		b.Run(fmt.Sprintf("extend=%v", extend), func(b *testing.B) {
+	for _, c := range []struct {
+		name   string
+		extend bool
+		ring   bool
+	}{{"extend=false", false, false}, {"extend=true", true, false},
+		{"extend=false/queue=ring", false, true}, {"extend=true/queue=ring", true, true}} {
+		b.Run(c.name, func(b *testing.B) {
 			b.ReportAllocs()
-			opt := core.Options{ExtendOnActivity: extend}
+			opt := core.Options{ExtendOnActivity: c.extend}
+			if c.ring {
+				opt = core.WithRing(opt)
+			}
 			var sum core.Summary
 			start := time.Now()
 			for i := 0; i < b.N; i++ {

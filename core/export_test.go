@@ -12,7 +12,7 @@ func NewUserTable(hint int) UserTable { return UserTable{newUserTable(hint)} }
 func (u UserTable) Touch(uid uint64, cents int64) {
 	r := u.t.upsert(uid, HashUser(uid))
 	r.spending += cents
-	r.cart = 1
+	r.flags |= recPurchaser
 }
 
 // Lookup does what the engine does when a deadline fires.
@@ -21,7 +21,7 @@ func (u UserTable) Lookup(uid uint64) bool {
 	if r == nil {
 		return false
 	}
-	r.cart = 0
+	r.flags &^= recPurchaser
 	return true
 }
 
@@ -30,6 +30,10 @@ type UserRec = userRec
 
 // TouchRec and UntouchRec are the record updates of Touch and Lookup, for
 // the other maps of the benchmark.
-func TouchRec(r *UserRec) { r.spending += 100; r.cart = 1 }
+func TouchRec(r *UserRec) { r.spending += 100; r.flags |= recPurchaser }
 
-func UntouchRec(r *UserRec) { r.cart = 0 }
+func UntouchRec(r *UserRec) { r.flags &^= recPurchaser }
+
+// WithRing returns opt with the shard hand-off over rings instead of
+// channels.
+func WithRing(opt Options) Options { opt.useRing = true; return opt }

@@ -46,6 +46,10 @@ type Options struct {
 	Alerts    io.Writer // JSON lines, one per abandoned cart; nil discards them
 	Rejects   io.Writer // "line<TAB>reason" per malformed row; nil: not written
 	RejectLog io.Writer // the first MaxRejectLog reasons; nil: not written
+
+	// useRing hands batches to the shards over SPSC rings (ring.go)
+	// instead of channels; only benchmarks set it (results/engine.md).
+	useRing bool
 }
 
 // MaxRejectLog is how many malformed rows are described on RejectLog.
@@ -160,6 +164,7 @@ type engine struct {
 	work    chan *batch
 	parsed  chan *batch
 	toShard []chan *batch
+	rings   []*ring // instead of toShard when opt.useRing
 	done    []chan *batch
 
 	shards []*shard
@@ -196,6 +201,9 @@ func newEngine(opt Options, prog *Progress) (*engine, error) {
 	e.shards = make([]*shard, e.nshard)
 	for i := range e.toShard {
 		e.toShard[i] = make(chan *batch, npool+1)
+		if opt.useRing {
+			e.rings = append(e.rings, newRing(npool+1))
+		}
 		e.done[i] = make(chan *batch, npool+1)
 		e.shards[i] = newShard(e.ttl, opt.ExtendOnActivity, 1<<16)
 	}
@@ -294,6 +302,12 @@ func (e *engine) sequence() {
 		b.firstLine = line
 		line += b.lines
 		maxT = max(maxT, b.localMax)
+		if e.rings != nil {
+			for _, r := range e.rings {
+				r.push(b)
+			}
+			return
+		}
 		for _, c := range e.toShard {
 			c <- b
 		}
@@ -316,6 +330,9 @@ func (e *engine) sequence() {
 	fin := &batch{seq: next, final: true, localMax: math.MinInt64, routed: make([][]routed, e.nshard),
 		alerts: make([][]Alert, e.nshard)}
 	dispatch(fin)
+	for _, r := range e.rings {
+		r.close()
+	}
 	for _, c := range e.toShard {
 		close(c)
 	}
@@ -324,7 +341,11 @@ func (e *engine) sequence() {
 // runShard applies every batch's events for shard i in input order.
 func (e *engine) runShard(i int) {
 	s := e.shards[i]
-	for b := range e.toShard[i] {
+	next := func() (*batch, bool) { b, ok := <-e.toShard[i]; return b, ok }
+	if e.rings != nil {
+		next = e.rings[i].pop
+	}
+	for b, ok := next(); ok; b, ok = next() {
 		if b.final {
 			s.finish(e.opt.KeepAtEOF)
 		} else {

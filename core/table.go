@@ -44,8 +44,8 @@ type userRec struct {
 	// lastAbandoned is the abandoned_at of the user's last reported cart,
 	// or noAbandon; rule 4 compares purchases against it.
 	lastAbandoned int64
-	cart          uint32 // index+1 into the shard's cart slab; 0 = no open cart
 	flags         uint32
+	_             uint32
 }
 
 const (
@@ -133,6 +133,84 @@ func (t *userTable) each(f func(r *userRec)) {
 	for k := range t.recs {
 		if t.recs[k].flags&recUsed != 0 {
 			f(&t.recs[k])
+		}
+	}
+}
+
+// openIndex maps the user_id of each open cart to its slot in the shard's
+// cart slab. It is kept apart from userTable because it is small (carts open
+// within one TTL: thousands, not the month's million users), so it stays in
+// cache; with --extend-on-activity every view asks it whether its user has
+// an open cart, and nearly all the answers are no. Linear probing with
+// backward-shift deletion, so there are no tombstones.
+type openIndex struct {
+	keys  []uint64
+	vals  []uint32 // cart slot + 1; 0 = empty
+	mask  uint64
+	count int
+}
+
+func newOpenIndex() *openIndex {
+	const n = 1 << 10
+	return &openIndex{keys: make([]uint64, n), vals: make([]uint32, n), mask: n - 1}
+}
+
+// get returns the cart slot of uid; h is HashUser(uid).
+func (o *openIndex) get(uid, h uint64) (uint32, bool) {
+	for i := h & o.mask; ; i = (i + 1) & o.mask {
+		v := o.vals[i]
+		if v == 0 {
+			return 0, false
+		}
+		if o.keys[i] == uid {
+			return v - 1, true
+		}
+	}
+}
+
+// put adds uid -> slot; uid must not be present.
+func (o *openIndex) put(uid, h uint64, slot uint32) {
+	if (o.count+1)*2 > len(o.keys) {
+		o.grow()
+	}
+	i := h & o.mask
+	for o.vals[i] != 0 {
+		i = (i + 1) & o.mask
+	}
+	o.keys[i], o.vals[i] = uid, slot+1
+	o.count++
+}
+
+// del removes uid, which must be present.
+func (o *openIndex) del(uid, h uint64) {
+	i := h & o.mask
+	for o.keys[i] != uid || o.vals[i] == 0 {
+		i = (i + 1) & o.mask
+	}
+	// Backward shift: move up any later entry of the probe run whose home
+	// slot is at or before the hole, so lookups never stop early.
+	for j := (i + 1) & o.mask; o.vals[j] != 0; j = (j + 1) & o.mask {
+		home := HashUser(o.keys[j]) & o.mask
+		if (j-home)&o.mask >= (j-i)&o.mask {
+			o.keys[i], o.vals[i] = o.keys[j], o.vals[j]
+			i = j
+		}
+	}
+	o.vals[i] = 0
+	o.count--
+}
+
+func (o *openIndex) grow() {
+	keys, vals := o.keys, o.vals
+	n := len(keys) * 2
+	o.keys, o.vals, o.mask = make([]uint64, n), make([]uint32, n), uint64(n-1)
+	for k, v := range vals {
+		if v != 0 {
+			i := HashUser(keys[k]) & o.mask
+			for o.vals[i] != 0 {
+				i = (i + 1) & o.mask
+			}
+			o.keys[i], o.vals[i] = keys[k], v
 		}
 	}
 }

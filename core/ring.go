@@ -1,0 +1,109 @@
+package core
+
+import (
+	"runtime"
+	"sync/atomic"
+)
+
+// ring is a bounded single-producer single-consumer queue of batches built
+// on two atomic counters, with a channel only for sleeping when it is empty
+// or full. It exists to be measured against a buffered channel as the
+// hand-off between the sequencer and the shards (BenchmarkHandoff,
+// BenchmarkEngineQueue); the engine uses channels by default: see
+// results/engine.md and Options.useRing. Safe for one pushing and one
+// popping goroutine.
+type ring struct {
+	buf  []*batch
+	mask uint64
+	_    [56]byte // keep head and tail on separate cache lines
+	head atomic.Uint64
+	_    [56]byte
+	tail atomic.Uint64
+	_    [56]byte
+
+	closed      atomic.Bool
+	consWaiting atomic.Bool
+	prodWaiting atomic.Bool
+	wake        chan struct{} // a token for a sleeping consumer
+	space       chan struct{} // a token for a sleeping producer
+}
+
+func newRing(n int) *ring {
+	size := 1
+	for size < n {
+		size <<= 1
+	}
+	return &ring{buf: make([]*batch, size), mask: uint64(size - 1),
+		wake: make(chan struct{}, 1), space: make(chan struct{}, 1)}
+}
+
+// spins is how often a side yields before it goes to sleep: a few rounds
+// catch a partner that is about to act without a channel operation, more
+// only burn the core a partner may need (two cores, more goroutines).
+const spins = 4
+
+func (r *ring) push(b *batch) {
+	t := r.tail.Load()
+	for i := 0; t-r.head.Load() == uint64(len(r.buf)); i++ {
+		if i < spins {
+			runtime.Gosched()
+			continue
+		}
+		r.prodWaiting.Store(true)
+		if t-r.head.Load() < uint64(len(r.buf)) {
+			r.prodWaiting.Store(false)
+			break
+		}
+		<-r.space
+		r.prodWaiting.Store(false)
+	}
+	r.buf[t&r.mask] = b
+	r.tail.Store(t + 1)
+	if r.consWaiting.Load() {
+		select {
+		case r.wake <- struct{}{}:
+		default:
+		}
+	}
+}
+
+// close marks the end: pop returns false once the ring is drained.
+func (r *ring) close() {
+	r.closed.Store(true)
+	select {
+	case r.wake <- struct{}{}:
+	default:
+	}
+}
+
+func (r *ring) pop() (*batch, bool) {
+	h := r.head.Load()
+	for i := 0; ; i++ {
+		if h < r.tail.Load() {
+			b := r.buf[h&r.mask]
+			r.buf[h&r.mask] = nil
+			r.head.Store(h + 1)
+			if r.prodWaiting.Load() {
+				select {
+				case r.space <- struct{}{}:
+				default:
+				}
+			}
+			return b, true
+		}
+		if r.closed.Load() && h == r.tail.Load() {
+			return nil, false
+		}
+		if i < spins {
+			runtime.Gosched()
+			continue
+		}
+		r.consWaiting.Store(true)
+		if h < r.tail.Load() || r.closed.Load() {
+			r.consWaiting.Store(false)
+			continue
+		}
+		<-r.wake
+		r.consWaiting.Store(false)
+	}
+}
