@@ -142,18 +142,17 @@ func ParseRow(line []byte, ev *Event, full bool) Reason {
 // stored (the row is still validated in full); the other fields of ev keep
 // whatever they held. Otherwise every field is stored. line is not retained.
 func (p *Parser) ParseRow(line []byte, ev *Event, full bool) Reason {
-	maxLine := p.MaxLine
-	if maxLine == 0 {
-		maxLine = DefaultMaxLine
-	}
-	if len(line) > maxLine {
+	if len(line) > p.maxLine() {
 		return ReasonLineTooLong
+	}
+	// NOTE: fast drops the trailing '\r' itself. The end check keeps a
+	// stray '\n' inside line (the contract excludes it) from ending the row
+	// early; parseGeneral treats it as data.
+	if end, ok := p.fast(line, ev, full); ok && end == len(line) {
+		return ReasonOK
 	}
 	if n := len(line); n > 0 && line[n-1] == '\r' {
 		line = line[:n-1]
-	}
-	if p.fast(line, ev, full) {
-		return ReasonOK
 	}
 	return p.parseGeneral(line, ev, full)
 }
@@ -372,92 +371,115 @@ func (p *Parser) parseQuoted(line []byte, ev *Event, full bool) Reason {
 }
 
 // fast parses the common row in one left-to-right scan, with no quotes, the
-// file's own time shape and ids of at most 19 digits, and reports whether it
-// did. On false nothing is decided: ParseRow hands the row to parseGeneral,
-// which either accepts it too (an RFC 3339 time, a 20-digit id) or names
+// file's own time shape and ids of at most 19 digits. buf starts with the row
+// and may continue past it: the row ends at the first '\n' or at the end of
+// buf, and a '\r' before that end is dropped. fast returns the index of that
+// end (of the '\n', or len(buf)) and whether it parsed the row. On false
+// nothing is decided: the caller hands the line to parseGeneral, which either
+// accepts it too (an RFC 3339 time, a 20-digit id, a quoted field) or names
 // what is wrong. So fast needs only to be exact on what it accepts; the fuzz
 // test holds both paths to the reference parser.
 //
 // NOTE: compared with splitting on bytes.IndexByte (nine calls a row, each
 // with its setup cost on ~15-byte fields) the scan lets the numeric parsers
-// find their own terminating comma, and tests text fields for ',' and '"'
-// eight bytes at a time.
-func (p *Parser) fast(line []byte, ev *Event, full bool) bool {
+// find their own terminating comma, and tests text fields for ',', '"' and
+// '\n' eight bytes at a time, so that LineIter.ParseNext needs no separate
+// search for the end of the line. See BenchmarkParseRow (path=split) and
+// BenchmarkReadParse (walk=next).
+func (p *Parser) fast(buf []byte, ev *Event, full bool) (int, bool) {
 	// event_time: fixed width in the common shape.
-	if len(line) < 24 || line[23] != ',' || line[10] != ' ' {
-		return false
+	if len(buf) < 24 || buf[23] != ',' || buf[10] != ' ' {
+		return 0, false
 	}
-	t, ok := p.tc.parse(line[:23])
+	t, ok := p.tc.parse(buf[:23])
 	if !ok {
-		return false
+		return 0, false
 	}
 	// event_type: the three known spellings by fixed compares, in order of
 	// frequency (94 % of rows are views).
 	i := 24
 	var typ EventType
 	switch {
-	case hasPrefixAt(line, i, "view,"):
+	case hasPrefixAt(buf, i, "view,"):
 		typ, i = EventView, i+5
-	case hasPrefixAt(line, i, "cart,"):
+	case hasPrefixAt(buf, i, "cart,"):
 		typ, i = EventCart, i+5
-	case hasPrefixAt(line, i, "purchase,"):
+	case hasPrefixAt(buf, i, "purchase,"):
 		typ, i = EventPurchase, i+9
 	default:
-		j, ok := textEnd(line, i)
-		if !ok || j == i {
-			return false
+		j := delim(buf, i)
+		if j == i || j == len(buf) || buf[j] != ',' {
+			return 0, false
 		}
-		typ = eventType(line[i:j])
+		typ = eventType(buf[i:j])
 		i = j + 1
 	}
-	product, i, ok := uintField(line, i)
+	product, i, ok := uintField(buf, i)
 	if !ok {
-		return false
+		return 0, false
 	}
 	store := full || typ != EventView
 	var category uint64
 	if store {
 		// A category_id that is not a number is allowed, but rare enough
 		// to leave to parseGeneral (which also takes 20-digit ones).
-		if category, i, ok = uintField(line, i); !ok {
-			return false
+		if category, i, ok = uintField(buf, i); !ok {
+			return 0, false
 		}
-	} else {
-		j, ok := textEnd(line, i)
-		if !ok {
-			return false
-		}
-		i = j + 1
+	} else if i, ok = textField(buf, i); !ok {
+		return 0, false
 	}
 	// category_code, brand.
-	for k := 0; k < 2; k++ {
-		j, ok := textEnd(line, i)
-		if !ok {
-			return false
-		}
-		i = j + 1
+	if i, ok = textField(buf, i); !ok {
+		return 0, false
 	}
-	price, i, ok := priceField(line, i)
-	if !ok {
-		return false
+	if i, ok = textField(buf, i); !ok {
+		return 0, false
 	}
-	user, i, ok := uintField(line, i)
+	price, i, ok := priceField(buf, i)
 	if !ok {
-		return false
+		return 0, false
+	}
+	user, i, ok := uintField(buf, i)
+	if !ok {
+		return 0, false
 	}
 	// user_session: the rest of the line, with no ',' and no '"'.
-	if j, ok := textEnd(line, i); ok || j != len(line) {
-		return false
+	end := delim(buf, i)
+	if end < len(buf) && buf[end] != '\n' {
+		return 0, false
+	}
+	if end > p.maxLine() {
+		return 0, false // ParseRow says ReasonLineTooLong
 	}
 	ev.Time, ev.Type, ev.UserID = t, typ, user
 	if !store {
-		return true
+		return end, true
 	}
 	ev.ProductID, ev.CategoryID, ev.PriceCents = product, category, price
-	if !ev.SetSession(line[i:]) {
+	session := buf[i:end]
+	if n := len(session); n > 0 && session[n-1] == '\r' {
+		session = session[:n-1]
+	}
+	if !ev.SetSession(session) {
 		p.Truncated++
 	}
-	return true
+	return end, true
+}
+
+// maxLine returns the line limit in force.
+func (p *Parser) maxLine() int {
+	if p.MaxLine == 0 {
+		return DefaultMaxLine
+	}
+	return p.MaxLine
+}
+
+// textField skips the text field at buf[i:] and returns the index after its
+// ','; false if a '"' or '\n' or the end of buf comes first.
+func textField(buf []byte, i int) (int, bool) {
+	j := delim(buf, i)
+	return j + 1, j < len(buf) && buf[j] == ','
 }
 
 // hasPrefixAt reports whether line[i:] starts with s.
@@ -521,32 +543,28 @@ const (
 	swarHi = 0x8080808080808080
 )
 
-// commaOrQuote has the high bit set in the byte lanes of x that are ',' or
-// '"' (and possibly in lanes above the first such lane, which callers
+// delimMask has the high bit set in the byte lanes of x that are ',', '"' or
+// '\n' (and possibly in lanes above the first such lane, which callers
 // ignore: the borrow of the zero-byte test only propagates upwards).
-func commaOrQuote(x uint64) uint64 {
+func delimMask(x uint64) uint64 {
 	c := x ^ (swarLo * ',')
 	q := x ^ (swarLo * '"')
-	return ((c-swarLo)&^c | (q-swarLo)&^q) & swarHi
+	n := x ^ (swarLo * '\n')
+	return ((c-swarLo)&^c | (q-swarLo)&^q | (n-swarLo)&^n) & swarHi
 }
 
-// textEnd finds the ',' ending the text field at line[i:]. It returns its
-// index and true, or false with the index of a '"' found first (the row needs
-// the quoted path) or len(line) if there is neither.
-func textEnd(line []byte, i int) (int, bool) {
-	for ; i+8 <= len(line); i += 8 {
-		if m := commaOrQuote(binary.LittleEndian.Uint64(line[i:])); m != 0 {
-			i += bits.TrailingZeros64(m) >> 3
-			return i, line[i] == ','
+// delim returns the index of the first ',', '"' or '\n' in buf[i:], or
+// len(buf) if there is none.
+func delim(buf []byte, i int) int {
+	for ; i+8 <= len(buf); i += 8 {
+		if m := delimMask(binary.LittleEndian.Uint64(buf[i:])); m != 0 {
+			return i + bits.TrailingZeros64(m)>>3
 		}
 	}
-	for ; i < len(line); i++ {
-		switch line[i] {
-		case ',':
-			return i, true
-		case '"':
-			return i, false
+	for ; i < len(buf); i++ {
+		if c := buf[i]; c == ',' || c == '"' || c == '\n' {
+			return i
 		}
 	}
-	return i, false
+	return i
 }

@@ -32,10 +32,11 @@ import (
 // editor shows. A UTF-8 BOM does not move them.
 
 // DefaultChunkSize is the size of a chunk buffer: big enough that per-chunk
-// costs (a channel hop, a free-list round trip) vanish against the ~30,000
-// rows inside, small enough that a few chunks per parser stay in cache-sized
-// memory budgets.
-const DefaultChunkSize = 4 << 20
+// costs (a channel hop, a free-list round trip) vanish against the ~8,000
+// rows inside, small enough to stay in a core's 2 MiB L2 cache between the
+// read that fills it and the parse. BenchmarkReadParse measured 1 MiB chunks
+// 17 % faster than 4 MiB ones (83 vs 100 CPU ns a row).
+const DefaultChunkSize = 1 << 20
 
 // ReaderOptions configure a ChunkReader. The zero value gives the defaults.
 type ReaderOptions struct {
@@ -287,6 +288,30 @@ func (it *LineIter) Next() bool {
 		return true
 	}
 	return false
+}
+
+// ParseNext advances to the next non-blank line and parses it with p, like
+// Next followed by p.ParseRow(it.Line(), ev, full), and returns its Reason;
+// ok is false at the end of the chunk. Line, Index and Count work as after
+// Next.
+//
+// NOTE: it is faster than Next + ParseRow because the parser's scan of the
+// last field finds the '\n' too, so the common row is read once, not twice
+// (once by Next's search for '\n'). See BenchmarkReadParse.
+func (it *LineIter) ParseNext(p *Parser, ev *Event, full bool) (r Reason, ok bool) {
+	if it.pos < len(it.data) {
+		rest := it.data[it.pos:]
+		if end, ok := p.fast(rest, ev, full); ok {
+			it.line = rest[:end]
+			it.pos += min(end+1, len(rest))
+			it.n++
+			return ReasonOK, true
+		}
+	}
+	if !it.Next() {
+		return ReasonOK, false
+	}
+	return p.ParseRow(it.line, ev, full), true
 }
 
 // Line returns the current line without its '\n' (a '\r' before it is kept;

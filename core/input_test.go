@@ -231,7 +231,7 @@ func TestChunkReaderLongLine(t *testing.T) {
 			t.Fatal(err)
 		}
 		chunks++
-		if cap(c.buf) != DefaultChunkSize+1 {
+		if cap(c.buf) != DefaultMaxLine+3 { // ChunkSize raised to MaxLine+2, plus the spare byte
 			t.Fatalf("chunk buffer of %d bytes", cap(c.buf))
 		}
 		it := c.Lines()
@@ -401,4 +401,223 @@ func TestOpenInput(t *testing.T) {
 	if _, err := OpenInput(corrupt); err == nil || !strings.Contains(err.Error(), corrupt) {
 		t.Fatalf("corrupt gzip: %v", err)
 	}
+}
+
+// BenchmarkLines compares ways to walk a chunk's lines: LineIter (what the
+// engine uses), ForEachLine (a closure call per line) and, as the floor,
+// bytes.Count of '\n' (what wc -l does). Expect 0 allocs/op.
+//
+//	go test -run XXX -bench BenchmarkLines -count 10 ./core/ > lines.txt
+//	benchstat -col /walk lines.txt
+func BenchmarkLines(b *testing.B) {
+	data, _ := syntheticRows(1 << 15)
+	want := bytes.Count(data, []byte{'\n'})
+	check := func(b *testing.B, n int) {
+		if n != want {
+			b.Fatalf("%d lines, want %d", n, want)
+		}
+	}
+	b.Run("walk=iter", func(b *testing.B) {
+		b.ReportAllocs()
+		b.SetBytes(int64(len(data)))
+		cpu := startCPU()
+		for b.Loop() {
+			n, sum := 0, 0
+			it := LineIter{data: data}
+			for it.Next() {
+				sum += len(it.Line())
+				n++
+			}
+			check(b, n)
+		}
+		cpu.report(b, want, len(data))
+	})
+	b.Run("walk=func", func(b *testing.B) {
+		b.ReportAllocs()
+		b.SetBytes(int64(len(data)))
+		cpu := startCPU()
+		for b.Loop() {
+			n, sum := 0, 0
+			ForEachLine(data, func(_ int, line []byte) {
+				sum += len(line)
+				n++
+			})
+			check(b, n)
+		}
+		cpu.report(b, want, len(data))
+	})
+	b.Run("walk=count", func(b *testing.B) {
+		b.ReportAllocs()
+		b.SetBytes(int64(len(data)))
+		cpu := startCPU()
+		for b.Loop() {
+			check(b, bytes.Count(data, []byte{'\n'}))
+		}
+		cpu.report(b, want, len(data))
+	})
+}
+
+// BenchmarkReadParse is the input side end to end on one goroutine: chunks
+// from an in-memory copy of synthetic rows, every line parsed (full=false, as
+// the engine does without --extend-on-activity). walk=next uses
+// LineIter.ParseNext, walk=iter LineIter.Next + Parser.ParseRow. Expect 0
+// allocs/op.
+//
+//	go test -run XXX -bench BenchmarkReadParse -count 10 ./core/ > rp.txt
+//	benchstat -col /walk rp.txt
+func BenchmarkReadParse(b *testing.B) {
+	data, views := syntheticRows(1 << 16)
+	rows := bytes.Count(data, []byte{'\n'})
+	for _, bc := range []struct {
+		walk  string
+		chunk int
+	}{{"next", 4 << 20}, {"iter", 4 << 20}, {"next", 1 << 20}, {"next", 256 << 10}, {"next", 64 << 10}} {
+		walk := bc.walk
+		b.Run(fmt.Sprintf("walk=%s/chunk=%dK", walk, bc.chunk>>10), func(b *testing.B) {
+			b.ReportAllocs()
+			b.SetBytes(int64(len(data)))
+			src := bytes.NewReader(data)
+			cr := NewChunkReader(src, ReaderOptions{ChunkSize: bc.chunk, MaxLine: 32 << 10})
+			var p Parser
+			var ev Event
+			cpu := startCPU()
+			for b.Loop() {
+				src.Reset(data)
+				cr.eof, cr.first = false, true
+				n, v := 0, 0
+				for {
+					c, err := cr.Next()
+					if err != nil {
+						break
+					}
+					it := c.Lines()
+					if walk == "next" {
+						for {
+							r, ok := it.ParseNext(&p, &ev, false)
+							if !ok {
+								break
+							}
+							if r != ReasonOK {
+								b.Fatal("malformed synthetic row")
+							}
+							n++
+							if ev.Type == EventView {
+								v++
+							}
+						}
+					} else {
+						for it.Next() {
+							if p.ParseRow(it.Line(), &ev, false) != ReasonOK {
+								b.Fatal("malformed synthetic row")
+							}
+							n++
+							if ev.Type == EventView {
+								v++
+							}
+						}
+					}
+					cr.Release(c)
+				}
+				if n != rows || v != views {
+					b.Fatalf("%d rows %d views, want %d %d", n, v, rows, views)
+				}
+			}
+			cpu.report(b, rows, len(data))
+		})
+	}
+}
+
+// parsed is what one yielded line turned into.
+type parsed struct {
+	idx  int
+	line string
+	r    Reason
+	ev   Event
+}
+
+// walkBoth parses data with ParseNext and with Next + ParseRow.
+func walkBoth(data []byte, full bool) (next, iter []parsed, nNext, nIter int) {
+	var p1, p2 Parser
+	it := LineIter{data: data}
+	for {
+		var ev Event
+		r, ok := it.ParseNext(&p1, &ev, full)
+		if !ok {
+			break
+		}
+		next = append(next, parsed{it.Index(), string(it.Line()), r, ev})
+	}
+	nNext = it.Count()
+	it = LineIter{data: data}
+	for it.Next() {
+		var ev Event
+		r := p2.ParseRow(it.Line(), &ev, full)
+		iter = append(iter, parsed{it.Index(), string(it.Line()), r, ev})
+	}
+	return next, iter, nNext, it.Count()
+}
+
+func checkWalks(t *testing.T, data []byte) {
+	t.Helper()
+	for _, full := range []bool{false, true} {
+		next, iter, n1, n2 := walkBoth(data, full)
+		if n1 != n2 || len(next) != len(iter) {
+			t.Fatalf("%q full=%v: ParseNext %d lines (%d yielded), Next %d (%d)", data, full, n1, len(next), n2, len(iter))
+		}
+		for i := range next {
+			a, b := next[i], iter[i]
+			if a.r != ReasonOK { // ev is unspecified on a malformed row
+				a.ev, b.ev = Event{}, Event{}
+			}
+			if a != b {
+				t.Fatalf("%q full=%v: line %d\nParseNext %+v\nNext      %+v", data, full, i, a, b)
+			}
+		}
+	}
+}
+
+func TestParseNext(t *testing.T) {
+	data, _ := syntheticRows(500)
+	checkWalks(t, data)
+	rng := rand.New(rand.NewSource(3))
+	lines := splitLines(data)
+	for k := 0; k < 300; k++ {
+		var b []byte
+		for n := rng.Intn(8); n > 0; n-- {
+			l := append([]byte(nil), lines[rng.Intn(len(lines))]...)
+			switch rng.Intn(8) {
+			case 0:
+				l = l[:rng.Intn(len(l))]
+			case 1:
+				l[rng.Intn(len(l))] = ",\"\r\n.x"[rng.Intn(5)]
+			case 2:
+				l = append(l, '\r')
+			case 3:
+				l = nil
+			}
+			b = append(b, l...)
+			b = append(b, '\n')
+		}
+		if len(b) > 0 && rng.Intn(2) == 0 {
+			b = b[:len(b)-1]
+		}
+		checkWalks(t, b)
+	}
+	// The line limit applies on both walks.
+	long := []byte(with(4, strings.Repeat("a", 300)) + "\n" + row(good...))
+	p := Parser{MaxLine: 200}
+	var ev Event
+	it := LineIter{data: long}
+	if r, ok := it.ParseNext(&p, &ev, true); !ok || r != ReasonLineTooLong {
+		t.Fatalf("long line: %v, %v", r, ok)
+	}
+	if r, ok := it.ParseNext(&p, &ev, true); !ok || r != ReasonOK || it.Index() != 1 {
+		t.Fatalf("after long line: %v, %v, index %d", r, ok, it.Index())
+	}
+}
+
+func FuzzParseNext(f *testing.F) {
+	f.Add([]byte(row(good...) + "\n" + row(good...) + "\r\n\n" + with(1, "view")))
+	f.Add([]byte(with(8, "") + "\r\n" + with(8, "x\r")))
+	f.Fuzz(func(t *testing.T, data []byte) { checkWalks(t, data) })
 }
