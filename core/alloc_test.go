@@ -1,0 +1,61 @@
+package core
+
+import (
+	"bytes"
+	"fmt"
+	"testing"
+)
+
+// TestSteadyStateAllocs: once the pools, tables and wheel have grown, the
+// per-event work allocates nothing: parsing and routing a chunk, applying
+// carts, purchases and views (with --extend-on-activity) with expiries, and
+// formatting alerts. (A whole run's fixed set-up is not per event; the
+// benchmarks report it as allocs/event.)
+func TestSteadyStateAllocs(t *testing.T) {
+	e, err := newEngine(Options{Shards: 2, ExtendOnActivity: true}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var text bytes.Buffer
+	for i := 0; i < 2000; i++ {
+		typ := []string{"view", "cart", "view", "purchase", "remove_from_cart"}[i%5]
+		fmt.Fprintf(&text, "2019-11-01 00:%02d:%02d UTC,%s,%d,2,a.b,brand,%d.%02d,%d,4d3b30da-a5e4-49df-b1a8-ba5943f1dd33\n",
+			i/60%60, i%60, typ, 1000+i%37, i%500, i%100, 500000+i%301)
+	}
+	b := &batch{routed: make([][]routed, 2), alerts: make([][]Alert, 2), chunk: &Chunk{Data: text.Bytes(), Skip: 0, Seq: 1}}
+	var p Parser
+	parse := func() { e.parseBatch(&p, b) }
+	parse()
+	if n := testing.AllocsPerRun(20, parse); n != 0 {
+		t.Errorf("parseBatch of 2,000 rows: %v allocs per chunk, want 0", n)
+	}
+
+	s := e.shards[0]
+	round := int64(0)
+	var out []byte
+	apply := func() {
+		// One hour of events per round, so every cart of the previous
+		// round expires: steady state opens, converts, extends and
+		// abandons carts all the time.
+		base := round * 3600
+		for k := range b.routed[0] {
+			r := &b.routed[0][k]
+			s.apply(&r.ev, r.h, base+r.wm, r.line)
+		}
+		s.advance(base + 3599)
+		for i := range s.out {
+			out = s.out[i].AppendJSON(out[:0])
+		}
+		s.out = s.out[:0]
+		round++
+	}
+	for i := 0; i < 5; i++ {
+		apply()
+	}
+	if s.cnt.Abandoned == 0 || s.cnt.Converted == 0 {
+		t.Fatalf("the rounds do not exercise the detector: %+v", s.cnt)
+	}
+	if n := testing.AllocsPerRun(20, apply); n != 0 {
+		t.Errorf("shard.apply of %d events: %v allocs per round, want 0", len(b.routed[0]), n)
+	}
+}
