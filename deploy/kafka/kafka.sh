@@ -69,7 +69,7 @@ fetch() {
   fi
   [ -f "$lib/kafka_2.13-$version.jar" ] || die "mvn finished but $lib/kafka_2.13-$version.jar is missing"
   touch "$cache/.complete"
-  log "fetched $(ls "$lib" | wc -l) jars in $((SECONDS - t0)) s"
+  log "fetched $(find "$lib" -name '*.jar' | wc -l) jars in $((SECONDS - t0)) s"
 }
 
 kready_bin() {
@@ -261,7 +261,7 @@ cmd_down() {
   fi
   # Stop all at once: one by one, the last controller waits for a quorum that is gone.
   for ((id = 1; id <= n; id++)); do
-    alive "$id" && kill -s TERM "$(cat "$run_dir/node$id/pid")" 2>/dev/null || true
+    if alive "$id"; then kill -s TERM "$(cat "$run_dir/node$id/pid")" 2>/dev/null || true; fi
   done
   for ((id = 1; id <= n; id++)); do stop_node "$id" TERM; done
   data=$(cat "$run_dir/data" 2>/dev/null || true)
@@ -293,11 +293,13 @@ cmd_status() {
   return $rc
 }
 
+valid_id() { [[ "$1" =~ ^[0-9]+$ ]] && [ "$1" -ge 1 ] && [ "$1" -le "$2" ]; }
+
 cmd_start() {
   local id=${1:-} n
   n=$(nodes)
   [ -n "$n" ] || die "no cluster recorded in $run_dir (run: kafka.sh up)"
-  [[ "$id" =~ ^[0-9]+$ ]] && [ "$id" -ge 1 ] && [ "$id" -le "$n" ] || die "start '$id': node ids are 1..$n"
+  valid_id "$id" "$n" || die "start '$id': node ids are 1..$n"
   alive "$id" && die "node $id is already running"
   start_node "$id"
   local ids=()
@@ -309,7 +311,7 @@ cmd_stop() {
   local id=${1:-} sig=$2 n
   n=$(nodes)
   [ -n "$n" ] || die "no cluster recorded in $run_dir"
-  [[ "$id" =~ ^[0-9]+$ ]] && [ "$id" -ge 1 ] && [ "$id" -le "$n" ] || die "stop '$id': node ids are 1..$n"
+  valid_id "$id" "$n" || die "stop '$id': node ids are 1..$n"
   alive "$id" || die "node $id is not running"
   stop_node "$id" "$sig"
   log "node $id stopped (SIG$sig)"

@@ -21,6 +21,7 @@ cd "$here/../.."
 export KAFKA_RUN_DIR
 KAFKA_RUN_DIR=$(mktemp -d "${TMPDIR:-/tmp}/cartwatch-kafka-test.XXXXXX")
 ctl="$here/kafka.sh"
+# shellcheck disable=SC2317 # called by the trap
 cleanup() {
   if [ -f "$KAFKA_RUN_DIR/nodes" ]; then "$ctl" down || true; fi
   rm -rf "$KAFKA_RUN_DIR"
