@@ -21,7 +21,7 @@ const noSession = ^uint32(0)
 // time and cut into the spillHours+1 output hours they fall in.
 type block struct {
 	idx      int
-	raw      []rec // generation order
+	raw      []rec // generation order; owned by the worker, not kept
 	sorted   []rec
 	bounds   [spillHours + 2]int // hour k of the block is sorted[bounds[k]:bounds[k+1]]
 	sessions [][36]byte
@@ -30,10 +30,17 @@ type block struct {
 	carts    []rec // scratch: the current session's carts
 }
 
-// gen fills b with block i of the month. It depends only on m and i.
-func (m *model) gen(b *block, i int) {
+// gen fills b with block i of the month, using raw as scratch (returned for
+// reuse: only the sorted copy stays alive with the block). It depends only
+// on m and i.
+func (m *model) gen(b *block, i int, raw []rec) []rec {
+	b.raw = raw
 	r := rng{s: mix(m.cfg.Seed*0x9e3779b97f4a7c15 ^ mix(uint64(i)+1))}
 	b.idx = i
+	// The block has exactly quota rows: size the buffers once.
+	if q := int(m.quota[i]); cap(b.raw) < q {
+		b.raw = make([]rec, 0, q+q/8)
+	}
 	b.raw = b.raw[:0]
 	b.sessions = b.sessions[:0]
 	quota := m.quota[i]
@@ -153,12 +160,14 @@ func (m *model) gen(b *block, i int) {
 		}
 	}
 	b.sort(base)
+	raw, b.raw = b.raw, nil
+	return raw
 }
 
 // buyable returns p, or another popular product when p has a zero price:
 // zero-price products are never carted or purchased in the real file.
 func (m *model) buyable(r *rng, p uint32) uint32 {
-	for m.cat.priceCents[p] == 0 {
+	for m.cat.prods[p].priceCents == 0 {
 		p = m.cat.pick.sample(r)
 	}
 	return p
@@ -198,7 +207,7 @@ func (b *block) sort(base uint32) {
 		b.bounds[k] = int(cnt[k*blockSecs])
 	}
 	if cap(b.sorted) < len(b.raw) {
-		b.sorted = make([]rec, len(b.raw), len(b.raw)+len(b.raw)/4)
+		b.sorted = make([]rec, len(b.raw), len(b.raw)+len(b.raw)/8)
 	}
 	b.sorted = b.sorted[:len(b.raw)]
 	for i := range b.raw {

@@ -59,14 +59,15 @@ func normInv(p float64) float64 {
 }
 
 // alias samples an index with given weights in O(1) (Walker/Vose).
-type alias struct {
-	thresh []uint32 // keep index i when the low 32 random bits are below
-	other  []uint32
-}
+type alias struct{ e []aliasEntry }
+
+// aliasEntry keeps index i when the low 32 random bits are below thresh, else
+// takes other; one 8-byte entry is one cache miss, not two.
+type aliasEntry struct{ thresh, other uint32 }
 
 func newAlias(w []float64) *alias {
 	n := len(w)
-	a := &alias{thresh: make([]uint32, n), other: make([]uint32, n)}
+	a := &alias{e: make([]aliasEntry, n)}
 	var sum float64
 	for _, x := range w {
 		sum += x
@@ -85,8 +86,7 @@ func newAlias(w []float64) *alias {
 	for len(small) > 0 && len(large) > 0 {
 		s, l := small[len(small)-1], large[len(large)-1]
 		small = small[:len(small)-1]
-		a.thresh[s] = uint32(p[s] * (1 << 32))
-		a.other[s] = uint32(l)
+		a.e[s] = aliasEntry{uint32(p[s] * (1 << 32)), uint32(l)}
 		p[l] -= 1 - p[s]
 		if p[l] < 1 {
 			large = large[:len(large)-1]
@@ -94,17 +94,16 @@ func newAlias(w []float64) *alias {
 		}
 	}
 	for _, i := range append(small, large...) {
-		a.thresh[i] = math.MaxUint32
-		a.other[i] = uint32(i)
+		a.e[i] = aliasEntry{math.MaxUint32, uint32(i)}
 	}
 	return a
 }
 
 func (a *alias) sample(r *rng) uint32 {
 	x := r.u64()
-	i := uint32((x >> 32) * uint64(len(a.thresh)) >> 32)
-	if uint32(x) < a.thresh[i] {
-		return i
+	i := uint32((x >> 32) * uint64(len(a.e)) >> 32)
+	if e := a.e[i]; uint32(x) >= e.thresh {
+		return e.other
 	}
-	return a.other[i]
+	return i
 }

@@ -111,9 +111,8 @@ func (m *model) buildEvents(out *hourOut, srcs []*block, h int) {
 		i++
 		e.Time = MonthStart + int64(x.t)
 		e.UserID = userID(x.user)
-		e.ProductID = c.productID[x.prod]
-		e.CategoryID = c.categoryID[x.prod]
-		e.PriceCents = c.priceCents[x.prod]
+		p := &c.prods[x.prod]
+		e.ProductID, e.CategoryID, e.PriceCents = p.id, p.category, p.priceCents
 		e.Type = x.typ
 		if x.sess != noSession {
 			e.Session = b.sessions[x.sess]

@@ -68,6 +68,7 @@ func newPipeline(m *model, workers int, build func(*hourOut, []*block, int)) *pi
 func (p *pipeline) work() {
 	defer p.wg.Done()
 	srcs := make([]*block, 0, spillHours+1)
+	var raw []rec
 	for {
 		select {
 		case <-p.tokens:
@@ -79,7 +80,7 @@ func (p *pipeline) work() {
 			return
 		}
 		b := p.getBlock()
-		p.m.gen(b, i)
+		raw = p.m.gen(b, i, raw)
 		p.blocks[i] = b
 		close(p.ready[i])
 		srcs = srcs[:0]

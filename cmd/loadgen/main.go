@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"runtime/pprof"
 	"strings"
 	"time"
 
@@ -52,6 +53,7 @@ func generate(args []string, stdout, stderr io.Writer) int {
 	cfg.AddFlags(fs)
 	out := fs.String("o", "-", "output file; - for stdout; gzip when the name ends in .gz")
 	format := fs.String("format", "csv", "output format; only csv (the 2019-Nov text format) is supported")
+	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile to this file")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -87,6 +89,16 @@ func generate(args []string, stdout, stderr io.Writer) int {
 		bw := bufio.NewWriterSize(w, 1<<20)
 		defer bw.Flush()
 		w = bw
+	}
+	if *cpuprofile != "" {
+		pf, err := os.Create(*cpuprofile)
+		if err != nil {
+			fmt.Fprintf(stderr, "loadgen generate: cannot write --cpuprofile %s: %v\n", *cpuprofile, err)
+			return 2
+		}
+		defer pf.Close()
+		pprof.StartCPUProfile(pf)
+		defer pprof.StopCPUProfile()
 	}
 	g, _ := loadgen.NewGenerator(cfg)
 	total := g.Rows()
