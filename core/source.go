@@ -89,7 +89,10 @@ func (e *engine) parseBatch(p *Parser, b *batch) {
 	skip := int64(b.chunk.Skip)
 	m := int64(math.MinInt64)
 	var ev Event
-	full := e.opt.ExtendOnActivity
+	// Even with --extend-on-activity a view needs only its time, type and
+	// user, so the parser may skip storing its other fields (it still
+	// validates them).
+	const full = false
 	it := b.chunk.Lines()
 	for it.Next() {
 		if r := p.ParseRow(it.Line(), &ev, full); r != ReasonOK {
