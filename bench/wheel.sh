@@ -2,7 +2,7 @@
 # bench/wheel.sh: the timing-wheel benchmarks, run the way results/wheel.md
 # was produced, and the table of medians and ratios that file quotes.
 #
-#   ./bench/wheel.sh                 full run (-count 5, about 10-15 minutes)
+#   ./bench/wheel.sh                 full run (5 rounds, about 10-15 minutes)
 #   COUNT=10 ./bench/wheel.sh        more repetitions
 #   BENCH='RandomCancel' ./bench/wheel.sh   one pattern
 #   WHEEL_BENCH_RUNTIME_10M=1 ./bench/wheel.sh   also runtime timers at 10M
@@ -17,11 +17,17 @@ COUNT=${COUNT:-5}
 BENCH=${BENCH:-'Cart|ScheduleCancel|Expiry|RandomCancel|PointerChase|IdleAdvance'}
 out=results/wheel-bench.txt
 mkdir -p results
-cmd=(go test ./wheel -run '^$' -bench "$BENCH" -count "$COUNT" -timeout 60m)
-echo "# $(date -u +%Y-%m-%dT%H:%M:%SZ) ${cmd[*]}" | tee "$out"
-"${cmd[@]}" | tee -a "$out"
+# -count N would run each sub-benchmark N times back to back; COUNT separate
+# invocations of -count 1 instead keep wheel, heap and runtime of one size
+# next to each other in time every round, so a burst of load hits all three.
+cmd=(go test ./wheel -run '^$' -bench "$BENCH" -count 1 -timeout 60m)
+: > "$out"
+for i in $(seq "$COUNT"); do
+	echo "# round $i/$COUNT $(date -u +%Y-%m-%dT%H:%M:%SZ) ${cmd[*]}" | tee -a "$out"
+	"${cmd[@]}" | tee -a "$out"
+done
 echo
-echo "command: ${cmd[*]}"
+echo "command: ${cmd[*]}, $COUNT rounds (bench/wheel.sh)"
 echo "medians of $COUNT runs; ratio = heap (or runtime) median / wheel median"
 echo
 awk '

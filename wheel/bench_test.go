@@ -110,6 +110,11 @@ func ringSize(w int64) int64 {
 
 func nopFire(int64, uint64) {}
 
+// cartEpoch is 2019-11-01T00:00:00Z in unix seconds: cart ticks are event
+// time, and starting at 0 would put every deadline across the sign change of
+// int64 (an overflow-list boundary) and time one huge re-file in the loop.
+const cartEpoch = 1_572_566_400
+
 // benchCartWheel and benchCartHeap are the same loop over the two concrete
 // types: a shared generic or interface version would add an indirect call
 // per operation and blur the comparison.
@@ -117,11 +122,11 @@ func benchCartWheel(b *testing.B, n int, m cartMix) {
 	w := m.window(n)
 	ring := make([]Handle, ringSize(w))
 	mask := int64(len(ring) - 1)
-	tw := New(-1)
+	tw := New(cartEpoch - 1)
 	tw.Grow(slack(w))
 	for i := -2 * w; i < 0; i++ {
 		if ok, d := m.state(i, w); ok {
-			ring[i&mask] = tw.Schedule(d, uint64(i))
+			ring[i&mask] = tw.Schedule(cartEpoch+d, uint64(i))
 		}
 	}
 	live, ops := tw.Len(), 0
@@ -130,11 +135,11 @@ func benchCartWheel(b *testing.B, n int, m cartMix) {
 	fire := func(int64, uint64) { fired++ }
 	for b.Loop() {
 		if t%m.advanceEvery == 0 {
-			tw.Advance(t, fire)
+			tw.Advance(cartEpoch+t, fire)
 		}
-		ring[t&mask] = tw.Schedule(t+w, uint64(t))
+		ring[t&mask] = tw.Schedule(cartEpoch+t+w, uint64(t))
 		if j := t - w/2; j >= -2*w {
-			if r, _ := m.flags(j); r && tw.Reschedule(ring[j&mask], t+w) {
+			if r, _ := m.flags(j); r && tw.Reschedule(ring[j&mask], cartEpoch+t+w) {
 				ops++
 			}
 		}
@@ -153,13 +158,13 @@ func benchCartHeap(b *testing.B, n int, m cartMix) {
 	w := m.window(n)
 	ring := make([]Handle, ringSize(w))
 	mask := int64(len(ring) - 1)
-	th := newRefHeap(-1)
+	th := newRefHeap(cartEpoch - 1)
 	th.items = make([]heapItem, 0, slack(w))
 	th.order = make([]int32, 0, slack(w))
 	th.free = make([]int32, 0, slack(w))
 	for i := -2 * w; i < 0; i++ {
 		if ok, d := m.state(i, w); ok {
-			ring[i&mask] = th.Schedule(d, uint64(i))
+			ring[i&mask] = th.Schedule(cartEpoch+d, uint64(i))
 		}
 	}
 	live, ops := th.Len(), 0
@@ -168,11 +173,11 @@ func benchCartHeap(b *testing.B, n int, m cartMix) {
 	fire := func(int64, uint64) { fired++ }
 	for b.Loop() {
 		if t%m.advanceEvery == 0 {
-			th.Advance(t, fire)
+			th.Advance(cartEpoch+t, fire)
 		}
-		ring[t&mask] = th.Schedule(t+w, uint64(t))
+		ring[t&mask] = th.Schedule(cartEpoch+t+w, uint64(t))
 		if j := t - w/2; j >= -2*w {
-			if r, _ := m.flags(j); r && th.Reschedule(ring[j&mask], t+w) {
+			if r, _ := m.flags(j); r && th.Reschedule(ring[j&mask], cartEpoch+t+w) {
 				ops++
 			}
 		}

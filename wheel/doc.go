@@ -29,6 +29,12 @@
 // all timers with one deadline always share a bucket, and buckets are FIFO
 // lists, so ties fire in scheduling order without any sorting.
 //
+// The level comes from differing bits, not from distance: just before now
+// crosses a 64^l boundary, even a near deadline is filed high (2 ticks ahead
+// of now = -1 differ in the sign bit and go to the overflow list). Such a
+// timer fires on time; it only pays one extra re-file when now crosses the
+// boundary.
+//
 // # Costs
 //
 //   - Schedule, Reschedule, Cancel: O(1), a few index writes in a
