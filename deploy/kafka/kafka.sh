@@ -181,7 +181,12 @@ cmd_up() {
   local n=${1:-1} i id data t0
   case "$n" in 1 | 3) ;; *) die "up $n: the cluster size is 1 or 3" ;; esac
   if [ -n "$(nodes)" ]; then
-    die "a $(nodes)-node cluster is already recorded in $run_dir (kafka.sh status; kafka.sh down)"
+    local any=""
+    for ((id = 1; id <= $(nodes); id++)); do alive "$id" && any=1; done
+    [ -n "$any" ] && die "a $(nodes)-node cluster is already running from $run_dir (kafka.sh status; kafka.sh down)"
+    # Left over from a run whose brokers are gone (a crash, a reboot): clean it up.
+    log "clearing stale state in $run_dir (no recorded broker is running)"
+    cmd_down >/dev/null 2>&1
   fi
   java_ok
   fetch
