@@ -400,6 +400,7 @@ func BenchmarkParseRow(b *testing.B) {
 				if path == "split" {
 					parse = p.parseGeneral
 				}
+
 				b.ReportAllocs()
 				b.SetBytes(int64(len(data)))
 				cpu := startCPU()

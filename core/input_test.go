@@ -8,10 +8,14 @@ import (
 	"io"
 	"math/rand"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
+	"syscall"
 	"testing"
 	"testing/iotest"
+	"time"
 )
 
 // numbered is one yielded line with its absolute 1-based line number.
@@ -480,6 +484,11 @@ func BenchmarkReadParse(b *testing.B) {
 			cr := NewChunkReader(src, ReaderOptions{ChunkSize: bc.chunk, MaxLine: 32 << 10})
 			var p Parser
 			var ev Event
+			// Warm up: the first chunk buffer is allocated here, not in
+			// the measured loop.
+			for c, err := cr.Next(); err == nil; c, err = cr.Next() {
+				cr.Release(c)
+			}
 			cpu := startCPU()
 			for b.Loop() {
 				src.Reset(data)
@@ -620,4 +629,131 @@ func FuzzParseNext(f *testing.F) {
 	f.Add([]byte(row(good...) + "\n" + row(good...) + "\r\n\n" + with(1, "view")))
 	f.Add([]byte(with(8, "") + "\r\n" + with(8, "x\r")))
 	f.Fuzz(func(t *testing.T, data []byte) { checkWalks(t, data) })
+}
+
+// BenchmarkInputFile reads a real CSV file (CARTWATCH_BENCH_FILE, e.g. one
+// written by loadgen generate and read once to sit in page cache) side by side
+// with its baselines: wc -l on the same file, and a Go read loop that only
+// counts '\n'. parse=N is OpenInput + ChunkReader + N goroutines running
+// LineIter.ParseNext (full=false), i.e. the input side of the engine without
+// the shards. Besides wall time it reports process CPU seconds per op.
+//
+//	loadgen generate --scale 0.12 -o /tmp/synth.csv && cat /tmp/synth.csv > /dev/null
+//	CARTWATCH_BENCH_FILE=/tmp/synth.csv go test -run XXX -bench BenchmarkInputFile -benchtime 1x -count 5 ./core/
+func BenchmarkInputFile(b *testing.B) {
+	path := os.Getenv("CARTWATCH_BENCH_FILE")
+	if path == "" {
+		b.Skip("set CARTWATCH_BENCH_FILE to a CSV file to run")
+	}
+	st, err := os.Stat(path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	size := st.Size()
+	cpuSelf := func() time.Duration {
+		var ru syscall.Rusage
+		syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+		return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+	}
+	b.Run("tool=wc-l", func(b *testing.B) {
+		b.SetBytes(size)
+		var cpu time.Duration
+		for b.Loop() {
+			cmd := exec.Command("wc", "-l", path)
+			if out, err := cmd.Output(); err != nil {
+				b.Fatalf("wc -l: %v %s", err, out)
+			}
+			cpu += cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()
+		}
+		b.ReportMetric(cpu.Seconds()/float64(b.N), "cpu-s/op")
+	})
+	b.Run("tool=count", func(b *testing.B) {
+		b.SetBytes(size)
+		c0 := cpuSelf()
+		for b.Loop() {
+			f, err := os.Open(path)
+			if err != nil {
+				b.Fatal(err)
+			}
+			buf := make([]byte, 1<<20)
+			n := 0
+			for {
+				m, err := f.Read(buf)
+				n += bytes.Count(buf[:m], []byte{'\n'})
+				if err != nil {
+					break
+				}
+			}
+			f.Close()
+			if n == 0 {
+				b.Fatal("no lines")
+			}
+		}
+		b.ReportMetric((cpuSelf()-c0).Seconds()/float64(b.N), "cpu-s/op")
+	})
+	for _, parsers := range []int{1, 2} {
+		b.Run(fmt.Sprintf("tool=parse/parsers=%d", parsers), func(b *testing.B) {
+			b.SetBytes(size)
+			c0 := cpuSelf()
+			for b.Loop() {
+				rows, bad := parseFile(b, path, parsers)
+				if rows == 0 || bad != 0 {
+					b.Fatalf("%d rows, %d malformed", rows, bad)
+				}
+			}
+			b.ReportMetric((cpuSelf()-c0).Seconds()/float64(b.N), "cpu-s/op")
+		})
+	}
+}
+
+// parseFile parses path with one reader and n parsing goroutines.
+func parseFile(b *testing.B, path string, n int) (rows, bad int64) {
+	rc, err := OpenInput(path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer rc.Close()
+	cr := NewChunkReader(rc, ReaderOptions{FreeChunks: 2*n + 2})
+	work := make(chan *Chunk, n) // one queued chunk per parser keeps them busy
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	for range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			var p Parser
+			var ev Event
+			var r, m int64
+			for c := range work {
+				it := c.Lines()
+				for {
+					reason, ok := it.ParseNext(&p, &ev, false)
+					if !ok {
+						break
+					}
+					r++
+					if reason != ReasonOK {
+						m++
+					}
+				}
+				cr.Release(c)
+			}
+			mu.Lock()
+			rows, bad = rows+r, bad+m
+			mu.Unlock()
+		}()
+	}
+	for {
+		c, err := cr.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			b.Fatal(err)
+		}
+		work <- c
+	}
+	close(work)
+	wg.Wait()
+	return rows, bad
 }
