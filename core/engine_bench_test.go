@@ -73,7 +73,7 @@ func BenchmarkEngine(b *testing.B) {
 		extend bool
 		ring   bool
 	}{{"extend=false", false, false}, {"extend=true", true, false},
-		{"extend=false/queue=ring", false, true}, {"extend=true/queue=ring", true, true}} {
+		{"ring,extend=false", false, true}, {"ring,extend=true", true, true}} {
 		b.Run(c.name, func(b *testing.B) {
 			b.ReportAllocs()
 			opt := core.Options{ExtendOnActivity: c.extend}

@@ -12,6 +12,7 @@ import (
 	"os"
 	"runtime"
 	"runtime/pprof"
+	"runtime/trace"
 	"strings"
 	"sync"
 	"time"
@@ -62,6 +63,7 @@ type runFlags struct {
 	progress  string
 	cpuprof   string
 	memprof   string
+	tracef    string
 	input     string
 }
 
@@ -85,6 +87,7 @@ func parseRunFlags(args []string, stdout io.Writer) (*runFlags, error) {
 	fs.StringVar(&f.progress, "progress", "auto", "progress bar on stderr: auto (when stderr is a terminal), on, off")
 	fs.StringVar(&f.cpuprof, "cpuprofile", "", "write a CPU profile to FILE")
 	fs.StringVar(&f.memprof, "memprofile", "", "write a heap profile to FILE at the end")
+	fs.StringVar(&f.tracef, "trace", "", "write a runtime execution trace to FILE (go tool trace)")
 	fs.Usage = func() {} // errors are reported by runCmd, --help below
 	help := func() {
 		fs.SetOutput(stdout)
@@ -202,6 +205,15 @@ func runCmd(args []string, stdout, stderr io.Writer) int {
 		}
 		pprof.StartCPUProfile(pf)
 		defer func() { pprof.StopCPUProfile(); pf.Close() }()
+	}
+
+	if f.tracef != "" {
+		tf, err := os.Create(f.tracef)
+		if err != nil {
+			return fail(fmt.Errorf("--trace: %w", err))
+		}
+		trace.Start(tf)
+		defer func() { trace.Stop(); tf.Close() }()
 	}
 
 	prog := new(core.Progress)
