@@ -261,3 +261,19 @@ func TestMappedMatchesReader(t *testing.T) {
 		t.Fatalf("header only: %+v %v", sum, err)
 	}
 }
+
+// TestBrokenGzip: a corrupt compressed input stops the run with an error,
+// not a crash or a silent partial result.
+func TestBrokenGzip(t *testing.T) {
+	var zb bytes.Buffer
+	zw := gzip.NewWriter(&zb)
+	zw.Write(bytes.Repeat([]byte("2019-11-01 00:00:00 UTC,cart,1,2,,,5.10,7,s1\n"), 50000))
+	zw.Close()
+	fn := filepath.Join(t.TempDir(), "broken.csv.gz")
+	os.WriteFile(fn, zb.Bytes()[:zb.Len()/2], 0o644)
+	if _, err := RunFile(fn, Options{}, nil); err == nil {
+		t.Fatal("truncated gzip: no error")
+	} else {
+		t.Logf("error, as it should be: %v", err)
+	}
+}
