@@ -21,7 +21,7 @@
 #   KAFKA_CACHE_DIR    fetched jars and the kready binary (default deploy/kafka/.cache)
 #   KAFKA_PORT_BASE    first broker port (default 9092); controllers on base+10000..
 #   KAFKA_HEAP_OPTS    JVM heap per broker (default -Xms128m -Xmx512m)
-#   KAFKA_UP_TIMEOUT   seconds to wait for the brokers (default 90)
+#   KAFKA_UP_TIMEOUT   seconds to wait for the brokers (default 120)
 #   KAFKA_MVN_ARGS     extra mvn arguments, e.g. -Dmaven.repo.local=/tmp/emptyrepo
 set -euo pipefail
 
@@ -30,7 +30,7 @@ repo=$(cd "$here/../.." && pwd)
 run_dir=${KAFKA_RUN_DIR:-$here/run}
 port_base=${KAFKA_PORT_BASE:-9092}
 heap=${KAFKA_HEAP_OPTS:--Xms128m -Xmx512m}
-up_timeout=${KAFKA_UP_TIMEOUT:-90}
+up_timeout=${KAFKA_UP_TIMEOUT:-120}
 
 die() { echo "kafka.sh: $*" >&2; exit 1; }
 log() { echo "kafka.sh: $*" >&2; }
