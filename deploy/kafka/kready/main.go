@@ -1,6 +1,6 @@
 // Command kready waits until a local Kafka cluster answers metadata requests
 // with all of its brokers registered and a controller elected; kafka.sh runs it
-// after starting the brokers. It is a single-goroutine command-line tool.
+// after starting the brokers. It is a command; it shares nothing between goroutines.
 //
 //	kready -brokers 127.0.0.1:9092,127.0.0.1:9093 -n 2 -timeout 60s -pids 123,456
 //
