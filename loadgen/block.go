@@ -69,7 +69,6 @@ func (m *model) gen(b *block, i int, raw []rec) []rec {
 		b.sessions = append(b.sessions, newUUID(&r))
 		start := base + uint32(r.n(blockSecs))
 		end := start + sessCap
-		user := uint32(m.users * pow15(r.f64()))
 
 		// Session shape: length, kind, carts and purchases.
 		var length int
@@ -90,6 +89,17 @@ func (m *model) gen(b *block, i int, raw []rec) []rec {
 			carts = 1 + m.geom(&r, m.rhoCartP)
 		case kind < m.pSessD:
 			buys = 1 + m.geom(&r, m.rhoBuyP)
+		}
+		// Shoppers: cart and purchase sessions belong to the most active
+		// users (the first shopperShare of the population), so carting
+		// and purchasing concentrate on fewer users, as in the real file.
+		pop := m.users
+		if carts+buys > 0 {
+			pop = m.shoppers
+		}
+		user := uint32(pop * pow15(r.f64()))
+		if r.chance(m.pBotP) {
+			length = botMin + int(r.n(lenMax-botMin+1))
 		}
 		views := max(length-carts-buys, 1)
 		// Long sessions are denser (bots, comparison shopping), so that

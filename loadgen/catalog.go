@@ -14,7 +14,9 @@ const (
 	numCategories = 684
 	numCodedCats  = 300 // category_ids with a category_code; the rest have none
 	numBrands     = 4_200
-	zeroPriceMass = 0.002786 // share of events on zero-price products (188,088)
+	// zeroPriceMass is the popularity share of zero-price products: 188,088
+	// zero prices are 0.2786 % of rows, all of them views (94.2 % of rows).
+	zeroPriceMass = 0.002786 / 0.9415
 )
 
 // codes lists the 129 category_code values: the three the README names
@@ -85,7 +87,7 @@ type product struct {
 // public sample's quantiles, tuned so the mean is 292.46 (the mean of this
 // piecewise-linear curve is 293.0).
 var priceKnots = [][2]float64{
-	{0, 0}, {zeroPriceMass, 0.80}, {0.01, 5.6}, {0.05, 15.4}, {0.1, 28.0}, {0.2, 47.1}, {0.3, 77.2}, {0.4, 116.9},
+	{0, 0}, {0.002786, 0.80}, {0.01, 5.6}, {0.05, 15.4}, {0.1, 28.0}, {0.2, 47.1}, {0.3, 77.2}, {0.4, 116.9},
 	{0.5, 164.6}, {0.6, 224.0}, {0.7, 300.0}, {0.8, 430.0}, {0.9, 758.0}, {0.95, 950.0}, {0.99, 1682.0},
 	{0.999, 2400.0}, {1, 2574.07},
 }
@@ -235,6 +237,7 @@ func newCatalogue(seed uint64) *catalogue {
 	}
 	prodBucket := make([]int, n)
 	massWalk(prodOrder, w, orderedShares, prodBucket)
+	fillEmpty(prodBucket, numCategories, n/2, &r)
 	prodCat := make([]int, n)
 	for i, b := range prodBucket {
 		prodCat[i] = catOrder[b]
@@ -261,6 +264,7 @@ func newCatalogue(seed uint64) *catalogue {
 	}
 	prodBrand := make([]int, n)
 	massWalk(perm(), w, brandShare, prodBrand)
+	fillEmpty(prodBrand, len(brands), n/2, &r)
 
 	// Prices: products sorted by a key that mixes their category's price
 	// level with their own noise, then given the event-weighted price
@@ -332,6 +336,26 @@ func newCatalogue(seed uint64) *catalogue {
 		c.mid = b
 	}
 	return c
+}
+
+// fillEmpty gives every bucket of out (product -> bucket, nb buckets) at
+// least one product, moving unpopular products (rank >= minRank) out of
+// buckets that have several: their weight is negligible, so the shares stay.
+func fillEmpty(out []int, nb, minRank int, r *rng) {
+	cnt := make([]int, nb)
+	for _, b := range out {
+		cnt[b]++
+	}
+	for b := 0; b < nb; b++ {
+		for cnt[b] == 0 {
+			i := minRank + int(r.n(uint64(len(out)-minRank)))
+			if cnt[out[i]] > 1 {
+				cnt[out[i]]--
+				out[i] = b
+				cnt[b]++
+			}
+		}
+	}
 }
 
 // brandName makes a pronounceable lower-case name of 2 or 3 syllables.

@@ -10,13 +10,22 @@ import (
 // exactly the rows `loadgen generate` writes for the same Config. It is read
 // by one goroutine; its workers start on the first Read or Next and stop at
 // the end of the stream or on Close.
+//
+// The workers only generate and sort blocks; Read merges them straight into
+// the caller's slice, so each event is written once, into memory the caller
+// is about to read, instead of through an hour-sized buffer.
 type Generator struct {
 	m    *model
 	p    *pipeline
-	cur  *hourOut
-	pos  int
-	hour int
+	hour int  // next hour to start
+	in   bool // merging an hour
 	done bool
+	srcs []*block
+	pos  [spillHours + 1]int
+	end  [spillHours + 1]int
+	sec  uint32 // current second of the hour being merged
+	j    int    // current source within sec
+	one  [1]core.Event
 }
 
 // NewGenerator validates cfg and builds the model (the product catalogue is
@@ -39,52 +48,87 @@ func (g *Generator) Config() Config { return g.m.cfg }
 func (g *Generator) Read(dst []core.Event) int {
 	n := 0
 	for n < len(dst) {
-		if !g.fill() {
+		if !g.in && !g.startHour() {
 			break
 		}
-		k := copy(dst[n:], g.cur.ev[g.pos:])
-		g.pos += k
-		n += k
+		n += g.merge(dst[n:])
 	}
 	return n
 }
 
 // Next stores the next event in ev and reports whether there was one.
 func (g *Generator) Next(ev *core.Event) bool {
-	if !g.fill() {
+	if g.Read(g.one[:]) == 0 {
 		return false
 	}
-	*ev = g.cur.ev[g.pos]
-	g.pos++
+	*ev = g.one[0]
 	return true
 }
 
-// fill makes sure g.cur has an unread event, fetching the next hour.
-func (g *Generator) fill() bool {
-	for g.cur == nil || g.pos == len(g.cur.ev) {
-		if g.done {
-			return false
-		}
-		if g.cur != nil {
-			g.p.put(g.cur)
-			g.cur = nil
-		}
-		if g.p == nil {
-			g.p = newPipeline(g.m, g.m.cfg.workers(), g.m.buildEvents)
-		}
-		if g.hour == g.m.nBlocks {
-			g.Close()
-			return false
-		}
-		out, ok := g.p.get(g.hour)
-		if !ok {
-			g.done = true
-			return false
-		}
-		g.hour++
-		g.cur, g.pos = out, 0
+// startHour waits for the blocks of the next hour and sets up its merge.
+func (g *Generator) startHour() bool {
+	if g.done {
+		return false
 	}
+	if g.p == nil {
+		g.p = newPipeline(g.m, g.m.cfg.workers(), nil)
+	}
+	if g.hour == g.m.nBlocks {
+		g.Close()
+		return false
+	}
+	if _, ok := g.p.get(g.hour); !ok {
+		g.done = true
+		return false
+	}
+	g.srcs = g.p.sources(g.hour, g.srcs)
+	for j, b := range g.srcs {
+		k := g.hour - b.idx
+		g.pos[j], g.end[j] = b.bounds[k], b.bounds[k+1]
+	}
+	g.sec, g.j, g.in = uint32(g.hour*blockSecs), 0, true
 	return true
+}
+
+// merge is mergeHour, resumable: it converts rows of the current hour into
+// dst until dst is full or the hour is done, and returns how many.
+func (g *Generator) merge(dst []core.Event) int {
+	c := g.m.cat
+	k := 0
+	last := uint32((g.hour + 1) * blockSecs)
+	for ; g.sec < last; g.sec, g.j = g.sec+1, 0 {
+		for ; g.j < len(g.srcs); g.j++ {
+			b := g.srcs[g.j]
+			pos, end := g.pos[g.j], g.end[g.j]
+			for pos < end && b.sorted[pos].t == g.sec {
+				if k == len(dst) {
+					g.pos[g.j] = pos
+					return k
+				}
+				x := &b.sorted[pos]
+				e := &dst[k]
+				p := &c.prods[x.prod]
+				e.Time = MonthStart + int64(x.t)
+				e.UserID = userID(x.user)
+				e.ProductID, e.CategoryID, e.PriceCents = p.id, p.category, p.priceCents
+				e.Type = x.typ
+				if x.sess != noSession {
+					e.Session, e.SessionLen = b.sessions[x.sess], core.SessionMax
+				} else {
+					e.Session, e.SessionLen = [core.SessionMax]byte{}, 0
+				}
+				k++
+				pos++
+			}
+			g.pos[g.j] = pos
+		}
+	}
+	// The hour is done: recycle what it alone still needed.
+	g.in = false
+	g.p.release(g.srcs)
+	g.p.put(nil)
+	g.hour++
+	return k
 }
 
 // Close stops the workers. Reading after Close returns no more events. It
@@ -95,33 +139,6 @@ func (g *Generator) Close() error {
 		g.p.stop()
 	}
 	return nil
-}
-
-// buildEvents turns hour h into core.Events.
-func (m *model) buildEvents(out *hourOut, srcs []*block, h int) {
-	n := hourRows(srcs, h)
-	if cap(out.ev) < n {
-		out.ev = make([]core.Event, n, n+n/4)
-	}
-	ev := out.ev[:n]
-	i := 0
-	c := m.cat
-	mergeHour(srcs, h, func(x *rec, b *block) {
-		e := &ev[i]
-		i++
-		e.Time = MonthStart + int64(x.t)
-		e.UserID = userID(x.user)
-		p := &c.prods[x.prod]
-		e.ProductID, e.CategoryID, e.PriceCents = p.id, p.category, p.priceCents
-		e.Type = x.typ
-		if x.sess != noSession {
-			e.Session = b.sessions[x.sess]
-			e.SessionLen = core.SessionMax
-		} else {
-			e.SessionLen = 0
-		}
-	})
-	out.ev, out.rows = ev, n
 }
 
 // String describes the configuration in flag form.

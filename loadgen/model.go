@@ -14,10 +14,14 @@ const (
 	// Session length (events): 1 with pOne, 2 with pTwo, otherwise
 	// 2 + ceil(lognormal(lenMu, lenSigma)), at most lenMax.
 	pOne     = 0.38
-	pTwo     = 0.16
+	pTwo     = 0.175
 	lenMu    = 1.28
 	lenSigma = 1.09
 	lenMax   = 4128
+	// Bots: a few sessions per month of botMin..lenMax events (the
+	// published maximum is 4,128), beyond the log-normal's reach.
+	pBot   = 2e-6
+	botMin = 300
 
 	pSameProduct = 0.35    // the next view shows the same product again
 	pDuplicate   = 0.00147 // an emitted row is written twice; with the natural same-second repeats, 0.149 % of rows
@@ -31,9 +35,15 @@ const (
 	// floor(users * u^userAlpha), a power law in which a few users have
 	// hundreds of sessions and most have one to a few.
 	userAlpha = 1.5
-	// usersPerFullMonth is the population that, drawn 13,776,050 times,
-	// yields 3,696,117 distinct users.
-	usersPerFullMonth = 3_884_810
+	// usersPerFullMonth is the population that yields the published
+	// 3,696,117 distinct users: 3,884,810 would, drawn 13,776,050 times
+	// alike; 2 % more makes up for the shoppers' sessions concentrating on
+	// the most active users (checked on the full month).
+	usersPerFullMonth = 3_962_000
+	// shopperShare of the population (1.1 M of 3.96 M users) owns every
+	// cart and purchase session: 1.72 M cart sessions drawn over them give
+	// about 830 k distinct carting users (published 826,323).
+	shopperShare = 0.2777
 )
 
 // Delays in seconds, as log-normal (median, sigma) clamped to [lo, hi].
@@ -54,6 +64,7 @@ type model struct {
 	quota     []int64 // rows from sessions starting in each block
 	emptyAt   []bool  // the block's first row has an empty user_session
 	users     float64 // user population
+	shoppers  float64 // users who cart or purchase: the first shopperShare
 	gaps      bool
 	cat       *catalogue
 	pSessB    uint64 // cart, no purchase
@@ -63,6 +74,7 @@ type model struct {
 	pTwoP     uint64
 	pSameP    uint64
 	pDupP     uint64
+	pBotP     uint64
 	rhoCartP  uint64
 	rhoBuyP   uint64
 	endSecond uint32 // events at or after this offset are beyond --days
@@ -135,6 +147,7 @@ func newModel(cfg Config) *model {
 		m.emptyAt[(2*k+1)*m.nBlocks/(2*ne)] = true
 	}
 	m.users = math.Max(1, math.Round(usersPerFullMonth*float64(m.rows)/float64(FullRows)))
+	m.shoppers = math.Max(1, math.Round(m.users*shopperShare))
 	m.cat = sharedCatalogue(cfg.Seed)
 
 	g := gapShare()
@@ -148,6 +161,7 @@ func newModel(cfg Config) *model {
 	m.pOneP, m.pTwoP = prob(pOne), prob(pOne+pTwo)
 	m.pSameP = prob(pSameProduct)
 	m.pDupP = prob(pDuplicate)
+	m.pBotP = prob(pBot)
 	m.rhoCartP, m.rhoBuyP = prob(rhoCarts), prob(rhoPurchases)
 	return m
 }

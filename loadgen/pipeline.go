@@ -83,6 +83,12 @@ func (p *pipeline) work() {
 		raw = p.m.gen(b, i, raw)
 		p.blocks[i] = b
 		close(p.ready[i])
+		if p.build == nil {
+			// The consumer merges the hours itself (Generator) and
+			// releases the blocks; hand over a marker.
+			p.results[i] <- nil
+			continue
+		}
 		srcs = srcs[:0]
 		for j := max(0, i-spillHours); j <= i; j++ {
 			select {
@@ -94,19 +100,36 @@ func (p *pipeline) work() {
 		}
 		out := p.getOut()
 		p.build(out, srcs, i)
-		for _, s := range srcs {
-			if p.refs[s.idx].Add(-1) == 0 {
-				p.blocks[s.idx] = nil
-				p.mu.Lock()
-				p.freeBlk = append(p.freeBlk, s)
-				p.mu.Unlock()
-			}
-		}
+		p.release(srcs)
 		p.results[i] <- out
 	}
 }
 
-// get returns built hour i; the caller must call put with it when done.
+// release records that one more hour of each of srcs is built and recycles
+// the blocks with none left.
+func (p *pipeline) release(srcs []*block) {
+	for _, s := range srcs {
+		if p.refs[s.idx].Add(-1) == 0 {
+			p.blocks[s.idx] = nil
+			p.mu.Lock()
+			p.freeBlk = append(p.freeBlk, s)
+			p.mu.Unlock()
+		}
+	}
+}
+
+// sources returns the blocks holding rows of hour h; the caller must have
+// received hour h from get (so they are all generated).
+func (p *pipeline) sources(h int, dst []*block) []*block {
+	dst = dst[:0]
+	for j := max(0, h-spillHours); j <= h; j++ {
+		dst = append(dst, p.blocks[j])
+	}
+	return dst
+}
+
+// get returns built hour i (nil when the pipeline has no build function);
+// the caller must call put with it when done.
 func (p *pipeline) get(i int) (*hourOut, bool) {
 	select {
 	case out := <-p.results[i]:
@@ -117,9 +140,11 @@ func (p *pipeline) get(i int) (*hourOut, bool) {
 }
 
 func (p *pipeline) put(out *hourOut) {
-	p.mu.Lock()
-	p.freeOut = append(p.freeOut, out)
-	p.mu.Unlock()
+	if out != nil {
+		p.mu.Lock()
+		p.freeOut = append(p.freeOut, out)
+		p.mu.Unlock()
+	}
 	select {
 	case p.tokens <- struct{}{}:
 	case <-p.done:
