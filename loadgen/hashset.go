@@ -3,6 +3,7 @@ package loadgen
 import (
 	"encoding/binary"
 	"math/bits"
+	"runtime/debug"
 )
 
 // hash64 is a wyhash-style 64-bit hash of b. stats keys sessions and rows by
@@ -78,6 +79,14 @@ func (t *sessTable) add(k uint64, ts uint32, flags uint32) {
 
 func (t *sessTable) grow() {
 	old := *t
+	// Return the old arrays to the OS right away: at 13.8 M sessions they
+	// are 167 MB that would otherwise sit in RSS until the heap goal.
+	defer func() {
+		if len(old.keys) >= 1<<22 {
+			old = sessTable{}
+			debug.FreeOSMemory()
+		}
+	}()
 	t.alloc(2 * len(old.keys))
 	mask := uint64(len(t.keys) - 1)
 	for j, k := range old.keys {

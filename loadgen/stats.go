@@ -7,8 +7,8 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"slices"
 	"sort"
-	"strconv"
 )
 
 // Stats are the figures of ../shared/data/README.md measured on one file.
@@ -67,13 +67,17 @@ func Measure(r io.Reader, progress func(bytes int64), skip func(line int64, msg 
 	br := bufio.NewReaderSize(r, 1<<20)
 	sess := newSessTable()
 	users, products := newKeySet(), newKeySet()
-	cats := map[uint64]struct{}{}
-	codes, brands := map[string]int64{}, map[string]int64{}
+	cats := newKeySet()
+	// *int64 values: an increment is a lookup, which with a string(b) key
+	// does not allocate; m[string(b)]++ would allocate a key per row.
+	codes, brands := map[string]*int64{}, map[string]*int64{}
 	hours := map[int64]int64{}
+	curHour, curHourN := int64(math.MinInt64), int64(0) // rows are nearly in time order
+	curDay, curDayN := int64(math.MinInt64), int64(0)
 	priceHist := make([]int64, 300_000) // cents; higher prices go to priceBig
 	priceBig := map[int64]int64{}
 	var priceSum, priceSq float64
-	dupSet := map[uint64]struct{}{}
+	var dupSet []uint64 // line hashes of the current second, scanned linearly
 	dupT := int64(math.MinInt64)
 	prevT := int64(math.MinInt64)
 	var line int64
@@ -145,14 +149,13 @@ func Measure(r io.Reader, progress func(bytes int64), skip func(line int64, msg 
 		}
 		prevT = t
 		if t != dupT {
-			clear(dupSet)
-			dupT = t
+			dupSet, dupT = dupSet[:0], t
 		}
 		h := hash64(row)
-		if _, dup := dupSet[h]; dup {
+		if slices.Contains(dupSet, h) {
 			s.Duplicates++
 		} else {
-			dupSet[h] = struct{}{}
+			dupSet = append(dupSet, h)
 		}
 		var flags uint32
 		var uflags uint8
@@ -176,18 +179,16 @@ func Measure(r io.Reader, progress func(bytes int64), skip func(line int64, msg 
 		}
 		users.add(user+1, uflags)
 		products.add(prod+1, 0)
-		if _, ok := cats[cat]; !ok {
-			cats[cat] = struct{}{}
-		}
+		cats.add(cat+1, 0)
 		if len(fields[4]) == 0 {
 			s.EmptyCode++
 		} else {
-			codes[string(fields[4])]++
+			count(codes, fields[4])
 		}
 		if len(fields[5]) == 0 {
 			s.EmptyBrand++
 		} else {
-			brands[string(fields[5])]++
+			count(brands, fields[5])
 		}
 		if cents < int64(len(priceHist)) {
 			priceHist[cents]++
@@ -205,20 +206,32 @@ func Measure(r io.Reader, progress func(bytes int64), skip func(line int64, msg 
 		} else {
 			sess.add(hash64(fields[8]), uint32(t-statsEpoch), flags)
 		}
-		s.Daily[floorDiv(t, 86400)]++
-		hours[floorDiv(t, 3600)]++
+		if hr := floorDiv(t, 3600); hr != curHour {
+			hours[curHour] += curHourN
+			curHour, curHourN = hr, 0
+		}
+		curHourN++
+		if d := floorDiv(t, 86400); d != curDay {
+			s.Daily[curDay] += curDayN
+			curDay, curDayN = d, 0
+		}
+		curDayN++
 	}
 	if progress != nil {
 		progress(s.Bytes)
 	}
-	s.finish(sess, users, products, len(cats), codes, brands, hours, priceHist, priceBig, priceSum, priceSq)
+	hours[curHour] += curHourN
+	s.Daily[curDay] += curDayN
+	delete(hours, math.MinInt64)
+	delete(s.Daily, math.MinInt64)
+	s.finish(sess, users, products, cats.n, codes, brands, hours, priceHist, priceBig, priceSum, priceSq)
 	if s.Rows == 0 && s.Malformed > 0 {
 		return s, fmt.Errorf("%w: no valid row in %d lines", ErrNotSchema, line)
 	}
 	return s, nil
 }
 
-func (s *Stats) finish(sess *sessTable, users, products *keySet, ncats int, codes, brands map[string]int64,
+func (s *Stats) finish(sess *sessTable, users, products *keySet, ncats int, codes, brands map[string]*int64,
 	hours map[int64]int64, priceHist []int64, priceBig map[int64]int64, priceSum, priceSq float64) {
 	s.Users, s.Products, s.Categories = int64(users.n), int64(products.n), int64(ncats)
 	s.Codes, s.Brands = int64(len(codes)), int64(len(brands))
@@ -337,10 +350,19 @@ func quantiles(h map[int64]int64, total int64, qs ...float64) []int64 {
 	return out
 }
 
-func top(m map[string]int64, n int) []NameCount {
+func count(m map[string]*int64, k []byte) {
+	if p := m[string(k)]; p != nil {
+		*p++
+		return
+	}
+	one := int64(1)
+	m[string(k)] = &one
+}
+
+func top(m map[string]*int64, n int) []NameCount {
 	all := make([]NameCount, 0, len(m))
 	for k, v := range m {
-		all = append(all, NameCount{k, v})
+		all = append(all, NameCount{k, *v})
 	}
 	sort.Slice(all, func(i, j int) bool {
 		if all[i].Count != all[j].Count {
@@ -420,11 +442,17 @@ func floorDiv(a, b int64) int64 {
 }
 
 func parseU64(b []byte) (uint64, bool) {
-	if len(b) == 0 {
-		return 0, false
+	if len(b) == 0 || len(b) > 19 {
+		return 0, false // 19 digits always fit in a uint64
 	}
-	v, err := strconv.ParseUint(string(b), 10, 64)
-	return v, err == nil
+	var v uint64
+	for _, c := range b {
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+		v = v*10 + uint64(c-'0')
+	}
+	return v, true
 }
 
 // parseCents parses a non-negative decimal price into cents, rounding
