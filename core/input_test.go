@@ -16,6 +16,8 @@ import (
 	"testing"
 	"testing/iotest"
 	"time"
+
+	kgzip "github.com/klauspost/compress/gzip"
 )
 
 // numbered is one yielded line with its absolute 1-based line number.
@@ -756,4 +758,59 @@ func parseFile(b *testing.B, path string, n int) (rows, bad int64) {
 	close(work)
 	wg.Wait()
 	return rows, bad
+}
+
+// BenchmarkGunzip compares the two gzip readers OpenInput could use on
+// gzipped synthetic rows (MB/s of decompressed output); OpenInput uses
+// klauspost/compress/gzip.
+//
+//	go test -run XXX -bench BenchmarkGunzip -count 10 ./core/ > gz.txt
+//	benchstat -col /impl gz.txt
+func BenchmarkGunzip(b *testing.B) {
+	data, _ := syntheticRows(1 << 16)
+	var z bytes.Buffer
+	zw := gzip.NewWriter(&z)
+	zw.Write(data)
+	zw.Close()
+	buf := make([]byte, 1<<20)
+	drain := func(b *testing.B, r io.Reader) {
+		n := 0
+		for {
+			m, err := r.Read(buf)
+			n += m
+			if err == io.EOF {
+				break
+			}
+			if err != nil {
+				b.Fatal(err)
+			}
+		}
+		if n != len(data) {
+			b.Fatalf("%d bytes, want %d", n, len(data))
+		}
+	}
+	b.Run("impl=stdlib", func(b *testing.B) {
+		b.SetBytes(int64(len(data)))
+		cpu := startCPU()
+		for b.Loop() {
+			zr, err := gzip.NewReader(bytes.NewReader(z.Bytes()))
+			if err != nil {
+				b.Fatal(err)
+			}
+			drain(b, zr)
+		}
+		cpu.report(b, 1, len(data))
+	})
+	b.Run("impl=klauspost", func(b *testing.B) {
+		b.SetBytes(int64(len(data)))
+		cpu := startCPU()
+		for b.Loop() {
+			zr, err := kgzip.NewReader(bytes.NewReader(z.Bytes()))
+			if err != nil {
+				b.Fatal(err)
+			}
+			drain(b, zr)
+		}
+		cpu.report(b, 1, len(data))
+	})
 }

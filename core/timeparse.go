@@ -164,8 +164,8 @@ type timeCache struct {
 // parse parses an event_time, consulting and refreshing the cached day.
 func (c *timeCache) parse(b []byte) (int64, bool) {
 	if len(b) == 23 && b[10] == ' ' {
-		// Fast path: the file's own shape. The 8-byte load covers
-		// "HH:MM:SS"; " UTC" is one 4-byte compare.
+		// Fast path: the file's own shape. The date is two loads compared
+		// with the cached ones; " UTC" is one 4-byte compare.
 		lo := binary.LittleEndian.Uint64(b[0:8])
 		hi := binary.LittleEndian.Uint16(b[8:10])
 		if !c.valid || lo != c.lo || hi != c.hi {
