@@ -6,14 +6,21 @@ import (
 	"github.com/cartwatch/cartwatch/core"
 )
 
-// rec is one generated row in compact form (20 bytes, no pointers).
+// rec is one generated row in compact form: 16 bytes, no pointers. Rows go
+// through generation, sort and merge, so their size is memory traffic.
 type rec struct {
 	t    uint32 // seconds since MonthStart
-	prod uint32 // catalogue index
+	pt   uint32 // catalogue index, with the core.EventType in the top 2 bits
 	user uint32 // user index
 	sess uint32 // index into the block's session table, noSession for none
-	typ  core.EventType
 }
+
+func mkrec(t, prod, user, sess uint32, typ core.EventType) rec {
+	return rec{t: t, pt: prod | uint32(typ)<<30, user: user, sess: sess}
+}
+
+func (x *rec) prod() uint32        { return x.pt & (1<<30 - 1) }
+func (x *rec) typ() core.EventType { return core.EventType(x.pt >> 30) }
 
 const noSession = ^uint32(0)
 
@@ -51,7 +58,7 @@ func (m *model) gen(b *block, i int, raw []rec) []rec {
 		if n >= quota || x.t >= m.endSecond {
 			return
 		}
-		if x.typ == core.EventPurchase && m.gaps && inGap(x.t) {
+		if x.typ() == core.EventPurchase && m.gaps && inGap(x.t) {
 			return
 		}
 		if empty {
@@ -125,8 +132,10 @@ func (m *model) gen(b *block, i int, raw []rec) []rec {
 					prod = m.cat.pick.sample(&r)
 				}
 			}
-			x := rec{t: t, prod: prod, user: user, sess: sess, typ: core.EventView}
-			b.views = append(b.views, x)
+			x := mkrec(t, prod, user, sess, core.EventView)
+			if carts+buys > 0 { // only carts and purchases look back at views
+				b.views = append(b.views, x)
+			}
 			emit(x)
 		}
 		b.carts = b.carts[:0]
@@ -138,12 +147,12 @@ func (m *model) gen(b *block, i int, raw []rec) []rec {
 			// accessory), else the two would often be exact duplicates.
 			vi := int(r.n(uint64(len(b.views))))
 			v := b.views[vi]
-			prod := v.prod
+			prod := v.prod()
 			if usedViews&(1<<(vi&63)) != 0 {
 				prod = m.cat.pick.sample(&r)
 			}
 			usedViews |= 1 << (vi & 63)
-			x := rec{t: min(v.t+uint32(cartLagDist.sample(&r)), end), prod: m.buyable(&r, prod), user: user, sess: sess, typ: core.EventCart}
+			x := mkrec(min(v.t+uint32(cartLagDist.sample(&r)), end), m.buyable(&r, prod), user, sess, core.EventCart)
 			lastCart = max(lastCart, x.t)
 			b.carts = append(b.carts, x)
 			emit(x)
@@ -154,16 +163,16 @@ func (m *model) gen(b *block, i int, raw []rec) []rec {
 			t := lastCart + uint32(buyDelayDist.sample(&r))
 			for k := 0; k < buys; k++ {
 				x := b.carts[k%len(b.carts)]
-				x.t, x.typ = min(t, end), core.EventPurchase
+				x = mkrec(min(t, end), x.prod(), user, sess, core.EventPurchase)
 				emit(x)
 				t += 1 + uint32(r.n(20))
 			}
 		} else if buys > 0 {
 			v := b.views[r.n(uint64(len(b.views)))]
 			t := v.t + uint32(buyLagDist.sample(&r))
-			prod := m.buyable(&r, v.prod)
+			prod := m.buyable(&r, v.prod())
 			for k := 0; k < buys; k++ {
-				emit(rec{t: min(t, end), prod: prod, user: user, sess: sess, typ: core.EventPurchase})
+				emit(mkrec(min(t, end), prod, user, sess, core.EventPurchase))
 				t += 1 + uint32(r.n(20))
 				prod = m.buyable(&r, m.cat.pick.sample(&r))
 			}

@@ -58,8 +58,8 @@ func (m *model) buildCSV(out *hourOut, srcs []*block, h int) {
 			stamp = timeStamp(x.t)
 		}
 		b = append(b, stamp[:]...)
-		b = append(b, typeField[x.typ&3]...)
-		b = append(b, c.midOf(&c.prods[x.prod])...)
+		b = append(b, typeField[x.typ()]...)
+		b = append(b, c.midOf(&c.prods[x.prod()])...)
 		b = append(b, ',')
 		b = appendUint(b, userID(x.user))
 		b = append(b, ',')

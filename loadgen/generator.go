@@ -107,11 +107,11 @@ func (g *Generator) merge(dst []core.Event) int {
 				}
 				x := &b.sorted[pos]
 				e := &dst[k]
-				p := &c.prods[x.prod]
+				p := &c.prods[x.prod()]
 				e.Time = MonthStart + int64(x.t)
 				e.UserID = userID(x.user)
 				e.ProductID, e.CategoryID, e.PriceCents = p.id, p.category, p.priceCents
-				e.Type = x.typ
+				e.Type = x.typ()
 				if x.sess != noSession {
 					e.Session, e.SessionLen = b.sessions[x.sess], core.SessionMax
 				} else {
