@@ -477,7 +477,7 @@ func BenchmarkReadParse(b *testing.B) {
 	for _, bc := range []struct {
 		walk  string
 		chunk int
-	}{{"next", 4 << 20}, {"iter", 4 << 20}, {"next", 1 << 20}, {"next", 256 << 10}, {"next", 64 << 10}} {
+	}{{"next", 4 << 20}, {"iter", 4 << 20}, {"next", 1 << 20}, {"iter", 1 << 20}, {"next", 256 << 10}, {"next", 64 << 10}} {
 		walk := bc.walk
 		b.Run(fmt.Sprintf("walk=%s/chunk=%dK", walk, bc.chunk>>10), func(b *testing.B) {
 			b.ReportAllocs()
