@@ -350,6 +350,7 @@ func (e *engine) runShard(i int) {
 			s.finish(e.opt.KeepAtEOF)
 		} else {
 			evs := b.routed[i]
+			s.warm(evs)
 			for j := range evs {
 				r := &evs[j]
 				s.apply(&r.ev, r.h, e.watermark(max(b.base, r.wm)), b.firstLine+r.line)
