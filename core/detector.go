@@ -77,7 +77,7 @@ type shard struct {
 	w     int64 // watermark the wheel was last advanced to
 	cnt   Counters
 
-	out    []Alert // alerts since the caller last took them, in output order
+	out      []Alert // alerts since the caller last took them, in output order
 	fired    []uint32
 	fireFn   func(deadline int64, payload uint64)
 	warmSink uint64 // keeps warm's loads from being optimised away
