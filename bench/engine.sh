@@ -3,7 +3,7 @@
 #
 #   ./bench/engine.sh            full synthetic month (.cache/nov.csv, ~9 GB; generated if absent)
 #   CSV=path ./bench/engine.sh   another file in the 2019-Nov schema
-#   RUNS=5 COUNT=5 BEFORE_COUNT=10 ./bench/engine.sh   (the defaults)
+#   RUNS=5 COUNT=6 BEFORE_COUNT=10 ./bench/engine.sh   (the defaults)
 #   BEFORE=<commit> ./bench/engine.sh   also benchstat BenchmarkEngine of that commit
 #                                        against the working tree, runs interleaved
 #
@@ -17,7 +17,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 RUNS=${RUNS:-5}
-COUNT=${COUNT:-5}
+COUNT=${COUNT:-6} # benchstat needs 6 for a confidence interval
 BEFORE_COUNT=${BEFORE_COUNT:-10}
 CSV=${CSV:-.cache/nov.csv}
 OUT=results/engine.md
@@ -35,26 +35,31 @@ cat "$CSV" >/dev/null; cat "$CSV" >/dev/null
 
 median() { sort -g | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
 : >"$TMP/wc"; : >"$TMP/run"; : >"$TMP/ext"; : >"$TMP/run.rss"; : >"$TMP/ext.rss"
+# /usr/bin/time: wall seconds, peak RSS KiB, user+system CPU seconds.
+TF="%e %M %U %S"
+cpu() { awk '{printf "%.2f\n", $3+$4}' "$TMP/t"; }
 for i in $(seq "$RUNS"); do
-  /usr/bin/time -f "%e %M" -o "$TMP/t" wc -l "$CSV" >/dev/null
-  cut -d' ' -f1 "$TMP/t" >>"$TMP/wc"
-  /usr/bin/time -f "%e %M" -o "$TMP/t" ./bin/cartwatch run --progress off --summary json "$CSV" >"$TMP/run.json"
-  cut -d' ' -f1 "$TMP/t" >>"$TMP/run"; cut -d' ' -f2 "$TMP/t" >>"$TMP/run.rss"
-  /usr/bin/time -f "%e %M" -o "$TMP/t" ./bin/cartwatch run --progress off --extend-on-activity --summary json "$CSV" >"$TMP/ext.json"
-  cut -d' ' -f1 "$TMP/t" >>"$TMP/ext"; cut -d' ' -f2 "$TMP/t" >>"$TMP/ext.rss"
+  /usr/bin/time -f "$TF" -o "$TMP/t" wc -l "$CSV" >/dev/null
+  cut -d' ' -f1 "$TMP/t" >>"$TMP/wc"; cpu >>"$TMP/wc.cpu"
+  /usr/bin/time -f "$TF" -o "$TMP/t" ./bin/cartwatch run --progress off --summary json "$CSV" >"$TMP/run.json"
+  cut -d' ' -f1 "$TMP/t" >>"$TMP/run"; cut -d' ' -f2 "$TMP/t" >>"$TMP/run.rss"; cpu >>"$TMP/run.cpu"
+  /usr/bin/time -f "$TF" -o "$TMP/t" ./bin/cartwatch run --progress off --extend-on-activity --summary json "$CSV" >"$TMP/ext.json"
+  cut -d' ' -f1 "$TMP/t" >>"$TMP/ext"; cut -d' ' -f2 "$TMP/t" >>"$TMP/ext.rss"; cpu >>"$TMP/ext.cpu"
   echo "round $i: wc $(tail -1 "$TMP/wc") s, run $(tail -1 "$TMP/run") s, extend $(tail -1 "$TMP/ext") s"
 done
 wc_m=$(median <"$TMP/wc"); run_m=$(median <"$TMP/run"); ext_m=$(median <"$TMP/ext")
+wc_c=$(median <"$TMP/wc.cpu"); run_c=$(median <"$TMP/run.cpu"); ext_c=$(median <"$TMP/ext.cpu")
 run_rss=$(sort -g "$TMP/run.rss" | tail -1); ext_rss=$(sort -g "$TMP/ext.rss" | tail -1)
 events=$(grep -o '"events":[0-9]*' "$TMP/run.json" | cut -d: -f2)
 
 go test -c -o "$TMP/core.test" ./core
-(cd core && "$TMP/core.test" -test.run '^$' -test.bench 'Engine|ParseApply|Table|Handoff' \
+(cd core && "$TMP/core.test" -test.run '^$' -test.bench 'Engine|ParseApply|Table' \
   -test.benchtime 3x -test.count "$COUNT" -test.benchmem) | tee "$TMP/bench.txt"
 # Handoff needs more than 3 iterations to mean anything.
 (cd core && "$TMP/core.test" -test.run '^$' -test.bench 'Handoff' -test.count "$COUNT") | tee -a "$TMP/bench.txt"
 BENCHSTAT=$(go env GOPATH)/bin/benchstat
-stat=$("$BENCHSTAT" "$TMP/bench.txt" 2>&1 || true)
+cp "$TMP/bench.txt" "$TMP/engine"
+stat=$(cd "$TMP" && "$BENCHSTAT" engine 2>&1 || true)
 
 before=""
 if [ -n "${BEFORE:-}" ]; then
@@ -66,7 +71,7 @@ if [ -n "${BEFORE:-}" ]; then
     (cd core && "$TMP/before.test" -test.run '^$' -test.bench 'Engine/^extend=(false|true)$' -test.benchtime 3x) >>"$TMP/old.txt"
     (cd core && "$TMP/core.test" -test.run '^$' -test.bench 'Engine/^extend=(false|true)$' -test.benchtime 3x) >>"$TMP/new.txt"
   done
-  before=$("$BENCHSTAT" "$TMP/old.txt" "$TMP/new.txt" 2>&1 || true)
+  before=$(cd "$TMP" && "$BENCHSTAT" before=old.txt after=new.txt 2>&1 || true)
 fi
 
 {
@@ -79,11 +84,11 @@ fi
   echo
   echo "File: \`$CSV\`, $bytes bytes, $events events."
   echo
-  echo "| command | median wall | ratio to wc -l | peak RSS |"
-  echo "|---|---|---|---|"
-  echo "| \`wc -l $CSV\` | ${wc_m} s | 1.00 | |"
-  echo "| \`bin/cartwatch run --summary json $CSV\` | ${run_m} s | $(awk "BEGIN{printf \"%.2f\", $run_m/$wc_m}") | $((run_rss/1024)) MiB |"
-  echo "| \`bin/cartwatch run --extend-on-activity --summary json $CSV\` | ${ext_m} s | $(awk "BEGIN{printf \"%.2f\", $ext_m/$wc_m}") | $((ext_rss/1024)) MiB |"
+  echo "| command | median wall | ratio to wc -l | median CPU (user+sys) | peak RSS (max of runs) |"
+  echo "|---|---|---|---|---|"
+  echo "| \`wc -l $CSV\` | ${wc_m} s | 1.00 | ${wc_c} s | |"
+  echo "| \`bin/cartwatch run --summary json $CSV\` | ${run_m} s | $(awk "BEGIN{printf \"%.2f\", $run_m/$wc_m}") | ${run_c} s | $((run_rss/1024)) MiB |"
+  echo "| \`bin/cartwatch run --extend-on-activity --summary json $CSV\` | ${ext_m} s | $(awk "BEGIN{printf \"%.2f\", $ext_m/$wc_m}") | ${ext_c} s | $((ext_rss/1024)) MiB |"
   echo
   echo "Every round: $(paste -sd' ' "$TMP/wc") (wc), $(paste -sd' ' "$TMP/run") (run), $(paste -sd' ' "$TMP/ext") (extend)."
   echo
@@ -93,7 +98,7 @@ fi
   cat "$TMP/run.json"
   echo '```'
   echo
-  echo "## Go benchmarks (\`go test ./core -run '^\$' -bench 'Engine|ParseApply|Table|Handoff' -benchtime 3x -count $COUNT -benchmem\`)"
+  echo "## Go benchmarks (\`go test ./core -run '^\$' -bench 'Engine|ParseApply|Table' -benchtime 3x -count $COUNT -benchmem\`, then \`-bench Handoff -count $COUNT\`)"
   echo
   echo '```'
   echo "$stat"
