@@ -13,7 +13,7 @@
 # each run's wall time, the medians and their ratio. The month file is left at
 # .cache/nov.csv (git-ignored) for other benchmarks; dd.bin is deleted.
 #
-# Iterator: go test -bench 'Iterator|WriteCSV|GenBlock' -count 10, summarised
+# Iterator: go test -bench 'Iterator|WriteCSV|GenBlock|BuildCSV' -count 10, summarised
 # by benchstat.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -52,6 +52,6 @@ if [ -z "${SKIP_FILE:-}" ]; then
   echo "median: loadgen ${lg} s, dd ${dd} s, ratio $(awk -v a="$lg" -v b="$dd" 'BEGIN {printf "%.2f", a/b}') (target <= 1.25)"
   echo "month file left at .cache/nov.csv ($(stat -c %s .cache/nov.csv) bytes, default seed)"
 fi
-echo "== go test -run '^\$' -bench 'Iterator|WriteCSV|GenBlock' -count $COUNT ./loadgen"
-go test -run '^$' -bench 'Iterator|WriteCSV|GenBlock' -benchtime 1x -count "$COUNT" ./loadgen > .cache/loadgen.bench
+echo "== go test -run '^\$' -bench 'Iterator|WriteCSV|GenBlock|BuildCSV' -count $COUNT ./loadgen"
+go test -run '^$' -bench 'Iterator|WriteCSV|GenBlock|BuildCSV' -benchtime 1x -count "$COUNT" ./loadgen > .cache/loadgen.bench
 "$(go env GOPATH)/bin/benchstat" .cache/loadgen.bench

@@ -2,7 +2,7 @@ package loadgen
 
 // Benchmarks of the generator. Run (bench/loadgen.sh does):
 //
-//	go test -run '^$' -bench 'Iterator|WriteCSV|GenBlock' -count 10 ./loadgen | tee new.txt
+//	go test -run '^$' -bench 'Iterator|WriteCSV|GenBlock|BuildCSV' -count 10 ./loadgen | tee new.txt
 //	benchstat new.txt
 //
 // Iterator runs the full month, WriteCSV Nov 1-7 at full rate (11,570,698
@@ -72,4 +72,25 @@ func BenchmarkGenBlock(b *testing.B) {
 		raw = m.gen(blk, h, raw)
 	}
 	b.ReportMetric(float64(m.quota[h])*float64(b.N)/b.Elapsed().Seconds(), "rows/s")
+}
+
+// BenchmarkBuildCSV measures formatting alone: the merge and CSV rendering
+// of one ordinary hour (Nov 18 15:00) from its already generated blocks.
+func BenchmarkBuildCSV(b *testing.B) {
+	m := newModel(DefaultConfig())
+	h := 17*24 + 15
+	var srcs []*block
+	for j := h - spillHours; j <= h; j++ {
+		blk := &block{}
+		m.gen(blk, j, nil)
+		srcs = append(srcs, blk)
+	}
+	out := &hourOut{}
+	m.buildCSV(out, srcs, h)
+	b.SetBytes(int64(len(out.csv)))
+	b.ReportAllocs()
+	for b.Loop() {
+		m.buildCSV(out, srcs, h)
+	}
+	b.ReportMetric(float64(out.rows)*float64(b.N)/b.Elapsed().Seconds(), "rows/s")
 }

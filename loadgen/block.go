@@ -45,8 +45,8 @@ func (m *model) gen(b *block, i int, raw []rec) []rec {
 	r := rng{s: mix(m.cfg.Seed*0x9e3779b97f4a7c15 ^ mix(uint64(i)+1))}
 	b.idx = i
 	// The block has exactly quota rows: size the buffers once.
-	if q := int(m.quota[i]); cap(b.raw) < q {
-		b.raw = make([]rec, 0, q+q/8)
+	if cap(b.raw) < int(m.quota[i]) {
+		b.raw = make([]rec, 0, m.maxQuota)
 	}
 	b.raw = b.raw[:0]
 	b.sessions = b.sessions[:0]
@@ -226,7 +226,7 @@ func (b *block) sort(base uint32) {
 		b.bounds[k] = int(cnt[k*blockSecs])
 	}
 	if cap(b.sorted) < len(b.raw) {
-		b.sorted = make([]rec, len(b.raw), len(b.raw)+len(b.raw)/8)
+		b.sorted = make([]rec, len(b.raw))
 	}
 	b.sorted = b.sorted[:len(b.raw)]
 	for i := range b.raw {

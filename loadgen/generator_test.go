@@ -4,6 +4,8 @@ import (
 	"bufio"
 	"bytes"
 	"errors"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -293,5 +295,27 @@ func TestFidelitySmallScale(t *testing.T) {
 		if got/want > 1.05 || got/want < 0.95 {
 			t.Errorf("Nov %d: %.0f events, want %.0f ± 5 %%", d+1, got, want)
 		}
+	}
+}
+
+// Writing to a file gives the bytes of the in-memory stream, after whatever
+// the file already held, and leaves the file offset at the end.
+func TestWriteCSVToFile(t *testing.T) {
+	cfg := Config{Rows: 90_000, Days: 4, Seed: 11, Workers: 3}
+	want := genCSV(t, cfg)
+	f, err := os.Create(filepath.Join(t.TempDir(), "m.csv"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	f.WriteString("PREFIX\n")
+	n, err := WriteCSV(f, cfg, nil)
+	if err != nil || n != int64(len(want)) {
+		t.Fatalf("WriteCSV to a file: %d bytes, %v; want %d", n, err, len(want))
+	}
+	f.WriteString("SUFFIX\n")
+	got, _ := os.ReadFile(f.Name())
+	if !bytes.Equal(got, append(append([]byte("PREFIX\n"), want...), "SUFFIX\n"...)) {
+		t.Fatalf("file (%d bytes) differs from the stream (%d bytes plus prefix and suffix)", len(got), len(want))
 	}
 }

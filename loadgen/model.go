@@ -62,6 +62,7 @@ type model struct {
 	rows      int64
 	nBlocks   int
 	quota     []int64 // rows from sessions starting in each block
+	maxQuota  int64
 	emptyAt   []bool  // the block's first row has an empty user_session
 	users     float64 // user population
 	shoppers  float64 // users who cart or purchase: the first shopperShare
@@ -138,6 +139,7 @@ func newModel(cfg Config) *model {
 			q = m.rows
 		}
 		m.quota[i] = q - prev
+		m.maxQuota = max(m.maxQuota, m.quota[i])
 		prev = q
 	}
 	// Ten empty user_sessions per full month, spread evenly over blocks.
