@@ -6,8 +6,6 @@ RACE_PKGS := ./core/... ./cmd/...
 # kafkatest/ runs (with -race) in test-kafka, which starts the brokers it needs;
 # without them it fails under CI=true, so test-unit leaves it out.
 UNIT_PKGS = $$($(GO) list ./... | grep -v '/kafkatest$$')
-BENCH    ?= .
-COUNT    ?= 10
 
 .PHONY: all build run test test-unit test-kafka bench fmt fmt-check vet lint tidy-check kafka-up kafka-down clean
 
