@@ -22,7 +22,8 @@ func TestSteadyStateAllocs(t *testing.T) {
 		fmt.Fprintf(&text, "2019-11-01 00:%02d:%02d UTC,%s,%d,2,a.b,brand,%d.%02d,%d,4d3b30da-a5e4-49df-b1a8-ba5943f1dd33\n",
 			i/60%60, i%60, typ, 1000+i%37, i%500, i%100, 500000+i%301)
 	}
-	b := &batch{routed: make([][]routed, 2), alerts: make([][]Alert, 2), chunk: &Chunk{Data: text.Bytes(), Skip: 0, Seq: 1}}
+	b := &batch{routed: make([][]routed, 2), payloads: make([][]payload, 2), alerts: make([][]Alert, 2),
+		chunk: &Chunk{Data: text.Bytes(), Skip: 0, Seq: 1}}
 	var p Parser
 	parse := func() { e.parseBatch(&p, b) }
 	parse()
@@ -39,8 +40,9 @@ func TestSteadyStateAllocs(t *testing.T) {
 		// abandons carts all the time.
 		base := round * 3600
 		for k := range b.routed[0] {
-			r := &b.routed[0][k]
-			s.apply(&r.ev, r.h, base+r.wm, r.line)
+			r := b.routed[0][k]
+			r.t += base
+			s.apply(&r, b.payloads[0], base+r.wm, r.line)
 		}
 		s.advance(base + 3599)
 		for i := range s.out {

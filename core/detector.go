@@ -207,7 +207,7 @@ func (s *shard) warm(evs []routed) {
 	recs, mask := s.users.recs, s.users.mask
 	var sink uint64
 	for j := range evs {
-		if t := evs[j].ev.Type; t == EventCart || t == EventPurchase {
+		if t := evs[j].typ; t == EventCart || t == EventPurchase {
 			sink += recs[evs[j].h&mask].uid
 		}
 	}
@@ -215,50 +215,54 @@ func (s *shard) warm(evs []routed) {
 }
 
 // apply applies one routed event under watermark w (already lateness-
-// adjusted); h is HashUser(ev.UserID) and line its input line number.
-func (s *shard) apply(ev *Event, h uint64, w int64, line int64) {
+// adjusted); pl holds the payloads of its batch, line is its input line
+// number.
+func (s *shard) apply(ev *routed, pl []payload, w int64, line int64) {
 	if w > s.w {
 		s.advance(w)
 	}
-	switch ev.Type {
+	h := ev.h
+	switch ev.typ {
 	case EventCart:
 		// The user record must exist before the cart can be abandoned.
-		s.users.upsert(ev.UserID, h)
-		idx, ok := s.open.get(ev.UserID, h)
+		p := &pl[ev.x]
+		s.users.upsert(ev.uid, h)
+		idx, ok := s.open.get(ev.uid, h)
 		if !ok {
 			idx = s.allocCart()
-			s.open.put(ev.UserID, h, idx)
+			s.open.put(ev.uid, h, idx)
 			c := &s.carts[idx]
-			*c = cartRec{uid: ev.UserID, first: ev.Time, live: true}
+			*c = cartRec{uid: ev.uid, first: ev.t, live: true}
 			s.cnt.CartsOpened++
 		}
 		c := &s.carts[idx]
 		c.items++
-		c.value += ev.PriceCents
-		c.last = ev.Time
-		c.deadline = ev.Time + s.ttl
+		c.value += p.price
+		c.last = ev.t
+		c.deadline = ev.t + s.ttl
 		if c.nprod < MaxProducts {
-			c.products[c.nprod] = ev.ProductID
+			c.products[c.nprod] = p.product
 			c.nprod++
 		}
-		c.session = ev.Session
-		c.sessionLen = ev.SessionLen
+		c.session = p.session
+		c.sessionLen = p.sessionLen
 		s.setDeadline(idx, line)
 	case EventPurchase:
-		s.cnt.Spending += ev.PriceCents
-		r := s.users.upsert(ev.UserID, h)
-		r.spending += ev.PriceCents
+		price := pl[ev.x].price
+		s.cnt.Spending += price
+		r := s.users.upsert(ev.uid, h)
+		r.spending += price
 		r.flags |= recPurchaser
-		idx, open := s.open.get(ev.UserID, h)
+		idx, open := s.open.get(ev.uid, h)
 		switch {
 		case open:
-			s.open.del(ev.UserID, h)
+			s.open.del(ev.uid, h)
 			if th := s.carts[idx].handle; th != 0 {
 				s.wheel.Cancel(th)
 			}
 			s.freeCart(idx)
 			s.cnt.Converted++
-		case ev.Time < r.lastAbandoned:
+		case ev.t < r.lastAbandoned:
 			s.cnt.Late++
 		default:
 			s.cnt.Direct++
@@ -269,11 +273,11 @@ func (s *shard) apply(ev *Event, h uint64, w int64, line int64) {
 		if !s.extend {
 			return
 		}
-		idx, ok := s.open.get(ev.UserID, h)
+		idx, ok := s.open.get(ev.uid, h)
 		if !ok {
 			return
 		}
-		s.carts[idx].deadline = ev.Time + s.ttl
+		s.carts[idx].deadline = ev.t + s.ttl
 		s.setDeadline(idx, line)
 	}
 }
