@@ -8,6 +8,9 @@ import (
 	"runtime"
 )
 
+// maxScale bounds the volume: buffers are sized for the busiest hour.
+const maxScale = 10
+
 // ErrBadConfig is wrapped by every Config validation error.
 var ErrBadConfig = errors.New("loadgen: bad config")
 
@@ -15,11 +18,12 @@ var ErrBadConfig = errors.New("loadgen: bad config")
 // start from DefaultConfig or AddFlags. The output is a pure function of
 // Rows/Scale, Days, Seed and NoGaps; Workers only changes the speed.
 type Config struct {
-	// Rows is the exact number of events to produce. 0 (the default) means
-	// Scale times the published count of the selected days.
+	// Rows is the exact number of events to produce, spread over Days by
+	// the published curve. 0 (the default) means Scale times the published
+	// count of the selected days.
 	Rows int64
-	// Scale is the fraction of the published volume when Rows is 0.
-	// Default 1 (the full month, 67,501,979 rows).
+	// Scale is the fraction of the published volume when Rows is 0, at
+	// most 10. Default 1 (the full month, 67,501,979 rows).
 	Scale float64
 	// Days is how many days of November, from Nov 1, to cover (1..30).
 	// Default 30.
@@ -57,15 +61,17 @@ func (c *Config) Validate() error {
 	switch {
 	case c.Rows < 0:
 		return fmt.Errorf("%w: --rows %d is negative (use 0 for --scale times the published volume)", ErrBadConfig, c.Rows)
-	case c.Rows == 0 && (math.IsNaN(c.Scale) || c.Scale <= 0 || c.Scale > 100):
-		return fmt.Errorf("%w: --scale %v must be in (0, 100]", ErrBadConfig, c.Scale)
+	case c.Rows == 0 && (math.IsNaN(c.Scale) || c.Scale <= 0 || c.Scale > maxScale):
+		return fmt.Errorf("%w: --scale %v must be in (0, %d]", ErrBadConfig, c.Scale, maxScale)
 	case c.Days < 1 || c.Days > 30:
 		return fmt.Errorf("%w: --days %d must be in 1..30 (November has 30 days)", ErrBadConfig, c.Days)
 	case c.Workers < 0:
 		return fmt.Errorf("%w: --workers %d is negative (use 0 for GOMAXPROCS)", ErrBadConfig, c.Workers)
 	}
-	if c.totalRows() > math.MaxUint32*100 {
-		return fmt.Errorf("%w: %d rows is more than this generator supports", ErrBadConfig, c.totalRows())
+	if n := c.totalRows(); n == 0 {
+		return fmt.Errorf("%w: --scale %v of %d days rounds to 0 rows", ErrBadConfig, c.Scale, c.Days)
+	} else if n > maxScale*FullRows {
+		return fmt.Errorf("%w: %d rows is more than %d months' worth; memory grows with the busiest hour (about 300 MB a month's rate)", ErrBadConfig, n, maxScale)
 	}
 	return nil
 }

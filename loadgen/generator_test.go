@@ -235,6 +235,9 @@ func TestConfigErrors(t *testing.T) {
 	f(Config{Scale: 1, Days: 0}, "--days 0")
 	f(Config{Scale: 1, Days: 31}, "--days 31")
 	f(Config{Scale: 1, Days: 30, Workers: -2}, "--workers")
+	f(Config{Scale: 1e-9, Days: 1}, "rounds to 0 rows")
+	f(Config{Scale: 11, Days: 30}, "--scale")
+	f(Config{Rows: 11 * FullRows, Days: 30}, "months' worth")
 	if _, err := NewGenerator(DefaultConfig()); err != nil {
 		t.Fatal(err)
 	}

@@ -147,7 +147,6 @@ func stats(args []string, stdout, stderr io.Writer) int {
 	}
 	name := fs.Arg(0)
 	var r io.Reader = os.Stdin
-	var size int64 = -1
 	if name != "-" {
 		f, err := os.Open(name)
 		if err != nil {
@@ -155,20 +154,20 @@ func stats(args []string, stdout, stderr io.Writer) int {
 			return 2
 		}
 		defer f.Close()
-		if st, err := f.Stat(); err == nil {
-			size = st.Size()
-		}
 		r = f
 	}
-	var onDisk int64 = -1
+	var onDisk int64 = -1 // compressed size, for the gzip row of the table
 	if strings.HasSuffix(name, ".gz") {
+		if st, err := os.Stat(name); err == nil {
+			onDisk = st.Size()
+		}
 		zr, err := gzip.NewReader(r)
 		if err != nil {
 			fmt.Fprintf(stderr, "loadgen stats: %s: %v\n", name, err)
 			return 1
 		}
 		defer zr.Close()
-		r, onDisk, size = zr, size, -1
+		r = zr
 	}
 	var progress func(int64)
 	if isTerminal(os.Stderr) {
@@ -193,7 +192,6 @@ func stats(args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	s.GzipBytes = onDisk
-	_ = size
 	s.WriteTable(stdout, name)
 	return 0
 }
