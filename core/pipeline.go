@@ -16,7 +16,9 @@ import (
 
 // This file is the engine's plumbing. One event's path:
 //
-//	reader   (readFile / readEvents) cuts the input into batches, in order;
+//	reader   (runMapped in source_mmap.go for a regular file, RunReader in
+//	         source.go for stdin and gzip, RunEvents / RunSlice below for
+//	         in-process events) cuts the input into batches, in order;
 //	workers  (parseBatch / routeBatch), several in parallel, parse each row,
 //	         count it, and route carts and purchases (and, with
 //	         --extend-on-activity, every event) to the shard that owns the
@@ -31,7 +33,9 @@ import (
 // Batches are pointer-rich but recycled through a fixed pool, so the steady
 // state allocates nothing per event.
 
-// Options configures an Engine. The zero value of each field means its default.
+// Options configures a run (RunFile, RunReader, RunEvents, RunSlice). The
+// zero value of each field means its default. The output never depends on
+// Shards, Parsers, ChunkBytes or BatchEvents.
 type Options struct {
 	TTL              time.Duration // cart lifetime after its last cart event; default 30m
 	Lateness         time.Duration // allowed lateness; default 0
