@@ -8,15 +8,14 @@
 #   WHEEL_BENCH_RUNTIME_10M=1 ./bench/wheel.sh   also runtime timers at 10M
 #                                    in RandomCancel (about 1.4 GiB)
 #
-# Raw output goes to results/wheel-bench.txt; the table to stdout. Wheel, heap
+# Raw output goes to $OUT (default /tmp/wheel-bench.txt); the table to stdout. Wheel, heap
 # and runtime timers run in the same invocation, one after another for each
 # size, so they share the machine's load; ratios are of medians.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 COUNT=${COUNT:-5}
 BENCH=${BENCH:-'Cart|ScheduleCancel|Expiry|RandomCancel|PointerChase|IdleAdvance'}
-out=results/wheel-bench.txt
-mkdir -p results
+out=${OUT:-/tmp/wheel-bench.txt}
 # -count N would run each sub-benchmark N times back to back; COUNT separate
 # invocations of -count 1 instead keep wheel, heap and runtime of one size
 # next to each other in time every round, so a burst of load hits all three.

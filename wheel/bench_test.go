@@ -20,8 +20,8 @@ package wheel
 //   - Cart: carts scheduled in time order, 70% refreshed half-way through
 //     their window, 50% cancelled by a purchase, the rest expiring.
 //   - ScheduleCancel: the cart pattern where every cart is cancelled.
-//   - Expiry: the cart pattern where every cart expires, advancing 64 ticks
-//     (one level-0 revolution) at a time.
+//   - Expiry: the cart pattern where every cart expires, advancing numSlots
+//     ticks (one level-0 revolution) at a time.
 //   - RandomCancel: cancel a random live timer, schedule a replacement.
 //   - PointerChase: one dependent random load over the wheel's footprint,
 //     the floor for RandomCancel.
@@ -70,7 +70,7 @@ type cartMix struct {
 var (
 	mixCart   = cartMix{refresh: 0.7, purchase: 0.5, advanceEvery: 1}
 	mixCancel = cartMix{refresh: 0, purchase: 1, advanceEvery: 1}
-	mixExpire = cartMix{refresh: 0, purchase: 0, advanceEvery: 64}
+	mixExpire = cartMix{refresh: 0, purchase: 0, advanceEvery: numSlots}
 )
 
 // flags decides cart i's fate from a hash of i, so wheel, heap and runtime
@@ -278,8 +278,8 @@ func BenchmarkCart(b *testing.B) { benchMix(b, mixCart) }
 func BenchmarkScheduleCancel(b *testing.B) { benchMix(b, mixCancel) }
 
 // BenchmarkExpiry: op = one schedule and one fired timer; the wheel advances
-// 64 ticks at a time, so each Advance fires a whole level-0 revolution.
-// runtime: see BenchmarkExpiryRuntime, which fires for real.
+// numSlots ticks at a time, so each Advance fires a whole level-0 revolution.
+// The runtime row is benchExpiryRuntime, which fires timers for real.
 func BenchmarkExpiry(b *testing.B) {
 	m := mixExpire
 	for _, n := range benchSizes {
