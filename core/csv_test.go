@@ -565,3 +565,28 @@ func (m cpuMeter) report(b *testing.B, rows, bytes int) {
 		b.ReportMetric(float64(bytes)*float64(b.N)/cpu*1e3, "cpu-MB/s")
 	}
 }
+
+func TestDelim(t *testing.T) {
+	// Bytes around the SWAR threshold (0x2D) in every lane position,
+	// against a plain loop.
+	alpha := []byte{',', '"', '\n', '\r', ' ', '+', '-', '.', '0', 'a', 0x00, 0x2B, 0x2E, 0x7F, 0x80, 0xAC, 0xAD, 0xFF}
+	rng := rand.New(rand.NewSource(5))
+	for k := 0; k < 200000; k++ {
+		b := make([]byte, rng.Intn(40))
+		for i := range b {
+			if rng.Intn(3) == 0 {
+				b[i] = alpha[rng.Intn(len(alpha))]
+			} else {
+				b[i] = 'a' + byte(rng.Intn(26))
+			}
+		}
+		start := rng.Intn(len(b) + 1)
+		want := start
+		for want < len(b) && b[want] != ',' && b[want] != '"' && b[want] != '\n' {
+			want++
+		}
+		if got := delim(b, start); got != want {
+			t.Fatalf("delim(%q, %d) = %d, want %d", b, start, got, want)
+		}
+	}
+}
