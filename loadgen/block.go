@@ -31,7 +31,7 @@ type block struct {
 	raw      []rec // generation order; owned by the worker, not kept
 	sorted   []rec
 	bounds   [spillHours + 2]int // hour k of the block is sorted[bounds[k]:bounds[k+1]]
-	sessions [][36]byte
+	sessions []sessText
 	count    []uint32
 	views    []rec // scratch: the current session's views
 	carts    []rec // scratch: the current session's carts
@@ -73,7 +73,7 @@ func (m *model) gen(b *block, i int, raw []rec) []rec {
 	}
 	for n < quota {
 		sess := uint32(len(b.sessions))
-		b.sessions = append(b.sessions, newUUID(&r))
+		uuid := newUUID(&r)
 		start := base + uint32(r.n(blockSecs))
 		end := start + sessCap
 
@@ -105,6 +105,7 @@ func (m *model) gen(b *block, i int, raw []rec) []rec {
 			pop = m.shoppers
 		}
 		user := uint32(pop * pow15(r.f64()))
+		b.sessions = append(b.sessions, newSessText(userID(user), &uuid))
 		if r.chance(m.pBotP) {
 			length = botMin + int(r.n(lenMax-botMin+1))
 		}
@@ -246,6 +247,27 @@ func ceil(x float64) float64 {
 
 // pow15 is u^userAlpha for userAlpha = 1.5.
 func pow15(u float64) float64 { return u * math.Sqrt(u) }
+
+// sessText is the end of every CSV line of a session, ",user_id,uuid\n",
+// rendered once per session instead of once per row.
+type sessText struct {
+	b [60]byte
+	n uint8
+}
+
+func newSessText(user uint64, uuid *[36]byte) sessText {
+	var t sessText
+	b := append(t.b[:0], ',')
+	b = appendUint(b, user)
+	b = append(b, ',')
+	b = append(b, uuid[:]...)
+	b = append(b, '\n')
+	t.n = uint8(len(b))
+	return t
+}
+
+// uuid returns the session's user_session.
+func (t *sessText) uuid() *[36]byte { return (*[36]byte)(t.b[t.n-37:]) }
 
 const hexDigits = "0123456789abcdef"
 

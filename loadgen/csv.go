@@ -67,13 +67,14 @@ func (m *model) buildCSV(out *hourOut, srcs []*block, h int) {
 		b = append(b, stamp[:]...)
 		b = append(b, typeField[x.typ()]...)
 		b = append(b, c.midOf(&c.prods[x.prod()])...)
-		b = append(b, ',')
-		b = appendUint(b, userID(x.user))
-		b = append(b, ',')
 		if x.sess != noSession {
-			b = append(b, blk.sessions[x.sess][:]...)
+			st := &blk.sessions[x.sess]
+			b = append(b, st.b[:st.n]...)
+		} else {
+			b = append(b, ',')
+			b = appendUint(b, userID(x.user))
+			b = append(b, ",\n"...)
 		}
-		b = append(b, '\n')
 		rows++
 	})
 	out.csv, out.rows = b, rows

@@ -113,7 +113,7 @@ func (g *Generator) merge(dst []core.Event) int {
 				e.ProductID, e.CategoryID, e.PriceCents = p.id, p.category, p.priceCents
 				e.Type = x.typ()
 				if x.sess != noSession {
-					e.Session, e.SessionLen = b.sessions[x.sess], core.SessionMax
+					e.Session, e.SessionLen = *b.sessions[x.sess].uuid(), core.SessionMax
 				} else {
 					e.Session, e.SessionLen = [core.SessionMax]byte{}, 0
 				}

@@ -186,7 +186,7 @@ func (p *pipeline) getBlock() *block {
 	// Sized once for the busiest block: regrowing buffers left garbage
 	// that the GC let pile up to twice the live heap in RSS.
 	q := int(p.m.maxQuota)
-	return &block{sorted: make([]rec, 0, q), sessions: make([][36]byte, 0, q/3)}
+	return &block{sorted: make([]rec, 0, q), sessions: make([]sessText, 0, q/3)}
 }
 
 func (p *pipeline) getOut() *hourOut {

@@ -12,6 +12,7 @@ import (
 	"io"
 	"os"
 	"runtime/pprof"
+	"runtime/trace"
 	"strings"
 	"time"
 
@@ -54,6 +55,7 @@ func generate(args []string, stdout, stderr io.Writer) int {
 	out := fs.String("o", "-", "output file; - for stdout; gzip when the name ends in .gz")
 	format := fs.String("format", "csv", "output format; only csv (the 2019-Nov text format) is supported")
 	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile to this file")
+	traceFile := fs.String("trace", "", "write a runtime execution trace to this file")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -99,6 +101,16 @@ func generate(args []string, stdout, stderr io.Writer) int {
 		defer pf.Close()
 		pprof.StartCPUProfile(pf)
 		defer pprof.StopCPUProfile()
+	}
+	if *traceFile != "" {
+		tf, err := os.Create(*traceFile)
+		if err != nil {
+			fmt.Fprintf(stderr, "loadgen generate: cannot write --trace %s: %v\n", *traceFile, err)
+			return 2
+		}
+		defer tf.Close()
+		trace.Start(tf)
+		defer trace.Stop()
 	}
 	g, _ := loadgen.NewGenerator(cfg)
 	total := g.Rows()
