@@ -1,6 +1,7 @@
 package loadgen
 
 import (
+	"fmt"
 	"math"
 	"sort"
 	"strconv"
@@ -42,24 +43,27 @@ var codes = func() []string {
 		{"furniture", []string{"living_room.sofa", "living_room.chair", "living_room.cabinet", "bedroom.bed",
 			"bedroom.pillow", "kitchen.table", "kitchen.chair", "bathroom.bath", "bathroom.toilet", "universal.light"}},
 		{"apparel", []string{"shoes", "shoes.keds", "shoes.sandals", "shoes.slipons", "shirt", "trousers", "jeans",
-			"jacket", "costume", "dress", "underwear", "scarf", "glove", "belt", "sock"}},
+			"jacket", "costume", "dress", "underwear", "scarf", "glove", "belt", "sock", "shoes.moccasins", "shoes.step_ins"}},
 		{"construction", []string{"tools.drill", "tools.saw", "tools.generator", "tools.welding", "tools.light",
-			"tools.pump", "tools.screw", "components.faucet", "tools.heater"}},
+			"tools.pump", "tools.screw", "components.faucet", "tools.heater", "tools.soldering", "tools.painting"}},
 		{"kids", []string{"toys", "carriage", "skates", "swing", "dolls", "fmcg.diapers", "bottles"}},
 		{"auto", []string{"accessories.player", "accessories.alarm", "accessories.videoregister", "accessories.radar",
-			"accessories.parktronic", "accessories.compressor"}},
+			"accessories.parktronic", "accessories.compressor", "accessories.anti_freeze"}},
 		{"sport", []string{"bicycle", "tennis", "ski", "snowboard", "trainer", "diving"}},
 		{"accessories", []string{"bag", "wallet", "umbrella"}},
 		{"country_yard", []string{"cultivator", "lawn_mower", "watering", "weather_station"}},
 		{"medicine", []string{"tools.tonometer"}},
-		{"stationery", []string{"cartrige"}},
+		{"stationery", []string{"cartrige", "paper"}},
 	}
 	for _, t := range tree {
 		for _, s := range t.subs {
 			c = append(c, t.top+"."+s)
 		}
 	}
-	return c[:129]
+	if len(c) != pubCodes {
+		panic(fmt.Sprintf("loadgen: %d category codes, want %d", len(c), pubCodes))
+	}
+	return c
 }()
 
 // catalogue is the product universe of a seed: every product keeps its
