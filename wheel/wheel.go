@@ -152,7 +152,8 @@ func (w *Wheel) Cancel(h Handle) bool {
 // due at that tick), and one it cancels before its turn does not fire. A
 // nested Advance from inside fire returns at once and does nothing.
 //
-// If now is before Now(), Advance does nothing. Skipping idle time costs
+// fire must not be nil when anything can be due. If now is before Now(),
+// Advance does nothing. Skipping idle time costs
 // O(levels) through the occupancy bitmaps, however many ticks pass.
 func (w *Wheel) Advance(now int64, fire func(deadline int64, payload uint64)) {
 	target := key(now)
