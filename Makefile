@@ -1,8 +1,8 @@
 # cartwatch: make run (the main job on the built-in default), make test.
 GO       ?= go
 BIN      := bin
-# Packages with goroutines of their own: tested under the race detector.
-RACE_PKGS := ./core/... ./cmd/...
+# Concurrent packages (and the wheel, which the shards drive): tested under the race detector.
+RACE_PKGS := ./core/... ./cmd/... ./wheel/...
 # kafkatest/ runs (with -race) in test-kafka, which starts the brokers it needs;
 # without them it fails under CI=true, so test-unit leaves it out.
 UNIT_PKGS = $$($(GO) list ./... | grep -v '/kafkatest$$')
