@@ -1,6 +1,7 @@
 package core
 
 import (
+	"cmp"
 	"math"
 	"slices"
 
@@ -93,6 +94,16 @@ func newShard(ttl int64, extend bool, userHint int) *shard {
 
 func (s *shard) onFire(_ int64, payload uint64) { s.fired = append(s.fired, uint32(payload)) }
 
+// cartOrder orders two carts (slots in s.carts) the way alerts are written:
+// by deadline (abandoned_at), then user_id.
+func (s *shard) cartOrder(a, b uint32) int {
+	ca, cb := &s.carts[a], &s.carts[b]
+	if c := cmp.Compare(ca.deadline, cb.deadline); c != 0 {
+		return c
+	}
+	return cmp.Compare(ca.uid, cb.uid)
+}
+
 // advance moves the watermark to w and abandons every cart whose deadline is
 // <= w (rule 2), appending their alerts to s.out in (deadline, user_id) order.
 func (s *shard) advance(w int64) {
@@ -107,25 +118,10 @@ func (s *shard) advance(w int64) {
 	if len(s.fired) == 0 {
 		return
 	}
-	// The wheel fires a slot in no particular order; the output order within
-	// one advance is (deadline, user_id).
+	// The wheel fires in deadline order, ties in scheduling order; the
+	// output order within one advance is (deadline, user_id).
 	if len(s.fired) > 1 {
-		slices.SortFunc(s.fired, func(a, b uint32) int {
-			ca, cb := &s.carts[a], &s.carts[b]
-			if ca.deadline != cb.deadline {
-				if ca.deadline < cb.deadline {
-					return -1
-				}
-				return 1
-			}
-			if ca.uid < cb.uid {
-				return -1
-			}
-			if ca.uid > cb.uid {
-				return 1
-			}
-			return 0
-		})
+		slices.SortFunc(s.fired, s.cartOrder)
 	}
 	for _, idx := range s.fired {
 		c := &s.carts[idx]
@@ -296,19 +292,7 @@ func (s *shard) finish(keep bool) {
 		s.cnt.OpenCarts = int64(len(open))
 		return
 	}
-	slices.SortFunc(open, func(a, b uint32) int {
-		ca, cb := &s.carts[a], &s.carts[b]
-		if ca.deadline != cb.deadline {
-			if ca.deadline < cb.deadline {
-				return -1
-			}
-			return 1
-		}
-		if ca.uid < cb.uid {
-			return -1
-		}
-		return 1
-	})
+	slices.SortFunc(open, s.cartOrder)
 	for _, idx := range open {
 		s.abandon(idx, s.carts[idx].deadline, 0, s.carts[idx].uid)
 	}
