@@ -126,7 +126,7 @@ func (g *Generator) merge(dst []core.Event) int {
 	// The hour is done: recycle what it alone still needed.
 	g.in = false
 	g.p.release(g.srcs)
-	g.p.put()
+	g.p.put(nil)
 	g.hour++
 	return k
 }

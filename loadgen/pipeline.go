@@ -8,15 +8,14 @@ import (
 // pipeline runs the workers that turn blocks into output hours. Task i
 // generates block i, waits for blocks i-spillHours..i-1 (taken earlier, so
 // there is no cycle), merges their rows of hour i in time order and hands the
-// built hour to the consumer in chunks, as they fill (see WriteCSV); the
-// consumer takes hours strictly in order. Tokens bound
+// built hour to the consumer, who takes hours strictly in order. Tokens bound
 // how far the workers run ahead of the consumer, and with it the memory.
 type pipeline struct {
 	m       *model
-	build   func(p *pipeline, ring chan *hourOut, srcs []*block, hour int)
+	build   func(p *pipeline, out *hourOut, srcs []*block, hour int)
 	blocks  []*block
 	ready   []chan struct{}
-	results []chan *hourOut // chunks of hour i; buffered: the worker never waits here
+	results []chan *hourOut // buffered 1: the worker never waits on the consumer
 	refs    []atomic.Int32  // hours still to build from each block
 	tokens  chan struct{}
 	next    atomic.Int64
@@ -26,18 +25,17 @@ type pipeline struct {
 	// regrowing hour-sized buffers was a third of the CPU time.
 	mu      sync.Mutex
 	freeBlk []*block
+	freeOut []*hourOut
 	closed  sync.Once
 }
 
-// hourOut is a chunk of a built hour's CSV lines.
+// hourOut is one built hour: CSV bytes or parsed events.
 type hourOut struct {
 	csv  []byte
 	rows int
-	last bool          // the hour's last chunk
-	home chan *hourOut // the ring of the worker that owns the chunk
 }
 
-func newPipeline(m *model, workers int, build func(*pipeline, chan *hourOut, []*block, int)) *pipeline {
+func newPipeline(m *model, workers int, build func(*pipeline, *hourOut, []*block, int)) *pipeline {
 	n := m.nBlocks
 	p := &pipeline{
 		m: m, build: build,
@@ -52,8 +50,7 @@ func newPipeline(m *model, workers int, build func(*pipeline, chan *hourOut, []*
 	}
 	for i := range n {
 		p.ready[i] = make(chan struct{})
-		// Room for all the chunks of one worker: it never waits here.
-		p.results[i] = make(chan *hourOut, chunksPerWorker)
+		p.results[i] = make(chan *hourOut, 1)
 		p.refs[i].Store(int32(min(i+spillHours, n-1) - i + 1))
 	}
 	for range cap(p.tokens) {
@@ -70,13 +67,6 @@ func (p *pipeline) work() {
 	defer p.wg.Done()
 	srcs := make([]*block, 0, spillHours+1)
 	var raw []rec
-	var ring chan *hourOut
-	if p.build != nil {
-		ring = make(chan *hourOut, chunksPerWorker)
-		for range chunksPerWorker {
-			ring <- &hourOut{csv: make([]byte, 0, chunkSize), home: ring}
-		}
-	}
 	for {
 		select {
 		case <-p.tokens:
@@ -106,8 +96,10 @@ func (p *pipeline) work() {
 			}
 			srcs = append(srcs, p.blocks[j])
 		}
-		p.build(p, ring, srcs, i)
+		out := p.getOut()
+		p.build(p, out, srcs, i)
 		p.release(srcs)
+		p.results[i] <- out
 	}
 }
 
@@ -134,8 +126,8 @@ func (p *pipeline) sources(h int, dst []*block) []*block {
 	return dst
 }
 
-// get returns the next chunk of built hour i (nil when the pipeline has no
-// build function); the caller must call put when done with the hour.
+// get returns built hour i (nil when the pipeline has no build function);
+// the caller must call put with it when done.
 func (p *pipeline) get(i int) (*hourOut, bool) {
 	select {
 	case out := <-p.results[i]:
@@ -145,8 +137,12 @@ func (p *pipeline) get(i int) (*hourOut, bool) {
 	}
 }
 
-// put returns the token of an hour the consumer is done with.
-func (p *pipeline) put() {
+func (p *pipeline) put(out *hourOut) {
+	if out != nil {
+		p.mu.Lock()
+		p.freeOut = append(p.freeOut, out)
+		p.mu.Unlock()
+	}
 	select {
 	case p.tokens <- struct{}{}:
 	case <-p.done:
@@ -191,6 +187,17 @@ func (p *pipeline) getBlock() *block {
 	// that the GC let pile up to twice the live heap in RSS.
 	q := int(p.m.maxQuota)
 	return &block{sorted: make([]rec, 0, q), sessions: make([]sessText, 0, q/3)}
+}
+
+func (p *pipeline) getOut() *hourOut {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if n := len(p.freeOut); n > 0 {
+		o := p.freeOut[n-1]
+		p.freeOut = p.freeOut[:n-1]
+		return o
+	}
+	return &hourOut{csv: make([]byte, 0, hourBytes(p.m.maxQuota))}
 }
 
 // hourBytes is the room for an output hour of a model whose busiest block
