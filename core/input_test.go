@@ -466,7 +466,8 @@ func BenchmarkLines(b *testing.B) {
 // BenchmarkReadParse is the input side end to end on one goroutine: chunks
 // from an in-memory copy of synthetic rows, every line parsed (full=false, as
 // the engine does without --extend-on-activity). walk=next uses
-// LineIter.ParseNext, walk=iter LineIter.Next + Parser.ParseRow. Expect 0
+// LineIter.ParseNext, walk=iter LineIter.Next + Parser.ParseRow, walk=rows
+// Parser.Rows (the two-stage scan the engine uses). Expect 0
 // allocs/op.
 //
 //	go test -run XXX -bench BenchmarkReadParse -count 10 ./core/ > rp.txt
@@ -477,7 +478,7 @@ func BenchmarkReadParse(b *testing.B) {
 	for _, bc := range []struct {
 		walk  string
 		chunk int
-	}{{"next", 4 << 20}, {"iter", 4 << 20}, {"next", 1 << 20}, {"iter", 1 << 20}, {"next", 256 << 10}, {"next", 64 << 10}} {
+	}{{"next", 4 << 20}, {"iter", 4 << 20}, {"next", 1 << 20}, {"iter", 1 << 20}, {"rows", 1 << 20}, {"next", 256 << 10}, {"next", 64 << 10}} {
 		walk := bc.walk
 		b.Run(fmt.Sprintf("walk=%s/chunk=%dK", walk, bc.chunk>>10), func(b *testing.B) {
 			b.ReportAllocs()
@@ -489,6 +490,7 @@ func BenchmarkReadParse(b *testing.B) {
 			// Warm up: the first chunk buffer is allocated here, not in
 			// the measured loop.
 			for c, err := cr.Next(); err == nil; c, err = cr.Next() {
+				p.Rows(c.Data) // and the stage-1 bitmap
 				cr.Release(c)
 			}
 			cpu := startCPU()
@@ -502,7 +504,22 @@ func BenchmarkReadParse(b *testing.B) {
 						break
 					}
 					it := c.Lines()
-					if walk == "next" {
+					if walk == "rows" {
+						rit := p.Rows(c.Data)
+						for {
+							r, ok := rit.Next(&ev, false)
+							if !ok {
+								break
+							}
+							if r != ReasonOK {
+								b.Fatal("malformed synthetic row")
+							}
+							n++
+							if ev.Type == EventView {
+								v++
+							}
+						}
+					} else if walk == "next" {
 						for {
 							r, ok := it.ParseNext(&p, &ev, false)
 							if !ok {

@@ -93,15 +93,26 @@ func (e *engine) parseBatch(p *Parser, b *batch) {
 	// user, so the parser may skip storing its other fields (it still
 	// validates them).
 	const full = false
-	it := b.chunk.Lines()
-	for it.Next() {
-		if r := p.ParseRow(it.Line(), &ev, full); r != ReasonOK {
+	extend := e.opt.ExtendOnActivity
+	it := p.Rows(b.chunk.Data)
+	for {
+		r, ok := it.Next(&ev, full)
+		if !ok {
+			break
+		}
+		if r != ReasonOK {
 			b.bad++
 			b.rejects = append(b.rejects, reject{skip + int64(it.Index()), r})
 			continue
 		}
 		b.rows++
 		m = max(m, ev.Time)
+		if ev.Type == EventView && !extend {
+			// As in routeBatch: keeping views out of the routeEvent call
+			// (too big to inline) saves a call on 94 % of rows.
+			b.cnt.Views++
+			continue
+		}
 		e.routeEvent(b, &ev, m, skip+int64(it.Index()))
 	}
 	b.lines = skip + int64(it.Count())

@@ -1,0 +1,241 @@
+package core
+
+import (
+	"bytes"
+	"encoding/binary"
+	"math/rand"
+	"strconv"
+	"strings"
+	"testing"
+)
+
+// refMask is stage 1 byte by byte.
+func refMask(data []byte) []uint64 {
+	m := make([]uint64, len(data)/64+1)
+	for i, c := range data {
+		if c < 0x2D {
+			m[i/64] |= 1 << (i % 64)
+		}
+	}
+	m[len(data)/64] |= 1 << (len(data) % 64) // the sentinel
+	return m
+}
+
+func checkScan(t *testing.T, data []byte) {
+	t.Helper()
+	want := refMask(data)
+	got := make([]uint64, len(want))
+	for k := range got {
+		got[k] = 0xdeadbeef // must be overwritten
+	}
+	scanStructural(data, got)
+	gen := make([]uint64, len(data)/64)
+	scanBlocksGeneric(data[:len(gen)*64], gen)
+	for k := range want {
+		if got[k] != want[k] {
+			t.Fatalf("len %d word %d: scanStructural %064b, want %064b", len(data), k, got[k], want[k])
+		}
+		if k < len(gen) && gen[k] != want[k] && k != len(data)/64 {
+			t.Fatalf("len %d word %d: scanBlocksGeneric %064b, want %064b", len(data), k, gen[k], want[k])
+		}
+	}
+}
+
+// TestScanStructural holds the assembly stage 1 and the portable one to the
+// byte-by-byte definition, on random bytes of every value and on bytes near
+// the 0x2D limit, at every length and alignment up to a few blocks.
+func TestScanStructural(t *testing.T) {
+	rng := rand.New(rand.NewSource(4))
+	buf := make([]byte, 1024)
+	for k := 0; k < 3000; k++ {
+		for i := range buf {
+			switch rng.Intn(3) {
+			case 0:
+				buf[i] = byte(rng.Intn(256))
+			case 1:
+				buf[i] = byte(0x2A + rng.Intn(6)) // 0x2A-0x2F
+			default:
+				buf[i] = byte(0x7D + rng.Intn(6)) // 0x7D-0x82
+			}
+		}
+		off := rng.Intn(64)
+		checkScan(t, buf[off:off+rng.Intn(len(buf)-off)])
+	}
+}
+
+func FuzzStructural(f *testing.F) {
+	f.Add([]byte("2019-11-01 00:00:14 UTC,view,1,2,,,0,3,x\n\x00\x2c\x2d\x7f\x80\xff"))
+	f.Fuzz(func(t *testing.T, data []byte) { checkScan(t, data) })
+}
+
+func TestDigits(t *testing.T) {
+	rng := rand.New(rand.NewSource(5))
+	for k := 0; k < 200000; k++ {
+		n := rng.Intn(22)
+		digits := make([]byte, n)
+		for i := range digits {
+			digits[i] = byte('0' + rng.Intn(10))
+			if rng.Intn(40) == 0 {
+				digits[i] = byte(rng.Intn(256))
+			}
+		}
+		pre := strings.Repeat(",", 24+rng.Intn(9))
+		data := []byte(pre + string(digits) + ",xyz")
+		want, err := strconv.ParseUint(string(digits), 10, 64)
+		wantOK := err == nil && n <= 19 && digits[0] != '+' && !bytes.ContainsAny(digits, "_+-")
+		if ok := digitsOK(data, len(pre), len(pre)+n); ok != wantOK {
+			t.Fatalf("digitsOK(%q) = %v; want %v", digits, ok, wantOK)
+		}
+		if _, ok := priceAt(data, len(pre), len(pre)+n); ok != priceOK(data, len(pre), len(pre)+n) {
+			t.Fatalf("priceOK(%q) = %v, priceAt %v", digits, !ok, ok)
+		}
+		got, ok := digitsAt(data, len(pre), len(pre)+n)
+		if ok != wantOK || (ok && got != want) {
+			t.Fatalf("digitsAt(%q) = %d, %v; want %d, %v", digits, got, ok, want, wantOK)
+		}
+		wantP, wantPOK := parsePrice(digits)
+		wantPOK = wantPOK && (bytes.IndexByte(digits, '.') < 0 && n <= 16 || bytes.IndexByte(digits, '.') >= 0 && bytes.IndexByte(digits, '.') <= 16)
+		if gotP, ok := priceAt(data, len(pre), len(pre)+n); ok != wantPOK || (ok && gotP != wantP) {
+			t.Fatalf("priceAt(%q) = %d, %v; want %d, %v", digits, gotP, ok, wantP, wantPOK)
+		}
+	}
+	// Prices with a decimal point.
+	for _, s := range []string{"0", "5.1", "1000", "489.07", "0.00", "12.5", "1234567890123456.99"} {
+		data := []byte(strings.Repeat(",", 24) + s + ",")
+		want, _ := parsePrice([]byte(s))
+		if !priceOK(data, 24, 24+len(s)) {
+			t.Fatalf("priceOK(%q) = false", s)
+		}
+		if got, ok := priceAt(data, 24, 24+len(s)); !ok || got != want {
+			t.Fatalf("priceAt(%q) = %d, %v; want %d", s, got, ok, want)
+		}
+	}
+	for _, s := range []string{"", ".5", "5.", "-5.00", "1.234", "1e3", "+5", "1.2.3", "1..2", "12345678901234567"} {
+		data := []byte(strings.Repeat(",", 24) + s + ",")
+		if priceOK(data, 24, 24+len(s)) {
+			t.Fatalf("priceOK(%q) = true", s)
+		}
+		if got, ok := priceAt(data, 24, 24+len(s)); ok {
+			t.Fatalf("priceAt(%q) = %d, ok", s, got)
+		}
+	}
+}
+
+// walkRows parses data with RowIter.
+func walkRows(data []byte, full bool) (rows []parsed, n int) {
+	var p Parser
+	it := p.Rows(data)
+	for {
+		var ev Event
+		r, ok := it.Next(&ev, full)
+		if !ok {
+			break
+		}
+		rows = append(rows, parsed{it.Index(), string(it.Line()), r, ev})
+	}
+	return rows, it.Count()
+}
+
+// checkRows holds RowIter to LineIter.Next + ParseRow, and every row it
+// accepts to the reference parser.
+func checkRows(t *testing.T, data []byte) {
+	t.Helper()
+	for _, full := range []bool{false, true} {
+		rows, n1 := walkRows(data, full)
+		_, iter, _, n2 := walkBoth(data, full)
+		if n1 != n2 || len(rows) != len(iter) {
+			t.Fatalf("%q full=%v: RowIter %d lines (%d yielded), Next %d (%d)", data, full, n1, len(rows), n2, len(iter))
+		}
+		for i := range rows {
+			a, b := rows[i], iter[i]
+			if a.r != ReasonOK {
+				a.ev, b.ev = Event{}, Event{}
+			}
+			if a != b {
+				t.Fatalf("%q full=%v: line %d\nRowIter %+v\nNext    %+v", data, full, i, a, b)
+			}
+			want, wantOK := refParseRow(a.line)
+			if wantOK != (a.r == ReasonOK) {
+				t.Fatalf("%q full=%v: RowIter %v, reference ok=%v", a.line, full, a.r, wantOK)
+			}
+			if !wantOK {
+				continue
+			}
+			got := a.ev
+			if !full && want.Type == EventView {
+				got = Event{Time: got.Time, Type: got.Type, UserID: got.UserID}
+				want = Event{Time: want.Time, Type: want.Type, UserID: want.UserID}
+			}
+			if got != want {
+				t.Fatalf("%q full=%v\n got %+v\nwant %+v", a.line, full, got, want)
+			}
+		}
+	}
+}
+
+func TestRows(t *testing.T) {
+	data, _ := syntheticRows(500)
+	checkRows(t, data)
+	rng := rand.New(rand.NewSource(6))
+	lines := splitLines(data)
+	for k := 0; k < 1000; k++ {
+		var b []byte
+		for n := rng.Intn(8); n > 0; n-- {
+			l := append([]byte(nil), lines[rng.Intn(len(lines))]...)
+			switch rng.Intn(9) {
+			case 0:
+				l = l[:rng.Intn(len(l))]
+			case 1:
+				l[rng.Intn(len(l))] = ",\"\r\n.x- \x00"[rng.Intn(9)]
+			case 2:
+				l = append(l, '\r')
+			case 3:
+				l = nil
+			case 4:
+				l = []byte(strings.Replace(string(l), ",", `,"`+strings.Repeat("a", rng.Intn(70))+`",`, 1+rng.Intn(3)))
+			}
+			b = append(b, l...)
+			b = append(b, '\n')
+		}
+		if len(b) > 0 && rng.Intn(2) == 0 {
+			b = b[:len(b)-1]
+		}
+		checkRows(t, b)
+	}
+	// Rows of every length up to a few KiB, across stage-1 windows and
+	// past the 128-bit window of fastAt.
+	var big []byte
+	for len(big) < 3*rowWindow {
+		l := lines[rng.Intn(len(lines))]
+		switch rng.Intn(4) {
+		case 0:
+			l = []byte(with(4, strings.Repeat("c", rng.Intn(3000))))
+		case 1:
+			l = []byte(with(8, strings.Repeat("s", rng.Intn(200))))
+		case 2:
+			l = []byte(with(5, strings.Repeat("b", rng.Intn(100))+"\"x"))
+		}
+		big = append(append(big, l...), '\n')
+	}
+	checkRows(t, big)
+	// The line limit applies.
+	long := []byte(with(4, strings.Repeat("a", 300)) + "\n" + row(good...))
+	p := Parser{MaxLine: 200}
+	var ev Event
+	it := p.Rows(long)
+	if r, ok := it.Next(&ev, true); !ok || r != ReasonLineTooLong {
+		t.Fatalf("long line: %v, %v", r, ok)
+	}
+	if r, ok := it.Next(&ev, true); !ok || r != ReasonOK || it.Index() != 1 {
+		t.Fatalf("after long line: %v, %v, index %d", r, ok, it.Index())
+	}
+}
+
+func FuzzRows(f *testing.F) {
+	f.Add([]byte(row(good...) + "\n" + row(good...) + "\r\n\n" + with(1, "view")))
+	f.Add([]byte(with(8, "") + "\r\n" + with(8, "x\r")))
+	f.Add([]byte(with(6, "1.5") + "\n" + with(2, "12345678901234567") + "\n" + with(7, "007")))
+	f.Fuzz(func(t *testing.T, data []byte) { checkRows(t, data) })
+}
+
+var _ = binary.LittleEndian
