@@ -48,22 +48,6 @@ type Counters struct {
 	OpenCarts                       int64
 }
 
-func (c *Counters) add(o *Counters) {
-	c.Views += o.Views
-	c.Carts += o.Carts
-	c.Purchases += o.Purchases
-	c.Others += o.Others
-	c.CartsOpened += o.CartsOpened
-	c.Converted += o.Converted
-	c.Abandoned += o.Abandoned
-	c.AbandonedValue += o.AbandonedValue
-	c.Direct += o.Direct
-	c.Late += o.Late
-	c.Spending += o.Spending
-	c.AbandoningUsers += o.AbandoningUsers
-	c.OpenCarts += o.OpenCarts
-}
-
 // shard is the state of one shard: its users, its open carts and its wheel.
 // Only the owning goroutine touches it.
 type shard struct {
