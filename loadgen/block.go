@@ -249,25 +249,31 @@ func ceil(x float64) float64 {
 func pow15(u float64) float64 { return u * math.Sqrt(u) }
 
 // sessText is the end of every CSV line of a session, ",user_id,uuid\n",
-// rendered once per session instead of once per row.
+// rendered once per session instead of once per row. It is one 64-byte
+// cache line, its length in the last byte, so that rendering can copy all
+// 64 bytes with fixed-size moves and keep n of them.
 type sessText struct {
-	b [60]byte
-	n uint8
+	b [sessTextLen]byte
 }
+
+const sessTextLen = 64
 
 func newSessText(user uint64, uuid *[36]byte) sessText {
 	var t sessText
-	b := append(t.b[:0], ',')
+	b := append(t.b[:0:sessTextLen-1], ',')
 	b = appendUint(b, user)
 	b = append(b, ',')
 	b = append(b, uuid[:]...)
 	b = append(b, '\n')
-	t.n = uint8(len(b))
+	t.b[sessTextLen-1] = uint8(len(b))
 	return t
 }
 
+// len is the length of the text.
+func (t *sessText) len() int { return int(t.b[sessTextLen-1]) }
+
 // uuid returns the session's user_session.
-func (t *sessText) uuid() *[36]byte { return (*[36]byte)(t.b[t.n-37:]) }
+func (t *sessText) uuid() *[36]byte { return (*[36]byte)(t.b[t.len()-37:]) }
 
 const hexDigits = "0123456789abcdef"
 

@@ -5,6 +5,7 @@ import (
 	"math"
 	"sort"
 	"strconv"
+	"unsafe"
 )
 
 // Catalogue parameters (docs/loadgen-model.md explains each choice).
@@ -74,16 +75,31 @@ type catalogue struct {
 	// prods holds what an event needs of its product in one 32-byte
 	// record: a single cache miss per event on the 6 MB table.
 	prods []product
-	// mid holds, per product, the rendered middle of a CSV line:
-	// "product_id,category_id,category_code,brand,price".
-	mid []byte
+	// mids holds, per product, the rendered middle of a CSV line:
+	// "product_id,category_id,category_code,brand,price". The CSV path reads
+	// it instead of prods: one record, one or two adjacent cache lines.
+	mids []midText
 }
+
+// midText is a product's CSV middle: its length in byte 0, the text from
+// byte 1. Rendering copies midCopy bytes with fixed-size moves and keeps n.
+type midText struct{ b [1 << midShift]byte }
+
+const midShift = 7
+
+const midCopy = 96 // bytes copied per row; every middle is shorter (checked)
+
+func (t *midText) len() int { return int(t.b[0]) }
+
+// prodShift is log2 of the size of a product, for prefetchRecs.
+const prodShift = 5
+
+var _ = [1]int{}[unsafe.Sizeof(product{})-1<<prodShift] // a product is 1<<prodShift bytes
 
 type product struct {
 	id, category uint64
 	priceCents   int64
-	mid          uint32 // offset of the rendered CSV middle in catalogue.mid
-	midLen       uint32
+	_            [8]byte // two records per cache line
 }
 
 // priceKnots is the event-weighted inverse CDF of price: the published p50,
@@ -306,6 +322,7 @@ func newCatalogue(seed uint64) *catalogue {
 	// Product ids: unique, half with 7 digits and half with 8, like the
 	// real file's.
 	c.prods = make([]product, n)
+	c.mids = make([]midText, n)
 	used := make(map[uint64]bool, n)
 	for i := range c.prods {
 		p := &c.prods[i]
@@ -323,8 +340,8 @@ func newCatalogue(seed uint64) *catalogue {
 			}
 		}
 		p.category, p.priceCents = catIDs[prodCat[i]], price[i]
-		b := c.mid
-		p.mid = uint32(len(b))
+		t := &c.mids[i]
+		b := t.b[1 : 1 : midCopy+1]
 		b = strconv.AppendUint(b, p.id, 10)
 		b = append(b, ',')
 		b = strconv.AppendUint(b, p.category, 10)
@@ -336,8 +353,10 @@ func newCatalogue(seed uint64) *catalogue {
 		b = append(b, brands[prodBrand[i]]...)
 		b = append(b, ',')
 		b = appendCents(b, p.priceCents)
-		p.midLen = uint32(len(b)) - p.mid
-		c.mid = b
+		if len(b) > midCopy { // append left t.b
+			panic(fmt.Sprintf("loadgen: product %d: CSV middle %q is longer than %d bytes", i, b, midCopy))
+		}
+		t.b[0] = uint8(len(b))
 	}
 	return c
 }
@@ -382,5 +401,3 @@ func appendCents(b []byte, c int64) []byte {
 	f := c % 100
 	return append(b, '.', byte('0'+f/10), byte('0'+f%10))
 }
-
-func (c *catalogue) midOf(p *product) []byte { return c.mid[p.mid : p.mid+p.midLen] }

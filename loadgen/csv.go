@@ -3,6 +3,7 @@ package loadgen
 import (
 	"fmt"
 	"io"
+	"unsafe"
 )
 
 // Header is the first line of a file in the 2019-Nov schema.
@@ -47,41 +48,106 @@ func WriteCSV(w io.Writer, cfg Config, progress func(rows int64)) (int64, error)
 
 func (m *model) buildCSVp(_ *pipeline, out *hourOut, srcs []*block, h int) { m.buildCSV(out, srcs, h) }
 
-// buildCSV renders hour h as CSV lines.
+// buildCSV renders hour h as CSV lines, from srcs (the blocks h-spillHours..h
+// that exist) in time order; within a second, older blocks first, each in
+// its generation order. This order is part of the output's definition.
+//
+// NOTE: every piece of a line is copied with fixed-size moves (24 bytes of
+// time stamp, 16 of event type, 96 of product, 64 of session) and the
+// write position then advances by the piece's true length; the next piece
+// overwrites the excess. Four append calls per row, each a memmove of 6 to
+// 83 bytes, took 27 % of the CPU time of writing the month.
 func (m *model) buildCSV(out *hourOut, srcs []*block, h int) {
-	// Lines average 133 bytes; sizing for 140 makes append's doubling copy
-	// rare without holding a worst case per row in every hour buffer.
-	if need := hourRows(srcs, h) * 140; cap(out.csv) < need {
-		out.csv = make([]byte, 0, max(need, hourBytes(m.maxQuota)))
+	// Lines average 133 bytes; sizing for 140 makes growing rare without
+	// holding a worst case per row in every hour buffer.
+	if need := hourRows(srcs, h)*140 + lineRoom; cap(out.csv) < need {
+		out.csv = make([]byte, max(need, hourBytes(m.maxQuota)))
 	}
-	b := out.csv[:0]
-	c := m.cat
-	var stamp [23]byte
+	b := out.csv[:cap(out.csv)]
+	n := 0
+	mids := m.cat.mids
+	var stamp [24]byte
 	stampT := ^uint32(0)
 	rows := 0
-	mergeHour(srcs, h, func(x *rec, blk *block) {
-		if x.t != stampT {
-			stampT = x.t
-			stamp = timeStamp(x.t)
+	var pos, end, pf [spillHours + 1]int
+	for j, blk := range srcs {
+		k := h - blk.idx
+		pos[j], end[j] = blk.bounds[k], blk.bounds[k+1]
+		pf[j] = pos[j]
+	}
+	base := uint32(h * blockSecs)
+	for s := base; s < base+blockSecs; s++ {
+		for j, blk := range srcs {
+			p, e := pos[j], end[j]
+			if f := pf[j]; f < e && f < p+pfAhead { // see Generator.merge
+				to := min(e, p+pfAhead+pfBatch)
+				prefetchRecs(blk.sorted[max(f, p):to], unsafe.Pointer(unsafe.SliceData(mids)), midShift,
+					unsafe.Pointer(unsafe.SliceData(blk.sessions)))
+				pf[j] = to
+			}
+			for ; p < e && blk.sorted[p].t == s; p++ {
+				x := &blk.sorted[p]
+				if len(b)-n < lineRoom {
+					b = append(b[:n], make([]byte, len(b))...)
+					b = b[:cap(b)]
+				}
+				if x.t != stampT {
+					stampT = x.t
+					ts := timeStamp(x.t)
+					copy(stamp[:], ts[:])
+				}
+				*(*[24]byte)(b[n:]) = stamp
+				n += stampLen
+				tf := &typeFields[x.typ()]
+				*(*[16]byte)(b[n:]) = tf.b
+				n += int(tf.n)
+				mt := &mids[x.prod()]
+				move32(b[n:], mt.b[1:])
+				move32(b[n+32:], mt.b[33:])
+				move32(b[n+64:], mt.b[65:])
+				n += mt.len()
+				if x.sess != noSession {
+					st := &blk.sessions[x.sess]
+					move32(b[n:], st.b[:])
+					move32(b[n+32:], st.b[32:])
+					n += st.len()
+				} else {
+					tail := append(b[n:n], ',')
+					tail = appendUint(tail, userID(x.user))
+					tail = append(tail, ",\n"...)
+					n += len(tail)
+				}
+				rows++
+			}
+			pos[j] = p
 		}
-		b = append(b, stamp[:]...)
-		b = append(b, typeField[x.typ()]...)
-		b = append(b, c.midOf(&c.prods[x.prod()])...)
-		if x.sess != noSession {
-			st := &blk.sessions[x.sess]
-			b = append(b, st.b[:st.n]...)
-		} else {
-			b = append(b, ',')
-			b = appendUint(b, userID(x.user))
-			b = append(b, ",\n"...)
-		}
-		rows++
-	})
-	out.csv, out.rows = b, rows
+	}
+	out.csv, out.rows = b[:n], rows
 }
 
-// typeField is ",<event_type>," per core.EventType.
-var typeField = [4]string{",other,", ",view,", ",cart,", ",purchase,"}
+// move32 copies 32 bytes as two 16-byte moves. (A [32]byte assignment
+// between two slices compiles to a call of memmove, as they may overlap.)
+func move32(dst, src []byte) {
+	*(*[16]byte)(dst) = *(*[16]byte)(src)
+	*(*[16]byte)(dst[16:]) = *(*[16]byte)(src[16:])
+}
+
+// lineRoom is the free room a row needs at the write position: the
+// fixed-size moves of buildCSV reach at most this far.
+const lineRoom = 24 + 16 + midCopy + sessTextLen
+
+// typeFields is ",<event_type>," per core.EventType, padded to 16 bytes.
+var typeFields = func() (t [4]struct {
+	b [16]byte
+	n uint8
+}) {
+	for i, s := range [4]string{",other,", ",view,", ",cart,", ",purchase,"} {
+		t[i].n = uint8(copy(t[i].b[:], s))
+	}
+	return t
+}()
+
+const stampLen = len("2019-11-01 00:00:00 UTC")
 
 // timeStamp renders second t of November 2019 as "2019-11-DD HH:MM:SS UTC".
 func timeStamp(t uint32) [23]byte {

@@ -155,26 +155,6 @@ func (p *pipeline) stop() {
 	p.wg.Wait()
 }
 
-// mergeHour calls f for every row of hour h in srcs (the blocks h-spillHours..h
-// that exist), in time order; within a second, older blocks first, each in
-// its generation order. This order is part of the output's definition.
-func mergeHour(srcs []*block, h int, f func(x *rec, b *block)) {
-	var pos, end [spillHours + 1]int
-	for j, b := range srcs {
-		k := h - b.idx
-		pos[j], end[j] = b.bounds[k], b.bounds[k+1]
-	}
-	base := uint32(h * blockSecs)
-	for s := base; s < base+blockSecs; s++ {
-		for j, b := range srcs {
-			for pos[j] < end[j] && b.sorted[pos[j]].t == s {
-				f(&b.sorted[pos[j]], b)
-				pos[j]++
-			}
-		}
-	}
-}
-
 func (p *pipeline) getBlock() *block {
 	p.mu.Lock()
 	defer p.mu.Unlock()
