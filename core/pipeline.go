@@ -84,6 +84,13 @@ func (o *Options) ensureDefaults() error {
 	if o.BatchEvents <= 0 {
 		o.BatchEvents = 64 << 10
 	}
+	// A batch's line numbers and payload indexes are 32-bit (routed).
+	if o.ChunkBytes > 1<<30 {
+		return fmt.Errorf("chunk bytes %d: at most %d", o.ChunkBytes, 1<<30)
+	}
+	if o.BatchEvents > 1<<28 {
+		return fmt.Errorf("batch events %d: at most %d", o.BatchEvents, 1<<28)
+	}
 	return nil
 }
 
@@ -91,18 +98,27 @@ func (o *Options) ensureDefaults() error {
 // A cart or purchase also has a payload; views (routed only with
 // --extend-on-activity, and then nineteen in twenty events) have none, which
 // halves the bytes each one costs to hand over.
+//
+// NOTE: 32 bytes, two to a cache line. With --extend-on-activity every row
+// is one of these, written by a worker and read by a shard on the other
+// core, so the hand-off is bound by their bytes; the shard recomputes the
+// user's hash (a few multiplies) rather than receiving it.
 type routed struct {
 	t    int64  // event time
 	uid  uint64 // user_id
-	h    uint64 // HashUser(uid)
 	wm   int64  // max event time of the batch's rows up to and including this one
-	line int64  // line (file) or row (in-process) number relative to the batch
-	typ  EventType
-	x    uint32 // cart or purchase: index of its payload in the batch
+	line uint32 // line (file) or row (in-process) number relative to the batch
+	xt   uint32 // payload index<<2 | EventType; a cart or purchase has a payload
 }
+
+func (r *routed) typ() EventType { return EventType(r.xt & 3) }
+
+// x is the index of a cart's or purchase's payload in its batch.
+func (r *routed) x() uint32 { return r.xt >> 2 }
 
 // payload is the rest of a cart or purchase.
 type payload struct {
+	uid        uint64 // the user's again, for shard.warm
 	product    uint64
 	price      int64 // cents
 	sessionLen uint8
@@ -142,6 +158,26 @@ type batch struct {
 
 	// Set by the shards.
 	alerts [][]Alert
+
+	hint *listHint // nil for the end-of-input marker
+}
+
+// listHint is the longest per-shard list of routed events and of payloads
+// any batch of the run has needed so far (the sequencer raises it), and the
+// size a reused batch's lists are given before they are filled.
+//
+// NOTE: without it each batch of the pool grew its own lists by doubling,
+// copying and dropping each smaller array: with --extend-on-activity that
+// was three quarters of the bytes a 4 M-event run allocated.
+type listHint struct{ routed, payloads atomic.Int64 }
+
+func (h *listHint) raise(routed, payloads int) {
+	if int64(routed) > h.routed.Load() {
+		h.routed.Store(int64(routed))
+	}
+	if int64(payloads) > h.payloads.Load() {
+		h.payloads.Store(int64(payloads))
+	}
 }
 
 // Summary is the result of a run. Field names follow the --summary json keys.
@@ -207,9 +243,10 @@ func newEngine(opt Options, prog *Progress) (*engine, error) {
 	// shard has a backlog of about two.
 	npool := 2*opt.Parsers + 2*opt.Shards + 2
 	e.pool = make(chan *batch, npool)
+	hint := new(listHint)
 	for i := 0; i < npool; i++ {
 		b := &batch{routed: make([][]routed, e.nshard), payloads: make([][]payload, e.nshard),
-			alerts: make([][]Alert, e.nshard)}
+			alerts: make([][]Alert, e.nshard), hint: hint}
 		e.pool <- b
 	}
 	// Every channel below can hold the whole pool, so no stage ever blocks
@@ -318,6 +355,11 @@ func (e *engine) sequence() {
 	maxT := int64(math.MinInt64)
 	line := e.line0
 	dispatch := func(b *batch) {
+		if b.hint != nil {
+			for i := range b.routed {
+				b.hint.raise(len(b.routed[i]), len(b.payloads[i]))
+			}
+		}
 		b.base = maxT
 		b.firstLine = line
 		line += b.lines
@@ -366,22 +408,29 @@ func (e *engine) runShard(i int) {
 	if e.rings != nil {
 		next = e.rings[i].pop
 	}
+	outMax := 0
 	for b, ok := next(); ok; b, ok = next() {
 		if b.final {
 			s.finish(e.opt.KeepAtEOF)
 		} else {
 			evs, pl := b.routed[i], b.payloads[i]
-			s.warm(evs)
+			s.warm(pl)
 			for j := range evs {
 				r := &evs[j]
-				s.apply(r, pl, e.watermark(max(b.base, r.wm)), b.firstLine+r.line)
+				s.apply(r, pl, e.watermark(max(b.base, r.wm)), b.firstLine+int64(r.line))
 			}
 			// The whole batch has been seen: its last watermark holds for
 			// this shard too, so deadlines behind it fire now rather than
 			// at the shard's next event (the same alerts, sooner).
 			s.advance(e.watermark(max(b.base, b.localMax)))
 		}
+		// As with listHint: a batch's alert list starts as long as the
+		// longest this shard has filled.
+		outMax = max(outMax, len(s.out))
 		b.alerts[i], s.out = s.out, b.alerts[i][:0]
+		if cap(s.out) < outMax {
+			s.out = make([]Alert, 0, outMax+outMax/8)
+		}
 		e.done[i] <- b
 	}
 	close(e.done[i])
@@ -482,9 +531,20 @@ end:
 	return sum, werr
 }
 
-// resetRouted empties b's per-shard lists for reuse.
+// reset empties b's per-shard lists for reuse, at least as long as the
+// longest the run has needed (with an eighth to spare).
 func (b *batch) reset() {
+	nr, np := 0, 0
+	if b.hint != nil {
+		nr, np = int(b.hint.routed.Load()), int(b.hint.payloads.Load())
+	}
 	for i := range b.routed {
+		if cap(b.routed[i]) < nr {
+			b.routed[i] = make([]routed, 0, nr+nr/8)
+		}
+		if cap(b.payloads[i]) < np {
+			b.payloads[i] = make([]payload, 0, np+np/8)
+		}
 		b.routed[i] = b.routed[i][:0]
 		b.payloads[i] = b.payloads[i][:0]
 	}
@@ -513,13 +573,13 @@ func (e *engine) routeEvent(b *batch, ev *Event, m int64, line int64) {
 			return
 		}
 	}
-	h := HashUser(ev.UserID)
-	i := shardOf(h, e.nshard)
-	r := routed{t: ev.Time, uid: ev.UserID, h: h, wm: m, line: line, typ: ev.Type}
+	i := shardOf(HashUser(ev.UserID), e.nshard)
+	r := routed{t: ev.Time, uid: ev.UserID, wm: m, line: uint32(line), xt: uint32(ev.Type)}
 	if ev.Type == EventCart || ev.Type == EventPurchase {
-		r.x = uint32(len(b.payloads[i]))
-		b.payloads[i] = append(b.payloads[i], payload{product: ev.ProductID, price: ev.PriceCents,
-			sessionLen: ev.SessionLen, session: ev.Session})
+		r.xt |= uint32(len(b.payloads[i])) << 2
+		b.payloads[i] = append(b.payloads[i], payload{uid: ev.UserID, product: ev.ProductID,
+			price: ev.PriceCents, sessionLen: ev.SessionLen,
+			session: ev.Session})
 	}
 	b.routed[i] = append(b.routed[i], r)
 }

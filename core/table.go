@@ -143,21 +143,30 @@ func (t *userTable) each(f func(r *userRec)) {
 // cache; with --extend-on-activity every view asks it whether its user has
 // an open cart, and nearly all the answers are no. Linear probing with
 // backward-shift deletion, so there are no tombstones.
+//
+// NOTE: it places a user_id by a multiplicative (Fibonacci) hash, one
+// multiply, not HashUser: a view under --extend-on-activity needs no other
+// hash at the shard, so the router does not hand one over (routed).
 type openIndex struct {
 	keys  []uint64
 	vals  []uint32 // cart slot + 1; 0 = empty
 	mask  uint64
+	shift uint // 64 - log2(len(keys))
 	count int
 }
 
 func newOpenIndex() *openIndex {
-	const n = 1 << 10
-	return &openIndex{keys: make([]uint64, n), vals: make([]uint32, n), mask: n - 1}
+	const bits = 10
+	return &openIndex{keys: make([]uint64, 1<<bits), vals: make([]uint32, 1<<bits), mask: 1<<bits - 1,
+		shift: 64 - bits}
 }
 
-// get returns the cart slot of uid; h is HashUser(uid).
-func (o *openIndex) get(uid, h uint64) (uint32, bool) {
-	for i := h & o.mask; ; i = (i + 1) & o.mask {
+// home is the first slot probed for uid.
+func (o *openIndex) home(uid uint64) uint64 { return (uid * 0x9E3779B97F4A7C15) >> o.shift }
+
+// get returns the cart slot of uid.
+func (o *openIndex) get(uid uint64) (uint32, bool) {
+	for i := o.home(uid); ; i = (i + 1) & o.mask {
 		v := o.vals[i]
 		if v == 0 {
 			return 0, false
@@ -169,11 +178,11 @@ func (o *openIndex) get(uid, h uint64) (uint32, bool) {
 }
 
 // put adds uid -> slot; uid must not be present.
-func (o *openIndex) put(uid, h uint64, slot uint32) {
+func (o *openIndex) put(uid uint64, slot uint32) {
 	if (o.count+1)*2 > len(o.keys) {
 		o.grow()
 	}
-	i := h & o.mask
+	i := o.home(uid)
 	for o.vals[i] != 0 {
 		i = (i + 1) & o.mask
 	}
@@ -182,15 +191,15 @@ func (o *openIndex) put(uid, h uint64, slot uint32) {
 }
 
 // del removes uid, which must be present.
-func (o *openIndex) del(uid, h uint64) {
-	i := h & o.mask
+func (o *openIndex) del(uid uint64) {
+	i := o.home(uid)
 	for o.keys[i] != uid || o.vals[i] == 0 {
 		i = (i + 1) & o.mask
 	}
 	// Backward shift: move up any later entry of the probe run whose home
 	// slot is at or before the hole, so lookups never stop early.
 	for j := (i + 1) & o.mask; o.vals[j] != 0; j = (j + 1) & o.mask {
-		home := HashUser(o.keys[j]) & o.mask
+		home := o.home(o.keys[j])
 		if (j-home)&o.mask >= (j-i)&o.mask {
 			o.keys[i], o.vals[i] = o.keys[j], o.vals[j]
 			i = j
@@ -204,9 +213,10 @@ func (o *openIndex) grow() {
 	keys, vals := o.keys, o.vals
 	n := len(keys) * 2
 	o.keys, o.vals, o.mask = make([]uint64, n), make([]uint32, n), uint64(n-1)
+	o.shift--
 	for k, v := range vals {
 		if v != 0 {
-			i := HashUser(keys[k]) & o.mask
+			i := o.home(keys[k])
 			for o.vals[i] != 0 {
 				i = (i + 1) & o.mask
 			}

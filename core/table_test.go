@@ -34,15 +34,15 @@ func TestTablesAgainstMap(t *testing.T) {
 				}
 			case 2:
 				if _, ok := open[uid]; ok {
-					oi.del(uid, h)
+					oi.del(uid)
 					delete(open, uid)
 				} else {
 					v := uint32(rng.IntN(1000))
-					oi.put(uid, h, v)
+					oi.put(uid, v)
 					open[uid] = v
 				}
 			case 3:
-				v, ok := oi.get(uid, h)
+				v, ok := oi.get(uid)
 				if want, wok := open[uid]; ok != wok || v != want {
 					t.Fatalf("openIndex.get(%d) = %d %v, map has %d %v", uid, v, ok, want, wok)
 				}
@@ -52,7 +52,7 @@ func TestTablesAgainstMap(t *testing.T) {
 			t.Fatalf("counts %d/%d, want %d/%d", ut.count, oi.count, len(users), len(open))
 		}
 		for uid, v := range open {
-			if got, ok := oi.get(uid, HashUser(uid)); !ok || got != v {
+			if got, ok := oi.get(uid); !ok || got != v {
 				t.Fatalf("final openIndex.get(%d) = %d %v, want %d", uid, got, ok, v)
 			}
 		}
