@@ -123,6 +123,11 @@ type Parser struct {
 	// Truncated counts stored user_sessions longer than SessionMax bytes.
 	Truncated uint64
 
+	// ViewUser makes a view parsed with full false store its UserID too
+	// (what --extend-on-activity needs); without it such a view stores
+	// only Time and Type, its user_id checked but not converted.
+	ViewUser bool
+
 	tc      timeCache
 	scratch []byte   // unquoted copy of a quoted row; grows, never shrinks
 	mask    []uint64 // stage-1 bitmap of the data of the last Rows call
@@ -139,9 +144,9 @@ func ParseRow(line []byte, ev *Event, full bool) Reason {
 // and fills ev. It returns ReasonOK or why the row is malformed; on a
 // malformed row ev is partly written and must not be used.
 //
-// When full is false and the row is a view, only Time, Type and UserID are
-// stored (the row is still validated in full); the other fields of ev keep
-// whatever they held. Otherwise every field is stored. line is not retained.
+// When full is false and the row is a view, only Time and Type are stored,
+// and UserID if p.ViewUser (the row is still validated in full); the other
+// fields of ev keep whatever they held. Otherwise every field is stored. line is not retained.
 func (p *Parser) ParseRow(line []byte, ev *Event, full bool) Reason {
 	if len(line) > p.maxLine() {
 		return ReasonLineTooLong
@@ -209,10 +214,14 @@ func (p *Parser) fill(f *[NumFields][]byte, ev *Event, full bool) Reason {
 	if !ok {
 		return ReasonUserID
 	}
-	ev.Time, ev.Type, ev.UserID = t, typ, user
+	ev.Time, ev.Type = t, typ
 	if !full && typ == EventView {
+		if p.ViewUser {
+			ev.UserID = user
+		}
 		return ReasonOK
 	}
+	ev.UserID = user
 	ev.ProductID = product
 	ev.PriceCents = price
 	ev.CategoryID, _ = parseUint64(f[3])
@@ -459,10 +468,14 @@ func (p *Parser) fast(buf []byte, ev *Event, full bool) (int, bool) {
 	if end > p.maxLine() {
 		return 0, false // ParseRow says ReasonLineTooLong
 	}
-	ev.Time, ev.Type, ev.UserID = t, typ, user
+	ev.Time, ev.Type = t, typ
 	if !store {
+		if p.ViewUser {
+			ev.UserID = user
+		}
 		return end, true
 	}
+	ev.UserID = user
 	ev.ProductID, ev.CategoryID, ev.PriceCents = product, category, price
 	session := buf[i:end]
 	if n := len(session); n > 0 && session[n-1] == '\r' {

@@ -136,8 +136,9 @@ func FuzzParseRow(f *testing.F) {
 			return // blank: the reader skips it, ParseRow never sees it
 		}
 		want, wantOK := refParseRow(string(line))
-		for _, full := range []bool{true, false} {
-			var p Parser
+		for _, mode := range []struct{ full, viewUser bool }{{true, false}, {false, false}, {false, true}} {
+			full := mode.full
+			p := Parser{ViewUser: mode.viewUser}
 			var ev Event
 			r := p.ParseRow(line, &ev, full)
 			if (r == ReasonOK) != wantOK {
@@ -149,9 +150,12 @@ func FuzzParseRow(f *testing.F) {
 			if !wantOK {
 				continue
 			}
-			got := ev
+			got, want := ev, want
 			if !full && want.Type == EventView {
-				// Only Time, Type and UserID are stored.
+				// Only Time, Type and (with ViewUser) UserID are stored.
+				if !mode.viewUser {
+					want.UserID = 0
+				}
 				got = Event{Time: ev.Time, Type: ev.Type, UserID: ev.UserID}
 				want = Event{Time: want.Time, Type: want.Type, UserID: want.UserID}
 			}
@@ -160,7 +164,7 @@ func FuzzParseRow(f *testing.F) {
 			}
 			// The general path alone must agree too: it is what rows
 			// the fast path declines get.
-			var g Parser
+			g := Parser{ViewUser: mode.viewUser}
 			var gev Event
 			gline := bytes.TrimSuffix(line, []byte{'\r'})
 			if r := g.parseGeneral(gline, &gev, full); r != ReasonOK {

@@ -102,9 +102,15 @@ func TestParseRowOK(t *testing.T) {
 	e.SetSession(nil)
 	f(with(8, ""), false, e)
 
-	// A view with full=false stores Time, Type and UserID only.
-	view := Event{Time: 1572566414, UserID: 500000001, Type: EventView}
+	// A view with full=false stores Time and Type only, and UserID with
+	// ViewUser.
+	view := Event{Time: 1572566414, Type: EventView}
 	f(with(1, "view"), false, view)
+	vp := Parser{ViewUser: true}
+	var vev Event
+	if r := vp.ParseRow([]byte(with(1, "view")), &vev, false); r != ReasonOK || vev != (Event{Time: 1572566414, UserID: 500000001, Type: EventView}) {
+		t.Fatalf("ParseRow with ViewUser = %v, %+v", r, vev)
+	}
 	full := cart
 	full.Type = EventView
 	f(with(1, "view"), true, full)

@@ -565,7 +565,12 @@ type parsed struct {
 
 // walkBoth parses data with ParseNext and with Next + ParseRow.
 func walkBoth(data []byte, full bool) (next, iter []parsed, nNext, nIter int) {
-	var p1, p2 Parser
+	return walkBothUser(data, full, false)
+}
+
+// walkBothUser is walkBoth with Parser.ViewUser set to viewUser.
+func walkBothUser(data []byte, full, viewUser bool) (next, iter []parsed, nNext, nIter int) {
+	p1, p2 := Parser{ViewUser: viewUser}, Parser{ViewUser: viewUser}
 	it := LineIter{data: data}
 	for {
 		var ev Event

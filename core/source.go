@@ -89,11 +89,12 @@ func (e *engine) parseBatch(p *Parser, b *batch) {
 	skip := int64(b.chunk.Skip)
 	m := int64(math.MinInt64)
 	var ev Event
-	// Even with --extend-on-activity a view needs only its time, type and
-	// user, so the parser may skip storing its other fields (it still
+	// A view needs only its time and type, and with --extend-on-activity
+	// its user, so the parser may skip storing its other fields (it still
 	// validates them).
 	const full = false
 	extend := e.opt.ExtendOnActivity
+	p.ViewUser = extend
 	it := p.Rows(b.chunk.Data)
 	for {
 		r, ok := it.Next(&ev, full)

@@ -8,100 +8,165 @@ import (
 
 // The two-stage row scan (simdcsv style) that the engine's file path uses.
 //
-// Stage 1 (scanStructural) makes one pass over a whole chunk and writes a
-// bitmap with one bit per byte: set iff the byte is < 0x2D. The three bytes
-// that structure a row (',', '"', '\n') are all below '-' (0x2D), and in
-// 2019-Nov data almost no other byte is (the two spaces of event_time, which
-// stage 2 does not look at, and the '\r' of CRLF lines). On amd64 it is
-// SSE2 assembly, 64 bytes per step with no per-row call.
+// Stage 1 (scanStructural) makes one pass over a whole window of a chunk and
+// writes three bitmaps with one bit per byte, interleaved by 64-byte block
+// (mask[3k], mask[3k+1], mask[3k+2] cover data[64k:64k+64]):
 //
-// Stage 2 (Parser.fastAt) parses a row by walking the set bits with
-// TrailingZeros64: the eight commas and the line end of a row are eight or
-// nine bit lookups, so no byte of the text fields is looked at, and the
-// numeric fields have known lengths before their digits are read, which lets
-// them be converted eight digits at a time with no branch on their length.
-// Any candidate byte that is not a ',' (a '"', a space or control byte in a
-// text field, ...) makes stage 2 decline the row; it then goes to
-// ParseRow, whose general path is exact. So, as with Parser.fast, stage 2
-// needs only to be exact on what it accepts; FuzzRows holds RowIter both to
-// LineIter.Next + ParseRow and to the reference parser.
+//	C (comma):  the byte is ','
+//	X (other):  the byte is < 0x2D and not ',': '\n', '\r', '"', ' ', controls
+//	D (digit):  the byte is '0'-'9'
+//
+// The three bytes that structure a row (',', '"', '\n') are all below '-'
+// (0x2D), and in 2019-Nov data almost no other byte is (the two spaces of
+// event_time, which stage 2 does not look at, and the '\r' of CRLF lines). On
+// amd64 with AVX2 it is assembly, 64 bytes per step; elsewhere SWAR Go.
+//
+// Stage 2 (Parser.fastAt) parses a row from the bitmaps: the row's line end
+// is its first X byte after event_time, and it is a plain row iff exactly
+// seven C bits come before that; their positions (TrailingZeros64) are the
+// field ends, so no byte of a text field is looked at, and a numeric field
+// is validated by testing that its run of D bits is unbroken: a shift and a
+// compare instead of a look at each digit. Any X byte before the line end
+// (a '"', a space or control byte in a text field, a second '\r') makes the
+// first X byte something other than '\n' or "\r\n", and stage 2 declines
+// the row; it then goes to ParseRow, whose general path is exact. So, as with
+// Parser.fast, stage 2 needs only to be exact on what it accepts; FuzzRows
+// holds RowIter both to LineIter.Next + ParseRow and to the reference parser.
 //
 // NOTE: replacing LineIter.Next's bytes.IndexByte for '\n' plus the per-field
 // SWAR delimiter search (delim) removes the two largest items of the file
 // run's CPU profile; see BenchmarkReadParse (walk=rows) and BenchmarkParseRow.
+// Splitting the one "< 0x2D" bitmap into C and X, and adding D, took the
+// comma checks (a load per field end) and the digit checks (a load and
+// SWAR test per field) out of stage 2: BenchmarkRowScan.
 
-const structLimit = 0x2D
+// Bitmap word offsets within a block's three words.
+const (
+	maskC      = 0
+	maskX      = 1
+	maskD      = 2
+	maskStride = 3
+)
 
-// scanStructural fills mask[k] for k <= len(data)/64: bit j of mask[k] is
-// set iff data[64k+j] < 0x2D, and, as a sentinel, bit len(data) is set (so
-// mask must have len(data)/64+1 words): a walk over the bits always stops,
-// at len(data) if nothing comes first. Other bits past len(data) are zero.
+// scanStructural fills the three bitmaps of data into mask, which must have
+// maskStride*(len(data)/64+1) words. As a sentinel, bit len(data) is set in
+// C and in X (so a walk over either always stops, at len(data) if nothing
+// comes first). Other bits past len(data) are zero.
 func scanStructural(data []byte, mask []uint64) {
 	nb := len(data) >> 6
-	scanBlocks(data[:nb<<6], mask[:nb])
-	var w uint64
-	tail := data[nb<<6:]
-	i := 0
-	for ; i+8 <= len(tail); i += 8 {
-		w |= lowBits8(binary.LittleEndian.Uint64(tail[i:])) << i
-	}
-	for ; i < len(tail); i++ {
-		if tail[i] < structLimit {
-			w |= 1 << i
-		}
-	}
-	mask[nb] = w | 1<<len(tail)
+	scanBlocks(data[:nb<<6], mask[:nb*maskStride])
+	var tail [64]byte
+	n := copy(tail[:], data[nb<<6:])
+	// The copy's zero bytes are < 0x2D: clear their X bits below.
+	scanBlocksGeneric(tail[:], mask[nb*maskStride:nb*maskStride+maskStride])
+	live := uint64(1)<<n - 1
+	end := uint64(1) << n
+	m := mask[nb*maskStride : nb*maskStride+maskStride]
+	m[maskC] = m[maskC]&live | end
+	m[maskX] = m[maskX]&live | end
+	m[maskD] &= live
 }
 
-// lowBits8 returns an 8-bit mask of the bytes of w (little endian) that
-// are < 0x2D. The test is exact in every lane (no borrow crosses lanes):
-// (b&0x7F) + 0x53 has its top bit set iff b&0x7F >= 0x2D, and bytes >= 0x80
-// are excluded by the "| w".
-func lowBits8(w uint64) uint64 {
-	m := ^((w&0x7F7F7F7F7F7F7F7F + 0x5353535353535353) | w) & swarHi
-	// Gather the eight lane bits (bit 7 of each byte) into one byte.
+// laneBits gathers the top bit of each byte of m (all other bits zero) into
+// the low eight bits.
+func laneBits(m uint64) uint64 {
 	return (m >> 7) * 0x0102040810204080 >> 56
+}
+
+// classify8 returns the C, X and D bits of the eight bytes of w (little
+// endian), exact in every lane: no carry or borrow crosses a lane, since
+// each sum is of two 7-bit values.
+func classify8(w uint64) (c, x, d uint64) {
+	const lo7, hi = 0x7F7F7F7F7F7F7F7F, 0x8080808080808080
+	v := w & lo7
+	ascii := ^w & hi
+	// Top bit of v+k is set iff v >= 0x80-k.
+	lt2D := ^(v + (0x80-0x2D)*0x0101010101010101) & ascii
+	comma := v ^ 0x2C2C2C2C2C2C2C2C // zero lanes are ','
+	isComma := ^(comma + lo7) & ascii
+	ge30 := (v + (0x80-0x30)*0x0101010101010101) & hi
+	ge3A := (v + (0x80-0x3A)*0x0101010101010101) & hi
+	digit := ge30 &^ ge3A & ascii
+	c = laneBits(isComma & hi)
+	return c, laneBits(lt2D&hi) &^ c, laneBits(digit)
 }
 
 // scanBlocksGeneric is stage 1 in portable Go, for each whole 64-byte block.
 func scanBlocksGeneric(data []byte, mask []uint64) {
-	for k := range mask {
+	for k := range len(mask) / maskStride {
 		blk := data[k<<6 : k<<6+64]
-		var w uint64
+		var c, x, d uint64
 		for i := 0; i < 64; i += 8 {
-			w |= lowBits8(binary.LittleEndian.Uint64(blk[i:])) << i
+			bc, bx, bd := classify8(binary.LittleEndian.Uint64(blk[i:]))
+			c |= bc << i
+			x |= bx << i
+			d |= bd << i
 		}
-		mask[k] = w
+		m := mask[k*maskStride : k*maskStride+maskStride]
+		m[maskC], m[maskX], m[maskD] = c, x, d
 	}
 }
 
-// cursor walks the set bits of a stage-1 bitmap in order.
+// cursor walks the set bits of one of the stage-1 bitmaps in order.
 //
 // NOTE: popping bits off the current word (m &= m-1) keeps the chain from
 // one field end to the next at one instruction; searching afresh from each
 // field's start (shift, count, add) measured slower.
 type cursor struct {
 	mask []uint64
-	k    int    // current word
+	k    int    // index in mask of the current word
 	m    uint64 // its bits not yet returned
 }
 
-// newCursor returns a cursor at the first bit >= i; i <= len(data).
-func newCursor(mask []uint64, i int) cursor {
-	k := i >> 6
+// newCursor returns a cursor over bitmap which (maskC or maskX) at the first
+// bit >= i; i <= len(data).
+func newCursor(mask []uint64, which, i int) cursor {
+	k := i>>6*maskStride + which
 	return cursor{mask: mask, k: k, m: mask[k] &^ (1<<(uint(i)&63) - 1)}
 }
 
-// next returns the index of the next byte < 0x2D, or len(data) (the
-// sentinel) when there is none; it must not be called after that.
+// next returns the index of the next set bit, or len(data) (the sentinel)
+// when there is none; it must not be called after that.
 func (c *cursor) next() int {
 	for c.m == 0 {
-		c.k++
+		c.k += maskStride
 		c.m = c.mask[c.k]
 	}
-	j := c.k<<6 | bits.TrailingZeros64(c.m)
+	j := c.k/maskStride<<6 | bits.TrailingZeros64(c.m)
 	c.m &= c.m - 1
 	return j
+}
+
+// digitBits returns 64 bits of the D bitmap from bit a on.
+func digitBits(mask []uint64, a int) uint64 {
+	k, r := a>>6*maskStride+maskD, uint(a)&63
+	return mask[k]>>r | mask[k+maskStride]<<1<<((63-r)&63)
+}
+
+// digitRun reports whether data[a:b] is 1-19 ASCII digits (what digitsAt
+// accepts), from the D bitmap.
+func digitRun(mask []uint64, a, b int) bool {
+	n := uint(b - a)
+	return n-1 < 19 && ^digitBits(mask, a)<<((64-n)&63) == 0
+}
+
+// priceRun reports whether priceAt accepts data[a:b], from the D bitmap:
+// 1-16 digits, optionally then '.' and one or two digits.
+func priceRun(data []byte, mask []uint64, a, b int) bool {
+	n := uint(b - a)
+	if n-1 >= 19 {
+		return false
+	}
+	run := uint64(1)<<(n&63) - 1
+	switch hole := run &^ digitBits(mask, a); {
+	case hole == 0:
+		return n <= 16
+	case n >= 4 && hole == 1<<((n-3)&63):
+		return data[b-3] == '.'
+	case n >= 3 && n <= 18 && hole == 1<<((n-2)&63):
+		return data[b-2] == '.'
+	}
+	return false
 }
 
 // digits8 converts the n (1-8) bytes of w's top lanes, an 8-byte little-endian
@@ -146,48 +211,6 @@ func digitsAt(data []byte, a, b int) (uint64, bool) {
 	return 0, false
 }
 
-// isDigits8 reports whether the top n (1-8) lanes of w are ASCII digits,
-// like digits8 without the conversion.
-func isDigits8(w uint64, n int) bool {
-	keep := ^uint64(0) << (8 * uint(8-n))
-	w = w&keep | 0x3030303030303030&^keep
-	return w&0xF0F0F0F0F0F0F0F0|(w+0x0606060606060606)>>4&0x0F0F0F0F0F0F0F0F == 0x3333333333333333
-}
-
-// digitsOK reports whether data[a:b] is 1-19 ASCII digits: what digitsAt
-// accepts. It needs a >= 24.
-func digitsOK(data []byte, a, b int) bool {
-	switch n := b - a; {
-	case n >= 1 && n <= 8:
-		return isDigits8(binary.LittleEndian.Uint64(data[b-8:]), n)
-	case n > 8 && n <= 16:
-		return isDigits8(binary.LittleEndian.Uint64(data[b-16:]), n-8) &&
-			isDigits8(binary.LittleEndian.Uint64(data[b-8:]), 8)
-	case n > 16 && n <= 19:
-		return isDigits8(binary.LittleEndian.Uint64(data[b-24:]), n-16) &&
-			isDigits8(binary.LittleEndian.Uint64(data[b-16:]), 8) &&
-			isDigits8(binary.LittleEndian.Uint64(data[b-8:]), 8)
-	}
-	return false
-}
-
-// priceOK reports whether priceAt accepts data[a:b]. a >= 24.
-func priceOK(data []byte, a, b int) bool {
-	switch n := b - a; {
-	case n >= 4 && data[b-3] == '.':
-		if data[b-2]-'0' > 9 || data[b-1]-'0' > 9 {
-			return false
-		}
-		b -= 3
-	case n >= 3 && data[b-2] == '.':
-		if data[b-1]-'0' > 9 {
-			return false
-		}
-		b -= 2
-	}
-	return b-a <= 16 && digitsOK(data, a, b)
-}
-
 // priceAt parses the price data[a:b]: 1-16 digits (so no overflow check is
 // needed), optionally '.' and one or two digits, into cents. a >= 16.
 func priceAt(data []byte, a, b int) (int64, bool) {
@@ -215,15 +238,27 @@ func priceAt(data []byte, a, b int) (int64, bool) {
 }
 
 // fastAt is stage 2: it parses the row starting at data[s] with mask, the
-// stage-1 bitmap of all of data, with two words of slack past its last
-// one. The row ends at the first '\n' or at the end
-// of data; a '\r' right before that end is dropped. fastAt returns the index
-// of the end and whether it parsed the row; on false nothing is decided and
-// the caller hands the line to ParseRow.
+// stage-1 bitmaps of all of data, with two blocks of slack past its last
+// one. The row ends at the first '\n' or at the end of data; a '\r' right
+// before that end is dropped. fastAt returns the index of the end and
+// whether it parsed the row; on false nothing is decided and the caller
+// hands the line to ParseRow.
+//
+// The common row, a view that fits in the 128 bits after its event_time,
+// takes the path written out here, on registers: the two first field ends
+// are the low bits of the first C word, the last three the top bits of the
+// 64 C bits below the line end (user_session and user_id are fixed-width in
+// practice and price short), and its three numeric fields are checked
+// against the D bits the same way. Every other row goes through finishAt.
+//
+// NOTE: extracting the five field ends a view needs from both ends of the
+// row, instead of all seven in order with the two-word flattening and a
+// select per field, took fastAt from ~470 to ~190 instructions a view
+// (cachegrind, BenchmarkRowScan).
 func (p *Parser) fastAt(data []byte, mask []uint64, s int, ev *Event, full bool) (int, bool) {
 	n := len(data)
-	// event_time: fixed width in the common shape; its two spaces are
-	// candidates in the bitmap, so the walk starts after its comma.
+	// event_time: fixed width in the common shape; its two spaces are X
+	// bits, so the bitmaps are read from after its comma.
 	if n-s < 24 || data[s+23] != ',' || data[s+10] != ' ' {
 		return 0, false
 	}
@@ -231,52 +266,147 @@ func (p *Parser) fastAt(data []byte, mask []uint64, s int, ev *Event, full bool)
 	if !ok {
 		return 0, false
 	}
-	// c[k] ends field k+1: c[0:7] must be commas, c[7] is the line end.
-	// They are the first eight set bits of the 128 bits of the bitmap that
-	// follow the time's comma (w0, w1); a row too long for that takes the
-	// cursor walk.
-	var c [8]int
+	// The 128 bits of C and X that follow the time's comma. The line end
+	// is the first X bit; there must be exactly seven C bits before it.
+	//
+	// NOTE: <<1<<l is <<(64-r) for r in 0-63 (0 when r is 0) with shift
+	// counts the compiler can see are below 64: no fix-up code.
 	i := s + 24
-	k, r := i>>6, uint(i)&63
-	w0, w1 := mask[k]>>r|mask[k+1]<<(64-r), mask[k+1]>>r|mask[k+2]<<(64-r)
-	// NOTE: the first eight bits of each word are extracted
-	// unconditionally, the second word's after the first word's count
-	// (simdjson's flattening): each step depends on the one before only
-	// through w &= w-1, so the steps overlap. Popping one bit at a time
-	// from whichever word holds it was a chain of five dependent
-	// instructions a bit.
-	var pos [16]int
-	p0 := min(bits.OnesCount64(w0), 8)
-	for q := range 8 {
-		pos[q] = bits.TrailingZeros64(w0) // 64 when w0 runs out
-		w0 &= w0 - 1
-	}
-	for q := range 8 {
-		pos[(p0+q)&15] = 64 + bits.TrailingZeros64(w1) // 128 when w1 runs out
-		w1 &= w1 - 1
-	}
-	for q := range c {
-		c[q] = i + pos[q]
-	}
-	if c[7] >= i+128 {
-		cur := newCursor(mask, i)
-		for q := range c[:7] {
-			// NOTE: stop at the first non-comma: past the sentinel the
-			// cursor would run off the bitmap.
-			if c[q] = cur.next(); c[q] >= n || data[c[q]] != ',' {
-				return 0, false
-			}
+	k, r := i>>6*maskStride, uint(i)&63
+	l := (63 - r) & 63
+	m := mask[k : k+3*maskStride]
+	c0, c1 := m[maskC]>>r|m[maskC+maskStride]<<1<<l, m[maskC+maskStride]>>r|m[maskC+2*maskStride]<<1<<l
+	x0, x1 := m[maskX]>>r|m[maskX+maskStride]<<1<<l, m[maskX+maskStride]>>r|m[maskX+2*maskStride]<<1<<l
+	var e uint // the line end, relative to i
+	switch {
+	case x0 != 0:
+		e = uint(bits.TrailingZeros64(x0))
+		if bits.OnesCount64(c0&(1<<(e&63)-1)) != 7 {
+			return 0, false
 		}
-		c[7] = cur.next()
+	case x1 != 0:
+		e = 64 + uint(bits.TrailingZeros64(x1))
+		if bits.OnesCount64(c0)+bits.OnesCount64(c1&(1<<(e&63)-1)) != 7 {
+			return 0, false
+		}
+	default:
+		return p.walkAt(data, mask, s, t, ev, full)
 	}
-	for _, j := range c[:7] {
-		if j >= n || data[j] != ',' {
+	// Field ends 0 and 1 from the bottom of c0; 4, 5 and 6 from the top
+	// of h, the 64 C bits below the line end (bit 63 is e-1). Seven
+	// commas in all, so the two sets cannot meet.
+	a0 := uint(bits.TrailingZeros64(c0)) // 64 if c0 is empty
+	c0r := c0 & (c0 - 1)
+	a1 := uint(bits.TrailingZeros64(c0r))
+	h := top64(c0, c1, e)
+	z6 := uint(bits.LeadingZeros64(h))
+	h ^= 1 << ((63 - z6) & 63)
+	z5 := uint(bits.LeadingZeros64(h))
+	h ^= 1 << ((63 - z5) & 63)
+	z4 := uint(bits.LeadingZeros64(h))
+	if a1|z5|z4 >= 64 {
+		// Fewer than two ends in the first word or three in the last
+		// 64 bits: an odd row.
+		return p.walkAt(data, mask, s, t, ev, full)
+	}
+	end := i + int(e)
+	if full || a0 != 4 || binary.LittleEndian.Uint32(data[i:]) != viewWord || end == n || data[end] != '\n' {
+		// Not a plain view ending in '\n': take the general route.
+		base := end - 1
+		var c [7]int
+		c[0], c[1] = i+int(a0), i+int(a1)
+		a2 := bits.TrailingZeros64(c0r & (c0r - 1))
+		if a2 == 64 {
+			return p.walkAt(data, mask, s, t, ev, full)
+		}
+		c[2] = i + a2
+		c[3] = -1 // not used
+		c[4], c[5], c[6] = base-int(z4), base-int(z5), base-int(z6)
+		return p.finishAt(data, mask, s, t, &c, end, ev, full)
+	}
+	if end-s > p.maxLine() {
+		return 0, false // ParseRow says ReasonLineTooLong
+	}
+	// The D bits: product_id is bits [a0+1, a1) of d0; price and user_id
+	// end in the top bits of dh, the 64 D bits below the line end.
+	d0, d1 := m[maskD]>>r|m[maskD+maskStride]<<1<<l, m[maskD+maskStride]>>r|m[maskD+2*maskStride]<<1<<l
+	dh := top64(d0, d1, e)
+	if !ones(d0, a0+1, a1) || !ones(dh, 64-z5, 63-z6) || !priceBits(dh, data[end-int(z4):end-1-int(z5)], 64-z4) {
+		return 0, false
+	}
+	if p.ViewUser {
+		user, ok := digitsAt(data, end-int(z5), end-1-int(z6))
+		if !ok {
+			return 0, false
+		}
+		ev.UserID = user
+	}
+	// category_id is never rejected and a view does not store it.
+	ev.Time, ev.Type = t, EventView
+	return end, true
+}
+
+// top64 returns the 64 bits of (lo, hi), a 128-bit little-endian bitmap,
+// that end below bit e (1 <= e < 128): bit 63 of the result is bit e-1.
+func top64(lo, hi uint64, e uint) uint64 {
+	if e >= 64 {
+		sh := (e - 64) & 63
+		return lo>>sh | hi<<1<<((63-sh)&63)
+	}
+	return lo << ((64 - e) & 63)
+}
+
+// ones reports whether bits [a, b) of w are all set, with 1 <= b-a <= 19
+// and b <= 64: a digit run that digitsAt accepts.
+func ones(w uint64, a, b uint) bool {
+	n := b - a
+	return n-1 < 19 && b <= 64 && (^w>>(a&63))<<((64-n)&63) == 0
+}
+
+// priceBits reports whether priceAt accepts field, whose D bits start at bit
+// a of w: 1-16 digits, optionally then '.' and one or two digits.
+func priceBits(w uint64, field []byte, a uint) bool {
+	n := uint(len(field))
+	if n-1 >= 19 {
+		return false
+	}
+	run := uint64(1)<<(n&63) - 1
+	switch hole := run &^ (w >> (a & 63)); {
+	case hole == 0:
+		return n <= 16
+	case n >= 4 && hole == 1<<((n-3)&63):
+		return field[n-3] == '.'
+	case n >= 3 && n <= 18 && hole == 1<<((n-2)&63):
+		return field[n-2] == '.'
+	}
+	return false
+}
+
+// walkAt is fastAt for a row too long for its 128-bit window: the field
+// ends come from cursors over the bitmaps.
+func (p *Parser) walkAt(data []byte, mask []uint64, s int, t int64, ev *Event, full bool) (int, bool) {
+	i := s + 24
+	xc := newCursor(mask, maskX, i)
+	end := xc.next()
+	cc := newCursor(mask, maskC, i)
+	var c [7]int
+	for q := range c {
+		if c[q] = cc.next(); c[q] >= end {
 			return 0, false
 		}
 	}
+	if cc.next() < end {
+		return 0, false
+	}
+	return p.finishAt(data, mask, s, t, &c, end, ev, full)
+}
+
+// finishAt completes fastAt for any row once its seven field ends c (c[3]
+// is not needed) and its first X byte end are known.
+func (p *Parser) finishAt(data []byte, mask []uint64, s int, t int64, c *[7]int, end int, ev *Event, full bool) (int, bool) {
 	// The line end: '\n', end of data (the sentinel), or '\r' before
 	// either.
-	end := c[7]
+	n := len(data)
 	sessEnd := end
 	if end < n {
 		switch data[end] {
@@ -294,45 +424,47 @@ func (p *Parser) fastAt(data []byte, mask []uint64, s int, ev *Event, full bool)
 		return 0, false // ParseRow says ReasonLineTooLong
 	}
 	// event_type.
+	i := s + 24
 	var typ EventType
-	switch tl := c[0] - (s + 24); {
-	case tl == 4 && binary.LittleEndian.Uint32(data[s+24:]) == viewWord:
+	switch tl := c[0] - i; {
+	case tl == 4 && binary.LittleEndian.Uint32(data[i:]) == viewWord:
 		typ = EventView
-	case tl == 4 && binary.LittleEndian.Uint32(data[s+24:]) == cartWord:
+	case tl == 4 && binary.LittleEndian.Uint32(data[i:]) == cartWord:
 		typ = EventCart
 	case tl == 0:
 		return 0, false
 	default:
-		typ = eventType(data[s+24 : c[0]])
+		typ = eventType(data[i:c[0]])
 	}
-	store := full || typ != EventView
-	var product uint64
-	var price int64
-	var ok1, ok2 bool
-	if store {
-		product, ok1 = digitsAt(data, c[0]+1, c[1])
-		price, ok2 = priceAt(data, c[4]+1, c[5])
-	} else {
-		// A view stores neither: checking the bytes is enough, and
-		// cheaper than converting them.
-		ok1 = digitsOK(data, c[0]+1, c[1])
-		ok2 = priceOK(data, c[4]+1, c[5])
+	if !full && typ == EventView {
+		// A view stores neither product nor price, and its user only
+		// when asked: checking the digit runs is enough.
+		if !digitRun(mask, c[0]+1, c[1]) || !priceRun(data, mask, c[4]+1, c[5]) {
+			return 0, false
+		}
+		if p.ViewUser {
+			user, ok := digitsAt(data, c[5]+1, c[6])
+			if !ok {
+				return 0, false
+			}
+			ev.UserID = user
+		} else if !digitRun(mask, c[5]+1, c[6]) {
+			return 0, false
+		}
+		// category_id is never rejected and a view does not store it.
+		ev.Time, ev.Type = t, typ
+		return end, true
 	}
+	product, ok1 := digitsAt(data, c[0]+1, c[1])
+	price, ok2 := priceAt(data, c[4]+1, c[5])
 	user, ok3 := digitsAt(data, c[5]+1, c[6])
-	if !(ok1 && ok2 && ok3) {
+	// A category_id that is not a number is allowed, but rare enough to
+	// leave to parseGeneral (which also takes 20-digit ones).
+	category, ok4 := digitsAt(data, c[1]+1, c[2])
+	if !(ok1 && ok2 && ok3 && ok4) {
 		return 0, false
 	}
 	ev.Time, ev.Type, ev.UserID = t, typ, user
-	if !store {
-		// category_id is never rejected and a view does not store it.
-		return end, true
-	}
-	// A category_id that is not a number is allowed, but rare enough to
-	// leave to parseGeneral (which also takes 20-digit ones).
-	category, ok := digitsAt(data, c[1]+1, c[2])
-	if !ok {
-		return 0, false
-	}
 	ev.ProductID, ev.CategoryID, ev.PriceCents = product, category, price
 	if !ev.SetSession(data[c[6]+1 : sessEnd]) {
 		p.Truncated++
@@ -386,8 +518,8 @@ const (
 // is reused by the next call to Rows, so a Parser serves one RowIter at a
 // time.
 func (p *Parser) Rows(data []byte) RowIter {
-	// Two words of slack: fastAt reads two words past the one it starts in.
-	nw := len(data)>>6 + 3
+	// Two blocks of slack: fastAt reads two blocks past the one it starts in.
+	nw := (len(data)>>6 + 3) * maskStride
 	if cap(p.mask) < nw {
 		p.mask = make([]uint64, nw)
 	}
@@ -399,7 +531,7 @@ func (p *Parser) Rows(data []byte) RowIter {
 // one holding the previous window's sentinel).
 func (it *RowIter) scan() {
 	hi := min(it.lim+rowWindow, len(it.data))
-	scanStructural(it.data[it.lim:hi], it.mask[it.lim>>6:hi>>6+1])
+	scanStructural(it.data[it.lim:hi], it.mask[it.lim>>6*maskStride:(hi>>6+1)*maskStride])
 	it.lim = hi
 }
 

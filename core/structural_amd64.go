@@ -2,8 +2,21 @@
 
 package core
 
-// scanBlocks is scanBlocksGeneric in SSE2 assembly (structural_amd64.s):
-// about 0.4 instructions a byte against 1.3 for the SWAR loop.
+import "golang.org/x/sys/cpu"
+
+// scanBlocksAVX2 is scanBlocksGeneric in AVX2 assembly (structural_amd64.s):
+// about 0.5 instructions a byte for all three bitmaps.
 //
 //go:noescape
-func scanBlocks(data []byte, mask []uint64)
+func scanBlocksAVX2(data []byte, mask []uint64)
+
+var useAVX2 = cpu.X86.HasAVX2
+
+// scanBlocks runs stage 1 over the whole 64-byte blocks of data.
+func scanBlocks(data []byte, mask []uint64) {
+	if useAVX2 {
+		scanBlocksAVX2(data, mask)
+		return
+	}
+	scanBlocksGeneric(data, mask)
+}

@@ -1,0 +1,60 @@
+package core
+
+import (
+	"bytes"
+	"testing"
+)
+
+// BenchmarkRowScan is the parse step of the file path alone: RowIter over
+// 1 MiB chunks of synthetic 2019-Nov rows already in memory, as the engine's
+// workers run it (views time-only unless full). cpu-ns/row is the
+// benchmark goroutine's thread CPU per row, steadier than wall time on a
+// shared machine.
+func BenchmarkRowScan(b *testing.B) {
+	data, _ := syntheticRows(1 << 16)
+	var chunks [][]byte
+	for len(data) > 0 {
+		n := min(len(data), 1<<20)
+		if j := bytes.LastIndexByte(data[:n], '\n'); j >= 0 && n < len(data) {
+			n = j + 1
+		}
+		chunks = append(chunks, data[:n])
+		data = data[n:]
+	}
+	rows := 1 << 16
+	for _, full := range []bool{false, true} {
+		name := "views=time"
+		if full {
+			name = "full"
+		}
+		b.Run(name, func(b *testing.B) {
+			b.ReportAllocs()
+			var p Parser
+			var ev Event
+			for _, c := range chunks {
+				p.Rows(c)
+			}
+			n := 0
+			cpu := startCPU()
+			for b.Loop() {
+				for _, c := range chunks {
+					it := p.Rows(c)
+					for {
+						r, ok := it.Next(&ev, full)
+						if !ok {
+							break
+						}
+						if r != ReasonOK {
+							b.Fatal("malformed synthetic row")
+						}
+						n++
+					}
+				}
+			}
+			if n != rows*b.N {
+				b.Fatalf("%d rows, want %d", n, rows*b.N)
+			}
+			cpu.report(b, rows, 0)
+		})
+	}
+}
