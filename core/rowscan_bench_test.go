@@ -7,7 +7,8 @@ import (
 
 // BenchmarkRowScan is the parse step of the file path alone: RowIter over
 // 1 MiB chunks of synthetic 2019-Nov rows already in memory, as the engine's
-// workers run it (views time-only unless full). cpu-ns/row is the
+// workers run it: views time-only (the default), views with their user
+// (--extend-on-activity), or every field stored. cpu-ns/row is the
 // benchmark goroutine's thread CPU per row, steadier than wall time on a
 // shared machine.
 func BenchmarkRowScan(b *testing.B) {
@@ -22,14 +23,14 @@ func BenchmarkRowScan(b *testing.B) {
 		data = data[n:]
 	}
 	rows := 1 << 16
-	for _, full := range []bool{false, true} {
-		name := "views=time"
-		if full {
-			name = "full"
-		}
-		b.Run(name, func(b *testing.B) {
+	for _, mode := range []struct {
+		name           string
+		full, viewUser bool
+	}{{"views=time", false, false}, {"views=user", false, true}, {"full", true, false}} {
+		full := mode.full
+		b.Run(mode.name, func(b *testing.B) {
 			b.ReportAllocs()
-			var p Parser
+			p := Parser{ViewUser: mode.viewUser}
 			var ev Event
 			for _, c := range chunks {
 				p.Rows(c)

@@ -335,15 +335,33 @@ func (p *Parser) fastAt(data []byte, mask []uint64, s int, ev *Event, full bool)
 		return 0, false
 	}
 	if p.ViewUser {
-		user, ok := digitsAt(data, end-int(z5), end-1-int(z6))
-		if !ok {
-			return 0, false
-		}
-		ev.UserID = user
+		ev.UserID = runValue(data, end-int(z5), end-1-int(z6))
 	}
 	// category_id is never rejected and a view does not store it.
 	ev.Time, ev.Type = t, EventView
 	return end, true
+}
+
+// runValue is digitsAt for data[a:b] already known to be 1-19 ASCII digits
+// (a >= 16): the conversion without the checks, inlined in fastAt.
+func runValue(data []byte, a, b int) uint64 {
+	switch n := b - a; {
+	case n <= 8:
+		return value8(binary.LittleEndian.Uint64(data[b-8:]), n)
+	case n <= 16:
+		return value8(binary.LittleEndian.Uint64(data[b-16:]), n-8)*100000000 +
+			value8(binary.LittleEndian.Uint64(data[b-8:]), 8)
+	}
+	x, _ := digitsAt(data, a, b)
+	return x
+}
+
+// value8 is digits8 without the check: w's top n lanes are known digits.
+func value8(w uint64, n int) uint64 {
+	w = w>>(8*uint(8-n)&63)<<(8*uint(8-n)&63) - 0x3030303030303030&(^uint64(0)<<(8*uint(8-n)&63))
+	w = w*10 + w>>8
+	w = (w&0x00FF00FF00FF00FF)*100 + (w>>16)&0x00FF00FF00FF00FF
+	return uint64(uint32((w&0xFFFF)*10000 + (w>>32)&0xFFFF))
 }
 
 // top64 returns the 64 bits of (lo, hi), a 128-bit little-endian bitmap,
