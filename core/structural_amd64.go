@@ -10,10 +10,23 @@ import "golang.org/x/sys/cpu"
 //go:noescape
 func scanBlocksAVX2(data []byte, mask []uint64)
 
-var useAVX2 = cpu.X86.HasAVX2
+// scanBlocksAVX512 is scanBlocksAVX2 with AVX-512BW: about 0.2
+// instructions a byte.
+//
+//go:noescape
+func scanBlocksAVX512(data []byte, mask []uint64)
+
+var (
+	useAVX512 = cpu.X86.HasAVX512F && cpu.X86.HasAVX512BW
+	useAVX2   = cpu.X86.HasAVX2
+)
 
 // scanBlocks runs stage 1 over the whole 64-byte blocks of data.
 func scanBlocks(data []byte, mask []uint64) {
+	if useAVX512 {
+		scanBlocksAVX512(data, mask)
+		return
+	}
 	if useAVX2 {
 		scanBlocksAVX2(data, mask)
 		return

@@ -66,3 +66,43 @@ loop:
 
 done:
 	RET
+
+// func scanBlocksAVX512(data []byte, mask []uint64)
+//
+// scanBlocksAVX2 with 64-byte registers: each compare writes its block's
+// bitmap straight into a mask register.
+TEXT ·scanBlocksAVX512(SB), NOSPLIT, $0-48
+	MOVQ data_base+0(FP), SI
+	MOVQ data_len+8(FP), CX
+	MOVQ mask_base+24(FP), DI
+	SHRQ $6, CX
+	JZ   done512
+	MOVQ $0x2c2c2c2c2c2c2c2c, AX
+	VPBROADCASTQ AX, Z10 // ',' and the < 0x2D limit
+	MOVQ $0xd0d0d0d0d0d0d0d0, AX
+	VPBROADCASTQ AX, Z11 // -'0'
+	MOVQ $0x0909090909090909, AX
+	VPBROADCASTQ AX, Z12 // 9
+
+loop512:
+	PREFETCHT0 4096(SI)
+	VMOVDQU8 0(SI), Z0
+	VPCMPEQB Z10, Z0, K1    // C
+	VPCMPUB  $2, Z10, Z0, K2 // b <= 0x2C
+	VPADDB   Z11, Z0, Z1
+	VPCMPUB  $2, Z12, Z1, K3 // b - '0' <= 9
+	KMOVQ K1, AX
+	KMOVQ K2, BX
+	KMOVQ K3, DX
+	XORQ AX, BX // C is a subset of < 0x2D: X = that minus C
+	MOVQ AX, 0(DI)
+	MOVQ BX, 8(DI)
+	MOVQ DX, 16(DI)
+	ADDQ $64, SI
+	ADDQ $24, DI
+	DECQ CX
+	JNZ  loop512
+	VZEROUPPER
+
+done512:
+	RET

@@ -42,6 +42,11 @@ func checkScan(t *testing.T, data []byte) {
 	scanBlocksGeneric(data[:nb*64], gen)
 	blk := make([]uint64, nb*maskStride)
 	scanBlocks(data[:nb*64], blk)
+	alts := make([][]uint64, len(altScans))
+	for j, a := range altScans {
+		alts[j] = make([]uint64, nb*maskStride)
+		a.f(data[:nb*64], alts[j])
+	}
 	for k := range want {
 		if got[k] != want[k] {
 			t.Fatalf("len %d word %d: scanStructural %064b, want %064b", len(data), k, got[k], want[k])
@@ -51,6 +56,11 @@ func checkScan(t *testing.T, data []byte) {
 		}
 		if k < len(blk) && blk[k] != want[k] {
 			t.Fatalf("len %d word %d: scanBlocks %064b, want %064b", len(data), k, blk[k], want[k])
+		}
+		for j, a := range altScans {
+			if k < len(alts[j]) && alts[j][k] != want[k] {
+				t.Fatalf("len %d word %d: %s %064b, want %064b", len(data), k, a.name, alts[j][k], want[k])
+			}
 		}
 	}
 }
@@ -76,6 +86,15 @@ func TestScanStructural(t *testing.T) {
 		checkScan(t, buf[off:off+rng.Intn(len(buf)-off)])
 	}
 }
+
+// altScan is a stage-1 implementation other than the one scanBlocks uses.
+type altScan struct {
+	name string
+	f    func(data []byte, mask []uint64)
+}
+
+// altScans lists the ones this build and CPU have (structural_amd64_test.go).
+var altScans []altScan
 
 // scanned returns the stage-1 bitmaps of data, with fastAt's slack.
 func scanned(data []byte) []uint64 {
