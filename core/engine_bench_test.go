@@ -13,6 +13,7 @@ import (
 	"bytes"
 	"fmt"
 	"runtime"
+	"slices"
 	"sync"
 	"syscall"
 	"testing"
@@ -65,21 +66,23 @@ func monthCSV(b *testing.B, rows int64) []byte {
 
 // BenchmarkEngine: the engine alone (routing, shards, wheel, merge) on
 // pre-generated events; the events/s metric is the figure of
-// results/engine.md.
+// results/engine.md. The chan, cases hand batches to the shards over
+// channels instead of the engine's rings (compare the two with
+// BenchmarkEngineHandoff).
 func BenchmarkEngine(b *testing.B) {
 	const rows = 4_000_000
 	evs := monthEvents(b, rows)
 	for _, c := range []struct {
 		name   string
 		extend bool
-		ring   bool
+		chans  bool
 	}{{"extend=false", false, false}, {"extend=true", true, false},
-		{"ring,extend=false", false, true}, {"ring,extend=true", true, true}} {
+		{"chan,extend=false", false, true}, {"chan,extend=true", true, true}} {
 		b.Run(c.name, func(b *testing.B) {
 			b.ReportAllocs()
 			opt := core.Options{ExtendOnActivity: c.extend}
-			if c.ring {
-				opt = core.WithRing(opt)
+			if c.chans {
+				opt = core.WithChannels(opt)
 			}
 			var sum core.Summary
 			start, cpu0 := time.Now(), cpuTime()
@@ -96,6 +99,47 @@ func BenchmarkEngine(b *testing.B) {
 			if sum.Events != rows || sum.Abandoned == 0 {
 				b.Fatalf("summary %+v", sum)
 			}
+		})
+	}
+}
+
+// BenchmarkEngineHandoff: the engine over SPSC rings and over channels,
+// alternated run by run so that both meet the same neighbours on a shared
+// machine (whole sub-benchmarks, seconds apart, met different ones and
+// disagreed from one run to the next). Each iteration is one pair; the
+// ring/chan metric is the median of the pairs' ratios of events/s.
+//
+//	go test ./core -run '^$' -bench EngineHandoff -benchtime 20x -count 10
+func BenchmarkEngineHandoff(b *testing.B) {
+	const rows = 4_000_000
+	evs := monthEvents(b, rows)
+	for _, extend := range []bool{false, true} {
+		b.Run(fmt.Sprintf("extend=%v", extend), func(b *testing.B) {
+			var ratios []float64
+			var ringEl, chanEl float64
+			for i := 0; i < b.N; i++ {
+				var el [2]float64 // ring, chan
+				for k := 0; k < 2; k++ {
+					c := (i + k) % 2 // alternate which goes first
+					opt := core.Options{ExtendOnActivity: extend}
+					if c == 1 {
+						opt = core.WithChannels(opt)
+					}
+					start := time.Now()
+					sum, err := core.RunSlice(evs, opt)
+					el[c] = time.Since(start).Seconds()
+					if err != nil || sum.Events != rows {
+						b.Fatalf("err %v, summary %+v", err, sum)
+					}
+				}
+				ratios = append(ratios, el[1]/el[0]) // ring events/s over chan events/s
+				ringEl += el[0]
+				chanEl += el[1]
+			}
+			slices.Sort(ratios)
+			b.ReportMetric(ratios[len(ratios)/2], "ring/chan")
+			b.ReportMetric(float64(rows*b.N)/ringEl, "ring-events/s")
+			b.ReportMetric(float64(rows*b.N)/chanEl, "chan-events/s")
 		})
 	}
 }

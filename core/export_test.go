@@ -34,6 +34,6 @@ func TouchRec(r *UserRec) { r.spending += 100; r.flags |= recPurchaser }
 
 func UntouchRec(r *UserRec) { r.flags &^= recPurchaser }
 
-// WithRing returns opt with the shard hand-off over rings instead of
-// channels.
-func WithRing(opt Options) Options { opt.useRing = true; return opt }
+// WithChannels returns opt with the shard hand-off over channels instead of
+// rings (the baseline of BenchmarkEngine and BenchmarkEngineHandoff).
+func WithChannels(opt Options) Options { opt.useChan = true; return opt }

@@ -51,9 +51,10 @@ type Options struct {
 	Rejects   io.Writer // "line<TAB>reason" per malformed row; nil: not written
 	RejectLog io.Writer // the first MaxRejectLog reasons; nil: not written
 
-	// useRing hands batches to the shards over SPSC rings (ring.go)
-	// instead of channels; only benchmarks set it (results/engine.md).
-	useRing bool
+	// useChan hands batches to the shards over buffered channels instead
+	// of the SPSC rings (ring.go); only the benchmarks set it, as the
+	// baseline the rings are measured against (results/engine.md).
+	useChan bool
 }
 
 // MaxRejectLog is how many malformed rows are described on RejectLog.
@@ -218,8 +219,8 @@ type engine struct {
 	pool    chan *batch
 	work    chan *batch
 	parsed  chan *batch
-	toShard []chan *batch
-	rings   []*ring // instead of toShard when opt.useRing
+	rings   []*ring       // sequencer -> shard i
+	toShard []chan *batch // instead of rings when opt.useChan
 	done    []chan *batch
 
 	shards []*shard
@@ -253,12 +254,12 @@ func newEngine(opt Options, prog *Progress) (*engine, error) {
 	// on a send; back-pressure comes from the reader waiting on the pool.
 	e.work = make(chan *batch, npool)
 	e.parsed = make(chan *batch, npool)
-	e.toShard = make([]chan *batch, e.nshard)
 	e.done = make([]chan *batch, e.nshard)
 	e.shards = make([]*shard, e.nshard)
-	for i := range e.toShard {
-		e.toShard[i] = make(chan *batch, npool+1)
-		if opt.useRing {
+	for i := range e.done {
+		if opt.useChan {
+			e.toShard = append(e.toShard, make(chan *batch, npool+1))
+		} else {
 			e.rings = append(e.rings, newRing(npool+1))
 		}
 		e.done[i] = make(chan *batch, npool+1)
@@ -404,9 +405,12 @@ func (e *engine) sequence() {
 // runShard applies every batch's events for shard i in input order.
 func (e *engine) runShard(i int) {
 	s := e.shards[i]
-	next := func() (*batch, bool) { b, ok := <-e.toShard[i]; return b, ok }
+	var next func() (*batch, bool)
 	if e.rings != nil {
 		next = e.rings[i].pop
+	} else {
+		c := e.toShard[i]
+		next = func() (*batch, bool) { b, ok := <-c; return b, ok }
 	}
 	outMax := 0
 	for b, ok := next(); ok; b, ok = next() {

@@ -7,11 +7,14 @@ import (
 
 // ring is a bounded single-producer single-consumer queue of batches built
 // on two atomic counters, with a channel only for sleeping when it is empty
-// or full. It exists to be measured against a buffered channel as the
-// hand-off between the sequencer and the shards (BenchmarkHandoff,
-// BenchmarkEngineQueue); the engine uses channels by default: see
-// results/engine.md and Options.useRing. Safe for one pushing and one
-// popping goroutine.
+// or full. It is the hand-off from the sequencer to each shard. A buffered
+// channel measured the same inside the engine (BenchmarkEngineHandoff;
+// results/engine.md) and stays only as the benchmarks' baseline
+// (Options.useChan). Safe for one pushing and one popping goroutine.
+//
+// A side that finds the ring empty (or full) yields at most spins times and
+// then sleeps on its channel until the other side wakes it: it never spins
+// a core that the other stages need.
 type ring struct {
 	buf  []*batch
 	mask uint64

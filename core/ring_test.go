@@ -51,16 +51,17 @@ func TestRingOrder(t *testing.T) {
 	}
 }
 
-// TestEngineRing: the engine gives the same output over rings.
-func TestEngineRing(t *testing.T) {
+// TestEngineChan: the engine gives the same output over rings (the
+// default) and over channels.
+func TestEngineChan(t *testing.T) {
 	var evs []Event
 	for i := 0; i < 5000; i++ {
 		evs = append(evs, ev(int64(i), []EventType{V, C, P, C}[i%4], uint64(i*7%97), uint64(i), int64(i)))
 	}
 	a, sa := runEngine(t, evs, Options{BatchEvents: 64, Shards: 3})
-	b, sb := runEngine(t, evs, Options{BatchEvents: 64, Shards: 3, useRing: true})
+	b, sb := runEngine(t, evs, Options{BatchEvents: 64, Shards: 3, useChan: true})
 	if a != b || fmt.Sprint(sa) != fmt.Sprint(sb) || sa.Abandoned == 0 {
-		t.Fatalf("ring output differs")
+		t.Fatalf("channel output differs")
 	}
 }
 
