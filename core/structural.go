@@ -19,7 +19,8 @@ import (
 // The three bytes that structure a row (',', '"', '\n') are all below '-'
 // (0x2D), and in 2019-Nov data almost no other byte is (the two spaces of
 // event_time, which stage 2 does not look at, and the '\r' of CRLF lines). On
-// amd64 with AVX2 it is assembly, 64 bytes per step; elsewhere SWAR Go.
+// amd64 it is AVX-512BW or AVX2 assembly (whichever the CPU has), 64 bytes
+// per step; elsewhere, or without either, SWAR Go.
 //
 // Stage 2 (Parser.fastAt) parses a row from the bitmaps: the row's line end
 // is its first X byte after event_time, and it is a plain row iff exactly
