@@ -322,3 +322,32 @@ func TestWriteCSVToFile(t *testing.T) {
 		t.Fatalf("file (%d bytes) differs from the stream (%d bytes plus prefix and suffix)", len(got), len(want))
 	}
 }
+
+// TestAliasPacked checks the packed draw against the full entries, on
+// random bits and on bits whose high part ties with the packed threshold.
+func TestAliasPacked(t *testing.T) {
+	a := sharedCatalogue(1).pick
+	if a.q == nil {
+		t.Fatal("the catalogue's alias table is not packed")
+	}
+	r := rng{s: 42}
+	ties := 0
+	for k := 0; k < 2_000_000; k++ {
+		x := r.u64()
+		i := uint32((x >> 32) * uint64(len(a.e)) >> 32)
+		lo := uint32(x)
+		if k%2 == 1 {
+			lo = (a.q[i]&(1<<aliasHi-1))<<(32-aliasHi) | lo&(1<<(32-aliasHi)-1)
+			x = x&^0xffffffff | uint64(lo)
+		}
+		if lo>>(32-aliasHi) == a.q[i]&(1<<aliasHi-1) {
+			ties++
+		}
+		if got, want := a.draw(x), a.exact(i, lo); got != want {
+			t.Fatalf("x %#x: packed draw %d, full entry %d", x, got, want)
+		}
+	}
+	if ties < 1_000_000 {
+		t.Fatalf("only %d of the draws tie", ties)
+	}
+}
