@@ -147,27 +147,13 @@ func digitBits(mask []uint64, a int) uint64 {
 // digitRun reports whether data[a:b] is 1-19 ASCII digits (what digitsAt
 // accepts), from the D bitmap.
 func digitRun(mask []uint64, a, b int) bool {
-	n := uint(b - a)
-	return n-1 < 19 && ^digitBits(mask, a)<<((64-n)&63) == 0
+	return ones(digitBits(mask, a), 0, uint(b-a))
 }
 
-// priceRun reports whether priceAt accepts data[a:b], from the D bitmap:
-// 1-16 digits, optionally then '.' and one or two digits.
+// priceRun reports whether priceAt accepts data[a:b] (a <= b), from the D
+// bitmap.
 func priceRun(data []byte, mask []uint64, a, b int) bool {
-	n := uint(b - a)
-	if n-1 >= 19 {
-		return false
-	}
-	run := uint64(1)<<(n&63) - 1
-	switch hole := run &^ digitBits(mask, a); {
-	case hole == 0:
-		return n <= 16
-	case n >= 4 && hole == 1<<((n-3)&63):
-		return data[b-3] == '.'
-	case n >= 3 && n <= 18 && hole == 1<<((n-2)&63):
-		return data[b-2] == '.'
-	}
-	return false
+	return priceBits(digitBits(mask, a), data[a:b], 0)
 }
 
 // digits8 converts the n (1-8) bytes of w's top lanes, an 8-byte little-endian
