@@ -249,16 +249,21 @@ func (s *shard) apply(ev *routed, pl []payload, w int64, line int64) {
 	default:
 		// Views and other events reach a shard only with
 		// --extend-on-activity; the router counts every row by type.
+		// (runShard takes them before apply; tests come here.)
 		if !s.extend {
 			return
 		}
-		idx, ok := s.open.get(ev.uid)
-		if !ok {
-			return
+		if idx, ok := s.open.get(ev.uid); ok {
+			s.extendCart(idx, ev.t, line)
 		}
-		s.carts[idx].deadline = ev.t + s.ttl
-		s.setDeadline(idx, line)
 	}
+}
+
+// extendCart moves the deadline of open cart idx to t + TTL for an event at t of
+// its user (rule 5, --extend-on-activity); line is the event's input line.
+func (s *shard) extendCart(idx uint32, t int64, line int64) {
+	s.carts[idx].deadline = t + s.ttl
+	s.setDeadline(idx, line)
 }
 
 // finish ends the input (rule 6): with keep the open carts are only

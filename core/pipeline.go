@@ -421,7 +421,21 @@ func (e *engine) runShard(i int) {
 			s.warm(pl)
 			for j := range evs {
 				r := &evs[j]
-				s.apply(r, pl, e.watermark(max(b.base, r.wm)), b.firstLine+int64(r.line))
+				w := e.watermark(max(b.base, r.wm))
+				if r.typ() < EventCart {
+					// NOTE: a view or other event (routed only with
+					// --extend-on-activity) of a user with no open cart,
+					// nearly all of them, changes nothing but the
+					// watermark: decided here, without the apply call.
+					if w > s.w {
+						s.advance(w)
+					}
+					if idx, ok := s.open.get(r.uid); ok {
+						s.extendCart(idx, r.t, b.firstLine+int64(r.line))
+					}
+					continue
+				}
+				s.apply(r, pl, w, b.firstLine+int64(r.line))
 			}
 			// The whole batch has been seen: its last watermark holds for
 			// this shard too, so deadlines behind it fire now rather than
@@ -594,10 +608,29 @@ func (e *engine) routeBatch(b *batch) {
 	m := int64(math.MinInt64)
 	evs := b.evs
 	if e.opt.ExtendOnActivity {
+		// NOTE: as below, views (and other events, routed the same way)
+		// stay out of the routeEvent call: their routing is written out here,
+		// and the counts go to locals rather than through b.
+		views, others := int64(0), int64(0)
+		n := e.nshard
 		for k := range evs {
-			m = max(m, evs[k].Time)
-			e.routeEvent(b, &evs[k], m, int64(k))
+			ev := &evs[k]
+			m = max(m, ev.Time)
+			switch ev.Type {
+			case EventView:
+				views++
+			case EventOther:
+				others++
+			default:
+				e.routeEvent(b, ev, m, int64(k))
+				continue
+			}
+			i := shardOf(HashUser(ev.UserID), n)
+			b.routed[i] = append(b.routed[i], routed{t: ev.Time, uid: ev.UserID, wm: m, line: uint32(k),
+				xt: uint32(ev.Type)})
 		}
+		b.cnt.Views += views
+		b.cnt.Others += others
 	} else {
 		// NOTE: nineteen rows in twenty are views, which only raise the
 		// maximum time and a counter here; keeping them out of the routeEvent
