@@ -14,6 +14,10 @@ func uintptrOf(b []byte) uintptr { return uintptr(unsafe.Pointer(unsafe.SliceDat
 // LineIter; csv.go: Parser) to the engine: the reader stage hands chunks to
 // the workers, and parseBatch is the worker step for CSV text.
 
+// rowBytesHint is about the mean length of a 2019-Nov row, to guess a
+// chunk's row count before it is parsed (the batch lists' first size).
+const rowBytesHint = 128
+
 // ErrNoInput is returned for an empty input path.
 var ErrNoInput = errors.New("no input given")
 
@@ -53,6 +57,7 @@ func RunReader(r io.Reader, opt Options, prog *Progress) (Summary, error) {
 	if err != nil {
 		return Summary{}, err
 	}
+	e.seedHint(e.opt.ChunkBytes / rowBytesHint)
 	cr := NewChunkReader(r, ReaderOptions{ChunkSize: e.opt.ChunkBytes, FreeChunks: e.opt.Parsers + 2})
 	read := func() error {
 		for {
@@ -96,6 +101,7 @@ func (e *engine) parseBatch(p *Parser, b *batch) {
 	extend := e.opt.ExtendOnActivity
 	p.ViewUser = extend
 	it := p.Rows(b.chunk.Data)
+	views, n := int64(0), e.nshard
 	for {
 		r, ok := it.Next(&ev, full)
 		if !ok {
@@ -108,14 +114,21 @@ func (e *engine) parseBatch(p *Parser, b *batch) {
 		}
 		b.rows++
 		m = max(m, ev.Time)
-		if ev.Type == EventView && !extend {
-			// As in routeBatch: keeping views out of the routeEvent call
-			// (too big to inline) saves a call on 94 % of rows.
-			b.cnt.Views++
+		if ev.Type == EventView {
+			// As in routeBatch: views (94 % of rows) stay out of the
+			// routeEvent call, too big to inline; with
+			// --extend-on-activity their routing is written out here.
+			views++
+			if extend {
+				i := shardOf(HashUser(ev.UserID), n)
+				b.routed[i] = append(b.routed[i], routed{t: ev.Time, uid: ev.UserID, wm: m,
+					line: uint32(skip + int64(it.Index())), xt: uint32(EventView)})
+			}
 			continue
 		}
 		e.routeEvent(b, &ev, m, skip+int64(it.Index()))
 	}
+	b.cnt.Views += views
 	b.lines = skip + int64(it.Count())
 	b.localMax = m
 }

@@ -34,6 +34,7 @@ func runMapped(f *os.File, size int64, opt Options, prog *Progress) (sum Summary
 	if err != nil {
 		return Summary{}, true, err
 	}
+	e.seedHint(e.opt.ChunkBytes / rowBytesHint)
 	const maxLine = DefaultMaxLine
 	read := func() error {
 		pos, skip := 0, 0
