@@ -30,6 +30,9 @@ func runMapped(f *os.File, size int64, opt Options, prog *Progress) (sum Summary
 		return Summary{}, false, nil // gzip: decompress through OpenInput
 	}
 	syscall.Madvise(data, syscall.MADV_SEQUENTIAL)
+	if opt.ExpectedRows == 0 {
+		opt.ExpectedRows = size / rowBytesHint
+	}
 	e, err := newEngine(opt, prog)
 	if err != nil {
 		return Summary{}, true, err

@@ -228,6 +228,7 @@ func runCmd(args []string, stdout, stderr io.Writer) int {
 			return fail(err)
 		}
 		total = g.Rows()
+		f.opt.ExpectedRows = total
 		sum, runErr = core.RunEvents(g.Read, f.opt, prog)
 		g.Close()
 	} else {
