@@ -240,8 +240,8 @@ func priceAt(data []byte, a, b int) (int64, bool) {
 //
 // NOTE: extracting the five field ends a view needs from both ends of the
 // row, instead of all seven in order with the two-word flattening and a
-// select per field, took fastAt from ~470 to ~190 instructions a view
-// (cachegrind, BenchmarkRowScan).
+// select per field, took fastAt from ~470 to ~300 instructions a row
+// (cachegrind, BenchmarkRowScan/views=time).
 func (p *Parser) fastAt(data []byte, mask []uint64, s int, ev *Event, full bool) (int, bool) {
 	n := len(data)
 	// event_time: fixed width in the common shape; its two spaces are X
@@ -330,7 +330,7 @@ func (p *Parser) fastAt(data []byte, mask []uint64, s int, ev *Event, full bool)
 }
 
 // runValue is digitsAt for data[a:b] already known to be 1-19 ASCII digits
-// (a >= 16): the conversion without the checks, inlined in fastAt.
+// (a >= 16): the conversion without the checks.
 func runValue(data []byte, a, b int) uint64 {
 	switch n := b - a; {
 	case n == 9:
