@@ -351,3 +351,29 @@ func TestAliasPacked(t *testing.T) {
 		t.Fatalf("only %d of the draws tie", ties)
 	}
 }
+
+// TestNewUUID holds newUUID to the byte-by-byte definition.
+func TestNewUUID(t *testing.T) {
+	const hexDigits = "0123456789abcdef"
+	r, ref := rng{s: 7}, rng{s: 7}
+	for n := 0; n < 100000; n++ {
+		got := newUUID(&r)
+		var u [16]byte
+		a, c := ref.u64(), ref.u64()
+		for k := 0; k < 8; k++ {
+			u[k], u[8+k] = byte(a>>(8*k)), byte(c>>(8*k))
+		}
+		u[6] = u[6]&0x0f | 0x40
+		u[8] = u[8]&0x3f | 0x80
+		var want []byte
+		for k := 0; k < 16; k++ {
+			if k == 4 || k == 6 || k == 8 || k == 10 {
+				want = append(want, '-')
+			}
+			want = append(want, hexDigits[u[k]>>4], hexDigits[u[k]&15])
+		}
+		if string(got[:]) != string(want) {
+			t.Fatalf("newUUID = %s, want %s", got[:], want)
+		}
+	}
+}
