@@ -156,11 +156,13 @@ func parseRFC3339Zone(b []byte, t int64) (int64, bool) {
 // per ~1.4 M rows, so nearly every row is three compares, and most others
 // pay only for the clock arithmetic.
 type timeCache struct {
-	w0, w1, w2 uint64 // bytes 0-7, 8-15 and 15-22 of the last good time
-	t          int64  // its value
+	// Bytes 0-7, 8-15 and 15-22 of the last time that parsed in full, and
+	// its value; all zero before one has, which no time's bytes match.
+	w0, w1, w2 uint64
+	t          int64
 	lo         uint64 // bytes 0-7 of the cached "YYYY-MM-DD", little endian
 	hi         uint16 // bytes 8-9
-	valid      bool   // w0-w2, t, lo, hi hold a time that parsed
+	valid      bool   // lo, hi and day hold a date that parsed
 	day        int64  // Unix seconds at the cached date's midnight
 }
 
@@ -172,7 +174,7 @@ func (c *timeCache) parse(b []byte) (int64, bool) {
 		w0 := binary.LittleEndian.Uint64(b[0:8])
 		w1 := binary.LittleEndian.Uint64(b[8:16])
 		w2 := binary.LittleEndian.Uint64(b[15:23])
-		if c.valid && w0 == c.w0 && w1 == c.w1 && w2 == c.w2 {
+		if w0 == c.w0 && w1 == c.w1 && w2 == c.w2 {
 			return c.t, true
 		}
 		// The date: two loads compared with the cached ones; " UTC" is
