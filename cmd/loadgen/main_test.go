@@ -29,6 +29,9 @@ func TestBadFlagsExit2(t *testing.T) {
 	f("unknown --format \"parquet\"", "generate", "--format", "parquet", "--rows", "10")
 	f("cannot write -o", "generate", "--rows", "10", "-o", filepath.Join(t.TempDir(), "no", "such", "dir", "x.csv"))
 	f("flag provided but not defined", "generate", "--bogus")
+	f("--direct writes a plain regular file, not -o -", "generate", "--rows", "10", "--direct")
+	f("not -o x.csv.gz", "generate", "--rows", "10", "--direct", "-o", "x.csv.gz")
+	f("-o /dev/null is not one", "generate", "--rows", "10", "--direct", "-o", "/dev/null")
 	f("want exactly one FILE", "stats")
 	f("no such file", "stats", filepath.Join(t.TempDir(), "missing.csv"))
 }
@@ -64,6 +67,31 @@ func TestGenerateAndStats(t *testing.T) {
 		}
 		if !strings.Contains(out.String(), "| rows | 5,000* | 5,000 | +0.00 % |") {
 			t.Fatalf("stats %s output:\n%s", in, out.String())
+		}
+	}
+}
+
+// TestGenerateDirect checks that --direct writes the same bytes as a
+// buffered -o, for a size that is not a multiple of the block size and for
+// one row.
+func TestGenerateDirect(t *testing.T) {
+	dir := t.TempDir()
+	for _, args := range [][]string{
+		{"--rows", "20000", "--days", "3", "--seed", "5"},
+		{"--rows", "1", "--days", "1"},
+	} {
+		var files [2][]byte
+		for i, mode := range []string{"--direct=false", "--direct"} {
+			o := filepath.Join(dir, "d.csv")
+			var errb bytes.Buffer
+			if code := run(append([]string{"generate", mode, "-o", o}, args...), io.Discard, &errb); code != 0 || errb.Len() > 0 {
+				t.Fatalf("generate %s %v: exit %d: %s", mode, args, code, errb.String())
+			}
+			files[i], _ = os.ReadFile(o)
+		}
+		if len(files[0]) == 0 || len(files[0])%4096 == 0 || !bytes.Equal(files[0], files[1]) {
+			t.Fatalf("%v: buffered (%d bytes) and --direct (%d bytes) outputs differ, or the size tests nothing",
+				args, len(files[0]), len(files[1]))
 		}
 	}
 }

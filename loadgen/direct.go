@@ -1,0 +1,226 @@
+package loadgen
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"sync"
+	"syscall"
+	"unsafe"
+)
+
+// DirectFile writes a new regular file with O_DIRECT: the data goes from its
+// own buffers to the disk, bypassing the page cache. Writing the month
+// buffered, the kernel's copy into the page cache took 8.7 of the 20 CPU
+// seconds on two cores; dd oflag=direct wrote the same 9.0 GB with 1.3
+// system seconds, at about the disk's speed.
+//
+// Write copies into aligned buffers of directBufSize bytes (the callers'
+// pieces are neither aligned nor block multiples); a writer goroutine writes
+// each full buffer while Write fills the next, so the copy and the disk
+// overlap. The tail that is not a multiple of directAlign is written after
+// O_DIRECT is cleared with fcntl (Linux allows toggling it on an open file).
+// Where O_DIRECT is refused (EINVAL at open or at the first write, as on
+// filesystems without direct I/O), the file is written buffered instead,
+// with the same bytes, and Fallback says why.
+//
+// A DirectFile is not safe for concurrent use: one goroutine calls Write and
+// Close. Close must be called; it waits for the writer goroutine.
+type DirectFile struct {
+	f        *os.File
+	name     string
+	buf      []byte      // being filled: aligned, cap is the buffer size
+	queue    chan []byte // full buffers, in file order, to the writer
+	free     chan []byte // written buffers, back from the writer
+	done     chan struct{}
+	mu       sync.Mutex
+	err      error // first write error
+	fallback error // why the file is written buffered; nil while direct
+	notify   func(error)
+	closed   bool
+}
+
+const (
+	// directAlign is the alignment of O_DIRECT buffers, offsets and
+	// lengths: the page size, a multiple of every logical block size of
+	// the disks we write to (512 or 4096).
+	directAlign = 4096
+	// directBufSize is the size of one write: 4 MiB, the largest
+	// request the virtio disk takes whole (max_sectors_kb 4096), and the
+	// block size of the dd oflag=direct baseline.
+	directBufSize = 4 << 20
+	// directBufs buffers: one being filled, one being written, one full
+	// and queued so the writer starts the next write without waiting for
+	// the copy.
+	directBufs = 3
+)
+
+// errNoDirect is returned by openDirect where the OS has no O_DIRECT.
+var errNoDirect = errors.New("O_DIRECT is not supported on this OS")
+
+// Hooks for tests: the O_DIRECT open and the write of one full buffer.
+var (
+	openDirectFn  = openDirect
+	writeDirectFn = func(f *os.File, b []byte) (int, error) { return f.Write(b) }
+)
+
+// CreateDirect creates (or truncates) the regular file name for writing
+// with O_DIRECT. notify, when not nil, is called once, from Write, Close or
+// CreateDirect, if O_DIRECT is refused and the file is written buffered.
+func CreateDirect(name string, notify func(reason error)) (*DirectFile, error) {
+	return newDirectFile(name, directBufSize, notify)
+}
+
+func newDirectFile(name string, bufSize int, notify func(error)) (*DirectFile, error) {
+	d := &DirectFile{
+		name:   name,
+		queue:  make(chan []byte, directBufs),
+		free:   make(chan []byte, directBufs),
+		done:   make(chan struct{}),
+		notify: notify,
+	}
+	f, err := openDirectFn(name)
+	if err != nil {
+		if !errors.Is(err, syscall.EINVAL) && !errors.Is(err, errNoDirect) {
+			return nil, err
+		}
+		reason := err
+		if f, err = os.Create(name); err != nil {
+			return nil, err
+		}
+		d.setFallback(fmt.Errorf("open with O_DIRECT: %w", reason))
+	}
+	d.f = f
+	for i := range directBufs {
+		b := alignedBuf(bufSize)
+		if i == 0 {
+			d.buf = b
+		} else {
+			d.free <- b
+		}
+	}
+	go d.writer()
+	return d, nil
+}
+
+// alignedBuf returns an empty slice of capacity n whose first byte is
+// directAlign-aligned.
+func alignedBuf(n int) []byte {
+	b := make([]byte, n+directAlign)
+	off := 0
+	if r := int(uintptr(unsafe.Pointer(unsafe.SliceData(b))) % directAlign); r != 0 {
+		off = directAlign - r
+	}
+	return b[off : off : off+n]
+}
+
+// Fallback is nil while the file is written with O_DIRECT, else the reason
+// it is written buffered.
+func (d *DirectFile) Fallback() error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.fallback
+}
+
+func (d *DirectFile) setFallback(reason error) {
+	d.mu.Lock()
+	d.fallback = reason
+	d.mu.Unlock()
+	if d.notify != nil {
+		d.notify(reason)
+	}
+}
+
+func (d *DirectFile) firstErr() error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.err
+}
+
+// Write copies p into the current buffer and hands each full buffer to the
+// writer goroutine. An error of an earlier write is returned by a later
+// Write or by Close.
+func (d *DirectFile) Write(p []byte) (int, error) {
+	if d.closed {
+		return 0, os.ErrClosed
+	}
+	n := 0
+	for len(p) > 0 {
+		c := copy(d.buf[len(d.buf):cap(d.buf)], p)
+		d.buf = d.buf[:len(d.buf)+c]
+		p, n = p[c:], n+c
+		if len(d.buf) == cap(d.buf) {
+			d.queue <- d.buf
+			d.buf = (<-d.free)[:0]
+			if err := d.firstErr(); err != nil {
+				return n, err
+			}
+		}
+	}
+	return n, nil
+}
+
+// writer writes the queued buffers in order until the queue is closed.
+// After an error it only recycles them.
+func (d *DirectFile) writer() {
+	defer close(d.done)
+	first := true
+	for b := range d.queue {
+		if d.firstErr() == nil {
+			if err := d.writeBuf(b, first); err != nil {
+				d.mu.Lock()
+				d.err = fmt.Errorf("write %s: %w", d.name, err)
+				d.mu.Unlock()
+			}
+		}
+		first = false
+		d.free <- b
+	}
+}
+
+// writeBuf writes b whole. On the first write of the file, an EINVAL from
+// O_DIRECT (nothing written yet) switches the file to buffered writes.
+func (d *DirectFile) writeBuf(b []byte, first bool) error {
+	n, err := writeDirectFn(d.f, b)
+	if err != nil && first && n == 0 && errors.Is(err, syscall.EINVAL) && d.Fallback() == nil {
+		if cerr := clearDirect(d.f); cerr != nil {
+			return fmt.Errorf("%w (and clearing O_DIRECT: %v)", err, cerr)
+		}
+		d.setFallback(fmt.Errorf("first O_DIRECT write: %w", err))
+		_, err = d.f.Write(b)
+	}
+	return err
+}
+
+// Close writes what is left, waits for the writer and closes the file. The
+// aligned part of the last buffer is written with O_DIRECT, the rest (less
+// than directAlign bytes) after clearing O_DIRECT.
+func (d *DirectFile) Close() error {
+	if d.closed {
+		return os.ErrClosed
+	}
+	d.closed = true
+	last := d.buf
+	aligned := len(last) &^ (directAlign - 1)
+	if aligned > 0 {
+		d.queue <- last[:aligned]
+	}
+	close(d.queue)
+	<-d.done
+	err := d.firstErr()
+	if tail := last[aligned:]; err == nil && len(tail) > 0 {
+		if d.Fallback() == nil {
+			err = clearDirect(d.f)
+		}
+		if err == nil {
+			_, err = d.f.Write(tail)
+		}
+		if err != nil {
+			err = fmt.Errorf("write %s: tail: %w", d.name, err)
+		}
+	}
+	if cerr := d.f.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
