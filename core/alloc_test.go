@@ -31,6 +31,34 @@ func TestSteadyStateAllocs(t *testing.T) {
 		t.Errorf("parseBatch of 2,000 rows: %v allocs per chunk, want 0", n)
 	}
 
+	// The Block route of the same rows, both ways.
+	var evs []Event
+	for k := range b.routed[0] {
+		r := &b.routed[0][k]
+		evs = append(evs, Event{Time: r.t, Type: r.typ(), UserID: r.uid})
+	}
+	for i := 0; i < 200; i++ {
+		evs = append(evs, Event{Time: int64(i), Type: EventView, UserID: uint64(i)})
+	}
+	var blk Block
+	blk.AppendEvents(evs)
+	for _, extend := range []bool{false, true} {
+		eb, err := newEngine(Options{Shards: 2, ExtendOnActivity: extend}, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		eb.blocks = true
+		bb := &batch{routed: make([][]routed, 2), payloads: make([][]payload, 2), alerts: make([][]Alert, 2), blk: &blk}
+		route := func() { eb.routeBlock(bb) }
+		route()
+		if bb.err != nil || bb.rows != int64(len(evs)) {
+			t.Fatalf("routeBlock: err %v, %d rows", bb.err, bb.rows)
+		}
+		if n := testing.AllocsPerRun(20, route); n != 0 {
+			t.Errorf("routeBlock of %d rows, extend=%v: %v allocs per block, want 0", len(evs), extend, n)
+		}
+	}
+
 	s := e.shards[0]
 	round := int64(0)
 	var out []byte

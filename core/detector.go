@@ -179,17 +179,19 @@ func (s *shard) setDeadline(idx uint32, line int64) {
 // NOTE: the table is far bigger than the cache (a million users), so each
 // cart or purchase misses on its user's slot; applied one by one, the misses
 // come one after another. These loads do not depend on each other, so the
-// CPU overlaps them, and apply then finds the slots in cache. It walks the
-// payloads, not the routed events, so it skips views (routed under
-// --extend-on-activity, nineteen events in twenty). Carts warm the record
-// too, though only abandon and purchase use it: moving its creation from
-// the cart to the abandon (one miss fewer per converted cart) measured
-// slower, as an advance fires too few carts at a time to overlap misses.
-func (s *shard) warm(pl []payload) {
+// CPU overlaps them, and apply then finds the slots in cache. Views (routed
+// under --extend-on-activity, nineteen events in twenty) are skipped. Carts
+// warm the record too, though only abandon and purchase use it: moving its
+// creation from the cart to the abandon (one miss fewer per converted cart)
+// measured slower, as an advance fires too few carts at a time to overlap
+// misses.
+func (s *shard) warm(evs []routed) {
 	recs, mask := s.users.recs, s.users.mask
 	var sink uint64
-	for j := range pl {
-		sink += recs[HashUser(pl[j].uid)&mask].uid
+	for j := range evs {
+		if evs[j].typ() >= EventCart {
+			sink += recs[HashUser(evs[j].uid)&mask].uid
+		}
 	}
 	s.warmSink += sink
 }
@@ -216,18 +218,18 @@ func (s *shard) apply(ev *routed, pl []payload, w int64, line int64) {
 		}
 		c := &s.carts[idx]
 		c.items++
-		c.value += p.price
+		c.value += p.PriceCents
 		c.last = ev.t
 		c.deadline = ev.t + s.ttl
 		if c.nprod < MaxProducts {
-			c.products[c.nprod] = p.product
+			c.products[c.nprod] = p.ProductID
 			c.nprod++
 		}
-		c.session = p.session
-		c.sessionLen = p.sessionLen
+		c.session = p.Session
+		c.sessionLen = p.SessionLen
 		s.setDeadline(idx, line)
 	case EventPurchase:
-		price := pl[ev.x()].price
+		price := pl[ev.x()].PriceCents
 		s.cnt.Spending += price
 		r := s.users.upsert(ev.uid, HashUser(ev.uid))
 		r.spending += price

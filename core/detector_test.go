@@ -78,6 +78,17 @@ func checkAgainstRef(t *testing.T, evs []Event, opt Options) (string, Summary) {
 				t.Fatalf("shards=%d batch=%d: summary\ngot  %+v\nwant %+v", shards, batchEvents, sum, ref.sum)
 			}
 			first, firstSum = got, sum
+			// The same events as Blocks of batchEvents rows, each one batch
+			// (RunBlockSlice) and through RunBlocks' reader.
+			for _, streamed := range []bool{false, true} {
+				got, sum := runEngineBlocks(t, evs, batchEvents, streamed, o)
+				if got != wantAlerts {
+					t.Fatalf("blocks streamed=%v shards=%d batch=%d: alerts differ from the reference\ngot:\n%s\nwant:\n%s", streamed, shards, batchEvents, got, wantAlerts)
+				}
+				if !reflect.DeepEqual(sum, ref.sum) {
+					t.Fatalf("blocks streamed=%v shards=%d batch=%d: summary\ngot  %+v\nwant %+v", streamed, shards, batchEvents, sum, ref.sum)
+				}
+			}
 		}
 	}
 	return first, firstSum

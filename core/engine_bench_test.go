@@ -25,8 +25,9 @@ import (
 )
 
 var (
-	genOnce sync.Map // rows -> []core.Event
-	csvOnce sync.Map // rows -> []byte
+	genOnce   sync.Map // rows -> []core.Event
+	csvOnce   sync.Map // rows -> []byte
+	blockOnce sync.Map // rows -> []core.Block
 )
 
 // monthEvents returns rows events of the synthetic month (all 30 days at
@@ -64,20 +65,52 @@ func monthCSV(b *testing.B, rows int64) []byte {
 	return buf.Bytes()
 }
 
+// monthBlocks is monthEvents as Blocks of the engine's default batch size
+// (64 k rows), built once per process.
+func monthBlocks(b *testing.B, rows int64) []core.Block {
+	if v, ok := blockOnce.Load(rows); ok {
+		return v.([]core.Block)
+	}
+	blocks := toBlocks(monthEvents(b, rows), 64<<10)
+	blockOnce.Store(rows, blocks)
+	return blocks
+}
+
+func toBlocks(evs []core.Event, n int) []core.Block {
+	var blocks []core.Block
+	for len(evs) > 0 {
+		k := min(n, len(evs))
+		var blk core.Block
+		blk.AppendEvents(evs[:k])
+		blocks = append(blocks, blk)
+		evs = evs[k:]
+	}
+	return blocks
+}
+
 // BenchmarkEngine: the engine alone (routing, shards, wheel, merge) on
-// pre-generated events; the events/s metric is the figure of
-// results/engine.md. The chan, cases hand batches to the shards over
-// channels instead of the engine's rings (compare the two with
-// BenchmarkEngineHandoff).
+// events generated beforehand by loadgen, 4 M of them (all 30 days at 1/17
+// of the month's density); the events/s metric is the figure of
+// results/engine.md. The input is named first:
+//
+//	block,...   core.Block columns (RunBlockSlice), built before the timer:
+//	            the engine's in-process input, the ">= 100 M events/s" one;
+//	extend=...  the same events as a []core.Event (RunSlice), as tests and
+//	            callers with Events give them;
+//	chan,...    []core.Event with batches handed to the shards over
+//	            channels instead of the rings (see BenchmarkEngineHandoff).
 func BenchmarkEngine(b *testing.B) {
 	const rows = 4_000_000
 	evs := monthEvents(b, rows)
+	blocks := monthBlocks(b, rows)
 	for _, c := range []struct {
 		name   string
 		extend bool
 		chans  bool
-	}{{"extend=false", false, false}, {"extend=true", true, false},
-		{"chan,extend=false", false, true}, {"chan,extend=true", true, true}} {
+		blocks bool
+	}{{"block,extend=false", false, false, true}, {"block,extend=true", true, false, true},
+		{"extend=false", false, false, false}, {"extend=true", true, false, false},
+		{"chan,extend=false", false, true, false}, {"chan,extend=true", true, true, false}} {
 		b.Run(c.name, func(b *testing.B) {
 			b.ReportAllocs()
 			opt := core.Options{ExtendOnActivity: c.extend}
@@ -88,7 +121,12 @@ func BenchmarkEngine(b *testing.B) {
 			start, cpu0 := time.Now(), cpuTime()
 			for i := 0; i < b.N; i++ {
 				var err error
-				if sum, err = core.RunSlice(evs, opt); err != nil {
+				if c.blocks {
+					sum, err = core.RunBlockSlice(blocks, opt)
+				} else {
+					sum, err = core.RunSlice(evs, opt)
+				}
+				if err != nil {
 					b.Fatal(err)
 				}
 			}

@@ -125,17 +125,15 @@ type routed struct {
 
 func (r *routed) typ() EventType { return EventType(r.xt & 3) }
 
-// x is the index of a cart's or purchase's payload in its batch.
+// x is the index of a cart's or purchase's payload: in its shard's list of
+// the batch (Events), or in the Block's Rest.
 func (r *routed) x() uint32 { return r.xt >> 2 }
 
-// payload is the rest of a cart or purchase.
-type payload struct {
-	uid        uint64 // the user's again, for shard.warm
-	product    uint64
-	price      int64 // cents
-	sessionLen uint8
-	session    [SessionMax]byte
-}
+// payload is the rest of a cart or purchase, as a Block keeps it. Routed
+// from Events, each is copied into its shard's list of the batch; from a
+// Block, the shards read the Block's Rest in place (x indexes it), so the
+// router writes only the 32-byte routed.
+type payload = BlockRest
 
 type reject struct {
 	line   int64 // relative to the batch
@@ -153,6 +151,8 @@ type batch struct {
 	mapped Chunk // the chunk of a mapped file (chunk points here)
 	evs    []Event
 	buf    []Event
+	blk    *Block // a Block instead of evs: blkBuf or the caller's
+	blkBuf Block
 
 	// Set by the worker.
 	routed   [][]routed  // per shard
@@ -163,6 +163,7 @@ type batch struct {
 	rows     int64       // parsed rows
 	bad      int64       // malformed rows
 	rejects  []reject
+	err      error // a Block that breaks its invariant
 
 	// Set by the sequencer.
 	base      int64 // max event time of all earlier batches
@@ -236,6 +237,7 @@ type engine struct {
 
 	shards []*shard
 	hint   *listHint // shared by the pool's batches
+	blocks bool      // the input is Blocks: no payload lists
 	// line0 is the line number of the first row: 1 for a file (the header,
 	// if any, is a line), 2 for in-process events, the line each has in the
 	// CSV loadgen writes.
@@ -431,7 +433,10 @@ func (e *engine) runShard(i int) {
 			s.finish(e.opt.KeepAtEOF)
 		} else {
 			evs, pl := b.routed[i], b.payloads[i]
-			s.warm(pl)
+			if b.blk != nil {
+				pl = b.blk.Rest
+			}
+			s.warm(evs)
 			for j := range evs {
 				r := &evs[j]
 				w := e.watermark(max(b.base, r.wm))
@@ -497,6 +502,9 @@ func (e *engine) merge() (Summary, error) {
 		sum.OtherEvents += b.cnt.Others
 		sum.Events += b.rows
 		sum.Malformed += b.bad
+		if b.err != nil && werr == nil {
+			werr = fmt.Errorf("batch %d: %w", b.seq, b.err)
+		}
 		e.prog.Rows.Add(b.lines)
 		for _, r := range b.rejects {
 			if logged < MaxRejectLog && e.opt.RejectLog != nil {
@@ -583,12 +591,14 @@ func (b *batch) reset() {
 	b.lines, b.rows, b.bad = 0, 0, 0
 	b.cnt = Counters{}
 	b.rejects = b.rejects[:0]
+	b.err = nil
 }
 
 // seedHint sizes the batches' lists for rows events per batch before the
 // first is routed (the sequencer raises the sizes from there): every event
 // goes to a shard with --extend-on-activity, else carts and purchases, 6 %
-// of the 2019-Nov rows, for which an eighth is room.
+// of the 2019-Nov rows, for which an eighth is room. Payload lists are only
+// needed with Events; a Block's shards read its Rest.
 //
 // NOTE: without it the batches routed before the sequencer had seen one
 // grew their lists by doubling: 6 % of the CPU of a 4 M-event run with
@@ -599,7 +609,11 @@ func (e *engine) seedHint(rows int) {
 	if e.opt.ExtendOnActivity {
 		r = per
 	}
-	e.hint.raise(r, per/8)
+	p := per / 8
+	if e.blocks {
+		p = 0
+	}
+	e.hint.raise(r, p)
 }
 
 // routeEvent counts ev and, when a shard needs it, appends it to its shard's
@@ -625,9 +639,8 @@ func (e *engine) routeEvent(b *batch, ev *Event, m int64, line int64) {
 	r := routed{t: ev.Time, uid: ev.UserID, wm: m, line: uint32(line), xt: uint32(ev.Type)}
 	if ev.Type == EventCart || ev.Type == EventPurchase {
 		r.xt |= uint32(len(b.payloads[i])) << 2
-		b.payloads[i] = append(b.payloads[i], payload{uid: ev.UserID, product: ev.ProductID,
-			price: ev.PriceCents, sessionLen: ev.SessionLen,
-			session: ev.Session})
+		b.payloads[i] = append(b.payloads[i], payload{ProductID: ev.ProductID, CategoryID: ev.CategoryID,
+			PriceCents: ev.PriceCents, SessionLen: ev.SessionLen, Session: ev.Session})
 	}
 	b.routed[i] = append(b.routed[i], r)
 }
