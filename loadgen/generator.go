@@ -118,12 +118,16 @@ func (g *Generator) merge(dst []core.Event) int {
 				e := &dst[k]
 				p := &c.prods[x.prod()]
 				e.Time = MonthStart + int64(x.t)
-				e.UserID = userID(x.user)
 				e.ProductID, e.CategoryID, e.PriceCents = p.id, p.category, p.priceCents
 				e.Type = x.typ()
 				if x.sess != noSession {
-					e.Session, e.SessionLen = *b.sessions[x.sess].uuid(), core.SessionMax
+					// NOTE: the user_id from the session's line (prefetched)
+					// rather than userID's hash: 7 % of the iterator's CPU.
+					st := &b.sessions[x.sess]
+					e.UserID = st.user()
+					e.Session, e.SessionLen = *st.uuid(), core.SessionMax
 				} else {
+					e.UserID = userID(x.user)
 					e.Session, e.SessionLen = [core.SessionMax]byte{}, 0
 				}
 				k++

@@ -3,7 +3,9 @@ package loadgen
 import (
 	"bufio"
 	"bytes"
+	"encoding/binary"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -374,6 +376,40 @@ func TestNewUUID(t *testing.T) {
 		}
 		if string(got[:]) != string(want) {
 			t.Fatalf("newUUID = %s, want %s", got[:], want)
+		}
+	}
+}
+
+// digits8 and the nine-digit path of newSessText agree with strconv at the
+// ends of their ranges and on random values.
+func TestDigits8(t *testing.T) {
+	r := rng{s: 5}
+	vals := []uint32{0, 1, 9, 10, 99, 100, 9999, 10000, 10001, 99999999, 12345678, 50000000}
+	for range 100000 {
+		vals = append(vals, uint32(r.n(1e8)))
+	}
+	for _, v := range vals {
+		got := binary.LittleEndian.AppendUint64(nil, digits8(v))
+		if want := fmt.Sprintf("%08d", v); string(got) != want {
+			t.Fatalf("digits8(%d) = %q, want %q", v, got, want)
+		}
+	}
+	var uuid [36]byte
+	for i := range uuid {
+		uuid[i] = 'a'
+	}
+	users := []uint64{0, 7, 99999999, 1e8, 1e8 + 1, 123456789, 999999999, 1e9, userID(1<<32 - 1)}
+	for range 100000 {
+		users = append(users, 1e8+r.n(9e8))
+	}
+	for _, u := range users {
+		st := newSessText(u, &uuid)
+		want := "," + strconv.FormatUint(u, 10) + "," + string(uuid[:]) + "\n"
+		if got := string(st.b[:st.len()]); got != want {
+			t.Fatalf("newSessText(%d) = %q, want %q", u, got, want)
+		}
+		if st.user() != u {
+			t.Fatalf("newSessText(%d).user() = %d", u, st.user())
 		}
 	}
 }
