@@ -141,6 +141,33 @@ func BenchmarkEngine(b *testing.B) {
 	}
 }
 
+// BenchmarkShard: the shard side alone (warm, apply, wheel, alerts) on the
+// 4 M events as Blocks, routed beforehand for one shard and applied on one
+// goroutine: no router, no hand-off, no scheduler, so its figure moves far
+// less with the neighbours than BenchmarkEngine's does.
+//
+//	go test ./core -run '^$' -bench Shard -benchtime 10x -count 10
+func BenchmarkShard(b *testing.B) {
+	const rows = 4_000_000
+	blocks := monthBlocks(b, rows)
+	for _, extend := range []bool{false, true} {
+		b.Run(fmt.Sprintf("extend=%v", extend), func(b *testing.B) {
+			replay, err := core.ShardReplay(blocks, core.Options{ExtendOnActivity: extend})
+			if err != nil {
+				b.Fatal(err)
+			}
+			b.ReportAllocs()
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				if replay() == 0 {
+					b.Fatal("no cart abandoned")
+				}
+			}
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(rows*b.N), "ns/event")
+		})
+	}
+}
+
 // BenchmarkEngineHandoff: the engine over SPSC rings and over channels,
 // alternated run by run so that both meet the same neighbours on a shared
 // machine (whole sub-benchmarks, seconds apart, met different ones and

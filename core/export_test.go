@@ -1,5 +1,7 @@
 package core
 
+import "math"
+
 // Test-only access for the external benchmarks in engine_bench_test.go.
 
 // UserTable exposes the shard's session table to benchmarks.
@@ -37,3 +39,41 @@ func UntouchRec(r *UserRec) { r.flags &^= recPurchaser }
 // WithChannels returns opt with the shard hand-off over channels instead of
 // rings (the baseline of BenchmarkEngine and BenchmarkEngineHandoff).
 func WithChannels(opt Options) Options { opt.useChan = true; return opt }
+
+// ShardReplay routes blocks for a single shard beforehand and returns a
+// function that applies them all to a fresh shard the way runShard does
+// (warm, apply, advance per batch, end of input), on the calling goroutine:
+// the shard side of the engine alone, without the other stages or the
+// scheduler. It returns the carts abandoned, as a check.
+func ShardReplay(blocks []Block, opt Options) (func() int64, error) {
+	opt.Shards = 1
+	e, err := newEngine(opt, nil)
+	if err != nil {
+		return nil, err
+	}
+	e.blocks = true
+	var batches []*batch
+	base := int64(math.MinInt64)
+	line := int64(2)
+	for i := range blocks {
+		b := &batch{routed: make([][]routed, 1), payloads: make([][]payload, 1), alerts: make([][]Alert, 1),
+			blk: &blocks[i]}
+		e.routeBlock(b)
+		if b.err != nil {
+			return nil, b.err
+		}
+		b.base, b.firstLine = base, line
+		base, line = max(base, b.localMax), line+b.lines
+		batches = append(batches, b)
+	}
+	return func() int64 {
+		s := newShard(e.ttl, opt.ExtendOnActivity, max(1<<16, int(opt.ExpectedRows/rowsPerUser)))
+		e.shards[0] = s
+		for _, b := range batches {
+			e.applyBatch(s, b, 0)
+			s.out = s.out[:0]
+		}
+		s.finish(opt.KeepAtEOF)
+		return s.cnt.Abandoned
+	}, nil
+}

@@ -432,33 +432,7 @@ func (e *engine) runShard(i int) {
 		if b.final {
 			s.finish(e.opt.KeepAtEOF)
 		} else {
-			evs, pl := b.routed[i], b.payloads[i]
-			if b.blk != nil {
-				pl = b.blk.Rest
-			}
-			s.warm(evs)
-			for j := range evs {
-				r := &evs[j]
-				w := e.watermark(max(b.base, r.wm))
-				if r.typ() < EventCart {
-					// NOTE: a view or other event (routed only with
-					// --extend-on-activity) of a user with no open cart,
-					// nearly all of them, changes nothing but the
-					// watermark: decided here, without the apply call.
-					if w > s.w {
-						s.advance(w)
-					}
-					if idx, ok := s.open.get(r.uid); ok {
-						s.extendCart(idx, r.t, b.firstLine+int64(r.line))
-					}
-					continue
-				}
-				s.apply(r, pl, w, b.firstLine+int64(r.line))
-			}
-			// The whole batch has been seen: its last watermark holds for
-			// this shard too, so deadlines behind it fire now rather than
-			// at the shard's next event (the same alerts, sooner).
-			s.advance(e.watermark(max(b.base, b.localMax)))
+			e.applyBatch(s, b, i)
 		}
 		// As with listHint: a batch's alert list starts as long as the
 		// longest this shard has filled.
@@ -470,6 +444,38 @@ func (e *engine) runShard(i int) {
 		e.done[i] <- b
 	}
 	close(e.done[i])
+}
+
+// applyBatch applies batch b's events for shard i to s, in input order, and
+// then the batch's last watermark.
+func (e *engine) applyBatch(s *shard, b *batch, i int) {
+	evs, pl := b.routed[i], b.payloads[i]
+	if b.blk != nil {
+		pl = b.blk.Rest
+	}
+	s.warm(evs)
+	for j := range evs {
+		r := &evs[j]
+		w := e.watermark(max(b.base, r.wm))
+		if r.typ() < EventCart {
+			// NOTE: a view or other event (routed only with
+			// --extend-on-activity) of a user with no open cart,
+			// nearly all of them, changes nothing but the
+			// watermark: decided here, without the apply call.
+			if w > s.w {
+				s.advance(w)
+			}
+			if idx, ok := s.open.get(r.uid); ok {
+				s.extendCart(idx, r.t, b.firstLine+int64(r.line))
+			}
+			continue
+		}
+		s.apply(r, pl, w, b.firstLine+int64(r.line))
+	}
+	// The whole batch has been seen: its last watermark holds for
+	// this shard too, so deadlines behind it fire now rather than
+	// at the shard's next event (the same alerts, sooner).
+	s.advance(e.watermark(max(b.base, b.localMax)))
 }
 
 // merge collects each batch from every shard, writes its alerts and rejects
