@@ -68,8 +68,9 @@ var (
 )
 
 // CreateDirect creates (or truncates) the regular file name for writing
-// with O_DIRECT. notify, when not nil, is called once, from Write, Close or
-// CreateDirect, if O_DIRECT is refused and the file is written buffered.
+// with O_DIRECT. notify, when not nil, is called once if O_DIRECT is
+// refused and the file is written buffered: from CreateDirect (refused at
+// open) or from the writer goroutine (refused at the first write).
 func CreateDirect(name string, notify func(reason error)) (*DirectFile, error) {
 	return newDirectFile(name, directBufSize, notify)
 }
