@@ -44,6 +44,32 @@ func BenchmarkIterator(b *testing.B) {
 	b.ReportMetric(float64(rows)/b.Elapsed().Seconds(), "events/s")
 }
 
+// BenchmarkIteratorBlock is BenchmarkIterator through Generator.ReadBlock
+// (64k rows a call), the engine's columnar input that cartwatch run
+// --synthetic reads: a view's time, type and user only.
+func BenchmarkIteratorBlock(b *testing.B) {
+	cfg := DefaultConfig()
+	sharedCatalogue(cfg.Seed)
+	var blk core.Block
+	var rows int64
+	b.ReportAllocs()
+	for b.Loop() {
+		g, err := NewGenerator(cfg)
+		if err != nil {
+			b.Fatal(err)
+		}
+		for {
+			blk.Reset()
+			n := g.ReadBlock(&blk, 64<<10)
+			if n == 0 {
+				break
+			}
+			rows += int64(n)
+		}
+	}
+	b.ReportMetric(float64(rows)/b.Elapsed().Seconds(), "events/s")
+}
+
 // BenchmarkWriteCSV measures CSV generation into io.Discard (no disk).
 func BenchmarkWriteCSV(b *testing.B) {
 	cfg := benchCfg()

@@ -2,6 +2,7 @@ package loadgen
 
 import (
 	"fmt"
+	"slices"
 	"unsafe"
 
 	"github.com/cartwatch/cartwatch/core"
@@ -137,6 +138,79 @@ func (g *Generator) merge(dst []core.Event) int {
 		}
 	}
 	// The hour is done: recycle what it alone still needed.
+	g.in = false
+	g.p.release(g.srcs)
+	g.p.put(nil)
+	g.hour++
+	return k
+}
+
+// ReadBlock appends the next events, at most limit, to b as core.Block keeps
+// them (a view's time, type and user_id only) and returns how many; it
+// returns 0 only at the end of the stream. It is the stream of Read, for
+// the engine's columnar input (cartwatch run --synthetic): the rows it
+// leaves out of a view are the fields no rule reads.
+func (g *Generator) ReadBlock(b *core.Block, limit int) int {
+	b.Time = slices.Grow(b.Time, limit)
+	b.Type = slices.Grow(b.Type, limit)
+	b.UserID = slices.Grow(b.UserID, limit)
+	n := 0
+	for n < limit {
+		if !g.in && !g.startHour() {
+			break
+		}
+		n += g.mergeBlock(b, limit-n)
+	}
+	return n
+}
+
+// mergeBlock is merge appending to b's columns: at most limit rows.
+func (g *Generator) mergeBlock(dst *core.Block, limit int) int {
+	c := g.m.cat
+	k := 0
+	last := uint32((g.hour + 1) * blockSecs)
+	for ; g.sec < last; g.sec, g.j = g.sec+1, 0 {
+		for ; g.j < len(g.srcs); g.j++ {
+			b := g.srcs[g.j]
+			pos, end := g.pos[g.j], g.end[g.j]
+			if pf := g.pf[g.j]; pf < end && pf < pos+pfAhead {
+				to := min(end, pos+pfAhead+pfBatch)
+				prefetchRecs(b.sorted[max(pf, pos):to], unsafe.Pointer(unsafe.SliceData(c.prods)), prodShift,
+					unsafe.Pointer(unsafe.SliceData(b.sessions)))
+				g.pf[g.j] = to
+			}
+			for pos < end && b.sorted[pos].t == g.sec {
+				if k == limit {
+					g.pos[g.j] = pos
+					return k
+				}
+				x := &b.sorted[pos]
+				typ := x.typ()
+				var st *sessText
+				uid := uint64(0)
+				if x.sess != noSession {
+					st = &b.sessions[x.sess]
+					uid = st.user()
+				} else {
+					uid = userID(x.user)
+				}
+				dst.Time = append(dst.Time, MonthStart+int64(x.t))
+				dst.Type = append(dst.Type, typ)
+				dst.UserID = append(dst.UserID, uid)
+				if typ != core.EventView {
+					p := &c.prods[x.prod()]
+					r := core.BlockRest{ProductID: p.id, CategoryID: p.category, PriceCents: p.priceCents}
+					if st != nil {
+						r.Session, r.SessionLen = *st.uuid(), core.SessionMax
+					}
+					dst.Rest = append(dst.Rest, r)
+				}
+				k++
+				pos++
+			}
+			g.pos[g.j] = pos
+		}
+	}
 	g.in = false
 	g.p.release(g.srcs)
 	g.p.put(nil)

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strconv"
 	"strings"
 	"testing"
@@ -410,6 +411,40 @@ func TestDigits8(t *testing.T) {
 		}
 		if st.user() != u {
 			t.Fatalf("newSessText(%d).user() = %d", u, st.user())
+		}
+	}
+}
+
+// ReadBlock is Read as the engine's Block keeps it, for any batch size.
+func TestReadBlockEqualsRead(t *testing.T) {
+	cfg := Config{Rows: 80_000, Days: 30, Seed: 3}
+	var want core.Block
+	want.AppendEvents(readAll(t, cfg, 1<<16))
+	for _, limit := range []int{1, 777, 1 << 16} {
+		g, err := NewGenerator(cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got, blk core.Block
+		for {
+			blk.Reset()
+			n := g.ReadBlock(&blk, limit)
+			if n == 0 {
+				break
+			}
+			if n != blk.Len() || n > limit {
+				t.Fatalf("limit %d: ReadBlock returned %d, appended %d", limit, n, blk.Len())
+			}
+			evs, err := blk.AppendTo(nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got.AppendEvents(evs)
+		}
+		g.Close()
+		if !reflect.DeepEqual(got, want) {
+			t.Fatalf("limit %d: ReadBlock's %d rows (%d rest) differ from Read's %d (%d rest)",
+				limit, got.Len(), len(got.Rest), want.Len(), len(want.Rest))
 		}
 	}
 }

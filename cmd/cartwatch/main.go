@@ -229,7 +229,12 @@ func runCmd(args []string, stdout, stderr io.Writer) int {
 		}
 		total = g.Rows()
 		f.opt.ExpectedRows = total
-		sum, runErr = core.RunEvents(g.Read, f.opt, prog)
+		// The engine's columnar input: a view's time, type and user only.
+		batch := f.opt.BatchEvents
+		if batch <= 0 {
+			batch = 64 << 10
+		}
+		sum, runErr = core.RunBlocks(func(b *core.Block) int { return g.ReadBlock(b, batch) }, f.opt, prog)
 		g.Close()
 	} else {
 		if f.input != "-" && !strings.HasSuffix(f.input, ".gz") {
