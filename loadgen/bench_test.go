@@ -122,8 +122,8 @@ func BenchmarkBuildCSV(b *testing.B) {
 	b.ReportMetric(float64(out.rows)*float64(b.N)/b.Elapsed().Seconds(), "rows/s")
 }
 
-// BenchmarkWriteCSVDirect measures WriteCSV into a DirectFile (the workers
-// generate, the caller renders in place, O_DIRECT writes) of Nov 1-2 at full
+// BenchmarkWriteCSVDirect measures WriteCSV into a File with O_DIRECT (the
+// workers generate, the caller renders in place) of Nov 1-2 at full
 // rate (3,000,899 rows, 400 MB) to b.TempDir(): a disk write where TMPDIR is
 // on a disk, so run it under the bench lock. About 340 allocs/op (buffers).
 func BenchmarkWriteCSVDirect(b *testing.B) {
@@ -133,7 +133,7 @@ func BenchmarkWriteCSVDirect(b *testing.B) {
 	var bytes int64
 	b.ReportAllocs()
 	for b.Loop() {
-		d, err := CreateDirect(name, func(err error) { b.Logf("buffered: %v", err) })
+		d, err := CreateFile(name, true, func(err error) { b.Logf("buffered: %v", err) })
 		if err != nil {
 			b.Fatal(err)
 		}

@@ -27,8 +27,8 @@ func WriteCSV(w io.Writer, cfg Config, progress func(rows int64)) (int64, error)
 	if err != nil {
 		return total, fmt.Errorf("loadgen: write header: %w", err)
 	}
-	if d, ok := w.(*DirectFile); ok {
-		return writeCSVDirect(d, m, total, progress)
+	if d, ok := w.(*File); ok {
+		return writeCSVFile(d, m, total, progress)
 	}
 	p := newPipeline(m, cfg.workers(), m.buildCSVp)
 	defer p.stop()
@@ -49,12 +49,12 @@ func WriteCSV(w io.Writer, cfg Config, progress func(rows int64)) (int64, error)
 	return total, nil
 }
 
-// writeCSVDirect is WriteCSV into a DirectFile: the workers only generate,
-// and the calling goroutine renders each hour straight into the file's
-// aligned buffers, so no byte is copied after rendering. (Into a buffered
-// file the calling goroutine also pays the kernel's copy into the page
-// cache, so there the workers render, in parallel.)
-func writeCSVDirect(d *DirectFile, m *model, total int64, progress func(rows int64)) (int64, error) {
+// writeCSVFile is WriteCSV into a File: the workers only generate, and the
+// calling goroutine renders each hour straight into the file's buffers, so
+// no byte is copied after rendering, and the File's writer goroutine, not
+// this one, waits in write(2). (Into another io.Writer the workers render,
+// in parallel, and this goroutine writes whole hours.)
+func writeCSVFile(d *File, m *model, total int64, progress func(rows int64)) (int64, error) {
 	p := newPipeline(m, m.cfg.workers(), nil)
 	defer p.stop()
 	start := d.size

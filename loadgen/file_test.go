@@ -12,11 +12,17 @@ import (
 	"testing"
 )
 
-// TestDirectFileBytes writes random bytes through a DirectFile with small
-// buffers (so a few KB cross many buffer and block boundaries) in pieces of
-// random sizes, and checks the file holds exactly those bytes, for lengths
-// around the alignment and the buffer size.
-func TestDirectFileBytes(t *testing.T) {
+// TestFileBytes writes random bytes through a File, direct and buffered,
+// with small buffers (so a few KB cross many buffer and block boundaries) in
+// pieces of random sizes, and checks the file holds exactly those bytes, for
+// lengths around the alignment and the buffer size.
+func TestFileBytes(t *testing.T) {
+	for _, direct := range []bool{true, false} {
+		fileBytes(t, direct)
+	}
+}
+
+func fileBytes(t *testing.T, direct bool) {
 	dir := t.TempDir()
 	const bufSize = 4 * directAlign
 	rng := rand.New(rand.NewPCG(1, 2))
@@ -27,12 +33,12 @@ func TestDirectFileBytes(t *testing.T) {
 			want[i] = byte(rng.Uint32())
 		}
 		name := filepath.Join(dir, "d.bin")
-		d, err := newDirectFile(name, bufSize, func(err error) { t.Logf("size %d: buffered: %v", size, err) })
+		d, err := newFile(name, direct, bufSize, func(err error) { t.Logf("size %d: buffered: %v", size, err) })
 		if err != nil {
 			t.Fatal(err)
 		}
-		if runtime.GOOS == "linux" && !isDirect(d.f) {
-			t.Fatalf("size %d: %s not opened with O_DIRECT (fallback: %v)", size, name, d.Fallback())
+		if want := direct && runtime.GOOS == "linux"; isDirect(d.f) != want || d.Direct() != want {
+			t.Fatalf("size %d: %s: O_DIRECT %v, Direct() %v, want %v (fallback: %v)", size, name, isDirect(d.f), d.Direct(), want, d.Fallback())
 		}
 		for p := want; len(p) > 0; {
 			n := min(len(p), 1+rng.IntN(maxPiece))
@@ -49,7 +55,7 @@ func TestDirectFileBytes(t *testing.T) {
 			t.Fatal(err)
 		}
 		if !bytes.Equal(got, want) {
-			t.Fatalf("size %d: file has %d bytes, differs from the %d written", size, len(got), len(want))
+			t.Fatalf("direct %v, size %d: file has %d bytes, differs from the %d written", direct, size, len(got), len(want))
 		}
 	}
 	for _, size := range []int{0, 1, directAlign - 1, directAlign, directAlign + 1,
@@ -59,17 +65,19 @@ func TestDirectFileBytes(t *testing.T) {
 	f(20*bufSize+17, 5*bufSize) // pieces larger than a buffer, as an hour is
 }
 
-// TestDirectCSVIdentical checks that WriteCSV into a DirectFile (rendering
-// in place, one goroutine) writes the same bytes as into memory (rendering
-// in the workers), for configs whose sizes are and are not buffer
-// multiples, down to a one-row file, with the real 4 MiB buffers and with
-// 8 KiB ones (a buffer change every 60 lines).
-func TestDirectCSVIdentical(t *testing.T) {
+// TestFileCSVIdentical checks that WriteCSV into a File, direct and
+// buffered (rendering in place, one goroutine), writes the same bytes as
+// into memory (rendering in the workers), for configs whose sizes are and
+// are not buffer multiples, down to a one-row file, with the real 4 MiB
+// buffers and with 8 KiB ones (a buffer change every 60 lines).
+func TestFileCSVIdentical(t *testing.T) {
 	dir := t.TempDir()
 	f := func(cfg Config) {
 		t.Helper()
-		for _, bufSize := range []int{2 * directAlign, directBufSize} {
-			directCSV(t, filepath.Join(dir, "m.csv"), cfg, bufSize)
+		for _, direct := range []bool{true, false} {
+			for _, bufSize := range []int{2 * directAlign, fileBufSize} {
+				fileCSV(t, filepath.Join(dir, "m.csv"), cfg, direct, bufSize)
+			}
 		}
 	}
 	f(Config{Rows: 1, Days: 1, Seed: 1})
@@ -78,15 +86,15 @@ func TestDirectCSVIdentical(t *testing.T) {
 	f(Config{Scale: 0.01, Days: 30, Seed: 1})
 }
 
-// directCSV writes cfg into memory and into a DirectFile of bufSize-byte
-// buffers at name, and fails t unless the bytes are the same.
-func directCSV(t *testing.T, name string, cfg Config, bufSize int) {
+// fileCSV writes cfg into memory and into a File of bufSize-byte buffers at
+// name, and fails t unless the bytes are the same.
+func fileCSV(t *testing.T, name string, cfg Config, direct bool, bufSize int) {
 	t.Helper()
 	var want bytes.Buffer
 	if _, err := WriteCSV(&want, cfg, nil); err != nil {
 		t.Fatal(err)
 	}
-	d, err := newDirectFile(name, bufSize, nil)
+	d, err := newFile(name, direct, bufSize, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -99,16 +107,16 @@ func directCSV(t *testing.T, name string, cfg Config, bufSize int) {
 	}
 	got, _ := os.ReadFile(name)
 	if !bytes.Equal(got, want.Bytes()) {
-		t.Fatalf("%+v: direct file (%d bytes, sha256 %x) differs from buffered (%d bytes, sha256 %x)",
-			cfg, len(got), sha256.Sum256(got), want.Len(), sha256.Sum256(want.Bytes()))
+		t.Fatalf("%+v, direct %v: file (%d bytes, sha256 %x) differs from memory (%d bytes, sha256 %x)",
+			cfg, direct, len(got), sha256.Sum256(got), want.Len(), sha256.Sum256(want.Bytes()))
 	}
-	t.Logf("%+v, %d-byte buffers: %d bytes (%d mod 4096), fallback %v", cfg, bufSize, len(got), len(got)%directAlign, d.Fallback())
+	t.Logf("%+v, direct %v, %d-byte buffers: %d bytes (%d mod 4096), fallback %v", cfg, direct, bufSize, len(got), len(got)%directAlign, d.Fallback())
 }
 
-// TestDirectFallback forces the two refusals of O_DIRECT (at open, at the
+// TestFileFallback forces the two refusals of O_DIRECT (at open, at the
 // first write) and checks that the file is then written buffered, whole,
 // and that notify is told once.
-func TestDirectFallback(t *testing.T) {
+func TestFileFallback(t *testing.T) {
 	dir := t.TempDir()
 	want := make([]byte, 3*4*directAlign+99)
 	for i := range want {
@@ -118,7 +126,7 @@ func TestDirectFallback(t *testing.T) {
 		t.Helper()
 		name := filepath.Join(dir, what+".bin")
 		var notes []error
-		d, err := newDirectFile(name, 4*directAlign, func(err error) { notes = append(notes, err) })
+		d, err := newFile(name, true, 4*directAlign, func(err error) { notes = append(notes, err) })
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -130,7 +138,7 @@ func TestDirectFallback(t *testing.T) {
 		if got, _ := os.ReadFile(name); !bytes.Equal(got, want) {
 			t.Fatalf("%s: file of %d bytes differs from the %d written", what, len(got), len(want))
 		}
-		if len(notes) != 1 || !errors.Is(notes[0], syscall.EINVAL) || d.Fallback() == nil {
+		if len(notes) != 1 || !errors.Is(notes[0], syscall.EINVAL) || d.Fallback() == nil || d.Direct() {
 			t.Fatalf("%s: notes %v, Fallback %v; want one EINVAL", what, notes, d.Fallback())
 		}
 	}
@@ -151,10 +159,10 @@ func TestDirectFallback(t *testing.T) {
 	f("write")
 }
 
-// TestDirectBadPath checks that an error other than EINVAL (here: no such
+// TestFileBadPath checks that an error other than EINVAL (here: no such
 // directory) is returned, not papered over by a buffered fallback.
-func TestDirectBadPath(t *testing.T) {
-	_, err := CreateDirect(filepath.Join(t.TempDir(), "no", "such", "x.csv"), func(err error) { t.Errorf("fallback %v", err) })
+func TestFileBadPath(t *testing.T) {
+	_, err := CreateFile(filepath.Join(t.TempDir(), "no", "such", "x.csv"), true, func(err error) { t.Errorf("fallback %v", err) })
 	if !errors.Is(err, os.ErrNotExist) {
 		t.Fatalf("err %v, want ErrNotExist", err)
 	}
