@@ -11,7 +11,8 @@
 # --extend-on-activity` on the same file, back to back (interleaved, so a
 # noisy neighbour hits all three alike), after the file was read twice into
 # the page cache; medians over RUNS rounds, and peak RSS from /usr/bin/time.
-# Then the Go benchmarks (engine alone on pre-generated events, parse and
+# Then the Go benchmarks (engine alone on pre-generated events, as core.Blocks
+# and as []core.Event, named block,... and extend=...; parse and
 # apply, session table against map / sync.Map / xsync, ring against channel),
 # COUNT runs each, summarised by benchstat. Writes results/engine.md.
 set -euo pipefail

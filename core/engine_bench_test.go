@@ -7,11 +7,14 @@ package core_test
 // Expected allocs: BenchmarkParseApply's allocs/op is a per-run constant
 // (pools, tables), the same for 250k and 1M rows: 0 per event, which the
 // allocs/event metric shows. BenchmarkEngine reports events/s on events
-// generated beforehand by loadgen (the engine alone, no parsing).
+// generated beforehand by loadgen (the engine alone, no parsing), as Blocks
+// (block,...) and as []Event; BenchmarkEngineMonth does the same on the
+// full month (CARTWATCH_MONTH=1); BenchmarkShard is the shard side alone.
 
 import (
 	"bytes"
 	"fmt"
+	"os"
 	"runtime"
 	"slices"
 	"sync"
@@ -141,18 +144,103 @@ func BenchmarkEngine(b *testing.B) {
 	}
 }
 
+// BenchmarkEngineMonth: BenchmarkEngine on the full default month held in
+// memory (67,501,979 events: 5.4 GB as []core.Event, about 1.4 GB as
+// Blocks), skipped unless CARTWATCH_MONTH=1. Each iteration runs the Block
+// input and the []Event input back to back, alternating which goes first,
+// so that both meet the same neighbours; block/events is the median of the
+// iterations' ratios of events/s. ExpectedRows is the month's, as
+// cartwatch run --synthetic sets it.
+//
+//	CARTWATCH_MONTH=1 go test ./core -run '^$' -bench EngineMonth -benchtime 5x -timeout 30m
+func BenchmarkEngineMonth(b *testing.B) {
+	if os.Getenv("CARTWATCH_MONTH") != "1" {
+		b.Skip("set CARTWATCH_MONTH=1 to run the engine on the full month in memory (7 GB)")
+	}
+	evs, blocks := fullMonth(b)
+	rows := int64(len(evs))
+	for _, extend := range []bool{false, true} {
+		b.Run(fmt.Sprintf("extend=%v", extend), func(b *testing.B) {
+			opt := core.Options{ExtendOnActivity: extend, ExpectedRows: rows}
+			var ratios []float64
+			var el [2]float64 // block, events
+			var cpu [2]time.Duration
+			for i := 0; i < b.N; i++ {
+				var it [2]float64
+				for k := 0; k < 2; k++ {
+					c := (i + k) % 2
+					start, cpu0 := time.Now(), cpuTime()
+					var sum core.Summary
+					var err error
+					if c == 0 {
+						sum, err = core.RunBlockSlice(blocks, opt)
+					} else {
+						sum, err = core.RunSlice(evs, opt)
+					}
+					it[c] = time.Since(start).Seconds()
+					cpu[c] += cpuTime() - cpu0
+					if err != nil || sum.Events != rows || sum.Abandoned == 0 {
+						b.Fatalf("err %v, summary %+v", err, sum)
+					}
+				}
+				ratios = append(ratios, it[1]/it[0])
+				el[0] += it[0]
+				el[1] += it[1]
+			}
+			slices.Sort(ratios)
+			n := float64(rows) * float64(b.N)
+			b.ReportMetric(ratios[len(ratios)/2], "block/events")
+			b.ReportMetric(n/el[0], "block-events/s")
+			b.ReportMetric(n/el[1], "events-events/s")
+			b.ReportMetric(float64(cpu[0].Nanoseconds())/n, "block-cpu-ns/event")
+			b.ReportMetric(float64(cpu[1].Nanoseconds())/n, "events-cpu-ns/event")
+		})
+	}
+}
+
+// fullMonth generates the default month once, as []core.Event and as
+// Blocks of 64 k rows.
+func fullMonth(b *testing.B) ([]core.Event, []core.Block) {
+	g, err := loadgen.NewGenerator(loadgen.DefaultConfig())
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer g.Close()
+	evs := make([]core.Event, 0, g.Rows())
+	var buf [4096]core.Event
+	for {
+		n := g.Read(buf[:])
+		if n == 0 {
+			break
+		}
+		evs = append(evs, buf[:n]...)
+	}
+	return evs, toBlocks(evs, 64<<10)
+}
+
 // BenchmarkShard: the shard side alone (warm, apply, wheel, alerts) on the
 // 4 M events as Blocks, routed beforehand for one shard and applied on one
 // goroutine: no router, no hand-off, no scheduler, so its figure moves far
 // less with the neighbours than BenchmarkEngine's does.
 //
 //	go test ./core -run '^$' -bench Shard -benchtime 10x -count 10
+//
+// With CARTWATCH_MONTH=1, month/ cases replay the full month (67.5 M events)
+// the same way, with the month's ExpectedRows.
 func BenchmarkShard(b *testing.B) {
-	const rows = 4_000_000
+	var rows int64 = 4_000_000
 	blocks := monthBlocks(b, rows)
+	shard(b, "", blocks, rows, 0)
+	if os.Getenv("CARTWATCH_MONTH") == "1" {
+		evs, mblocks := fullMonth(b)
+		shard(b, "month/", mblocks, int64(len(evs)), int64(len(evs)))
+	}
+}
+
+func shard(b *testing.B, prefix string, blocks []core.Block, rows, expected int64) {
 	for _, extend := range []bool{false, true} {
-		b.Run(fmt.Sprintf("extend=%v", extend), func(b *testing.B) {
-			replay, err := core.ShardReplay(blocks, core.Options{ExtendOnActivity: extend})
+		b.Run(fmt.Sprintf("%sextend=%v", prefix, extend), func(b *testing.B) {
+			replay, err := core.ShardReplay(blocks, core.Options{ExtendOnActivity: extend, ExpectedRows: expected})
 			if err != nil {
 				b.Fatal(err)
 			}
@@ -163,7 +251,7 @@ func BenchmarkShard(b *testing.B) {
 					b.Fatal("no cart abandoned")
 				}
 			}
-			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(rows*b.N), "ns/event")
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(rows*int64(b.N)), "ns/event")
 		})
 	}
 }
