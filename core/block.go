@@ -135,6 +135,12 @@ func max8(t []int64) int64 {
 func (e *engine) routeBlock(b *batch) {
 	b.reset()
 	blk := b.blk
+	// The readers checked it already; the route below reads the type
+	// column through unsafe, so it does not rely on that.
+	if err := blk.check(); err != nil {
+		b.err = err
+		return
+	}
 	n := len(blk.Time)
 	b.lines, b.rows = int64(n), int64(n)
 	if e.opt.ExtendOnActivity {
