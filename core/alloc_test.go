@@ -70,7 +70,7 @@ func TestSteadyStateAllocs(t *testing.T) {
 		for k := range b.routed[0] {
 			r := b.routed[0][k]
 			r.t += base
-			s.apply(&r, b.payloads[0], base+r.wm, int64(r.line))
+			s.apply(&r, HashUser(r.uid), b.payloads[0], base+r.wm, int64(r.line))
 		}
 		s.advance(base + 3599)
 		for i := range s.out {

@@ -28,6 +28,7 @@ type cartRec struct {
 	deadline   int64
 	items      int64
 	value      int64
+	hash       uint64       // HashUser(uid), for the user's record at abandon
 	handle     wheel.Handle // the deadline's timer; 0 = none
 	nprod      uint8
 	sessionLen uint8
@@ -65,7 +66,8 @@ type shard struct {
 	out      []Alert // alerts since the caller last took them, in output order
 	fired    []uint32
 	fireFn   func(deadline int64, payload uint64)
-	warmSink uint64 // keeps warm's loads from being optimised away
+	warmSink uint64   // keeps warm's loads from being optimised away
+	hashes   []uint64 // warm's HashUser of each cart and purchase of the batch, in order
 }
 
 func newShard(ttl int64, extend bool, userHint int) *shard {
@@ -127,7 +129,7 @@ func (s *shard) abandon(idx uint32, keyR int64, kind uint8, tie uint64) {
 	s.cnt.Abandoned++
 	s.cnt.AbandonedValue += c.value
 	s.open.del(c.uid)
-	r := s.users.find(c.uid, HashUser(c.uid))
+	r := s.users.find(c.uid, c.hash)
 	r.lastAbandoned = c.deadline
 	if r.flags&recAbandoner == 0 {
 		r.flags |= recAbandoner
@@ -185,21 +187,28 @@ func (s *shard) setDeadline(idx uint32, line int64) {
 // creation from the cart to the abandon (one miss fewer per converted cart)
 // measured slower, as an advance fires too few carts at a time to overlap
 // misses.
+//
+// The hashes are kept in s.hashes, one per cart and purchase in order, for
+// apply to use rather than recompute.
 func (s *shard) warm(evs []routed) {
 	recs, mask := s.users.recs, s.users.mask
+	hs := s.hashes[:0]
 	var sink uint64
 	for j := range evs {
 		if evs[j].typ() >= EventCart {
-			sink += recs[HashUser(evs[j].uid)&mask].uid
+			h := HashUser(evs[j].uid)
+			hs = append(hs, h)
+			sink += recs[h&mask].uid
 		}
 	}
+	s.hashes = hs
 	s.warmSink += sink
 }
 
 // apply applies one routed event under watermark w (already lateness-
-// adjusted); pl holds the payloads of its batch, line is its input line
-// number.
-func (s *shard) apply(ev *routed, pl []payload, w int64, line int64) {
+// adjusted); h is HashUser(ev.uid), pl holds the payloads of its batch,
+// line is its input line number.
+func (s *shard) apply(ev *routed, h uint64, pl []payload, w int64, line int64) {
 	if w > s.w {
 		s.advance(w)
 	}
@@ -207,13 +216,13 @@ func (s *shard) apply(ev *routed, pl []payload, w int64, line int64) {
 	case EventCart:
 		// The user record must exist before the cart can be abandoned.
 		p := &pl[ev.x()]
-		s.users.upsert(ev.uid, HashUser(ev.uid))
+		s.users.upsert(ev.uid, h)
 		idx, ok := s.open.get(ev.uid)
 		if !ok {
 			idx = s.allocCart()
 			s.open.put(ev.uid, idx)
 			c := &s.carts[idx]
-			*c = cartRec{uid: ev.uid, first: ev.t, live: true}
+			*c = cartRec{uid: ev.uid, hash: h, first: ev.t, live: true}
 			s.cnt.CartsOpened++
 		}
 		c := &s.carts[idx]
@@ -231,7 +240,7 @@ func (s *shard) apply(ev *routed, pl []payload, w int64, line int64) {
 	case EventPurchase:
 		price := pl[ev.x()].PriceCents
 		s.cnt.Spending += price
-		r := s.users.upsert(ev.uid, HashUser(ev.uid))
+		r := s.users.upsert(ev.uid, h)
 		r.spending += price
 		r.flags |= recPurchaser
 		idx, open := s.open.get(ev.uid)

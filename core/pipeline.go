@@ -454,6 +454,7 @@ func (e *engine) applyBatch(s *shard, b *batch, i int) {
 		pl = b.blk.Rest
 	}
 	s.warm(evs)
+	hs, k := s.hashes, 0
 	for j := range evs {
 		r := &evs[j]
 		w := e.watermark(max(b.base, r.wm))
@@ -470,7 +471,8 @@ func (e *engine) applyBatch(s *shard, b *batch, i int) {
 			}
 			continue
 		}
-		s.apply(r, pl, w, b.firstLine+int64(r.line))
+		s.apply(r, hs[k], pl, w, b.firstLine+int64(r.line))
+		k++
 	}
 	// The whole batch has been seen: its last watermark holds for
 	// this shard too, so deadlines behind it fire now rather than
