@@ -104,12 +104,7 @@ func (g *Generator) merge(dst []core.Event) int {
 		for ; g.j < len(g.srcs); g.j++ {
 			b := g.srcs[g.j]
 			pos, end := g.pos[g.j], g.end[g.j]
-			if pf := g.pf[g.j]; pf < end && pf < pos+pfAhead {
-				to := min(end, pos+pfAhead+pfBatch)
-				prefetchRecs(b.sorted[max(pf, pos):to], unsafe.Pointer(unsafe.SliceData(c.prods)), prodShift,
-					unsafe.Pointer(unsafe.SliceData(b.sessions)))
-				g.pf[g.j] = to
-			}
+			g.prefetch(b, pos, end)
 			for pos < end && b.sorted[pos].t == g.sec {
 				if k == len(dst) {
 					g.pos[g.j] = pos
@@ -137,12 +132,28 @@ func (g *Generator) merge(dst []core.Event) int {
 			g.pos[g.j] = pos
 		}
 	}
-	// The hour is done: recycle what it alone still needed.
+	g.endHour()
+	return k
+}
+
+// prefetch keeps the rows of source j = g.j from pfAhead to pfAhead+pfBatch
+// ahead of pos prefetched (see pfAhead).
+func (g *Generator) prefetch(b *block, pos, end int) {
+	if pf := g.pf[g.j]; pf < end && pf < pos+pfAhead {
+		to := min(end, pos+pfAhead+pfBatch)
+		prefetchRecs(b.sorted[max(pf, pos):to], unsafe.Pointer(unsafe.SliceData(g.m.cat.prods)), prodShift,
+			unsafe.Pointer(unsafe.SliceData(b.sessions)))
+		g.pf[g.j] = to
+	}
+}
+
+// endHour is the end of an hour's merge: it recycles what the hour alone
+// still needed and moves on.
+func (g *Generator) endHour() {
 	g.in = false
 	g.p.release(g.srcs)
 	g.p.put(nil)
 	g.hour++
-	return k
 }
 
 // ReadBlock appends the next events, at most limit, to b as core.Block keeps
@@ -173,12 +184,7 @@ func (g *Generator) mergeBlock(dst *core.Block, limit int) int {
 		for ; g.j < len(g.srcs); g.j++ {
 			b := g.srcs[g.j]
 			pos, end := g.pos[g.j], g.end[g.j]
-			if pf := g.pf[g.j]; pf < end && pf < pos+pfAhead {
-				to := min(end, pos+pfAhead+pfBatch)
-				prefetchRecs(b.sorted[max(pf, pos):to], unsafe.Pointer(unsafe.SliceData(c.prods)), prodShift,
-					unsafe.Pointer(unsafe.SliceData(b.sessions)))
-				g.pf[g.j] = to
-			}
+			g.prefetch(b, pos, end)
 			for pos < end && b.sorted[pos].t == g.sec {
 				if k == limit {
 					g.pos[g.j] = pos
@@ -211,10 +217,7 @@ func (g *Generator) mergeBlock(dst *core.Block, limit int) int {
 			g.pos[g.j] = pos
 		}
 	}
-	g.in = false
-	g.p.release(g.srcs)
-	g.p.put(nil)
-	g.hour++
+	g.endHour()
 	return k
 }
 
