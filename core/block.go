@@ -253,18 +253,11 @@ func (e *engine) routeBlockAll(b *batch, blk *Block) int64 {
 // k, and routes it when a shard needs it: the Block form of routeEvent.
 // The shard finds a cart's or purchase's other fields at Rest[k].
 func (e *engine) routeRow(b *batch, j int, typ EventType, uid uint64, t, m int64, k int) {
-	switch typ {
-	case EventCart:
-		b.cnt.Carts++
-	case EventPurchase:
-		b.cnt.Purchases++
-	default:
-		b.cnt.Others++
-		if !e.opt.ExtendOnActivity {
-			return
-		}
-		// An unknown type byte counts, and is routed, as an other event.
-		typ = EventOther
+	if !e.count(b, typ) {
+		return
+	}
+	if typ != EventCart && typ != EventPurchase {
+		typ = EventOther // an unknown type byte counts, and is routed, as an other event
 	}
 	i := shardOf(HashUser(uid), e.nshard)
 	b.routed[i] = append(b.routed[i], routed{t: t, uid: uid, wm: m, line: uint32(j), xt: uint32(k)<<2 | uint32(typ)})

@@ -627,21 +627,8 @@ func (e *engine) seedHint(rows int) {
 // routeEvent counts ev and, when a shard needs it, appends it to its shard's
 // list. m is the batch's running max time, including ev.
 func (e *engine) routeEvent(b *batch, ev *Event, m int64, line int64) {
-	switch ev.Type {
-	case EventView:
-		b.cnt.Views++
-		if !e.opt.ExtendOnActivity {
-			return
-		}
-	case EventCart:
-		b.cnt.Carts++
-	case EventPurchase:
-		b.cnt.Purchases++
-	default:
-		b.cnt.Others++
-		if !e.opt.ExtendOnActivity {
-			return
-		}
+	if !e.count(b, ev.Type) {
+		return
 	}
 	i := shardOf(HashUser(ev.UserID), e.nshard)
 	r := routed{t: ev.Time, uid: ev.UserID, wm: m, line: uint32(line), xt: uint32(ev.Type)}
@@ -651,6 +638,25 @@ func (e *engine) routeEvent(b *batch, ev *Event, m int64, line int64) {
 			PriceCents: ev.PriceCents, SessionLen: ev.SessionLen, Session: ev.Session})
 	}
 	b.routed[i] = append(b.routed[i], r)
+}
+
+// count adds a row of type typ to b's counts and reports whether a shard
+// needs it: a cart or purchase always, any other row only with
+// --extend-on-activity. routeEvent and routeRow share it.
+func (e *engine) count(b *batch, typ EventType) bool {
+	switch typ {
+	case EventView:
+		b.cnt.Views++
+	case EventCart:
+		b.cnt.Carts++
+		return true
+	case EventPurchase:
+		b.cnt.Purchases++
+		return true
+	default:
+		b.cnt.Others++
+	}
+	return e.opt.ExtendOnActivity
 }
 
 // routeBatch is the worker step for in-process events.
