@@ -47,10 +47,7 @@ func runEngineBlocks(t *testing.T, evs []Event, n int, streamed bool, opt Option
 	if err != nil {
 		t.Fatal(err)
 	}
-	sum.ElapsedSeconds, sum.EventsPerSecond = 0, 0
-	if sum.TopSpenders == nil {
-		sum.TopSpenders = []Spender{}
-	}
+	normalized(&sum)
 	return buf.String(), sum
 }
 
