@@ -3,6 +3,8 @@ package core
 import (
 	"strconv"
 	"time"
+
+	"github.com/cartwatch/cartwatch/event"
 )
 
 // MaxProducts is how many product ids an alert lists (first added first).
@@ -19,7 +21,7 @@ type Alert struct {
 	NProducts   uint8
 	SessionLen  uint8
 	Products    [MaxProducts]uint64
-	Session     [SessionMax]byte
+	Session     [event.SessionMax]byte
 
 	// Output order key (see docs/semantics.md "Order of alerts"): an alert
 	// that falls due when the watermark passes its deadline sorts by

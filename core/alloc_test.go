@@ -4,6 +4,9 @@ import (
 	"bytes"
 	"fmt"
 	"testing"
+
+	"github.com/cartwatch/cartwatch/event"
+	"github.com/cartwatch/cartwatch/format"
 )
 
 // TestSteadyStateAllocs: once the pools, tables and wheel have grown, the
@@ -24,7 +27,7 @@ func TestSteadyStateAllocs(t *testing.T) {
 	}
 	b := &batch{routed: make([][]routed, 2), payloads: make([][]payload, 2), alerts: make([][]Alert, 2),
 		chunk: &Chunk{Data: text.Bytes(), Skip: 0, Seq: 1}}
-	var p Parser
+	var p format.Parser
 	parse := func() { e.parseBatch(&p, b) }
 	parse()
 	if n := testing.AllocsPerRun(20, parse); n != 0 {
@@ -32,15 +35,15 @@ func TestSteadyStateAllocs(t *testing.T) {
 	}
 
 	// The Block route of the same rows, both ways.
-	var evs []Event
+	var evs []event.Event
 	for k := range b.routed[0] {
 		r := &b.routed[0][k]
-		evs = append(evs, Event{Time: r.t, Type: r.typ(), UserID: r.uid})
+		evs = append(evs, event.Event{Time: r.t, Type: r.typ(), UserID: r.uid})
 	}
 	for i := 0; i < 200; i++ {
-		evs = append(evs, Event{Time: int64(i), Type: EventView, UserID: uint64(i)})
+		evs = append(evs, event.Event{Time: int64(i), Type: event.EventView, UserID: uint64(i)})
 	}
-	var blk Block
+	var blk event.Block
 	blk.AppendEvents(evs)
 	for _, extend := range []bool{false, true} {
 		eb, err := newEngine(Options{Shards: 2, ExtendOnActivity: extend}, nil)
@@ -70,7 +73,7 @@ func TestSteadyStateAllocs(t *testing.T) {
 		for k := range b.routed[0] {
 			r := b.routed[0][k]
 			r.t += base
-			s.apply(&r, HashUser(r.uid), b.payloads[0], base+r.wm, int64(r.line))
+			s.apply(&r, event.HashUser(r.uid), b.payloads[0], base+r.wm, int64(r.line))
 		}
 		s.advance(base + 3599)
 		for i := range s.out {

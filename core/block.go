@@ -2,11 +2,12 @@ package core
 
 import (
 	"encoding/binary"
-	"errors"
 	"fmt"
 	"math"
 	"math/bits"
 	"unsafe"
+
+	"github.com/cartwatch/cartwatch/event"
 )
 
 // This file is the engine's columnar in-process input: a Block holds a batch
@@ -18,111 +19,8 @@ import (
 // (routeBatch was a quarter of the engine's CPU, bound by memory bandwidth);
 // from a Block it costs the 8 bytes of its time and the byte of its type.
 
-// Block is a batch of in-process events in columns: row i is at Time[i],
-// Type[i] and UserID[i], which must have the same length. A view carries
-// only those three; every other row (cart, purchase, other event) has the
-// rest of its fields in Rest, in row order: Rest[k] belongs to the k-th row
-// whose Type is not EventView. Append and AppendEvents keep that invariant;
-// a Block built by hand that breaks it is an error of the run.
-//
-// The engine only reads a Block it is given. Like Event, a Block holds no
-// pointers but its slices.
-type Block struct {
-	Time   []int64     // event_time, Unix seconds, UTC
-	Type   []EventType // event_type
-	UserID []uint64    // user_id
-	Rest   []BlockRest // the other fields of the rows that are not views
-}
-
-// BlockRest is what a Block keeps of a row that is not a view, besides its
-// time, type and user.
-type BlockRest struct {
-	ProductID  uint64
-	CategoryID uint64
-	PriceCents int64
-	SessionLen uint8
-	Session    [SessionMax]byte
-}
-
-// Len returns the number of rows in b.
-func (b *Block) Len() int { return len(b.Time) }
-
-// Reset empties b, keeping its arrays.
-func (b *Block) Reset() {
-	b.Time, b.Type, b.UserID, b.Rest = b.Time[:0], b.Type[:0], b.UserID[:0], b.Rest[:0]
-}
-
-// Append adds ev as b's last row. A view's product, category, price and
-// session are not kept: no rule reads them.
-func (b *Block) Append(ev *Event) {
-	b.Time = append(b.Time, ev.Time)
-	b.Type = append(b.Type, ev.Type)
-	b.UserID = append(b.UserID, ev.UserID)
-	if ev.Type != EventView {
-		b.Rest = append(b.Rest, BlockRest{ProductID: ev.ProductID, CategoryID: ev.CategoryID,
-			PriceCents: ev.PriceCents, SessionLen: ev.SessionLen, Session: ev.Session})
-	}
-}
-
-// AppendEvents adds evs as b's last rows (the []Event to Block conversion).
-func (b *Block) AppendEvents(evs []Event) {
-	for i := range evs {
-		b.Append(&evs[i])
-	}
-}
-
-// AppendTo appends b's rows to dst as Events and returns it; a view has
-// zero product, category, price and session (Append did not keep them).
-func (b *Block) AppendTo(dst []Event) ([]Event, error) {
-	if err := b.check(); err != nil {
-		return dst, err
-	}
-	k := 0
-	for i := range b.Time {
-		ev := Event{Time: b.Time[i], Type: b.Type[i], UserID: b.UserID[i]}
-		if ev.Type != EventView {
-			if k == len(b.Rest) {
-				return dst, errBlockRest
-			}
-			r := &b.Rest[k]
-			k++
-			ev.ProductID, ev.CategoryID, ev.PriceCents = r.ProductID, r.CategoryID, r.PriceCents
-			ev.SessionLen, ev.Session = r.SessionLen, r.Session
-		}
-		dst = append(dst, ev)
-	}
-	if k != len(b.Rest) {
-		return dst, errBlockRest
-	}
-	return dst, nil
-}
-
-// ErrBadBlock is the error of a run given a Block that breaks its invariant.
-var ErrBadBlock = errors.New("core: inconsistent Block")
-
-var errBlockRest = fmt.Errorf("%w: Rest does not hold one entry per row that is not a view", ErrBadBlock)
-
-// maxBlockRows bounds a Block: a batch's row numbers and payload indexes are
-// 32-bit (routed), as Options.BatchEvents is bounded.
-const maxBlockRows = 1 << 28
-
-// check is what can be verified of b without reading its rows.
-func (b *Block) check() error {
-	n := len(b.Time)
-	if len(b.Type) != n || len(b.UserID) != n {
-		return fmt.Errorf("%w: columns of %d times, %d types and %d user ids", ErrBadBlock, n, len(b.Type), len(b.UserID))
-	}
-	if n > maxBlockRows {
-		return fmt.Errorf("%w: %d rows, at most %d", ErrBadBlock, n, maxBlockRows)
-	}
-	if len(b.Rest) > n {
-		return errBlockRest
-	}
-	return nil
-}
-
 // allViews is eight EventView bytes read as one little-endian word.
-const allViews = 0x0101010101010101 * uint64(EventView)
+const allViews = 0x0101010101010101 * uint64(event.EventView)
 
 // max8 is the largest of t[0..7], as a tree: four independent comparisons,
 // then two, then one, rather than a chain of seven.
@@ -137,7 +35,7 @@ func (e *engine) routeBlock(b *batch) {
 	blk := b.blk
 	// The readers checked it already; the route below reads the type
 	// column through unsafe, so it does not rely on that.
-	if err := blk.check(); err != nil {
+	if err := blk.Check(); err != nil {
 		b.err = err
 		return
 	}
@@ -157,7 +55,7 @@ func (e *engine) routeBlock(b *batch) {
 // views (two words in three on the 2019-Nov month) only raises the maximum
 // time, by max8; in any other word the rows that are not views are found
 // by their non-zero bytes in word ^ allViews.
-func (e *engine) routeBlockRest(b *batch, blk *Block) int64 {
+func (e *engine) routeBlockRest(b *batch, blk *event.Block) int64 {
 	n := len(blk.Time)
 	times, uids := blk.Time[:n], blk.UserID[:n]
 	types := unsafe.Slice((*byte)(unsafe.SliceData(blk.Type)), n)
@@ -184,10 +82,10 @@ func (e *engine) routeBlockRest(b *batch, blk *Block) int64 {
 			}
 			x &^= 0xff << (p * 8)
 			if k == len(rest) {
-				b.err = errBlockRest
+				b.err = event.ErrBlockRest
 				return m
 			}
-			e.routeRow(b, i+p, EventType(types[i+p]), uids[i+p], t[p], m, k)
+			e.routeRow(b, i+p, event.EventType(types[i+p]), uids[i+p], t[p], m, k)
 			k++
 		}
 		for ; j < 8; j++ {
@@ -196,19 +94,19 @@ func (e *engine) routeBlockRest(b *batch, blk *Block) int64 {
 	}
 	for ; i < n; i++ {
 		m = max(m, times[i])
-		if EventType(types[i]) == EventView {
+		if event.EventType(types[i]) == event.EventView {
 			views++
 			continue
 		}
 		if k == len(rest) {
-			b.err = errBlockRest
+			b.err = event.ErrBlockRest
 			return m
 		}
-		e.routeRow(b, i, EventType(types[i]), uids[i], times[i], m, k)
+		e.routeRow(b, i, event.EventType(types[i]), uids[i], times[i], m, k)
 		k++
 	}
 	if k != len(rest) {
-		b.err = errBlockRest
+		b.err = event.ErrBlockRest
 	}
 	b.cnt.Views += views
 	return m
@@ -216,7 +114,7 @@ func (e *engine) routeBlockRest(b *batch, blk *Block) int64 {
 
 // routeBlockAll routes every row of blk (--extend-on-activity) and returns
 // the block's maximum time.
-func (e *engine) routeBlockAll(b *batch, blk *Block) int64 {
+func (e *engine) routeBlockAll(b *batch, blk *event.Block) int64 {
 	n := len(blk.Time)
 	times, types, uids := blk.Time[:n], blk.Type[:n], blk.UserID[:n]
 	rest := blk.Rest
@@ -227,23 +125,23 @@ func (e *engine) routeBlockAll(b *batch, blk *Block) int64 {
 	for j := range times {
 		t, typ := times[j], types[j]
 		m = max(m, t)
-		if typ == EventView {
+		if typ == event.EventView {
 			// As in routeBatch: a view's routing is written out here.
 			views++
-			s := shardOf(HashUser(uids[j]), ns)
+			s := shardOf(event.HashUser(uids[j]), ns)
 			b.routed[s] = append(b.routed[s], routed{t: t, uid: uids[j], wm: m, line: uint32(j),
-				xt: uint32(EventView)})
+				xt: uint32(event.EventView)})
 			continue
 		}
 		if k == len(rest) {
-			b.err = errBlockRest
+			b.err = event.ErrBlockRest
 			return m
 		}
 		e.routeRow(b, j, typ, uids[j], t, m, k)
 		k++
 	}
 	if k != len(rest) {
-		b.err = errBlockRest
+		b.err = event.ErrBlockRest
 	}
 	b.cnt.Views += views
 	return m
@@ -252,14 +150,14 @@ func (e *engine) routeBlockAll(b *batch, blk *Block) int64 {
 // routeRow counts row j of a Block, which is not a view and has Rest entry
 // k, and routes it when a shard needs it: the Block form of routeEvent.
 // The shard finds a cart's or purchase's other fields at Rest[k].
-func (e *engine) routeRow(b *batch, j int, typ EventType, uid uint64, t, m int64, k int) {
+func (e *engine) routeRow(b *batch, j int, typ event.EventType, uid uint64, t, m int64, k int) {
 	if !e.count(b, typ) {
 		return
 	}
-	if typ != EventCart && typ != EventPurchase {
-		typ = EventOther // an unknown type byte counts, and is routed, as an other event
+	if typ != event.EventCart && typ != event.EventPurchase {
+		typ = event.EventOther // an unknown type byte counts, and is routed, as an other event
 	}
-	i := shardOf(HashUser(uid), e.nshard)
+	i := shardOf(event.HashUser(uid), e.nshard)
 	b.routed[i] = append(b.routed[i], routed{t: t, uid: uid, wm: m, line: uint32(j), xt: uint32(k)<<2 | uint32(typ)})
 }
 
@@ -268,7 +166,7 @@ func (e *engine) routeRow(b *batch, j int, typ EventType, uid uint64, t, m int64
 // directly, keeping the invariant) and returns how many it appended, 0 at
 // the end. The Block is the engine's, reused from call to call. Row numbers
 // stand in for line numbers, as with RunEvents.
-func RunBlocks(read func(*Block) int, opt Options, prog *Progress) (Summary, error) {
+func RunBlocks(read func(*event.Block) int, opt Options, prog *Progress) (Summary, error) {
 	e, err := newEngine(opt, prog)
 	if err != nil {
 		return Summary{}, err
@@ -284,7 +182,7 @@ func RunBlocks(read func(*Block) int, opt Options, prog *Progress) (Summary, err
 				e.pool <- b
 				return nil
 			}
-			if err := b.blkBuf.check(); err != nil {
+			if err := b.blkBuf.Check(); err != nil {
 				e.pool <- b
 				return err
 			}
@@ -299,9 +197,9 @@ func RunBlocks(read func(*Block) int, opt Options, prog *Progress) (Summary, err
 // RunBlockSlice runs the engine over blocks, which it only reads, each block
 // one batch (used by tests and the engine benchmark: no row is copied on
 // input).
-func RunBlockSlice(blocks []Block, opt Options) (Summary, error) {
+func RunBlockSlice(blocks []event.Block, opt Options) (Summary, error) {
 	for i := range blocks {
-		if err := blocks[i].check(); err != nil {
+		if err := blocks[i].Check(); err != nil {
 			return Summary{}, fmt.Errorf("block %d: %w", i, err)
 		}
 	}

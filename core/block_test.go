@@ -6,14 +6,16 @@ import (
 	"math/rand/v2"
 	"reflect"
 	"testing"
+
+	"github.com/cartwatch/cartwatch/event"
 )
 
 // blocksOf cuts evs into Blocks of n rows.
-func blocksOf(evs []Event, n int) []Block {
-	var blocks []Block
+func blocksOf(evs []event.Event, n int) []event.Block {
+	var blocks []event.Block
 	for len(evs) > 0 {
 		k := min(n, len(evs))
-		var b Block
+		var b event.Block
 		b.AppendEvents(evs[:k])
 		blocks = append(blocks, b)
 		evs = evs[k:]
@@ -24,7 +26,7 @@ func blocksOf(evs []Event, n int) []Block {
 // runEngineBlocks runs evs as Blocks of n rows, through RunBlockSlice or,
 // streamed, through RunBlocks (whose reader appends n events per call), and
 // returns what runEngine does.
-func runEngineBlocks(t *testing.T, evs []Event, n int, streamed bool, opt Options) (string, Summary) {
+func runEngineBlocks(t *testing.T, evs []event.Event, n int, streamed bool, opt Options) (string, Summary) {
 	t.Helper()
 	var buf bytes.Buffer
 	opt.Alerts = &buf
@@ -32,9 +34,9 @@ func runEngineBlocks(t *testing.T, evs []Event, n int, streamed bool, opt Option
 	var err error
 	if streamed {
 		rest := evs
-		sum, err = RunBlocks(func(b *Block) int {
+		sum, err = RunBlocks(func(b *event.Block) int {
 			if b.Len() != 0 {
-				t.Errorf("RunBlocks handed read a Block of %d rows, want an empty one", b.Len())
+				t.Errorf("RunBlocks handed read a event.Block of %d rows, want an empty one", b.Len())
 			}
 			k := min(n, len(rest))
 			b.AppendEvents(rest[:k])
@@ -54,8 +56,8 @@ func runEngineBlocks(t *testing.T, evs []Event, n int, streamed bool, opt Option
 // randomEvents returns n events of the 2019-Nov mix (views nineteen in
 // twenty, in runs, so that the router's all-view words and mixed words both
 // occur), few users and out-of-order times.
-func randomEvents(rng *rand.Rand, n int) []Event {
-	var evs []Event
+func randomEvents(rng *rand.Rand, n int) []event.Event {
+	var evs []event.Event
 	tm := int64(1572566400)
 	for i := 0; i < n; i++ {
 		tm += int64(rng.IntN(3))
@@ -106,7 +108,7 @@ func TestBlockRouteMatchesEvents(t *testing.T) {
 // view's fields that no rule reads.
 func TestBlockRoundTrip(t *testing.T) {
 	evs := randomEvents(rand.New(rand.NewPCG(5, 6)), 500)
-	var b Block
+	var b event.Block
 	b.AppendEvents(evs)
 	got, err := b.AppendTo(nil)
 	if err != nil {
@@ -114,8 +116,8 @@ func TestBlockRoundTrip(t *testing.T) {
 	}
 	for i := range evs {
 		want := evs[i]
-		if want.Type == EventView {
-			want = Event{Time: want.Time, Type: want.Type, UserID: want.UserID}
+		if want.Type == event.EventView {
+			want = event.Event{Time: want.Time, Type: want.Type, UserID: want.UserID}
 		}
 		if got[i] != want {
 			t.Fatalf("row %d: got %+v, want %+v", i, got[i], want)
@@ -127,16 +129,16 @@ func TestBlockRoundTrip(t *testing.T) {
 // ErrBadBlock, never a panic or a wrong summary.
 func TestBadBlock(t *testing.T) {
 	evs := randomEvents(rand.New(rand.NewPCG(7, 8)), 100)
-	f := func(name string, spoil func(b *Block)) {
+	f := func(name string, spoil func(b *event.Block)) {
 		t.Helper()
 		for _, extend := range []bool{false, true} {
 			blocks := blocksOf(evs, 64)
 			spoil(&blocks[1])
-			if _, err := RunBlockSlice(blocks, Options{ExtendOnActivity: extend}); !errors.Is(err, ErrBadBlock) {
-				t.Errorf("%s, extend=%v: RunBlockSlice error %v, want ErrBadBlock", name, extend, err)
+			if _, err := RunBlockSlice(blocks, Options{ExtendOnActivity: extend}); !errors.Is(err, event.ErrBadBlock) {
+				t.Errorf("%s, extend=%v: RunBlockSlice error %v, want event.ErrBadBlock", name, extend, err)
 			}
 			k := 0
-			_, err := RunBlocks(func(b *Block) int {
+			_, err := RunBlocks(func(b *event.Block) int {
 				if k == len(blocks) {
 					return 0
 				}
@@ -145,19 +147,19 @@ func TestBadBlock(t *testing.T) {
 				k++
 				return b.Len()
 			}, Options{ExtendOnActivity: extend}, nil)
-			if !errors.Is(err, ErrBadBlock) {
-				t.Errorf("%s, extend=%v: RunBlocks error %v, want ErrBadBlock", name, extend, err)
+			if !errors.Is(err, event.ErrBadBlock) {
+				t.Errorf("%s, extend=%v: RunBlocks error %v, want event.ErrBadBlock", name, extend, err)
 			}
 		}
 	}
-	f("short type column", func(b *Block) { b.Type = b.Type[:len(b.Type)-1] })
-	f("short user column", func(b *Block) { b.UserID = b.UserID[1:] })
-	f("rest missing", func(b *Block) { b.Rest = b.Rest[:len(b.Rest)-1] })
-	f("rest extra", func(b *Block) { b.Rest = append(b.Rest, BlockRest{}) })
-	f("view made a cart", func(b *Block) {
+	f("short type column", func(b *event.Block) { b.Type = b.Type[:len(b.Type)-1] })
+	f("short user column", func(b *event.Block) { b.UserID = b.UserID[1:] })
+	f("rest missing", func(b *event.Block) { b.Rest = b.Rest[:len(b.Rest)-1] })
+	f("rest extra", func(b *event.Block) { b.Rest = append(b.Rest, event.BlockRest{}) })
+	f("view made a cart", func(b *event.Block) {
 		for i, typ := range b.Type {
-			if typ == EventView {
-				b.Type[i] = EventCart
+			if typ == event.EventView {
+				b.Type[i] = event.EventCart
 				return
 			}
 		}

@@ -5,6 +5,7 @@ import (
 	"math"
 	"slices"
 
+	"github.com/cartwatch/cartwatch/event"
 	"github.com/cartwatch/cartwatch/wheel"
 )
 
@@ -28,13 +29,13 @@ type cartRec struct {
 	deadline   int64
 	items      int64
 	value      int64
-	hash       uint64       // HashUser(uid), for the user's record at abandon
+	hash       uint64       // event.HashUser(uid), for the user's record at abandon
 	handle     wheel.Handle // the deadline's timer; 0 = none
 	nprod      uint8
 	sessionLen uint8
 	live       bool
 	products   [MaxProducts]uint64
-	session    [SessionMax]byte
+	session    [event.SessionMax]byte
 }
 
 // Counters are the detector's tallies; a shard owns one, the pipeline adds
@@ -67,7 +68,7 @@ type shard struct {
 	fired    []uint32
 	fireFn   func(deadline int64, payload uint64)
 	warmSink uint64   // keeps warm's loads from being optimised away
-	hashes   []uint64 // warm's HashUser of each cart and purchase of the batch, in order
+	hashes   []uint64 // warm's event.HashUser of each cart and purchase of the batch, in order
 }
 
 func newShard(ttl int64, extend bool, userHint int) *shard {
@@ -195,8 +196,8 @@ func (s *shard) warm(evs []routed) {
 	hs := s.hashes[:0]
 	var sink uint64
 	for j := range evs {
-		if evs[j].typ() >= EventCart {
-			h := HashUser(evs[j].uid)
+		if evs[j].typ() >= event.EventCart {
+			h := event.HashUser(evs[j].uid)
 			hs = append(hs, h)
 			sink += recs[h&mask].uid
 		}
@@ -213,7 +214,7 @@ func (s *shard) apply(ev *routed, h uint64, pl []payload, w int64, line int64) {
 		s.advance(w)
 	}
 	switch ev.typ() {
-	case EventCart:
+	case event.EventCart:
 		// The user record must exist before the cart can be abandoned.
 		p := &pl[ev.x()]
 		s.users.upsert(ev.uid, h)
@@ -237,7 +238,7 @@ func (s *shard) apply(ev *routed, h uint64, pl []payload, w int64, line int64) {
 		c.session = p.Session
 		c.sessionLen = p.SessionLen
 		s.setDeadline(idx, line)
-	case EventPurchase:
+	case event.EventPurchase:
 		price := pl[ev.x()].PriceCents
 		s.cnt.Spending += price
 		r := s.users.upsert(ev.uid, h)

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/cartwatch/cartwatch/event"
 )
 
 // ev builds an event; the session is "s<user>-<time>" so alerts show which
@@ -22,22 +24,22 @@ func normalized(s *Summary) {
 	}
 }
 
-func ev(t int64, typ EventType, uid, product uint64, cents int64) Event {
-	e := Event{Time: t, Type: typ, UserID: uid, ProductID: product, PriceCents: cents}
+func ev(t int64, typ event.EventType, uid, product uint64, cents int64) event.Event {
+	e := event.Event{Time: t, Type: typ, UserID: uid, ProductID: product, PriceCents: cents}
 	e.SetSession([]byte(fmt.Sprintf("s%d-%d", uid, t)))
 	return e
 }
 
 const (
-	V = EventView
-	C = EventCart
-	P = EventPurchase
-	O = EventOther
+	V = event.EventView
+	C = event.EventCart
+	P = event.EventPurchase
+	O = event.EventOther
 )
 
 // runEngine runs evs through the engine with opt and returns the alert
 // lines and the summary with its timing fields zeroed.
-func runEngine(t *testing.T, evs []Event, opt Options) (string, Summary) {
+func runEngine(t *testing.T, evs []event.Event, opt Options) (string, Summary) {
 	t.Helper()
 	var buf bytes.Buffer
 	opt.Alerts = &buf
@@ -60,7 +62,7 @@ func refAlerts(out refOut) string {
 
 // checkAgainstRef runs evs with 1, 2 and 8 shards (and small batches, so
 // that watermarks cross batch boundaries) and compares each run with refRun.
-func checkAgainstRef(t *testing.T, evs []Event, opt Options) (string, Summary) {
+func checkAgainstRef(t *testing.T, evs []event.Event, opt Options) (string, Summary) {
 	t.Helper()
 	ttl := int64(30 * 60)
 	if opt.TTL != 0 {
@@ -103,7 +105,7 @@ func checkAgainstRef(t *testing.T, evs []Event, opt Options) (string, Summary) {
 // what it expects (alert lines as "user@abandoned_at items value", and
 // summary counters) and is also checked against the reference model.
 func TestRules(t *testing.T) {
-	f := func(name string, opt Options, evs []Event, wantAlerts string, check func(s Summary) string) {
+	f := func(name string, opt Options, evs []event.Event, wantAlerts string, check func(s Summary) string) {
 		t.Helper()
 		t.Run(name, func(t *testing.T) {
 			got, sum := checkAgainstRef(t, evs, opt)
@@ -155,48 +157,48 @@ func TestRules(t *testing.T) {
 	ttl5 := Options{TTL: 5 * time.Minute}
 
 	// Rule 1: events apply per user in input order; users do not interact.
-	f("r1-per-user", ttl5, []Event{
+	f("r1-per-user", ttl5, []event.Event{
 		ev(0, C, 1, 10, 100), ev(10, C, 2, 20, 200), ev(20, P, 1, 10, 100), ev(400, V, 3, 1, 1),
 	}, "2@310 1 200", want("converted", 1, "abandoned", 1))
 
 	// Rule 2: the watermark includes the event being applied, so a
 	// purchase exactly at the deadline finds the cart already abandoned.
-	f("r2-purchase-at-deadline", ttl5, []Event{
+	f("r2-purchase-at-deadline", ttl5, []event.Event{
 		ev(0, C, 1, 10, 100), ev(300, P, 1, 10, 100),
 	}, "1@300 1 100", want("converted", 0, "abandoned", 1, "direct", 1))
-	f("r2-purchase-before-deadline", ttl5, []Event{
+	f("r2-purchase-before-deadline", ttl5, []event.Event{
 		ev(0, C, 1, 10, 100), ev(299, P, 1, 10, 100),
 	}, "", want("converted", 1, "abandoned", 0))
 	// Another user's event moves the watermark for everybody.
-	f("r2-other-user-moves-watermark", ttl5, []Event{
+	f("r2-other-user-moves-watermark", ttl5, []event.Event{
 		ev(0, C, 1, 10, 100), ev(301, V, 2, 1, 1), ev(302, P, 1, 10, 100),
 	}, "1@300 1 100", want("abandoned", 1, "late", 0, "direct", 1))
 	// Lateness holds the watermark back.
-	f("r2-lateness", Options{TTL: 5 * time.Minute, Lateness: time.Minute}, []Event{
+	f("r2-lateness", Options{TTL: 5 * time.Minute, Lateness: time.Minute}, []event.Event{
 		ev(0, C, 1, 10, 100), ev(330, V, 2, 1, 1), ev(320, P, 1, 10, 100),
 	}, "", want("converted", 1))
 	// A cart whose deadline is already behind the watermark is abandoned
 	// before the next event applies, and sorts where it fell due.
-	f("r2-late-cart", ttl5, []Event{
+	f("r2-late-cart", ttl5, []event.Event{
 		ev(0, C, 5, 10, 100), ev(1000, V, 2, 1, 1), ev(100, C, 1, 11, 111), ev(150, P, 1, 11, 111),
 	}, "5@300 1 100; 1@400 1 111", want("abandoned", 2, "late", 1, "converted", 0))
 	// Deadlines that fall due at the same watermark come out by
 	// (abandoned_at, user_id).
-	f("r2-order", ttl5, []Event{
+	f("r2-order", ttl5, []event.Event{
 		ev(5, C, 9, 1, 1), ev(0, C, 7, 1, 1), ev(5, C, 3, 1, 1), ev(1000, V, 1, 1, 1),
 	}, "7@300 1 1; 3@305 1 1; 9@305 1 1", want("abandoned", 3))
 
 	// Rule 3: carts accumulate items and value; the deadline is last + TTL.
-	f("r3-accumulate", ttl5, []Event{
+	f("r3-accumulate", ttl5, []event.Event{
 		ev(0, C, 1, 10, 150), ev(200, C, 1, 11, 250), ev(450, C, 1, 10, 1),
 	}, "1@750 3 401", want("carts_opened", 1, "abandoned", 1, "abandoned_value", 401))
 	// After an abandonment a new cart event opens a new cart.
-	f("r3-reopen", ttl5, []Event{
+	f("r3-reopen", ttl5, []event.Event{
 		ev(0, C, 1, 10, 150), ev(300, C, 1, 11, 250),
 	}, "1@300 1 150; 1@600 1 250", want("carts_opened", 2, "abandoners", 1))
 
 	// Rule 4: converted, direct, late; spending from every purchase.
-	f("r4-purchases", ttl5, []Event{
+	f("r4-purchases", ttl5, []event.Event{
 		ev(0, C, 1, 10, 100), ev(10, P, 1, 10, 100), // converted
 		ev(20, P, 2, 10, 1000), // direct
 		ev(30, C, 3, 10, 100),
@@ -207,32 +209,32 @@ func TestRules(t *testing.T) {
 	}, "3@330 1 100", want("converted", 1, "direct", 3, "late", 1, "spending", 1162))
 
 	// Rule 5: views change nothing; other events are counted only.
-	f("r5-view", ttl5, []Event{
+	f("r5-view", ttl5, []event.Event{
 		ev(0, C, 1, 10, 100), ev(200, V, 1, 10, 100), ev(250, O, 1, 10, 100),
 	}, "1@300 1 100", want("views", 1, "other", 1, "events", 3))
 	// With --extend-on-activity any event moves the deadline.
-	f("r5-extend", Options{TTL: 5 * time.Minute, ExtendOnActivity: true}, []Event{
+	f("r5-extend", Options{TTL: 5 * time.Minute, ExtendOnActivity: true}, []event.Event{
 		ev(0, C, 1, 10, 100), ev(200, V, 1, 10, 100), ev(450, O, 1, 10, 100), ev(700, V, 2, 1, 1),
 	}, "1@750 1 100", want("abandoned", 1))
 	// An activity event whose new deadline is behind the watermark.
-	f("r5-extend-late", Options{TTL: 5 * time.Minute, ExtendOnActivity: true, Lateness: 5 * time.Minute}, []Event{
+	f("r5-extend-late", Options{TTL: 5 * time.Minute, ExtendOnActivity: true, Lateness: 5 * time.Minute}, []event.Event{
 		ev(0, C, 1, 10, 100), ev(550, V, 2, 1, 1), ev(10, V, 1, 1, 1),
 	}, "1@310 1 100", want("abandoned", 1))
 
 	// Rule 6: the end of input abandons every open cart, or keeps them.
-	f("r6-eof", ttl5, []Event{ev(0, C, 2, 10, 100), ev(1, C, 1, 10, 100)},
+	f("r6-eof", ttl5, []event.Event{ev(0, C, 2, 10, 100), ev(1, C, 1, 10, 100)},
 		"2@300 1 100; 1@301 1 100", want("abandoned", 2, "open", 0))
-	f("r6-keep", Options{TTL: 5 * time.Minute, KeepAtEOF: true}, []Event{ev(0, C, 2, 10, 100), ev(1, C, 1, 10, 100)},
+	f("r6-keep", Options{TTL: 5 * time.Minute, KeepAtEOF: true}, []event.Event{ev(0, C, 2, 10, 100), ev(1, C, 1, 10, 100)},
 		"", want("abandoned", 0, "open", 2))
 
 	// Rule 7: money is summed in integer cents.
-	f("r7-cents", ttl5, []Event{ev(0, C, 1, 10, 10), ev(1, C, 1, 11, 20), ev(2, P, 2, 3, 30)},
+	f("r7-cents", ttl5, []event.Event{ev(0, C, 1, 10, 10), ev(1, C, 1, 11, 20), ev(2, P, 2, 3, 30)},
 		"1@301 2 30", want("abandoned_value", 30, "spending", 30))
 }
 
 // TestProductsCap: products lists the first 16 cart events' products.
 func TestProductsCap(t *testing.T) {
-	var evs []Event
+	var evs []event.Event
 	for i := 0; i < 20; i++ {
 		evs = append(evs, ev(int64(i), C, 1, uint64(100+i), 1))
 	}
@@ -250,12 +252,12 @@ func TestRandomAgainstReference(t *testing.T) {
 	for iter := 0; iter < 60; iter++ {
 		n := 50 + rng.IntN(400)
 		users := 1 + rng.IntN(30)
-		var evs []Event
+		var evs []event.Event
 		tm := int64(1572566400)
 		for i := 0; i < n; i++ {
 			tm += int64(rng.IntN(40))
 			t := tm - int64(rng.IntN(8)*rng.IntN(100)) // sometimes late
-			typ := []EventType{V, V, V, C, C, P, O}[rng.IntN(7)]
+			typ := []event.EventType{V, V, V, C, C, P, O}[rng.IntN(7)]
 			evs = append(evs, ev(t, typ, uint64(rng.IntN(users))*7919, uint64(rng.IntN(50)), int64(rng.IntN(10000))))
 		}
 		opt := Options{
@@ -274,7 +276,7 @@ func TestHashUserIsXXHash(t *testing.T) {
 		for i := range b {
 			b[i] = byte(u >> (8 * i))
 		}
-		if got, want := HashUser(u), xxhashSum64(b[:]); got != want {
+		if got, want := event.HashUser(u), xxhashSum64(b[:]); got != want {
 			t.Errorf("HashUser(%d) = %x, xxhash.Sum64 = %x", u, got, want)
 		}
 	}

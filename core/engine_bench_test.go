@@ -23,28 +23,29 @@ import (
 	"time"
 
 	"github.com/cartwatch/cartwatch/core"
+	"github.com/cartwatch/cartwatch/event"
 	"github.com/cartwatch/cartwatch/loadgen"
 	"github.com/puzpuzpuz/xsync/v4"
 )
 
 var (
-	genOnce   sync.Map // rows -> []core.Event
+	genOnce   sync.Map // rows -> []event.Event
 	csvOnce   sync.Map // rows -> []byte
-	blockOnce sync.Map // rows -> []core.Block
+	blockOnce sync.Map // rows -> []event.Block
 )
 
 // monthEvents returns rows events of the synthetic month (all 30 days at
 // that density), generated once per process.
-func monthEvents(b *testing.B, rows int64) []core.Event {
+func monthEvents(b *testing.B, rows int64) []event.Event {
 	if v, ok := genOnce.Load(rows); ok {
-		return v.([]core.Event)
+		return v.([]event.Event)
 	}
 	g, err := loadgen.NewGenerator(loadgen.Config{Rows: rows, Days: 30, Seed: 1, Scale: 1})
 	if err != nil {
 		b.Fatal(err)
 	}
-	evs := make([]core.Event, 0, rows)
-	var buf [4096]core.Event
+	evs := make([]event.Event, 0, rows)
+	var buf [4096]event.Event
 	for {
 		n := g.Read(buf[:])
 		if n == 0 {
@@ -70,20 +71,20 @@ func monthCSV(b *testing.B, rows int64) []byte {
 
 // monthBlocks is monthEvents as Blocks of the engine's default batch size
 // (64 k rows), built once per process.
-func monthBlocks(b *testing.B, rows int64) []core.Block {
+func monthBlocks(b *testing.B, rows int64) []event.Block {
 	if v, ok := blockOnce.Load(rows); ok {
-		return v.([]core.Block)
+		return v.([]event.Block)
 	}
 	blocks := toBlocks(monthEvents(b, rows), 64<<10)
 	blockOnce.Store(rows, blocks)
 	return blocks
 }
 
-func toBlocks(evs []core.Event, n int) []core.Block {
-	var blocks []core.Block
+func toBlocks(evs []event.Event, n int) []event.Block {
+	var blocks []event.Block
 	for len(evs) > 0 {
 		k := min(n, len(evs))
-		var blk core.Block
+		var blk event.Block
 		blk.AppendEvents(evs[:k])
 		blocks = append(blocks, blk)
 		evs = evs[k:]
@@ -96,11 +97,11 @@ func toBlocks(evs []core.Event, n int) []core.Block {
 // of the month's density); the events/s metric is the figure of
 // results/engine.md. The input is named first:
 //
-//	block,...   core.Block columns (RunBlockSlice), built before the timer:
+//	block,...   event.Block columns (RunBlockSlice), built before the timer:
 //	            the engine's in-process input, the ">= 100 M events/s" one;
-//	extend=...  the same events as a []core.Event (RunSlice), as tests and
+//	extend=...  the same events as a []event.Event (RunSlice), as tests and
 //	            callers with Events give them;
-//	chan,...    []core.Event with batches handed to the shards over
+//	chan,...    []event.Event with batches handed to the shards over
 //	            channels instead of the rings (see BenchmarkEngineHandoff).
 func BenchmarkEngine(b *testing.B) {
 	const rows = 4_000_000
@@ -145,7 +146,7 @@ func BenchmarkEngine(b *testing.B) {
 }
 
 // BenchmarkEngineMonth: BenchmarkEngine on the full default month held in
-// memory (67,501,979 events: 5.4 GB as []core.Event, about 1.4 GB as
+// memory (67,501,979 events: 5.4 GB as []event.Event, about 1.4 GB as
 // Blocks), skipped unless CARTWATCH_MONTH=1. Each iteration runs the Block
 // input and the []Event input back to back, alternating which goes first,
 // so that both meet the same neighbours; block/events is the median of the
@@ -198,16 +199,16 @@ func BenchmarkEngineMonth(b *testing.B) {
 	}
 }
 
-// fullMonth generates the default month once, as []core.Event and as
+// fullMonth generates the default month once, as []event.Event and as
 // Blocks of 64 k rows.
-func fullMonth(b *testing.B) ([]core.Event, []core.Block) {
+func fullMonth(b *testing.B) ([]event.Event, []event.Block) {
 	g, err := loadgen.NewGenerator(loadgen.DefaultConfig())
 	if err != nil {
 		b.Fatal(err)
 	}
 	defer g.Close()
-	evs := make([]core.Event, 0, g.Rows())
-	var buf [4096]core.Event
+	evs := make([]event.Event, 0, g.Rows())
+	var buf [4096]event.Event
 	for {
 		n := g.Read(buf[:])
 		if n == 0 {
@@ -237,7 +238,7 @@ func BenchmarkShard(b *testing.B) {
 	}
 }
 
-func shard(b *testing.B, prefix string, blocks []core.Block, rows, expected int64) {
+func shard(b *testing.B, prefix string, blocks []event.Block, rows, expected int64) {
 	for _, extend := range []bool{false, true} {
 		b.Run(fmt.Sprintf("%sextend=%v", prefix, extend), func(b *testing.B) {
 			replay, err := core.ShardReplay(blocks, core.Options{ExtendOnActivity: extend, ExpectedRows: expected})
@@ -348,7 +349,7 @@ func BenchmarkTable(b *testing.B) {
 	evs := monthEvents(b, 4_000_000)
 	var ops []uint64 // uid, in engine order
 	for i := range evs {
-		if evs[i].Type == core.EventCart || evs[i].Type == core.EventPurchase {
+		if evs[i].Type == event.EventCart || evs[i].Type == event.EventPurchase {
 			ops = append(ops, evs[i].UserID)
 		}
 	}

@@ -1,6 +1,10 @@
 package core
 
-import "math"
+import (
+	"math"
+
+	"github.com/cartwatch/cartwatch/event"
+)
 
 // Test-only access for the external benchmarks in engine_bench_test.go.
 
@@ -12,14 +16,14 @@ func NewUserTable(hint int) UserTable { return UserTable{newUserTable(hint)} }
 // Touch does what the engine does for one cart or purchase: find or insert
 // the user, then update the record in place.
 func (u UserTable) Touch(uid uint64, cents int64) {
-	r := u.t.upsert(uid, HashUser(uid))
+	r := u.t.upsert(uid, event.HashUser(uid))
 	r.spending += cents
 	r.flags |= recPurchaser
 }
 
 // Lookup does what the engine does when a deadline fires.
 func (u UserTable) Lookup(uid uint64) bool {
-	r := u.t.find(uid, HashUser(uid))
+	r := u.t.find(uid, event.HashUser(uid))
 	if r == nil {
 		return false
 	}
@@ -45,7 +49,7 @@ func WithChannels(opt Options) Options { opt.useChan = true; return opt }
 // (warm, apply, advance per batch, end of input), on the calling goroutine:
 // the shard side of the engine alone, without the other stages or the
 // scheduler. It returns the carts abandoned, as a check.
-func ShardReplay(blocks []Block, opt Options) (func() int64, error) {
+func ShardReplay(blocks []event.Block, opt Options) (func() int64, error) {
 	opt.Shards = 1
 	e, err := newEngine(opt, nil)
 	if err != nil {

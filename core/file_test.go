@@ -13,18 +13,21 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/cartwatch/cartwatch/event"
+	"github.com/cartwatch/cartwatch/internal/testrows"
 )
 
 // sample returns the real 10,000-row sample, skipping when it is absent
 // (outside CI).
 func sample(t testing.TB) []byte {
 	t.Helper()
-	b, err := os.ReadFile(samplePath)
+	b, err := os.ReadFile(testrows.SamplePath)
 	if err != nil {
 		if os.Getenv("CI") == "true" {
 			t.Fatalf("CI=true and the real sample is missing: %v", err)
 		}
-		t.Skipf("real sample not found at %s (%v): skipping", samplePath, err)
+		t.Skipf("real sample not found at %s (%v): skipping", testrows.SamplePath, err)
 	}
 	return b
 }
@@ -32,11 +35,11 @@ func sample(t testing.TB) []byte {
 // simpleParse is the test's own reader of the 2019-Nov CSV, with
 // encoding/csv, time.Parse and strconv, sharing no code with the engine.
 // It returns the valid rows and the count of malformed ones.
-func simpleParse(t testing.TB, data []byte) ([]Event, int) {
+func simpleParse(t testing.TB, data []byte) ([]event.Event, int) {
 	t.Helper()
 	r := csv.NewReader(bytes.NewReader(data))
 	r.FieldsPerRecord = -1
-	var evs []Event
+	var evs []event.Event
 	bad := 0
 	for i := 0; ; i++ {
 		rec, err := r.Read()
@@ -70,14 +73,14 @@ func simpleParse(t testing.TB, data []byte) ([]Event, int) {
 		if frac != "" {
 			f, _ = strconv.ParseInt((frac + "0")[:2], 10, 64)
 		}
-		e := Event{Time: tm.Unix(), UserID: user, ProductID: prod, PriceCents: w*100 + f}
+		e := event.Event{Time: tm.Unix(), UserID: user, ProductID: prod, PriceCents: w*100 + f}
 		switch rec[1] {
 		case "view":
-			e.Type = EventView
+			e.Type = event.EventView
 		case "cart":
-			e.Type = EventCart
+			e.Type = event.EventCart
 		case "purchase":
-			e.Type = EventPurchase
+			e.Type = event.EventPurchase
 		}
 		e.SetSession([]byte(rec[8]))
 		evs = append(evs, e)

@@ -9,6 +9,7 @@ import (
 	"os"
 	"strings"
 
+	"github.com/cartwatch/cartwatch/format"
 	"github.com/klauspost/compress/gzip"
 )
 
@@ -71,9 +72,6 @@ type Chunk struct {
 	buf []byte // backing array: len ChunkSize, cap ChunkSize+1
 }
 
-// Lines returns an iterator over the non-blank lines of c.
-func (c *Chunk) Lines() LineIter { return LineIter{data: c.Data} }
-
 // ChunkReader cuts an io.Reader into Chunks. Next must be called from one
 // goroutine; Release may be called from any goroutine. Released chunks are
 // reused, so once FreeChunks covers the chunks in flight, reading allocates
@@ -97,7 +95,7 @@ type ChunkReader struct {
 // NewChunkReader returns a ChunkReader over r.
 func NewChunkReader(r io.Reader, opt ReaderOptions) *ChunkReader {
 	if opt.MaxLine <= 0 {
-		opt.MaxLine = DefaultMaxLine
+		opt.MaxLine = format.DefaultMaxLine
 	}
 	if opt.ChunkSize <= 0 {
 		opt.ChunkSize = DefaultChunkSize
@@ -251,94 +249,6 @@ func (r *ChunkReader) cut(buf []byte, n int) []byte {
 	}
 	r.carry = append(r.carry, buf[end:n]...)
 	return buf[:end]
-}
-
-// LineIter walks the lines of a chunk. Use it as
-//
-//	it := c.Lines()
-//	for it.Next() {
-//		r := p.ParseRow(it.Line(), &ev, full)
-//		... it.Index() ...
-//	}
-//	lines := it.Count()
-//
-// It is a value type so that the loop keeps it in registers: measured against
-// ForEachLine's closure call per row in BenchmarkLines.
-type LineIter struct {
-	data []byte
-	pos  int
-	n    int // lines consumed, blank ones included
-	line []byte
-}
-
-// Next advances to the next non-blank line and reports whether there is one.
-// A blank line (empty, or a lone '\r') is counted but not yielded.
-func (it *LineIter) Next() bool {
-	for it.pos < len(it.data) {
-		rest := it.data[it.pos:]
-		var line []byte
-		if j := bytes.IndexByte(rest, '\n'); j >= 0 {
-			line = rest[:j]
-			it.pos += j + 1
-		} else {
-			line = rest
-			it.pos = len(it.data)
-		}
-		it.n++
-		if len(line) == 0 || (len(line) == 1 && line[0] == '\r') {
-			continue
-		}
-		it.line = line
-		return true
-	}
-	return false
-}
-
-// ParseNext advances to the next non-blank line and parses it with p, like
-// Next followed by p.ParseRow(it.Line(), ev, full), and returns its Reason;
-// ok is false at the end of the chunk. Line, Index and Count work as after
-// Next.
-//
-// NOTE: it is faster than Next + ParseRow because the parser's scan of the
-// last field finds the '\n' too, so the common row is read once, not twice
-// (once by Next's search for '\n'). See BenchmarkReadParse.
-func (it *LineIter) ParseNext(p *Parser, ev *Event, full bool) (r Reason, ok bool) {
-	if it.pos < len(it.data) {
-		rest := it.data[it.pos:]
-		if end, ok := p.fast(rest, ev, full); ok {
-			it.line = rest[:end]
-			it.pos += min(end+1, len(rest))
-			it.n++
-			return ReasonOK, true
-		}
-	}
-	if !it.Next() {
-		return ReasonOK, false
-	}
-	return p.ParseRow(it.line, ev, full), true
-}
-
-// Line returns the current line without its '\n' (a '\r' before it is kept;
-// ParseRow drops it). It aliases the chunk.
-func (it *LineIter) Line() []byte { return it.line }
-
-// Index returns the 0-based index of the current line among all lines of the
-// chunk, blank lines included.
-func (it *LineIter) Index() int { return it.n - 1 }
-
-// Count returns the number of lines consumed so far, blank lines included:
-// after Next has returned false, the chunk's line count.
-func (it *LineIter) Count() int { return it.n }
-
-// ForEachLine calls fn for each non-blank line of data (a Chunk's Data) with
-// its 0-based index among all lines, and returns the number of lines, blank
-// ones included. LineIter does the same without a call per line.
-func ForEachLine(data []byte, fn func(idx int, line []byte)) int {
-	it := LineIter{data: data}
-	for it.Next() {
-		fn(it.Index(), it.line)
-	}
-	return it.n
 }
 
 // ErrNotGzip reports a path ending in .gz whose content is not gzip.

@@ -17,6 +17,9 @@ import (
 	"testing/iotest"
 	"time"
 
+	"github.com/cartwatch/cartwatch/event"
+	"github.com/cartwatch/cartwatch/format"
+	"github.com/cartwatch/cartwatch/internal/testrows"
 	kgzip "github.com/klauspost/compress/gzip"
 )
 
@@ -73,7 +76,7 @@ func readAll(t testing.TB, r io.Reader, opt ReaderOptions) []numbered {
 		if len(c.Data) > opt.ChunkSize+1 && opt.ChunkSize >= opt.MaxLine+2 {
 			t.Fatalf("chunk of %d bytes, ChunkSize %d", len(c.Data), opt.ChunkSize)
 		}
-		it := c.Lines()
+		it := format.Lines(c.Data)
 		for it.Next() {
 			out = append(out, numbered{base + int64(c.Skip) + int64(it.Index()) + 1, string(it.Line())})
 		}
@@ -220,11 +223,11 @@ func FuzzChunkReader(f *testing.F) {
 // must come out as one line of DefaultMaxLine+1 bytes that ParseRow rejects,
 // with the line after it numbered correctly and no buffer beyond the chunks.
 func TestChunkReaderLongLine(t *testing.T) {
-	in := row(good...) + "\n" + strings.Repeat("x", 9<<20) + "\r\n" + row(good...) + "\n"
+	in := testrows.Row(testrows.Good...) + "\n" + strings.Repeat("x", 9<<20) + "\r\n" + testrows.Row(testrows.Good...) + "\n"
 	cr := NewChunkReader(strings.NewReader(in), ReaderOptions{})
-	var p Parser
-	var ev Event
-	var reasons []Reason
+	var p format.Parser
+	var ev event.Event
+	var reasons []format.Reason
 	var nos []int64
 	var base int64
 	chunks := 0
@@ -237,10 +240,10 @@ func TestChunkReaderLongLine(t *testing.T) {
 			t.Fatal(err)
 		}
 		chunks++
-		if cap(c.buf) != DefaultMaxLine+3 { // ChunkSize raised to MaxLine+2, plus the spare byte
+		if cap(c.buf) != format.DefaultMaxLine+3 { // ChunkSize raised to MaxLine+2, plus the spare byte
 			t.Fatalf("chunk buffer of %d bytes", cap(c.buf))
 		}
-		it := c.Lines()
+		it := format.Lines(c.Data)
 		for it.Next() {
 			reasons = append(reasons, p.ParseRow(it.Line(), &ev, true))
 			nos = append(nos, base+int64(c.Skip)+int64(it.Index())+1)
@@ -248,7 +251,7 @@ func TestChunkReaderLongLine(t *testing.T) {
 		base += int64(c.Skip) + int64(it.Count())
 		cr.Release(c)
 	}
-	if fmt.Sprint(reasons) != fmt.Sprint([]Reason{ReasonOK, ReasonLineTooLong, ReasonOK}) || fmt.Sprint(nos) != "[1 2 3]" {
+	if fmt.Sprint(reasons) != fmt.Sprint([]format.Reason{format.ReasonOK, format.ReasonLineTooLong, format.ReasonOK}) || fmt.Sprint(nos) != "[1 2 3]" {
 		t.Fatalf("reasons %v at lines %v; want [ok too-long ok] at [1 2 3]", reasons, nos)
 	}
 	if chunks > 3 {
@@ -301,19 +304,19 @@ func (r *loopReader) Read(p []byte) (int, error) {
 }
 
 func TestChunkReaderZeroAlloc(t *testing.T) {
-	data, _ := syntheticRows(2000)
+	data, _ := testrows.SyntheticRows(2000)
 	cr := NewChunkReader(&loopReader{data: data}, ReaderOptions{ChunkSize: 64 << 10, MaxLine: 4 << 10})
-	var p Parser
-	var ev Event
+	var p format.Parser
+	var ev event.Event
 	var bad int
 	allocs := testing.AllocsPerRun(200, func() {
 		c, err := cr.Next()
 		if err != nil {
 			t.Fatal(err)
 		}
-		it := c.Lines()
+		it := format.Lines(c.Data)
 		for it.Next() {
-			if p.ParseRow(it.Line(), &ev, false) != ReasonOK {
+			if p.ParseRow(it.Line(), &ev, false) != format.ReasonOK {
 				bad++
 			}
 		}
@@ -325,7 +328,7 @@ func TestChunkReaderZeroAlloc(t *testing.T) {
 }
 
 func TestChunkReaderRealSample(t *testing.T) {
-	fh := openSample(t)
+	fh := testrows.OpenSample(t)
 	defer fh.Close()
 	want, err := io.ReadAll(fh)
 	if err != nil {
@@ -342,7 +345,7 @@ func TestChunkReaderRealSample(t *testing.T) {
 
 func TestOpenInput(t *testing.T) {
 	dir := t.TempDir()
-	text := "event_time,x\r\n" + row(good...) + "\n"
+	text := "event_time,x\r\n" + testrows.Row(testrows.Good...) + "\n"
 	plain := filepath.Join(dir, "in.csv")
 	if err := os.WriteFile(plain, []byte(text), 0o644); err != nil {
 		t.Fatal(err)
@@ -416,7 +419,7 @@ func TestOpenInput(t *testing.T) {
 //	go test -run XXX -bench BenchmarkLines -count 10 ./core/ > lines.txt
 //	benchstat -col /walk lines.txt
 func BenchmarkLines(b *testing.B) {
-	data, _ := syntheticRows(1 << 15)
+	data, _ := testrows.SyntheticRows(1 << 15)
 	want := bytes.Count(data, []byte{'\n'})
 	check := func(b *testing.B, n int) {
 		if n != want {
@@ -426,40 +429,40 @@ func BenchmarkLines(b *testing.B) {
 	b.Run("walk=iter", func(b *testing.B) {
 		b.ReportAllocs()
 		b.SetBytes(int64(len(data)))
-		cpu := startCPU()
+		cpu := testrows.StartCPU()
 		for b.Loop() {
 			n, sum := 0, 0
-			it := LineIter{data: data}
+			it := format.Lines(data)
 			for it.Next() {
 				sum += len(it.Line())
 				n++
 			}
 			check(b, n)
 		}
-		cpu.report(b, want, len(data))
+		cpu.Report(b, want, len(data))
 	})
 	b.Run("walk=func", func(b *testing.B) {
 		b.ReportAllocs()
 		b.SetBytes(int64(len(data)))
-		cpu := startCPU()
+		cpu := testrows.StartCPU()
 		for b.Loop() {
 			n, sum := 0, 0
-			ForEachLine(data, func(_ int, line []byte) {
+			format.ForEachLine(data, func(_ int, line []byte) {
 				sum += len(line)
 				n++
 			})
 			check(b, n)
 		}
-		cpu.report(b, want, len(data))
+		cpu.Report(b, want, len(data))
 	})
 	b.Run("walk=count", func(b *testing.B) {
 		b.ReportAllocs()
 		b.SetBytes(int64(len(data)))
-		cpu := startCPU()
+		cpu := testrows.StartCPU()
 		for b.Loop() {
 			check(b, bytes.Count(data, []byte{'\n'}))
 		}
-		cpu.report(b, want, len(data))
+		cpu.Report(b, want, len(data))
 	})
 }
 
@@ -473,7 +476,7 @@ func BenchmarkLines(b *testing.B) {
 //	go test -run XXX -bench BenchmarkReadParse -count 10 ./core/ > rp.txt
 //	benchstat -col /walk rp.txt
 func BenchmarkReadParse(b *testing.B) {
-	data, views := syntheticRows(1 << 16)
+	data, views := testrows.SyntheticRows(1 << 16)
 	rows := bytes.Count(data, []byte{'\n'})
 	for _, bc := range []struct {
 		walk  string
@@ -485,15 +488,15 @@ func BenchmarkReadParse(b *testing.B) {
 			b.SetBytes(int64(len(data)))
 			src := bytes.NewReader(data)
 			cr := NewChunkReader(src, ReaderOptions{ChunkSize: bc.chunk, MaxLine: 32 << 10})
-			var p Parser
-			var ev Event
+			var p format.Parser
+			var ev event.Event
 			// Warm up: the first chunk buffer is allocated here, not in
 			// the measured loop.
 			for c, err := cr.Next(); err == nil; c, err = cr.Next() {
 				p.Rows(c.Data) // and the stage-1 bitmap
 				cr.Release(c)
 			}
-			cpu := startCPU()
+			cpu := testrows.StartCPU()
 			for b.Loop() {
 				src.Reset(data)
 				cr.eof, cr.first = false, true
@@ -503,7 +506,7 @@ func BenchmarkReadParse(b *testing.B) {
 					if err != nil {
 						break
 					}
-					it := c.Lines()
+					it := format.Lines(c.Data)
 					if walk == "rows" {
 						rit := p.Rows(c.Data)
 						for {
@@ -511,11 +514,11 @@ func BenchmarkReadParse(b *testing.B) {
 							if !ok {
 								break
 							}
-							if r != ReasonOK {
+							if r != format.ReasonOK {
 								b.Fatal("malformed synthetic row")
 							}
 							n++
-							if ev.Type == EventView {
+							if ev.Type == event.EventView {
 								v++
 							}
 						}
@@ -525,21 +528,21 @@ func BenchmarkReadParse(b *testing.B) {
 							if !ok {
 								break
 							}
-							if r != ReasonOK {
+							if r != format.ReasonOK {
 								b.Fatal("malformed synthetic row")
 							}
 							n++
-							if ev.Type == EventView {
+							if ev.Type == event.EventView {
 								v++
 							}
 						}
 					} else {
 						for it.Next() {
-							if p.ParseRow(it.Line(), &ev, false) != ReasonOK {
+							if p.ParseRow(it.Line(), &ev, false) != format.ReasonOK {
 								b.Fatal("malformed synthetic row")
 							}
 							n++
-							if ev.Type == EventView {
+							if ev.Type == event.EventView {
 								v++
 							}
 						}
@@ -550,109 +553,9 @@ func BenchmarkReadParse(b *testing.B) {
 					b.Fatalf("%d rows %d views, want %d %d", n, v, rows, views)
 				}
 			}
-			cpu.report(b, rows, len(data))
+			cpu.Report(b, rows, len(data))
 		})
 	}
-}
-
-// parsed is what one yielded line turned into.
-type parsed struct {
-	idx  int
-	line string
-	r    Reason
-	ev   Event
-}
-
-// walkBoth parses data with ParseNext and with Next + ParseRow.
-func walkBoth(data []byte, full bool) (next, iter []parsed, nNext, nIter int) {
-	return walkBothUser(data, full, false)
-}
-
-// walkBothUser is walkBoth with Parser.ViewUser set to viewUser.
-func walkBothUser(data []byte, full, viewUser bool) (next, iter []parsed, nNext, nIter int) {
-	p1, p2 := Parser{ViewUser: viewUser}, Parser{ViewUser: viewUser}
-	it := LineIter{data: data}
-	for {
-		var ev Event
-		r, ok := it.ParseNext(&p1, &ev, full)
-		if !ok {
-			break
-		}
-		next = append(next, parsed{it.Index(), string(it.Line()), r, ev})
-	}
-	nNext = it.Count()
-	it = LineIter{data: data}
-	for it.Next() {
-		var ev Event
-		r := p2.ParseRow(it.Line(), &ev, full)
-		iter = append(iter, parsed{it.Index(), string(it.Line()), r, ev})
-	}
-	return next, iter, nNext, it.Count()
-}
-
-func checkWalks(t *testing.T, data []byte) {
-	t.Helper()
-	for _, full := range []bool{false, true} {
-		next, iter, n1, n2 := walkBoth(data, full)
-		if n1 != n2 || len(next) != len(iter) {
-			t.Fatalf("%q full=%v: ParseNext %d lines (%d yielded), Next %d (%d)", data, full, n1, len(next), n2, len(iter))
-		}
-		for i := range next {
-			a, b := next[i], iter[i]
-			if a.r != ReasonOK { // ev is unspecified on a malformed row
-				a.ev, b.ev = Event{}, Event{}
-			}
-			if a != b {
-				t.Fatalf("%q full=%v: line %d\nParseNext %+v\nNext      %+v", data, full, i, a, b)
-			}
-		}
-	}
-}
-
-func TestParseNext(t *testing.T) {
-	data, _ := syntheticRows(500)
-	checkWalks(t, data)
-	rng := rand.New(rand.NewSource(3))
-	lines := splitLines(data)
-	for k := 0; k < 300; k++ {
-		var b []byte
-		for n := rng.Intn(8); n > 0; n-- {
-			l := append([]byte(nil), lines[rng.Intn(len(lines))]...)
-			switch rng.Intn(8) {
-			case 0:
-				l = l[:rng.Intn(len(l))]
-			case 1:
-				l[rng.Intn(len(l))] = ",\"\r\n.x"[rng.Intn(5)]
-			case 2:
-				l = append(l, '\r')
-			case 3:
-				l = nil
-			}
-			b = append(b, l...)
-			b = append(b, '\n')
-		}
-		if len(b) > 0 && rng.Intn(2) == 0 {
-			b = b[:len(b)-1]
-		}
-		checkWalks(t, b)
-	}
-	// The line limit applies on both walks.
-	long := []byte(with(4, strings.Repeat("a", 300)) + "\n" + row(good...))
-	p := Parser{MaxLine: 200}
-	var ev Event
-	it := LineIter{data: long}
-	if r, ok := it.ParseNext(&p, &ev, true); !ok || r != ReasonLineTooLong {
-		t.Fatalf("long line: %v, %v", r, ok)
-	}
-	if r, ok := it.ParseNext(&p, &ev, true); !ok || r != ReasonOK || it.Index() != 1 {
-		t.Fatalf("after long line: %v, %v, index %d", r, ok, it.Index())
-	}
-}
-
-func FuzzParseNext(f *testing.F) {
-	f.Add([]byte(row(good...) + "\n" + row(good...) + "\r\n\n" + with(1, "view")))
-	f.Add([]byte(with(8, "") + "\r\n" + with(8, "x\r")))
-	f.Fuzz(func(t *testing.T, data []byte) { checkWalks(t, data) })
 }
 
 // BenchmarkInputFile reads a real CSV file (CARTWATCH_BENCH_FILE, e.g. one
@@ -745,18 +648,18 @@ func parseFile(b *testing.B, path string, n int) (rows, bad int64) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			var p Parser
-			var ev Event
+			var p format.Parser
+			var ev event.Event
 			var r, m int64
 			for c := range work {
-				it := c.Lines()
+				it := format.Lines(c.Data)
 				for {
 					reason, ok := it.ParseNext(&p, &ev, false)
 					if !ok {
 						break
 					}
 					r++
-					if reason != ReasonOK {
+					if reason != format.ReasonOK {
 						m++
 					}
 				}
@@ -789,7 +692,7 @@ func parseFile(b *testing.B, path string, n int) (rows, bad int64) {
 //	go test -run XXX -bench BenchmarkGunzip -count 10 ./core/ > gz.txt
 //	benchstat -col /impl gz.txt
 func BenchmarkGunzip(b *testing.B) {
-	data, _ := syntheticRows(1 << 16)
+	data, _ := testrows.SyntheticRows(1 << 16)
 	var z bytes.Buffer
 	zw := gzip.NewWriter(&z)
 	zw.Write(data)
@@ -813,7 +716,7 @@ func BenchmarkGunzip(b *testing.B) {
 	}
 	b.Run("impl=stdlib", func(b *testing.B) {
 		b.SetBytes(int64(len(data)))
-		cpu := startCPU()
+		cpu := testrows.StartCPU()
 		for b.Loop() {
 			zr, err := gzip.NewReader(bytes.NewReader(z.Bytes()))
 			if err != nil {
@@ -821,11 +724,11 @@ func BenchmarkGunzip(b *testing.B) {
 			}
 			drain(b, zr)
 		}
-		cpu.report(b, 1, len(data))
+		cpu.Report(b, 1, len(data))
 	})
 	b.Run("impl=klauspost", func(b *testing.B) {
 		b.SetBytes(int64(len(data)))
-		cpu := startCPU()
+		cpu := testrows.StartCPU()
 		for b.Loop() {
 			zr, err := kgzip.NewReader(bytes.NewReader(z.Bytes()))
 			if err != nil {
@@ -833,6 +736,6 @@ func BenchmarkGunzip(b *testing.B) {
 			}
 			drain(b, zr)
 		}
-		cpu.report(b, 1, len(data))
+		cpu.Report(b, 1, len(data))
 	})
 }

@@ -12,6 +12,9 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/cartwatch/cartwatch/event"
+	"github.com/cartwatch/cartwatch/format"
 )
 
 // This file is the engine's plumbing. One event's path:
@@ -120,10 +123,10 @@ type routed struct {
 	uid  uint64 // user_id
 	wm   int64  // max event time of the batch's rows up to and including this one
 	line uint32 // line (file) or row (in-process) number relative to the batch
-	xt   uint32 // payload index<<2 | EventType; a cart or purchase has a payload
+	xt   uint32 // payload index<<2 | event.EventType; a cart or purchase has a payload
 }
 
-func (r *routed) typ() EventType { return EventType(r.xt & 3) }
+func (r *routed) typ() event.EventType { return event.EventType(r.xt & 3) }
 
 // x is the index of a cart's or purchase's payload: in its shard's list of
 // the batch (Events), or in the Block's Rest.
@@ -133,11 +136,11 @@ func (r *routed) x() uint32 { return r.xt >> 2 }
 // from Events, each is copied into its shard's list of the batch; from a
 // Block, the shards read the Block's Rest in place (x indexes it), so the
 // router writes only the 32-byte routed.
-type payload = BlockRest
+type payload = event.BlockRest
 
 type reject struct {
 	line   int64 // relative to the batch
-	reason Reason
+	reason format.Reason
 }
 
 // batch is the unit that travels the pipeline.
@@ -149,10 +152,10 @@ type batch struct {
 	// the caller's slice).
 	chunk  *Chunk
 	mapped Chunk // the chunk of a mapped file (chunk points here)
-	evs    []Event
-	buf    []Event
-	blk    *Block // a Block instead of evs: blkBuf or the caller's
-	blkBuf Block
+	evs    []event.Event
+	buf    []event.Event
+	blk    *event.Block // a event.Block instead of evs: blkBuf or the caller's
+	blkBuf event.Block
 
 	// Set by the worker.
 	routed   [][]routed  // per shard
@@ -163,7 +166,7 @@ type batch struct {
 	rows     int64       // parsed rows
 	bad      int64       // malformed rows
 	rejects  []reject
-	err      error // a Block that breaks its invariant
+	err      error // a event.Block that breaks its invariant
 
 	// Set by the sequencer.
 	base      int64 // max event time of all earlier batches
@@ -458,7 +461,7 @@ func (e *engine) applyBatch(s *shard, b *batch, i int) {
 	for j := range evs {
 		r := &evs[j]
 		w := e.watermark(max(b.base, r.wm))
-		if r.typ() < EventCart {
+		if r.typ() < event.EventCart {
 			// NOTE: a view or other event (routed only with
 			// --extend-on-activity) of a user with no open cart,
 			// nearly all of them, changes nothing but the
@@ -626,13 +629,13 @@ func (e *engine) seedHint(rows int) {
 
 // routeEvent counts ev and, when a shard needs it, appends it to its shard's
 // list. m is the batch's running max time, including ev.
-func (e *engine) routeEvent(b *batch, ev *Event, m int64, line int64) {
+func (e *engine) routeEvent(b *batch, ev *event.Event, m int64, line int64) {
 	if !e.count(b, ev.Type) {
 		return
 	}
-	i := shardOf(HashUser(ev.UserID), e.nshard)
+	i := shardOf(event.HashUser(ev.UserID), e.nshard)
 	r := routed{t: ev.Time, uid: ev.UserID, wm: m, line: uint32(line), xt: uint32(ev.Type)}
-	if ev.Type == EventCart || ev.Type == EventPurchase {
+	if ev.Type == event.EventCart || ev.Type == event.EventPurchase {
 		r.xt |= uint32(len(b.payloads[i])) << 2
 		b.payloads[i] = append(b.payloads[i], payload{ProductID: ev.ProductID, CategoryID: ev.CategoryID,
 			PriceCents: ev.PriceCents, SessionLen: ev.SessionLen, Session: ev.Session})
@@ -643,14 +646,14 @@ func (e *engine) routeEvent(b *batch, ev *Event, m int64, line int64) {
 // count adds a row of type typ to b's counts and reports whether a shard
 // needs it: a cart or purchase always, any other row only with
 // --extend-on-activity. routeEvent and routeRow share it.
-func (e *engine) count(b *batch, typ EventType) bool {
+func (e *engine) count(b *batch, typ event.EventType) bool {
 	switch typ {
-	case EventView:
+	case event.EventView:
 		b.cnt.Views++
-	case EventCart:
+	case event.EventCart:
 		b.cnt.Carts++
 		return true
-	case EventPurchase:
+	case event.EventPurchase:
 		b.cnt.Purchases++
 		return true
 	default:
@@ -674,15 +677,15 @@ func (e *engine) routeBatch(b *batch) {
 			ev := &evs[k]
 			m = max(m, ev.Time)
 			switch ev.Type {
-			case EventView:
+			case event.EventView:
 				views++
-			case EventOther:
+			case event.EventOther:
 				others++
 			default:
 				e.routeEvent(b, ev, m, int64(k))
 				continue
 			}
-			i := shardOf(HashUser(ev.UserID), n)
+			i := shardOf(event.HashUser(ev.UserID), n)
 			b.routed[i] = append(b.routed[i], routed{t: ev.Time, uid: ev.UserID, wm: m, line: uint32(k),
 				xt: uint32(ev.Type)})
 		}
@@ -696,7 +699,7 @@ func (e *engine) routeBatch(b *batch) {
 		for k := range evs {
 			ev := &evs[k]
 			m = max(m, ev.Time)
-			if ev.Type == EventView {
+			if ev.Type == event.EventView {
 				views++
 				continue
 			}
@@ -711,7 +714,7 @@ func (e *engine) routeBatch(b *batch) {
 
 // RunEvents runs the engine over the events read returns (0 at the end), as
 // loadgen.Generator.Read does. Event numbers stand in for line numbers.
-func RunEvents(read func(dst []Event) int, opt Options, prog *Progress) (Summary, error) {
+func RunEvents(read func(dst []event.Event) int, opt Options, prog *Progress) (Summary, error) {
 	e, err := newEngine(opt, prog)
 	if err != nil {
 		return Summary{}, err
@@ -723,7 +726,7 @@ func RunEvents(read func(dst []Event) int, opt Options, prog *Progress) (Summary
 		for {
 			b := <-e.pool
 			if len(b.buf) < e.opt.BatchEvents {
-				b.buf = make([]Event, e.opt.BatchEvents)
+				b.buf = make([]event.Event, e.opt.BatchEvents)
 			}
 			n := read(b.buf[:e.opt.BatchEvents])
 			if n == 0 {
@@ -741,7 +744,7 @@ func RunEvents(read func(dst []Event) int, opt Options, prog *Progress) (Summary
 
 // RunSlice runs the engine over evs, which it only reads (used by tests and
 // the engine benchmark: batches alias evs, so no event is copied on input).
-func RunSlice(evs []Event, opt Options) (Summary, error) {
+func RunSlice(evs []event.Event, opt Options) (Summary, error) {
 	e, err := newEngine(opt, nil)
 	if err != nil {
 		return Summary{}, err

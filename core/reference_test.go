@@ -3,6 +3,8 @@ package core
 import (
 	"math"
 	"sort"
+
+	"github.com/cartwatch/cartwatch/event"
 )
 
 // refRun is the obviously simple implementation of docs/semantics.md the
@@ -22,7 +24,7 @@ type refOut struct {
 	sum    Summary
 }
 
-func refRun(evs []Event, ttl, lateness int64, keep, extend bool) refOut {
+func refRun(evs []event.Event, ttl, lateness int64, keep, extend bool) refOut {
 	var out refOut
 	open := map[uint64]*refCart{}
 	lastAb := map[uint64]int64{}
@@ -66,8 +68,8 @@ func refRun(evs []Event, ttl, lateness int64, keep, extend bool) refOut {
 		fireDue(w)
 		c := open[ev.UserID]
 		switch ev.Type {
-		case EventView, EventOther:
-			if ev.Type == EventView {
+		case event.EventView, event.EventOther:
+			if ev.Type == event.EventView {
 				out.sum.Views++
 			} else {
 				out.sum.OtherEvents++
@@ -75,7 +77,7 @@ func refRun(evs []Event, ttl, lateness int64, keep, extend bool) refOut {
 			if extend && c != nil {
 				c.dl = ev.Time + ttl
 			}
-		case EventCart:
+		case event.EventCart:
 			out.sum.Carts++
 			if c == nil {
 				c = &refCart{uid: ev.UserID, first: ev.Time}
@@ -90,7 +92,7 @@ func refRun(evs []Event, ttl, lateness int64, keep, extend bool) refOut {
 				c.products = append(c.products, ev.ProductID)
 			}
 			c.session = string(ev.SessionBytes())
-		case EventPurchase:
+		case event.EventPurchase:
 			out.sum.Purchases++
 			out.sum.SpendingCents += ev.PriceCents
 			spend[ev.UserID] += ev.PriceCents

@@ -6,6 +6,8 @@ import (
 	"testing"
 	"time"
 	"unsafe"
+
+	"github.com/cartwatch/cartwatch/event"
 )
 
 // TestRoutedSize: a routed event is handed over at two to a cache line (see
@@ -54,9 +56,9 @@ func TestRingOrder(t *testing.T) {
 // TestEngineChan: the engine gives the same output over rings (the
 // default) and over channels.
 func TestEngineChan(t *testing.T) {
-	var evs []Event
+	var evs []event.Event
 	for i := 0; i < 5000; i++ {
-		evs = append(evs, ev(int64(i), []EventType{V, C, P, C}[i%4], uint64(i*7%97), uint64(i), int64(i)))
+		evs = append(evs, ev(int64(i), []event.EventType{V, C, P, C}[i%4], uint64(i*7%97), uint64(i), int64(i)))
 	}
 	a, sa := runEngine(t, evs, Options{BatchEvents: 64, Shards: 3})
 	b, sb := runEngine(t, evs, Options{BatchEvents: 64, Shards: 3, useChan: true})

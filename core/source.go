@@ -6,6 +6,9 @@ import (
 	"math"
 	"os"
 	"unsafe"
+
+	"github.com/cartwatch/cartwatch/event"
+	"github.com/cartwatch/cartwatch/format"
 )
 
 func uintptrOf(b []byte) uintptr { return uintptr(unsafe.Pointer(unsafe.SliceData(b))) }
@@ -75,7 +78,7 @@ func RunReader(r io.Reader, opt Options, prog *Progress) (Summary, error) {
 		}
 	}
 	return e.run(read, func() func(*batch) {
-		var p Parser
+		var p format.Parser
 		return func(b *batch) {
 			e.parseBatch(&p, b)
 			// Routed events hold copies of what they need: the chunk can go
@@ -89,11 +92,11 @@ func RunReader(r io.Reader, opt Options, prog *Progress) (Summary, error) {
 // parseBatch is the worker step for CSV text: every line is checked against
 // rule 8 and counted; views only raise the batch's maximum time (unless
 // --extend-on-activity), carts and purchases are routed to their shard.
-func (e *engine) parseBatch(p *Parser, b *batch) {
+func (e *engine) parseBatch(p *format.Parser, b *batch) {
 	b.reset()
 	skip := int64(b.chunk.Skip)
 	m := int64(math.MinInt64)
-	var ev Event
+	var ev event.Event
 	// A view needs only its time and type, and with --extend-on-activity
 	// its user, so the parser may skip storing its other fields (it still
 	// validates them).
@@ -107,22 +110,22 @@ func (e *engine) parseBatch(p *Parser, b *batch) {
 		if !ok {
 			break
 		}
-		if r != ReasonOK {
+		if r != format.ReasonOK {
 			b.bad++
 			b.rejects = append(b.rejects, reject{skip + int64(it.Index()), r})
 			continue
 		}
 		b.rows++
 		m = max(m, ev.Time)
-		if ev.Type == EventView {
+		if ev.Type == event.EventView {
 			// As in routeBatch: views (94 % of rows) stay out of the
 			// routeEvent call, too big to inline; with
 			// --extend-on-activity their routing is written out here.
 			views++
 			if extend {
-				i := shardOf(HashUser(ev.UserID), n)
+				i := shardOf(event.HashUser(ev.UserID), n)
 				b.routed[i] = append(b.routed[i], routed{t: ev.Time, uid: ev.UserID, wm: m,
-					line: uint32(skip + int64(it.Index())), xt: uint32(EventView)})
+					line: uint32(skip + int64(it.Index())), xt: uint32(event.EventView)})
 			}
 			continue
 		}

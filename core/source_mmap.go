@@ -6,6 +6,8 @@ import (
 	"bytes"
 	"os"
 	"syscall"
+
+	"github.com/cartwatch/cartwatch/format"
 )
 
 // The mapped-file fast path. A regular, uncompressed input file is mapped
@@ -38,7 +40,7 @@ func runMapped(f *os.File, size int64, opt Options, prog *Progress) (sum Summary
 		return Summary{}, true, err
 	}
 	e.seedHint(e.opt.ChunkBytes / rowBytesHint)
-	const maxLine = DefaultMaxLine
+	const maxLine = format.DefaultMaxLine
 	read := func() error {
 		pos, skip := 0, 0
 		if bytes.HasPrefix(data, utf8BOM) {
@@ -77,7 +79,7 @@ func runMapped(f *os.File, size int64, opt Options, prog *Progress) (sum Summary
 	}
 	pageMask := os.Getpagesize() - 1
 	sum, err = e.run(read, func() func(*batch) {
-		var p Parser
+		var p format.Parser
 		return func(b *batch) {
 			e.parseBatch(&p, b)
 			// Drop the pages wholly inside this chunk from the mapping (the

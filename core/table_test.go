@@ -3,6 +3,8 @@ package core
 import (
 	"math/rand/v2"
 	"testing"
+
+	"github.com/cartwatch/cartwatch/event"
 )
 
 // TestTablesAgainstMap drives userTable and openIndex with random
@@ -21,7 +23,7 @@ func TestTablesAgainstMap(t *testing.T) {
 			if rng.IntN(3) == 0 {
 				uid = rng.Uint64() // sparse keys too
 			}
-			h := HashUser(uid)
+			h := event.HashUser(uid)
 			switch rng.IntN(4) {
 			case 0:
 				r := ut.upsert(uid, h)

@@ -14,7 +14,7 @@ import (
 	"path/filepath"
 	"testing"
 
-	"github.com/cartwatch/cartwatch/core"
+	"github.com/cartwatch/cartwatch/event"
 )
 
 func benchCfg() Config { return Config{Scale: 1, Days: 7, Seed: 1} }
@@ -27,7 +27,7 @@ func benchCfg() Config { return Config{Scale: 1, Days: 7, Seed: 1} }
 func BenchmarkIterator(b *testing.B) {
 	cfg := DefaultConfig()
 	sharedCatalogue(cfg.Seed)
-	buf := make([]core.Event, 4096)
+	buf := make([]event.Event, 4096)
 	var rows int64
 	b.ReportAllocs()
 	cpu0 := cpuTime()
@@ -54,7 +54,7 @@ func BenchmarkIterator(b *testing.B) {
 func BenchmarkIteratorBlock(b *testing.B) {
 	cfg := DefaultConfig()
 	sharedCatalogue(cfg.Seed)
-	var blk core.Block
+	var blk event.Block
 	var rows int64
 	b.ReportAllocs()
 	cpu0 := cpuTime()

@@ -4,24 +4,24 @@ import (
 	"encoding/binary"
 	"math"
 
-	"github.com/cartwatch/cartwatch/core"
+	"github.com/cartwatch/cartwatch/event"
 )
 
 // rec is one generated row in compact form: 16 bytes, no pointers. Rows go
 // through generation, sort and merge, so their size is memory traffic.
 type rec struct {
 	t    uint32 // seconds since MonthStart
-	pt   uint32 // catalogue index, with the core.EventType in the top 2 bits
+	pt   uint32 // catalogue index, with the event.EventType in the top 2 bits
 	user uint32 // user index
 	sess uint32 // index into the block's session table, noSession for none
 }
 
-func mkrec(t, prod, user, sess uint32, typ core.EventType) rec {
+func mkrec(t, prod, user, sess uint32, typ event.EventType) rec {
 	return rec{t: t, pt: prod | uint32(typ)<<30, user: user, sess: sess}
 }
 
-func (x *rec) prod() uint32        { return x.pt & (1<<30 - 1) }
-func (x *rec) typ() core.EventType { return core.EventType(x.pt >> 30) }
+func (x *rec) prod() uint32         { return x.pt & (1<<30 - 1) }
+func (x *rec) typ() event.EventType { return event.EventType(x.pt >> 30) }
 
 const noSession = ^uint32(0)
 
@@ -59,7 +59,7 @@ func (m *model) gen(b *block, i int, raw []rec) []rec {
 		if n >= quota || x.t >= m.endSecond {
 			return
 		}
-		if x.typ() == core.EventPurchase && m.gaps && inGap(x.t) {
+		if x.typ() == event.EventPurchase && m.gaps && inGap(x.t) {
 			return
 		}
 		if empty {
@@ -134,7 +134,7 @@ func (m *model) gen(b *block, i int, raw []rec) []rec {
 					prod = m.cat.pick.sample(&r)
 				}
 			}
-			x := mkrec(t, prod, user, sess, core.EventView)
+			x := mkrec(t, prod, user, sess, event.EventView)
 			if carts+buys > 0 { // only carts and purchases look back at views
 				b.views = append(b.views, x)
 			}
@@ -154,7 +154,7 @@ func (m *model) gen(b *block, i int, raw []rec) []rec {
 				prod = m.cat.pick.sample(&r)
 			}
 			usedViews |= 1 << (vi & 63)
-			x := mkrec(min(v.t+uint32(cartLagDist.sample(&r)), end), m.buyable(&r, prod), user, sess, core.EventCart)
+			x := mkrec(min(v.t+uint32(cartLagDist.sample(&r)), end), m.buyable(&r, prod), user, sess, event.EventCart)
 			lastCart = max(lastCart, x.t)
 			b.carts = append(b.carts, x)
 			emit(x)
@@ -165,7 +165,7 @@ func (m *model) gen(b *block, i int, raw []rec) []rec {
 			t := lastCart + uint32(buyDelayDist.sample(&r))
 			for k := 0; k < buys; k++ {
 				x := b.carts[k%len(b.carts)]
-				x = mkrec(min(t, end), x.prod(), user, sess, core.EventPurchase)
+				x = mkrec(min(t, end), x.prod(), user, sess, event.EventPurchase)
 				emit(x)
 				t += 1 + uint32(r.n(20))
 			}
@@ -174,7 +174,7 @@ func (m *model) gen(b *block, i int, raw []rec) []rec {
 			t := v.t + uint32(buyLagDist.sample(&r))
 			prod := m.buyable(&r, v.prod())
 			for k := 0; k < buys; k++ {
-				emit(mkrec(min(t, end), prod, user, sess, core.EventPurchase))
+				emit(mkrec(min(t, end), prod, user, sess, event.EventPurchase))
 				t += 1 + uint32(r.n(20))
 				prod = m.buyable(&r, m.cat.pick.sample(&r))
 			}

@@ -202,7 +202,7 @@ func move32(dst, src []byte) {
 // fixed-size moves of buildCSV reach at most this far.
 const lineRoom = 24 + 16 + midCopy + sessTextLen
 
-// typeFields is ",<event_type>," per core.EventType, padded to 16 bytes.
+// typeFields is ",<event_type>," per event.EventType, padded to 16 bytes.
 var typeFields = func() (t [4]struct {
 	b [16]byte
 	n uint8

@@ -1,6 +1,6 @@
 // Package loadgen generates a deterministic synthetic 2019-Nov month of
 // e-commerce clickstream events (the REES46 schema) from a generative model,
-// as CSV or as an in-process stream of core.Event, and measures any file in
+// as CSV or as an in-process stream of event.Event, and measures any file in
 // that schema against the published statistics of the real month.
 //
 // A Generator is not safe for concurrent use: one goroutine reads it, while

@@ -5,7 +5,7 @@ import (
 	"slices"
 	"unsafe"
 
-	"github.com/cartwatch/cartwatch/core"
+	"github.com/cartwatch/cartwatch/event"
 )
 
 // Generator streams the synthetic month as parsed events, in time order:
@@ -28,7 +28,7 @@ type Generator struct {
 	pf   [spillHours + 1]int // rows before pf[j] of source j are prefetched
 	sec  uint32              // current second of the hour being merged
 	j    int                 // current source within sec
-	one  [1]core.Event
+	one  [1]event.Event
 }
 
 // NewGenerator validates cfg and builds the model (the product catalogue is
@@ -48,7 +48,7 @@ func (g *Generator) Config() Config { return g.m.cfg }
 
 // Read fills dst with the next events and returns how many it wrote; it
 // returns 0 only at the end of the stream.
-func (g *Generator) Read(dst []core.Event) int {
+func (g *Generator) Read(dst []event.Event) int {
 	n := 0
 	for n < len(dst) {
 		if !g.in && !g.startHour() {
@@ -60,7 +60,7 @@ func (g *Generator) Read(dst []core.Event) int {
 }
 
 // Next stores the next event in ev and reports whether there was one.
-func (g *Generator) Next(ev *core.Event) bool {
+func (g *Generator) Next(ev *event.Event) bool {
 	if g.Read(g.one[:]) == 0 {
 		return false
 	}
@@ -96,7 +96,7 @@ func (g *Generator) startHour() bool {
 
 // merge converts rows of the current hour into dst, in buildCSV's order,
 // until dst is full or the hour is done, and returns how many.
-func (g *Generator) merge(dst []core.Event) int {
+func (g *Generator) merge(dst []event.Event) int {
 	c := g.m.cat
 	k := 0
 	last := uint32((g.hour + 1) * blockSecs)
@@ -121,10 +121,10 @@ func (g *Generator) merge(dst []core.Event) int {
 					// rather than userID's hash: 7 % of the iterator's CPU.
 					st := &b.sessions[x.sess]
 					e.UserID = st.user()
-					e.Session, e.SessionLen = *st.uuid(), core.SessionMax
+					e.Session, e.SessionLen = *st.uuid(), event.SessionMax
 				} else {
 					e.UserID = userID(x.user)
-					e.Session, e.SessionLen = [core.SessionMax]byte{}, 0
+					e.Session, e.SessionLen = [event.SessionMax]byte{}, 0
 				}
 				k++
 				pos++
@@ -156,12 +156,12 @@ func (g *Generator) endHour() {
 	g.hour++
 }
 
-// ReadBlock appends the next events, at most limit, to b as core.Block keeps
+// ReadBlock appends the next events, at most limit, to b as event.Block keeps
 // them (a view's time, type and user_id only) and returns how many; it
 // returns 0 only at the end of the stream. It is the stream of Read, for
 // the engine's columnar input (cartwatch run --synthetic): the rows it
 // leaves out of a view are the fields no rule reads.
-func (g *Generator) ReadBlock(b *core.Block, limit int) int {
+func (g *Generator) ReadBlock(b *event.Block, limit int) int {
 	b.Time = slices.Grow(b.Time, limit)
 	b.Type = slices.Grow(b.Type, limit)
 	b.UserID = slices.Grow(b.UserID, limit)
@@ -176,7 +176,7 @@ func (g *Generator) ReadBlock(b *core.Block, limit int) int {
 }
 
 // mergeBlock is merge appending to b's columns: at most limit rows.
-func (g *Generator) mergeBlock(dst *core.Block, limit int) int {
+func (g *Generator) mergeBlock(dst *event.Block, limit int) int {
 	c := g.m.cat
 	k := 0
 	last := uint32((g.hour + 1) * blockSecs)
@@ -203,11 +203,11 @@ func (g *Generator) mergeBlock(dst *core.Block, limit int) int {
 				dst.Time = append(dst.Time, MonthStart+int64(x.t))
 				dst.Type = append(dst.Type, typ)
 				dst.UserID = append(dst.UserID, uid)
-				if typ != core.EventView {
+				if typ != event.EventView {
 					p := &c.prods[x.prod()]
-					r := core.BlockRest{ProductID: p.id, CategoryID: p.category, PriceCents: p.priceCents}
+					r := event.BlockRest{ProductID: p.id, CategoryID: p.category, PriceCents: p.priceCents}
 					if st != nil {
-						r.Session, r.SessionLen = *st.uuid(), core.SessionMax
+						r.Session, r.SessionLen = *st.uuid(), event.SessionMax
 					}
 					dst.Rest = append(dst.Rest, r)
 				}

@@ -13,7 +13,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/cartwatch/cartwatch/core"
+	"github.com/cartwatch/cartwatch/event"
 )
 
 func genCSV(t *testing.T, cfg Config) []byte {
@@ -60,20 +60,20 @@ func TestDeterminism(t *testing.T) {
 }
 
 // parseCSV is a deliberately simple, independent parser of our own output.
-func parseCSV(t *testing.T, data []byte) []core.Event {
+func parseCSV(t *testing.T, data []byte) []event.Event {
 	t.Helper()
 	sc := bufio.NewScanner(bytes.NewReader(data))
 	sc.Buffer(make([]byte, 1<<16), 1<<16)
 	if !sc.Scan() || sc.Text()+"\n" != Header {
 		t.Fatalf("first line %q is not the header", sc.Text())
 	}
-	var out []core.Event
+	var out []event.Event
 	for sc.Scan() {
 		f := strings.Split(sc.Text(), ",")
 		if len(f) != 9 {
 			t.Fatalf("line %d: %d fields", len(out)+2, len(f))
 		}
-		var e core.Event
+		var e event.Event
 		ts, ok := parseTime([]byte(f[0]))
 		if !ok {
 			t.Fatalf("line %d: bad time %q", len(out)+2, f[0])
@@ -81,11 +81,11 @@ func parseCSV(t *testing.T, data []byte) []core.Event {
 		e.Time = ts
 		switch f[1] {
 		case "view":
-			e.Type = core.EventView
+			e.Type = event.EventView
 		case "cart":
-			e.Type = core.EventCart
+			e.Type = event.EventCart
 		case "purchase":
-			e.Type = core.EventPurchase
+			e.Type = event.EventPurchase
 		default:
 			t.Fatalf("line %d: bad type %q", len(out)+2, f[1])
 		}
@@ -106,21 +106,21 @@ func parseCSV(t *testing.T, data []byte) []core.Event {
 	return out
 }
 
-func readAll(t *testing.T, cfg Config, batch int) []core.Event {
+func readAll(t *testing.T, cfg Config, batch int) []event.Event {
 	t.Helper()
 	g, err := NewGenerator(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer g.Close()
-	var out []core.Event
+	var out []event.Event
 	if batch == 0 {
-		var e core.Event
+		var e event.Event
 		for g.Next(&e) {
 			out = append(out, e)
 		}
 	} else {
-		buf := make([]core.Event, batch)
+		buf := make([]event.Event, batch)
 		for {
 			n := g.Read(buf)
 			if n == 0 {
@@ -167,7 +167,7 @@ func TestRowsExactAndOrdered(t *testing.T) {
 			if e.Time < MonthStart || e.Time >= MonthStart+int64(cfg.Days)*86400 {
 				t.Fatalf("%v: event %d at %d outside the %d days", cfg, i, e.Time, cfg.Days)
 			}
-			if e.PriceCents < 0 || (e.PriceCents == 0 && e.Type == core.EventPurchase) {
+			if e.PriceCents < 0 || (e.PriceCents == 0 && e.Type == event.EventPurchase) {
 				t.Fatalf("%v: event %d: price %d on a %v", cfg, i, e.PriceCents, e.Type)
 			}
 			if s := e.SessionBytes(); len(s) != 0 && !isUUID(s) {
@@ -207,9 +207,9 @@ func TestPurchaseGap(t *testing.T) {
 		for _, e := range ev {
 			if inGapUnix(e.Time) {
 				switch e.Type {
-				case core.EventPurchase:
+				case event.EventPurchase:
 					inGap++
-				case core.EventCart:
+				case event.EventCart:
 					carts++
 				}
 			}
@@ -418,14 +418,14 @@ func TestDigits8(t *testing.T) {
 // ReadBlock is Read as the engine's Block keeps it, for any batch size.
 func TestReadBlockEqualsRead(t *testing.T) {
 	cfg := Config{Rows: 80_000, Days: 30, Seed: 3}
-	var want core.Block
+	var want event.Block
 	want.AppendEvents(readAll(t, cfg, 1<<16))
 	for _, limit := range []int{1, 777, 1 << 16} {
 		g, err := NewGenerator(cfg)
 		if err != nil {
 			t.Fatal(err)
 		}
-		var got, blk core.Block
+		var got, blk event.Block
 		for {
 			blk.Reset()
 			n := g.ReadBlock(&blk, limit)

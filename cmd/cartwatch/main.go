@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/cartwatch/cartwatch/core"
+	"github.com/cartwatch/cartwatch/event"
 	"github.com/cartwatch/cartwatch/loadgen"
 )
 
@@ -234,7 +235,7 @@ func runCmd(args []string, stdout, stderr io.Writer) int {
 		if batch <= 0 {
 			batch = 64 << 10
 		}
-		sum, runErr = core.RunBlocks(func(b *core.Block) int { return g.ReadBlock(b, batch) }, f.opt, prog)
+		sum, runErr = core.RunBlocks(func(b *event.Block) int { return g.ReadBlock(b, batch) }, f.opt, prog)
 		g.Close()
 	} else {
 		if f.input != "-" && !strings.HasSuffix(f.input, ".gz") {

@@ -1,6 +1,6 @@
 //go:build !purego
 
-package core
+package format
 
 import "golang.org/x/sys/cpu"
 

@@ -3,7 +3,7 @@
 //
 // Unless a type says otherwise, values are not safe for concurrent use: the
 // engine gives each piece of mutable state exactly one owning goroutine.
-package core
+package event
 
 // EventType is the kind of a clickstream row. The zero value is EventOther,
 // which stands for any non-empty event_type the detector does not act on

@@ -1,4 +1,4 @@
-package core
+package format
 
 import (
 	"bytes"
@@ -9,6 +9,9 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/cartwatch/cartwatch/event"
+	"github.com/cartwatch/cartwatch/internal/testrows"
 )
 
 // The reference parser: rule 8 written as plainly as possible with
@@ -72,8 +75,8 @@ func refPrice(s string) (int64, bool) {
 
 // refParseRow parses one line (no '\n') as the fast parser with full=true
 // would. The line must not be blank.
-func refParseRow(line string) (Event, bool) {
-	var ev Event
+func refParseRow(line string) (event.Event, bool) {
+	var ev event.Event
 	r := csv.NewReader(strings.NewReader(line + "\n"))
 	r.FieldsPerRecord = -1
 	rec, err := r.Read()
@@ -87,7 +90,7 @@ func refParseRow(line string) (Event, bool) {
 	if rec[1] == "" {
 		return ev, false
 	}
-	ev.Type = map[string]EventType{"view": EventView, "cart": EventCart, "purchase": EventPurchase}[rec[1]]
+	ev.Type = map[string]event.EventType{"view": event.EventView, "cart": event.EventCart, "purchase": event.EventPurchase}[rec[1]]
 	if ev.ProductID, ok = refUint64(rec[2]); !ok {
 		return ev, false
 	}
@@ -99,8 +102,8 @@ func refParseRow(line string) (Event, bool) {
 		return ev, false
 	}
 	s := rec[8]
-	if len(s) > SessionMax {
-		s = s[:SessionMax]
+	if len(s) > event.SessionMax {
+		s = s[:event.SessionMax]
 	}
 	ev.SessionLen = uint8(copy(ev.Session[:], s))
 	return ev, true
@@ -108,19 +111,19 @@ func refParseRow(line string) (Event, bool) {
 
 func FuzzParseRow(f *testing.F) {
 	seeds := []string{
-		row(good...),
-		row(good...) + "\r",
-		with(0, "2019-11-30T23:59:59.5+05:30"),
-		with(1, "view"),
-		with(1, "remove_from_cart"),
-		with(6, "0"),
-		with(6, "1.234"),
-		with(6, ".5"),
-		with(7, "18446744073709551616"),
-		with(4, `"a,b ""c"""`),
-		with(8, `"x""y"`),
-		with(8, `"abc`),
-		with(3, ""),
+		testrows.Row(testrows.Good...),
+		testrows.Row(testrows.Good...) + "\r",
+		testrows.With(0, "2019-11-30T23:59:59.5+05:30"),
+		testrows.With(1, "view"),
+		testrows.With(1, "remove_from_cart"),
+		testrows.With(6, "0"),
+		testrows.With(6, "1.234"),
+		testrows.With(6, ".5"),
+		testrows.With(7, "18446744073709551616"),
+		testrows.With(4, `"a,b ""c"""`),
+		testrows.With(8, `"x""y"`),
+		testrows.With(8, `"abc`),
+		testrows.With(3, ""),
 		"a,b,c",
 		`"",,,,,,,,`,
 		"2019-11-01 00:00:00 UTC,view,1,2,,,0,3,",
@@ -139,7 +142,7 @@ func FuzzParseRow(f *testing.F) {
 		for _, mode := range []struct{ full, viewUser bool }{{true, false}, {false, false}, {false, true}} {
 			full := mode.full
 			p := Parser{ViewUser: mode.viewUser}
-			var ev Event
+			var ev event.Event
 			r := p.ParseRow(line, &ev, full)
 			if (r == ReasonOK) != wantOK {
 				t.Fatalf("ParseRow(%q, full=%v) = %v; reference ok=%v", line, full, r, wantOK)
@@ -151,13 +154,13 @@ func FuzzParseRow(f *testing.F) {
 				continue
 			}
 			got, want := ev, want
-			if !full && want.Type == EventView {
+			if !full && want.Type == event.EventView {
 				// Only Time, Type and (with ViewUser) UserID are stored.
 				if !mode.viewUser {
 					want.UserID = 0
 				}
-				got = Event{Time: ev.Time, Type: ev.Type, UserID: ev.UserID}
-				want = Event{Time: want.Time, Type: want.Type, UserID: want.UserID}
+				got = event.Event{Time: ev.Time, Type: ev.Type, UserID: ev.UserID}
+				want = event.Event{Time: want.Time, Type: want.Type, UserID: want.UserID}
 			}
 			if got != want {
 				t.Fatalf("ParseRow(%q, full=%v)\n got %+v\nwant %+v", line, full, got, want)
@@ -165,13 +168,13 @@ func FuzzParseRow(f *testing.F) {
 			// The general path alone must agree too: it is what rows
 			// the fast path declines get.
 			g := Parser{ViewUser: mode.viewUser}
-			var gev Event
+			var gev event.Event
 			gline := bytes.TrimSuffix(line, []byte{'\r'})
 			if r := g.parseGeneral(gline, &gev, full); r != ReasonOK {
 				t.Fatalf("parseGeneral(%q, full=%v) = %v, fast path ok", line, full, r)
 			}
-			if !full && want.Type == EventView {
-				gev = Event{Time: gev.Time, Type: gev.Type, UserID: gev.UserID}
+			if !full && want.Type == event.EventView {
+				gev = event.Event{Time: gev.Time, Type: gev.Type, UserID: gev.UserID}
 			}
 			if gev != want {
 				t.Fatalf("parseGeneral(%q, full=%v)\n got %+v\nwant %+v", line, full, gev, want)

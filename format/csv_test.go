@@ -1,4 +1,4 @@
-package core
+package format
 
 import (
 	"bufio"
@@ -7,35 +7,20 @@ import (
 	"fmt"
 	"math/bits"
 	"math/rand"
-	"os"
-	"path/filepath"
-	"runtime"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
-	"time"
+
+	"github.com/cartwatch/cartwatch/event"
+	"github.com/cartwatch/cartwatch/internal/testrows"
 )
 
 // row builds a synthetic 2019-Nov line from its nine fields.
-func row(fields ...string) string { return strings.Join(fields, ",") }
-
-// good is a valid synthetic cart row; tests derive bad rows from it.
-var good = []string{"2019-11-01 00:00:14 UTC", "cart", "1234567", "2000000000000000001",
-	"electronics.gadget", "acme", "123.45", "500000001", "00000000-1111-2222-3333-444444444444"}
-
-// with returns good with field i replaced by v.
-func with(i int, v string) string {
-	f := append([]string(nil), good...)
-	f[i] = v
-	return row(f...)
-}
-
 func TestParseRowOK(t *testing.T) {
-	f := func(line string, full bool, want Event) {
+	f := func(line string, full bool, want event.Event) {
 		t.Helper()
 		var p Parser
-		var ev Event
+		var ev event.Event
 		if r := p.ParseRow([]byte(line), &ev, full); r != ReasonOK {
 			t.Fatalf("ParseRow(%q) = %v, want ok", line, r)
 		}
@@ -43,25 +28,25 @@ func TestParseRowOK(t *testing.T) {
 			t.Fatalf("ParseRow(%q)\n got %+v\nwant %+v", line, ev, want)
 		}
 	}
-	cart := Event{Time: 1572566414, UserID: 500000001, ProductID: 1234567, CategoryID: 2000000000000000001,
-		PriceCents: 12345, Type: EventCart}
-	cart.SetSession([]byte(good[8]))
-	f(row(good...), false, cart)
-	f(row(good...)+"\r", false, cart) // CRLF
-	f(row(good...), true, cart)
+	cart := event.Event{Time: 1572566414, UserID: 500000001, ProductID: 1234567, CategoryID: 2000000000000000001,
+		PriceCents: 12345, Type: event.EventCart}
+	cart.SetSession([]byte(testrows.Good[8]))
+	f(testrows.Row(testrows.Good...), false, cart)
+	f(testrows.Row(testrows.Good...)+"\r", false, cart) // CRLF
+	f(testrows.Row(testrows.Good...), true, cart)
 
 	// RFC 3339 times, with offset and fraction (floored).
-	f(with(0, "2019-11-01T00:00:14Z"), false, cart)
-	f(with(0, "2019-11-01T01:30:14+01:30"), false, cart)
-	f(with(0, "2019-10-31T23:00:14-01:00"), false, cart)
-	f(with(0, "2019-11-01T00:00:14.999999999999Z"), false, cart)
+	f(testrows.With(0, "2019-11-01T00:00:14Z"), false, cart)
+	f(testrows.With(0, "2019-11-01T01:30:14+01:30"), false, cart)
+	f(testrows.With(0, "2019-10-31T23:00:14-01:00"), false, cart)
+	f(testrows.With(0, "2019-11-01T00:00:14.999999999999Z"), false, cart)
 
 	// Prices.
 	price := func(s string, cents int64) {
 		t.Helper()
 		e := cart
 		e.PriceCents = cents
-		f(with(6, s), false, e)
+		f(testrows.With(6, s), false, e)
 	}
 	price("0", 0)
 	price("5.1", 510)
@@ -71,66 +56,66 @@ func TestParseRowOK(t *testing.T) {
 	price("92233720368547758.07", 1<<63-1)
 
 	// Event types.
-	typ := func(s string, want EventType) {
+	typ := func(s string, want event.EventType) {
 		t.Helper()
 		e := cart
 		e.Type = want
-		f(with(1, s), true, e)
+		f(testrows.With(1, s), true, e)
 	}
-	typ("purchase", EventPurchase)
-	typ("remove_from_cart", EventOther)
-	typ("View", EventOther)
+	typ("purchase", event.EventPurchase)
+	typ("remove_from_cart", event.EventOther)
+	typ("View", event.EventOther)
 
 	// Ids: leading zeros, the 64-bit edge.
 	e := cart
 	e.UserID = 1<<64 - 1
-	f(with(7, "18446744073709551615"), false, e)
+	f(testrows.With(7, "18446744073709551615"), false, e)
 	e = cart
 	e.ProductID = 7
-	f(with(2, "0007"), false, e)
+	f(testrows.With(2, "0007"), false, e)
 
 	// category_id never rejects.
 	e = cart
 	e.CategoryID = 0
-	f(with(3, ""), false, e)
-	f(with(3, "x12"), false, e)
-	f(with(3, "18446744073709551616"), false, e)
+	f(testrows.With(3, ""), false, e)
+	f(testrows.With(3, "x12"), false, e)
+	f(testrows.With(3, "18446744073709551616"), false, e)
 
 	// Empty user_session (10 rows of the real month have one).
 	e = cart
-	e.Session = [SessionMax]byte{}
+	e.Session = [event.SessionMax]byte{}
 	e.SetSession(nil)
-	f(with(8, ""), false, e)
+	f(testrows.With(8, ""), false, e)
 
 	// A view with full=false stores Time and Type only, and UserID with
 	// ViewUser.
-	view := Event{Time: 1572566414, Type: EventView}
-	f(with(1, "view"), false, view)
+	view := event.Event{Time: 1572566414, Type: event.EventView}
+	f(testrows.With(1, "view"), false, view)
 	vp := Parser{ViewUser: true}
-	var vev Event
-	if r := vp.ParseRow([]byte(with(1, "view")), &vev, false); r != ReasonOK || vev != (Event{Time: 1572566414, UserID: 500000001, Type: EventView}) {
+	var vev event.Event
+	if r := vp.ParseRow([]byte(testrows.With(1, "view")), &vev, false); r != ReasonOK || vev != (event.Event{Time: 1572566414, UserID: 500000001, Type: event.EventView}) {
 		t.Fatalf("ParseRow with ViewUser = %v, %+v", r, vev)
 	}
 	full := cart
-	full.Type = EventView
-	f(with(1, "view"), true, full)
+	full.Type = event.EventView
+	f(testrows.With(1, "view"), true, full)
 
 	// Quoted fields (RFC 4180).
-	f(`"2019-11-01 00:00:14 UTC","cart","1234567",2000000000000000001,"electronics.gadget","acme","123.45","500000001","`+good[8]+`"`, false, cart)
-	f(with(4, `"a,b ""c"""`), false, cart)
-	f(with(5, `""`), false, cart)
+	f(`"2019-11-01 00:00:14 UTC","cart","1234567",2000000000000000001,"electronics.gadget","acme","123.45","500000001","`+testrows.Good[8]+`"`, false, cart)
+	f(testrows.With(4, `"a,b ""c"""`), false, cart)
+	f(testrows.With(5, `""`), false, cart)
 	e = cart
-	e.Session = [SessionMax]byte{}
+	e.Session = [event.SessionMax]byte{}
 	e.SetSession([]byte(`x"y,z`))
-	f(with(8, `"x""y,z"`), false, e)
-	f(with(8, `"x""y,z"`)+"\r", false, e)
+	f(testrows.With(8, `"x""y,z"`), false, e)
+	f(testrows.With(8, `"x""y,z"`)+"\r", false, e)
 }
 
 func TestParseRowMalformed(t *testing.T) {
 	f := func(line string, want Reason) {
 		t.Helper()
 		var p Parser
-		var ev Event
+		var ev event.Event
 		for _, full := range []bool{false, true} {
 			if r := p.ParseRow([]byte(line), &ev, full); r != want {
 				t.Fatalf("ParseRow(%q, full=%v) = %v (%d), want %v (%d)", line, full, r, r, want, want)
@@ -140,18 +125,18 @@ func TestParseRowMalformed(t *testing.T) {
 	// Field count.
 	f("", fieldCount(1))
 	f("a,b,c,d,e,f,g", fieldCount(7))
-	f(row(good[:8]...), fieldCount(8))
-	f(row(good...)+",", fieldCount(10))
-	f(row(good...)+",x,y", fieldCount(11))
+	f(testrows.Row(testrows.Good[:8]...), fieldCount(8))
+	f(testrows.Row(testrows.Good...)+",", fieldCount(10))
+	f(testrows.Row(testrows.Good...)+",x,y", fieldCount(11))
 	f(`"a,b",c`, fieldCount(2))
-	f(row(good...)+`,"x"`, fieldCount(10))
+	f(testrows.Row(testrows.Good...)+`,"x"`, fieldCount(10))
 
 	// Quoting.
-	f(with(4, `"abc`), ReasonQuote)
-	f(with(4, `"abc"d`), ReasonQuote)
-	f(with(4, `ab"c`), ReasonQuote)
-	f(with(8, `"abc`), ReasonQuote)
-	f(with(8, `abc"`), ReasonQuote)
+	f(testrows.With(4, `"abc`), ReasonQuote)
+	f(testrows.With(4, `"abc"d`), ReasonQuote)
+	f(testrows.With(4, `ab"c`), ReasonQuote)
+	f(testrows.With(8, `"abc`), ReasonQuote)
+	f(testrows.With(8, `abc"`), ReasonQuote)
 
 	// Time.
 	for _, s := range []string{"", "2019-11-01", "2019-11-01 00:00:14", "2019-11-01 00:00:14 utc",
@@ -163,29 +148,29 @@ func TestParseRowMalformed(t *testing.T) {
 		`"2019-11-01T00:00:14,5Z"`, "2019-11-01T00:00:14+24:00", "2019-11-01T00:00:14+01:60",
 		"2019-11-01T00:00:14+0100", "2019-11-01T00:00:14 Z", " 2019-11-01 00:00:14 UTC",
 		"2019-11-01 00:00:14 UTC ", "x019-11-01 00:00:14 UTC", "2019-11-01 00:0a:14 UTC"} {
-		f(with(0, s), ReasonTime)
+		f(testrows.With(0, s), ReasonTime)
 	}
-	f(with(1, ""), ReasonEventType)
+	f(testrows.With(1, ""), ReasonEventType)
 	for _, s := range []string{"", "-1", "+1", "1.0", " 1", "1 ", "abc", "18446744073709551616", "99999999999999999999"} {
-		f(with(2, s), ReasonProductID)
-		f(with(7, s), ReasonUserID)
+		f(testrows.With(2, s), ReasonProductID)
+		f(testrows.With(7, s), ReasonUserID)
 	}
 	for _, s := range []string{"", "-5.00", "abc", "1.234", ".5", "5.", "+5", "1e3", " 5", "5 ", "5,0",
 		"1..2", "1.2.3", "92233720368547758.08", "92233720368547759", "99999999999999999999999"} {
 		if strings.Contains(s, ",") {
 			continue
 		}
-		f(with(6, s), ReasonPrice)
+		f(testrows.With(6, s), ReasonPrice)
 	}
 	// The first bad field in column order is the one reported.
-	f(row("x", "", "x", "x", "", "", "x", "x", ""), ReasonTime)
-	f(row(good[0], "", "x", "x", "", "", "x", "x", ""), ReasonEventType)
+	f(testrows.Row("x", "", "x", "x", "", "", "x", "x", ""), ReasonTime)
+	f(testrows.Row(testrows.Good[0], "", "x", "x", "", "", "x", "x", ""), ReasonEventType)
 }
 
 func TestParseRowLineTooLong(t *testing.T) {
 	p := Parser{MaxLine: 100}
-	var ev Event
-	long := with(4, strings.Repeat("a", 100))
+	var ev event.Event
+	long := testrows.With(4, strings.Repeat("a", 100))
 	if r := p.ParseRow([]byte(long), &ev, true); r != ReasonLineTooLong {
 		t.Fatalf("ParseRow(%d bytes, MaxLine 100) = %v, want %v", len(long), r, ReasonLineTooLong)
 	}
@@ -193,7 +178,7 @@ func TestParseRowLineTooLong(t *testing.T) {
 	if r := def.ParseRow([]byte(long), &ev, true); r != ReasonOK {
 		t.Fatalf("ParseRow(%d bytes, default MaxLine) = %v, want ok", len(long), r)
 	}
-	huge := []byte(with(4, strings.Repeat("a", DefaultMaxLine)))
+	huge := []byte(testrows.With(4, strings.Repeat("a", DefaultMaxLine)))
 	if r := def.ParseRow(huge, &ev, true); r != ReasonLineTooLong {
 		t.Fatalf("ParseRow(%d bytes) = %v, want %v", len(huge), r, ReasonLineTooLong)
 	}
@@ -201,18 +186,18 @@ func TestParseRowLineTooLong(t *testing.T) {
 
 func TestParseRowSessionTruncated(t *testing.T) {
 	var p Parser
-	var ev Event
-	s := strings.Repeat("s", SessionMax+4)
-	if r := p.ParseRow([]byte(with(8, s)), &ev, false); r != ReasonOK {
+	var ev event.Event
+	s := strings.Repeat("s", event.SessionMax+4)
+	if r := p.ParseRow([]byte(testrows.With(8, s)), &ev, false); r != ReasonOK {
 		t.Fatalf("got %v", r)
 	}
-	if string(ev.SessionBytes()) != s[:SessionMax] || p.Truncated != 1 {
-		t.Fatalf("session %q, Truncated %d; want %q, 1", ev.SessionBytes(), p.Truncated, s[:SessionMax])
+	if string(ev.SessionBytes()) != s[:event.SessionMax] || p.Truncated != 1 {
+		t.Fatalf("session %q, Truncated %d; want %q, 1", ev.SessionBytes(), p.Truncated, s[:event.SessionMax])
 	}
 	// A view with full=false does not store the session, so nothing is truncated.
-	f := append([]string(nil), good...)
+	f := append([]string(nil), testrows.Good...)
 	f[1], f[8] = "view", s
-	if r := p.ParseRow([]byte(row(f...)), &ev, false); r != ReasonOK || p.Truncated != 1 {
+	if r := p.ParseRow([]byte(testrows.Row(f...)), &ev, false); r != ReasonOK || p.Truncated != 1 {
 		t.Fatalf("view: %v, Truncated %d; want ok, 1", r, p.Truncated)
 	}
 }
@@ -272,27 +257,11 @@ func refTime(t *testing.T, s string) int64 {
 	return v
 }
 
-// samplePath is the real 10,000-row sample, relative to this package.
-var samplePath = filepath.Join("..", "..", "shared", "data", "events_sample_nov.csv")
-
-// openSample opens the real sample or skips (fails under CI=true).
-func openSample(t testing.TB) *os.File {
-	t.Helper()
-	fh, err := os.Open(samplePath)
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("real sample missing under CI: %v", err)
-		}
-		t.Skipf("real sample not available (%v); skipping", err)
-	}
-	return fh
-}
-
 func TestParseRowRealSample(t *testing.T) {
-	fh := openSample(t)
+	fh := testrows.OpenSample(t)
 	defer fh.Close()
 	var p Parser
-	var ev Event
+	var ev event.Event
 	sc := bufio.NewScanner(fh)
 	var rows, bad int
 	var types [4]int
@@ -317,43 +286,10 @@ func TestParseRowRealSample(t *testing.T) {
 	if err := sc.Err(); err != nil {
 		t.Fatal(err)
 	}
-	if rows != 10000 || bad != 0 || types[EventView] != 9805 || types[EventCart] != 93 || types[EventPurchase] != 102 || p.Truncated != 0 {
+	if rows != 10000 || bad != 0 || types[event.EventView] != 9805 || types[event.EventCart] != 93 || types[event.EventPurchase] != 102 || p.Truncated != 0 {
 		t.Fatalf("rows %d malformed %d view/cart/purchase %d/%d/%d truncated %d; want 10000 0 9805/93/102 0",
-			rows, bad, types[EventView], types[EventCart], types[EventPurchase], p.Truncated)
+			rows, bad, types[event.EventView], types[event.EventCart], types[event.EventPurchase], p.Truncated)
 	}
-}
-
-// syntheticRows returns n made-up rows shaped like the 2019-Nov file (one
-// second every ~26 rows, 94.15/4.49/1.36 % view/cart/purchase, 19-digit
-// category ids, a third of category_code and an eighth of brand empty,
-// 36-byte sessions: ~130 bytes a line), and the number of views.
-func syntheticRows(n int) ([]byte, int) {
-	rng := rand.New(rand.NewSource(1))
-	codes := []string{"electronics.gadget", "", "appliances.kitchen.thing", "computers.box", "", "electronics.screen", "apparel.socks"}
-	brands := []string{"acme", "globex", "initech", "", "hooli", "umbrella", "vandelay"}
-	var b []byte
-	t := int64(1572566400)
-	views := 0
-	for i := 0; i < n; i++ {
-		if rng.Intn(26) == 0 {
-			t++
-		}
-		typ := "view"
-		switch x := rng.Intn(10000); {
-		case x < 449:
-			typ = "cart"
-		case x < 449+136:
-			typ = "purchase"
-		default:
-			views++
-		}
-		b = time.Unix(t, 0).UTC().AppendFormat(b, "2006-01-02 15:04:05 UTC")
-		b = fmt.Appendf(b, ",%s,%d,%d,%s,%s,%d.%02d,%d,%08x-%04x-%04x-%04x-%012x\n", typ,
-			1000000+rng.Intn(60000000), 2000000000000000000+rng.Int63n(1e12), codes[rng.Intn(len(codes))],
-			brands[rng.Intn(len(brands))], rng.Intn(2500), rng.Intn(100), 400000000+rng.Intn(180000000),
-			rng.Uint32(), rng.Intn(1<<16), rng.Intn(1<<16), rng.Intn(1<<16), rng.Int63n(1<<48))
-	}
-	return b, views
 }
 
 // splitLines returns the lines of b without their '\n'.
@@ -363,11 +299,11 @@ func splitLines(b []byte) [][]byte {
 }
 
 func TestParseRowZeroAlloc(t *testing.T) {
-	data, _ := syntheticRows(1000)
+	data, _ := testrows.SyntheticRows(1000)
 	lines := splitLines(data)
-	quoted := []byte(with(4, `"a,b ""c"""`))
+	quoted := []byte(testrows.With(4, `"a,b ""c"""`))
 	var p Parser
-	var ev Event
+	var ev event.Event
 	for _, full := range []bool{false, true} {
 		i := 0
 		allocs := testing.AllocsPerRun(10000, func() {
@@ -395,13 +331,13 @@ func TestParseRowZeroAlloc(t *testing.T) {
 //	go test -run XXX -bench BenchmarkParseRow -count 10 ./core/ > parse.txt
 //	benchstat -col /path parse.txt
 func BenchmarkParseRow(b *testing.B) {
-	data, _ := syntheticRows(1 << 16)
+	data, _ := testrows.SyntheticRows(1 << 16)
 	lines := splitLines(data)
 	for _, full := range []bool{false, true} {
 		for _, path := range []string{"scan", "split"} {
 			b.Run(fmt.Sprintf("full=%v/path=%s", full, path), func(b *testing.B) {
 				var p Parser
-				var ev Event
+				var ev event.Event
 				parse := p.ParseRow
 				if path == "split" {
 					parse = p.parseGeneral
@@ -409,7 +345,7 @@ func BenchmarkParseRow(b *testing.B) {
 
 				b.ReportAllocs()
 				b.SetBytes(int64(len(data)))
-				cpu := startCPU()
+				cpu := testrows.StartCPU()
 				for b.Loop() {
 					for _, l := range lines {
 						if parse(l, &ev, full) != ReasonOK {
@@ -417,7 +353,7 @@ func BenchmarkParseRow(b *testing.B) {
 						}
 					}
 				}
-				cpu.report(b, len(lines), len(data))
+				cpu.Report(b, len(lines), len(data))
 				b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(len(lines)), "ns/row")
 			})
 		}
@@ -432,10 +368,10 @@ func BenchmarkParseRow(b *testing.B) {
 		}
 		ql := splitLines(q)
 		var p Parser
-		var ev Event
+		var ev event.Event
 		b.ReportAllocs()
 		b.SetBytes(int64(len(q)))
-		cpu := startCPU()
+		cpu := testrows.StartCPU()
 		for b.Loop() {
 			for _, l := range ql {
 				if p.ParseRow(l, &ev, true) != ReasonOK {
@@ -443,7 +379,7 @@ func BenchmarkParseRow(b *testing.B) {
 				}
 			}
 		}
-		cpu.report(b, len(ql), len(q))
+		cpu.Report(b, len(ql), len(q))
 		b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(len(ql)), "ns/row")
 	})
 }
@@ -477,22 +413,22 @@ func TestUintField(t *testing.T) {
 func BenchmarkUintField(b *testing.B) {
 	line := []byte("1234567,2000000000000000001,500000001,00000000-1111-2222-3333")
 	b.Run("impl=loop", func(b *testing.B) {
-		cpu := startCPU()
+		cpu := testrows.StartCPU()
 		for b.Loop() {
 			_, i, _ := uintField(line, 0)
 			_, i, _ = uintField(line, i)
 			uintField(line, i)
 		}
-		cpu.report(b, 1, 0)
+		cpu.Report(b, 1, 0)
 	})
 	b.Run("impl=swar", func(b *testing.B) {
-		cpu := startCPU()
+		cpu := testrows.StartCPU()
 		for b.Loop() {
 			_, i, _ := uintFieldSWAR(line, 0)
 			_, i, _ = uintFieldSWAR(line, i)
 			uintFieldSWAR(line, i)
 		}
-		cpu.report(b, 1, 0)
+		cpu.Report(b, 1, 0)
 	})
 }
 
@@ -542,34 +478,6 @@ func swarDigits(w uint64) (int, uint64) {
 	v = (v*100 + v>>16) & 0x0000FFFF0000FFFF
 	v = (v*10000 + v>>32) & 0xFFFFFFFF
 	return n, v
-}
-
-// cpuMeter reports a benchmark's CPU time beside its wall time. The machine
-// is shared, and under its load wall-clock ns/op swings by 2-5x between runs
-// while the CPU time of the benchmark's own thread barely moves.
-type cpuMeter struct{ start time.Duration }
-
-// threadCPU returns the CPU time used by the calling OS thread (Linux).
-func threadCPU() time.Duration {
-	var ru syscall.Rusage
-	syscall.Getrusage(1 /* RUSAGE_THREAD */, &ru)
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-}
-
-// startCPU pins the goroutine to its thread and starts measuring.
-func startCPU() cpuMeter {
-	runtime.LockOSThread()
-	return cpuMeter{threadCPU()}
-}
-
-// report adds cpu-ns/row and cpu-MB/s for rows rows and bytes bytes per op.
-func (m cpuMeter) report(b *testing.B, rows, bytes int) {
-	cpu := float64(threadCPU() - m.start)
-	runtime.UnlockOSThread()
-	b.ReportMetric(cpu/float64(b.N)/float64(rows), "cpu-ns/row")
-	if bytes > 0 {
-		b.ReportMetric(float64(bytes)*float64(b.N)/cpu*1e3, "cpu-MB/s")
-	}
 }
 
 func TestDelim(t *testing.T) {

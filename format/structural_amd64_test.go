@@ -1,6 +1,6 @@
 //go:build !purego
 
-package core
+package format
 
 // The assembly versions this CPU can run, each held to the definition by
 // checkScan whichever one scanBlocks picks.

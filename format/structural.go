@@ -1,9 +1,11 @@
-package core
+package format
 
 import (
 	"bytes"
 	"encoding/binary"
 	"math/bits"
+
+	"github.com/cartwatch/cartwatch/event"
 )
 
 // The two-stage row scan (simdcsv style) that the engine's file path uses.
@@ -242,7 +244,7 @@ func priceAt(data []byte, a, b int) (int64, bool) {
 // row, instead of all seven in order with the two-word flattening and a
 // select per field, took fastAt from ~470 to ~300 instructions a row
 // (cachegrind, BenchmarkRowScan/views=time).
-func (p *Parser) fastAt(data []byte, mask []uint64, s int, ev *Event, full bool) (int, bool) {
+func (p *Parser) fastAt(data []byte, mask []uint64, s int, ev *event.Event, full bool) (int, bool) {
 	n := len(data)
 	// event_time: fixed width in the common shape; its two spaces are X
 	// bits, so the bitmaps are read from after its comma.
@@ -325,7 +327,7 @@ func (p *Parser) fastAt(data []byte, mask []uint64, s int, ev *Event, full bool)
 		ev.UserID = runValue(data, end-int(z5), end-1-int(z6))
 	}
 	// category_id is never rejected and a view does not store it.
-	ev.Time, ev.Type = t, EventView
+	ev.Time, ev.Type = t, event.EventView
 	return end, true
 }
 
@@ -393,7 +395,7 @@ func priceBits(w uint64, field []byte, a uint) bool {
 
 // walkAt is fastAt for a row too long for its 128-bit window: the field
 // ends come from cursors over the bitmaps.
-func (p *Parser) walkAt(data []byte, mask []uint64, s int, t int64, ev *Event, full bool) (int, bool) {
+func (p *Parser) walkAt(data []byte, mask []uint64, s int, t int64, ev *event.Event, full bool) (int, bool) {
 	i := s + 24
 	xc := newCursor(mask, maskX, i)
 	end := xc.next()
@@ -412,7 +414,7 @@ func (p *Parser) walkAt(data []byte, mask []uint64, s int, t int64, ev *Event, f
 
 // finishAt completes fastAt for any row once its seven field ends c (c[3]
 // is not needed) and its first X byte end are known.
-func (p *Parser) finishAt(data []byte, mask []uint64, s int, t int64, c *[7]int, end int, ev *Event, full bool) (int, bool) {
+func (p *Parser) finishAt(data []byte, mask []uint64, s int, t int64, c *[7]int, end int, ev *event.Event, full bool) (int, bool) {
 	// The line end: '\n', end of data (the sentinel), or '\r' before
 	// either.
 	n := len(data)
@@ -434,18 +436,18 @@ func (p *Parser) finishAt(data []byte, mask []uint64, s int, t int64, c *[7]int,
 	}
 	// event_type.
 	i := s + 24
-	var typ EventType
+	var typ event.EventType
 	switch tl := c[0] - i; {
 	case tl == 4 && binary.LittleEndian.Uint32(data[i:]) == viewWord:
-		typ = EventView
+		typ = event.EventView
 	case tl == 4 && binary.LittleEndian.Uint32(data[i:]) == cartWord:
-		typ = EventCart
+		typ = event.EventCart
 	case tl == 0:
 		return 0, false
 	default:
 		typ = eventType(data[i:c[0]])
 	}
-	if !full && typ == EventView {
+	if !full && typ == event.EventView {
 		// A view stores neither product nor price, and its user only
 		// when asked: checking the digit runs is enough.
 		if !digitRun(mask, c[0]+1, c[1]) || !priceRun(data, mask, c[4]+1, c[5]) {
@@ -547,7 +549,7 @@ func (it *RowIter) scan() {
 // Next parses the next non-blank line into ev and returns its Reason; ok is
 // false at the end of the data. A blank line (empty, or a lone '\r') is
 // counted but not yielded.
-func (it *RowIter) Next(ev *Event, full bool) (r Reason, ok bool) {
+func (it *RowIter) Next(ev *event.Event, full bool) (r Reason, ok bool) {
 	for it.pos < len(it.data) {
 		s := it.pos
 		if it.lim-s < rowAhead && it.lim < len(it.data) {

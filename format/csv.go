@@ -1,10 +1,12 @@
-package core
+package format
 
 import (
 	"bytes"
 	"encoding/binary"
 	"math/bits"
 	"strconv"
+
+	"github.com/cartwatch/cartwatch/event"
 )
 
 // The row parser: one 2019-Nov CSV line in, one Event (or a Reason why the
@@ -135,7 +137,7 @@ type Parser struct {
 
 // ParseRow parses line (without its '\n'; one trailing '\r' is dropped) into
 // ev, with a fresh Parser: no date cache. Prefer Parser.ParseRow in loops.
-func ParseRow(line []byte, ev *Event, full bool) Reason {
+func ParseRow(line []byte, ev *event.Event, full bool) Reason {
 	var p Parser
 	return p.ParseRow(line, ev, full)
 }
@@ -147,7 +149,7 @@ func ParseRow(line []byte, ev *Event, full bool) Reason {
 // When full is false and the row is a view, only Time and Type are stored,
 // and UserID if p.ViewUser (the row is still validated in full); the other
 // fields of ev keep whatever they held. Otherwise every field is stored. line is not retained.
-func (p *Parser) ParseRow(line []byte, ev *Event, full bool) Reason {
+func (p *Parser) ParseRow(line []byte, ev *event.Event, full bool) Reason {
 	if len(line) > p.maxLine() {
 		return ReasonLineTooLong
 	}
@@ -171,7 +173,7 @@ func (p *Parser) ParseRow(line []byte, ev *Event, full bool) Reason {
 // (unquoting if it holds a '"'), then validate each. ParseRow takes it only
 // when the fast path declines a row, so that malformed rows get their exact
 // Reason and unusual but valid rows still parse.
-func (p *Parser) parseGeneral(line []byte, ev *Event, full bool) Reason {
+func (p *Parser) parseGeneral(line []byte, ev *event.Event, full bool) Reason {
 	if bytes.IndexByte(line, '"') >= 0 {
 		return p.parseQuoted(line, ev, full)
 	}
@@ -193,7 +195,7 @@ func (p *Parser) parseGeneral(line []byte, ev *Event, full bool) Reason {
 }
 
 // fill validates the nine unquoted fields and stores them in ev.
-func (p *Parser) fill(f *[NumFields][]byte, ev *Event, full bool) Reason {
+func (p *Parser) fill(f *[NumFields][]byte, ev *event.Event, full bool) Reason {
 	t, ok := p.tc.parse(f[0])
 	if !ok {
 		return ReasonTime
@@ -215,7 +217,7 @@ func (p *Parser) fill(f *[NumFields][]byte, ev *Event, full bool) Reason {
 		return ReasonUserID
 	}
 	ev.Time, ev.Type = t, typ
-	if !full && typ == EventView {
+	if !full && typ == event.EventView {
 		if p.ViewUser {
 			ev.UserID = user
 		}
@@ -232,16 +234,16 @@ func (p *Parser) fill(f *[NumFields][]byte, ev *Event, full bool) Reason {
 }
 
 // eventType maps an event_type to its EventType; an unknown one is EventOther.
-func eventType(b []byte) EventType {
+func eventType(b []byte) event.EventType {
 	switch string(b) {
 	case "view":
-		return EventView
+		return event.EventView
 	case "cart":
-		return EventCart
+		return event.EventCart
 	case "purchase":
-		return EventPurchase
+		return event.EventPurchase
 	}
-	return EventOther
+	return event.EventOther
 }
 
 // parseUint64 parses one or more ASCII digits into a uint64, rejecting
@@ -328,7 +330,7 @@ func parsePrice(b []byte) (int64, bool) {
 // LazyQuotes off: a field is quoted only if its first byte is '"'; inside it
 // "" is one '"' and ',' is data; the closing '"' must be followed by ',' or
 // the end of the line; a '"' in an unquoted field is malformed.
-func (p *Parser) parseQuoted(line []byte, ev *Event, full bool) Reason {
+func (p *Parser) parseQuoted(line []byte, ev *event.Event, full bool) Reason {
 	if cap(p.scratch) < len(line) {
 		p.scratch = make([]byte, 0, max(len(line), 256))
 	}
@@ -402,7 +404,7 @@ func (p *Parser) parseQuoted(line []byte, ev *Event, full bool) Reason {
 // '\n' eight bytes at a time (delim), so that LineIter.ParseNext needs no
 // separate search for the end of the line. See BenchmarkParseRow
 // (path=split) and BenchmarkReadParse (walk=next).
-func (p *Parser) fast(buf []byte, ev *Event, full bool) (int, bool) {
+func (p *Parser) fast(buf []byte, ev *event.Event, full bool) (int, bool) {
 	// event_time: fixed width in the common shape.
 	if len(buf) < 24 || buf[23] != ',' || buf[10] != ' ' {
 		return 0, false
@@ -414,14 +416,14 @@ func (p *Parser) fast(buf []byte, ev *Event, full bool) (int, bool) {
 	// event_type: the three known spellings by fixed compares, in order of
 	// frequency (94 % of rows are views).
 	i := 24
-	var typ EventType
+	var typ event.EventType
 	switch {
 	case hasPrefixAt(buf, i, "view,"):
-		typ, i = EventView, i+5
+		typ, i = event.EventView, i+5
 	case hasPrefixAt(buf, i, "cart,"):
-		typ, i = EventCart, i+5
+		typ, i = event.EventCart, i+5
 	case hasPrefixAt(buf, i, "purchase,"):
-		typ, i = EventPurchase, i+9
+		typ, i = event.EventPurchase, i+9
 	default:
 		j := delim(buf, i)
 		if j == i || j == len(buf) || buf[j] != ',' {
@@ -434,7 +436,7 @@ func (p *Parser) fast(buf []byte, ev *Event, full bool) (int, bool) {
 	if !ok {
 		return 0, false
 	}
-	store := full || typ != EventView
+	store := full || typ != event.EventView
 	var category uint64
 	if store {
 		// A category_id that is not a number is allowed, but rare enough

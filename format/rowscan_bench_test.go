@@ -1,8 +1,11 @@
-package core
+package format
 
 import (
 	"bytes"
 	"testing"
+
+	"github.com/cartwatch/cartwatch/event"
+	"github.com/cartwatch/cartwatch/internal/testrows"
 )
 
 // BenchmarkRowScan is the parse step of the file path alone: RowIter over
@@ -12,7 +15,7 @@ import (
 // benchmark goroutine's thread CPU per row, steadier than wall time on a
 // shared machine.
 func BenchmarkRowScan(b *testing.B) {
-	data, _ := syntheticRows(1 << 16)
+	data, _ := testrows.SyntheticRows(1 << 16)
 	var chunks [][]byte
 	for len(data) > 0 {
 		n := min(len(data), 1<<20)
@@ -31,12 +34,12 @@ func BenchmarkRowScan(b *testing.B) {
 		b.Run(mode.name, func(b *testing.B) {
 			b.ReportAllocs()
 			p := Parser{ViewUser: mode.viewUser}
-			var ev Event
+			var ev event.Event
 			for _, c := range chunks {
 				p.Rows(c)
 			}
 			n := 0
-			cpu := startCPU()
+			cpu := testrows.StartCPU()
 			for b.Loop() {
 				for _, c := range chunks {
 					it := p.Rows(c)
@@ -55,7 +58,7 @@ func BenchmarkRowScan(b *testing.B) {
 			if n != rows*b.N {
 				b.Fatalf("%d rows, want %d", n, rows*b.N)
 			}
-			cpu.report(b, rows, 0)
+			cpu.Report(b, rows, 0)
 		})
 	}
 }

@@ -1,4 +1,4 @@
-package core
+package format
 
 import "encoding/binary"
 

@@ -1,15 +1,17 @@
-package core
+package format
 
 import (
 	"fmt"
 	"testing"
+
+	"github.com/cartwatch/cartwatch/internal/testrows"
 )
 
 // BenchmarkScanBlocks is stage 1 alone on one 16 KiB window (in cache) and
 // on 8 MiB (from memory): the one scanBlocks picks, the portable one and
 // each assembly one the CPU can run.
 func BenchmarkScanBlocks(b *testing.B) {
-	data, _ := syntheticRows(1 << 16)
+	data, _ := testrows.SyntheticRows(1 << 16)
 	for _, size := range []int{rowWindow, 8 << 20} {
 		buf := data[:size]
 		mask := make([]uint64, size/64*maskStride)

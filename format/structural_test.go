@@ -1,4 +1,4 @@
-package core
+package format
 
 import (
 	"bytes"
@@ -7,6 +7,9 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/cartwatch/cartwatch/event"
+	"github.com/cartwatch/cartwatch/internal/testrows"
 )
 
 // refMask is stage 1 byte by byte.
@@ -167,7 +170,7 @@ func walkRows(data []byte, full, viewUser bool) (rows []parsed, n int) {
 	p := Parser{ViewUser: viewUser}
 	it := p.Rows(data)
 	for {
-		var ev Event
+		var ev event.Event
 		r, ok := it.Next(&ev, full)
 		if !ok {
 			break
@@ -191,7 +194,7 @@ func checkRows(t *testing.T, data []byte) {
 		for i := range rows {
 			a, b := rows[i], iter[i]
 			if a.r != ReasonOK {
-				a.ev, b.ev = Event{}, Event{}
+				a.ev, b.ev = event.Event{}, event.Event{}
 			}
 			if a != b {
 				t.Fatalf("%q %+v: line %d\nRowIter %+v\nNext    %+v", data, mode, i, a, b)
@@ -204,11 +207,11 @@ func checkRows(t *testing.T, data []byte) {
 				continue
 			}
 			got := a.ev
-			if !full && want.Type == EventView {
+			if !full && want.Type == event.EventView {
 				if !mode.viewUser {
 					want.UserID = 0
 				}
-				want = Event{Time: want.Time, Type: want.Type, UserID: want.UserID}
+				want = event.Event{Time: want.Time, Type: want.Type, UserID: want.UserID}
 			}
 			if got != want {
 				t.Fatalf("%q %+v\n got %+v\nwant %+v", a.line, mode, got, want)
@@ -218,7 +221,7 @@ func checkRows(t *testing.T, data []byte) {
 }
 
 func TestRows(t *testing.T) {
-	data, _ := syntheticRows(500)
+	data, _ := testrows.SyntheticRows(500)
 	checkRows(t, data)
 	rng := rand.New(rand.NewSource(6))
 	lines := splitLines(data)
@@ -253,19 +256,19 @@ func TestRows(t *testing.T) {
 		l := lines[rng.Intn(len(lines))]
 		switch rng.Intn(4) {
 		case 0:
-			l = []byte(with(4, strings.Repeat("c", rng.Intn(3000))))
+			l = []byte(testrows.With(4, strings.Repeat("c", rng.Intn(3000))))
 		case 1:
-			l = []byte(with(8, strings.Repeat("s", rng.Intn(200))))
+			l = []byte(testrows.With(8, strings.Repeat("s", rng.Intn(200))))
 		case 2:
-			l = []byte(with(5, strings.Repeat("b", rng.Intn(100))+"\"x"))
+			l = []byte(testrows.With(5, strings.Repeat("b", rng.Intn(100))+"\"x"))
 		}
 		big = append(append(big, l...), '\n')
 	}
 	checkRows(t, big)
 	// The line limit applies.
-	long := []byte(with(4, strings.Repeat("a", 300)) + "\n" + row(good...))
+	long := []byte(testrows.With(4, strings.Repeat("a", 300)) + "\n" + testrows.Row(testrows.Good...))
 	p := Parser{MaxLine: 200}
-	var ev Event
+	var ev event.Event
 	it := p.Rows(long)
 	if r, ok := it.Next(&ev, true); !ok || r != ReasonLineTooLong {
 		t.Fatalf("long line: %v, %v", r, ok)
@@ -280,20 +283,20 @@ func TestRows(t *testing.T) {
 // mode: a row it declined would still parse (ParseRow is exact), only
 // slower, so the other tests cannot see it.
 func TestFastAtTakesPlainRows(t *testing.T) {
-	data, _ := syntheticRows(3000)
+	data, _ := testrows.SyntheticRows(3000)
 	var extra []byte
 	for _, l := range splitLines(data)[:300] {
 		extra = append(append(extra, l...), "\r\n"...)
 	}
-	extra = append(extra, with(4, strings.Repeat("c", 90))+"\n"+with(4, strings.Repeat("c", 300))+"\n"...)
-	extra = append(extra, with(1, "view")+"\n"+with(1, "purchase")+"\n"+with(1, "remove_from_cart")+"\n"...)
+	extra = append(extra, testrows.With(4, strings.Repeat("c", 90))+"\n"+testrows.With(4, strings.Repeat("c", 300))+"\n"...)
+	extra = append(extra, testrows.With(1, "view")+"\n"+testrows.With(1, "purchase")+"\n"+testrows.With(1, "remove_from_cart")+"\n"...)
 	data = append(data, extra...)
 	for _, mode := range []struct{ full, viewUser bool }{{false, false}, {false, true}, {true, false}} {
 		p := Parser{ViewUser: mode.viewUser}
 		mask := make([]uint64, (len(data)>>6+3)*maskStride)
 		scanStructural(data, mask)
 		for s := 0; s < len(data); {
-			var ev Event
+			var ev event.Event
 			end, ok := p.fastAt(data, mask, s, &ev, mode.full)
 			nl := s + bytes.IndexByte(data[s:], '\n')
 			if !ok || end != nl {
@@ -305,9 +308,9 @@ func TestFastAtTakesPlainRows(t *testing.T) {
 }
 
 func FuzzRows(f *testing.F) {
-	f.Add([]byte(row(good...) + "\n" + row(good...) + "\r\n\n" + with(1, "view")))
-	f.Add([]byte(with(8, "") + "\r\n" + with(8, "x\r")))
-	f.Add([]byte(with(6, "1.5") + "\n" + with(2, "12345678901234567") + "\n" + with(7, "007")))
+	f.Add([]byte(testrows.Row(testrows.Good...) + "\n" + testrows.Row(testrows.Good...) + "\r\n\n" + testrows.With(1, "view")))
+	f.Add([]byte(testrows.With(8, "") + "\r\n" + testrows.With(8, "x\r")))
+	f.Add([]byte(testrows.With(6, "1.5") + "\n" + testrows.With(2, "12345678901234567") + "\n" + testrows.With(7, "007")))
 	f.Fuzz(func(t *testing.T, data []byte) { checkRows(t, data) })
 }
 
