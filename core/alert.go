@@ -22,6 +22,7 @@ type Alert struct {
 	SessionLen  uint8
 	Products    [MaxProducts]uint64
 	Session     [event.SessionMax]byte
+	Partition   int32 // the source partition of the cart's events
 
 	// Output order key (see docs/semantics.md "Order of alerts"): an alert
 	// that falls due when the watermark passes its deadline sorts by

@@ -25,8 +25,8 @@ func TestSteadyStateAllocs(t *testing.T) {
 		fmt.Fprintf(&text, "2019-11-01 00:%02d:%02d UTC,%s,%d,2,a.b,brand,%d.%02d,%d,4d3b30da-a5e4-49df-b1a8-ba5943f1dd33\n",
 			i/60%60, i%60, typ, 1000+i%37, i%500, i%100, 500000+i%301)
 	}
-	b := &batch{routed: make([][]routed, 2), payloads: make([][]payload, 2), alerts: make([][]Alert, 2),
-		chunk: &Chunk{Data: text.Bytes(), Skip: 0, Seq: 1}}
+	b := &batch{routed: make([][]routed, 2), payloads: make([][]payload, 2), alerts: make([][]Alert, 2)}
+	b.rec.Text = text.Bytes()
 	var p format.Parser
 	parse := func() { e.parseBatch(&p, b) }
 	parse()
@@ -51,7 +51,8 @@ func TestSteadyStateAllocs(t *testing.T) {
 			t.Fatal(err)
 		}
 		eb.blocks = true
-		bb := &batch{routed: make([][]routed, 2), payloads: make([][]payload, 2), alerts: make([][]Alert, 2), blk: &blk}
+		bb := &batch{routed: make([][]routed, 2), payloads: make([][]payload, 2), alerts: make([][]Alert, 2)}
+		bb.rec.Block = &blk
 		route := func() { eb.routeBlock(bb) }
 		route()
 		if bb.err != nil || bb.rows != int64(len(evs)) {

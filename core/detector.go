@@ -50,12 +50,13 @@ type Counters struct {
 	OpenCarts                       int64
 }
 
-// shard is the state of one shard: its users, its open carts and its wheel.
-// Only the owning goroutine touches it.
-type shard struct {
-	ttl    int64
-	extend bool
-
+// partState is a shard's state for one source partition: the partition's
+// users routed to this shard, their open carts and the wheel of their
+// deadlines, and the partition's watermark as this shard has applied it.
+// A partition's whole state is its partState in every shard, so it can be
+// cut out, snapshotted and restored as a unit (docs/semantics.md,
+// Partitions).
+type partState struct {
 	users *userTable
 	open  *openIndex // user_id -> slot in carts, for the open carts only
 	carts []cartRec
@@ -63,20 +64,88 @@ type shard struct {
 	wheel *wheel.Wheel
 	w     int64 // watermark the wheel was last advanced to
 	cnt   Counters
+}
+
+func newPartState(userHint int) partState {
+	return partState{users: newUserTable(userHint), open: newOpenIndex(), w: math.MinInt64}
+}
+
+// shard is the state of one shard: per partition, its users, open carts
+// and wheel. Only the owning goroutine touches it.
+//
+// NOTE: the partition being applied is held by value in the embedded
+// partState, so the hot path reads s.users, s.carts, s.wheel as before the
+// partitions existed; use swaps another partition in, once per batch (one
+// copy of a few words). A file has one partition and never swaps.
+type shard struct {
+	ttl    int64
+	extend bool
+
+	part int32 // the partition in partState
+	partState
+	parts    map[int32]*partState // every partition's state but while it is in partState
+	userHint int
 
 	out      []Alert // alerts since the caller last took them, in output order
 	fired    []uint32
 	fireFn   func(deadline int64, payload uint64)
 	warmSink uint64   // keeps warm's loads from being optimised away
-	hashes   []uint64 // warm's event.HashUser of each cart and purchase of the batch, in order
+	hashes   []uint64 // warm's HashUser of each cart and purchase of the batch, in order
 }
 
 func newShard(ttl int64, extend bool, userHint int) *shard {
-	s := &shard{ttl: ttl, extend: extend, users: newUserTable(userHint), open: newOpenIndex(), w: math.MinInt64}
+	s := &shard{ttl: ttl, extend: extend, partState: newPartState(userHint), parts: map[int32]*partState{}}
+	// Later partitions start small and grow: the first one is sized for
+	// the whole input, which is right for a file (one partition).
+	s.userHint = minTableSize
 	// One method value for the life of the shard: Advance takes a func, and
 	// building it per call would allocate per event.
 	s.fireFn = s.onFire
 	return s
+}
+
+// use makes partition p's state the one the shard applies to, creating it
+// empty on its first use.
+func (s *shard) use(p int32) {
+	if p == s.part {
+		return
+	}
+	if cur := s.parts[s.part]; cur != nil {
+		*cur = s.partState
+	} else {
+		cur := new(partState)
+		*cur = s.partState
+		s.parts[s.part] = cur
+	}
+	if next := s.parts[p]; next != nil {
+		s.partState = *next
+	} else {
+		s.partState = newPartState(s.userHint)
+		s.parts[p] = new(partState)
+	}
+	s.part = p
+}
+
+// eachPart calls f for the state of every partition the shard has seen.
+func (s *shard) eachPart(f func(ps *partState)) {
+	f(&s.partState)
+	for p, ps := range s.parts {
+		if p != s.part {
+			f(ps)
+		}
+	}
+}
+
+// partitions returns the partitions the shard holds state for, in order.
+func (s *shard) partitions() []int32 {
+	ps := []int32{s.part}
+	for p := range s.parts {
+		if p != s.part {
+			ps = append(ps, p)
+		}
+	}
+	slices.Sort(ps)
+	return ps
 }
 
 func (s *shard) onFire(_ int64, payload uint64) { s.fired = append(s.fired, uint32(payload)) }
@@ -124,7 +193,7 @@ func (s *shard) abandon(idx uint32, keyR int64, kind uint8, tie uint64) {
 	s.out = append(s.out, Alert{
 		UserID: c.uid, FirstCartAt: c.first, LastCartAt: c.last, AbandonedAt: c.deadline,
 		Items: c.items, ValueCents: c.value, NProducts: c.nprod, SessionLen: c.sessionLen,
-		Products: c.products, Session: c.session,
+		Products: c.products, Session: c.session, Partition: s.part,
 		keyR: keyR, keyKind: kind, keyTie: tie,
 	})
 	s.cnt.Abandoned++
@@ -278,9 +347,17 @@ func (s *shard) extendCart(idx uint32, t int64, line int64) {
 	s.setDeadline(idx, line)
 }
 
-// finish ends the input (rule 6): with keep the open carts are only
-// counted, otherwise every one is abandoned in (deadline, user_id) order.
+// finish ends the input (rule 6) in every partition: with keep the open
+// carts are only counted, otherwise every one is abandoned in (deadline,
+// user_id) order.
 func (s *shard) finish(keep bool) {
+	for _, p := range s.partitions() {
+		s.use(p)
+		s.finishPart(keep)
+	}
+}
+
+func (s *shard) finishPart(keep bool) {
 	s.w = math.MaxInt64
 	var open []uint32
 	for i := range s.carts {
@@ -313,8 +390,14 @@ func spenderBefore(a, b Spender) bool {
 	return a.UserID < b.UserID
 }
 
-// topSpenders adds this shard's users to top, keeping the best n.
+// topSpenders adds this shard's users, of every partition, to top, keeping
+// the best n.
 func (s *shard) topSpenders(top []Spender, n int) []Spender {
+	s.eachPart(func(ps *partState) { top = ps.topSpenders(top, n) })
+	return top
+}
+
+func (s *partState) topSpenders(top []Spender, n int) []Spender {
 	s.users.each(func(r *userRec) {
 		if r.flags&recPurchaser == 0 {
 			return

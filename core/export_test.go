@@ -1,6 +1,8 @@
 package core
 
 import (
+	"context"
+	"io"
 	"math"
 
 	"github.com/cartwatch/cartwatch/event"
@@ -56,12 +58,13 @@ func ShardReplay(blocks []event.Block, opt Options) (func() int64, error) {
 		return nil, err
 	}
 	e.blocks = true
+	e.shards[0].use(0)
 	var batches []*batch
 	base := int64(math.MinInt64)
 	line := int64(2)
 	for i := range blocks {
-		b := &batch{routed: make([][]routed, 1), payloads: make([][]payload, 1), alerts: make([][]Alert, 1),
-			blk: &blocks[i]}
+		b := &batch{routed: make([][]routed, 1), payloads: make([][]payload, 1), alerts: make([][]Alert, 1)}
+		b.rec.Block = &blocks[i]
 		e.routeBlock(b)
 		if b.err != nil {
 			return nil, b.err
@@ -80,4 +83,35 @@ func ShardReplay(blocks []event.Block, opt Options) (func() int64, error) {
 		s.finish(opt.KeepAtEOF)
 		return s.cnt.Abandoned
 	}, nil
+}
+
+// Test shorthands for Run over the usual sources.
+
+// RunSlice runs evs as Blocks of opt.BatchEvents rows (EventsSource).
+func RunSlice(evs []event.Event, opt Options) (Summary, error) {
+	return Run(context.Background(), EventsSource(evs, opt.BatchEvents), opt, nil)
+}
+
+// RunBlockSlice runs blocks, one batch each (BlocksSource).
+func RunBlockSlice(blocks []event.Block, opt Options) (Summary, error) {
+	return Run(context.Background(), BlocksSource(blocks), opt, nil)
+}
+
+// RunBlocks runs the Blocks read fills (BlockSource).
+func RunBlocks(read func(*event.Block) int, opt Options, prog *Progress) (Summary, error) {
+	return Run(context.Background(), BlockSource(read), opt, prog)
+}
+
+// RunReader runs the CSV text read from r (ReaderSource).
+func RunReader(r io.Reader, opt Options, prog *Progress) (Summary, error) {
+	return Run(context.Background(), ReaderSource(r), opt, prog)
+}
+
+// RunFile runs the CSV file at path (OpenFile).
+func RunFile(path string, opt Options, prog *Progress) (Summary, error) {
+	src, err := OpenFile(path, FileOptions{Progress: prog})
+	if err != nil {
+		return Summary{}, err
+	}
+	return Run(context.Background(), src, opt, prog)
 }

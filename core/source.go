@@ -1,137 +1,173 @@
 package core
 
 import (
-	"errors"
+	"context"
 	"io"
-	"math"
-	"os"
-	"unsafe"
 
 	"github.com/cartwatch/cartwatch/event"
-	"github.com/cartwatch/cartwatch/format"
 )
 
-func uintptrOf(b []byte) uintptr { return uintptr(unsafe.Pointer(unsafe.SliceData(b))) }
+// This file is the input side of the seam: a Source hands the engine
+// Records, in order; the engine decodes them (decode_csv.go for CSV text,
+// route.go for Blocks) on its worker goroutines. Where the bytes come from
+// (a mapped file, a reader, the caller's memory, next a Kafka partition) is
+// the Source's business; what they mean is the decoder's.
 
-// This file connects the input side (input.go: OpenInput, ChunkReader,
-// LineIter; csv.go: Parser) to the engine: the reader stage hands chunks to
-// the workers, and parseBatch is the worker step for CSV text.
-
-// rowBytesHint is about the mean length of a 2019-Nov row, to guess a
-// chunk's row count before it is parsed (the batch lists' first size).
-const rowBytesHint = 128
-
-// ErrNoInput is returned for an empty input path.
-var ErrNoInput = errors.New("no input given")
-
-// RunFile runs the engine over the CSV file at path ("-" for stdin; gzip is
-// detected and decompressed).
-func RunFile(path string, opt Options, prog *Progress) (Summary, error) {
-	if path == "" {
-		return Summary{}, ErrNoInput
-	}
-	if prog == nil {
-		prog = new(Progress)
-	}
-	if path != "-" {
-		if f, err := os.Open(path); err == nil {
-			st, err := f.Stat()
-			if err == nil && st.Mode().IsRegular() {
-				sum, ok, err := runMapped(f, st.Size(), opt, prog)
-				if ok {
-					f.Close()
-					return sum, err
-				}
-			}
-			f.Close()
-		}
-	}
-	rc, err := OpenInput(path)
-	if err != nil {
-		return Summary{}, err
-	}
-	defer rc.Close()
-	return RunReader(rc, opt, prog)
+// Source hands the engine its input. The engine calls Next and Release from
+// one goroutine (the reader stage) and Close once, after the run.
+type Source interface {
+	// Next fills r with the source's next records, or a barrier. It returns
+	// io.EOF after the last, or an error, which aborts the run: no
+	// end-of-input abandonment follows an error. r is reused: the source
+	// may keep buffers in it from one call to the next (Records.own).
+	Next(ctx context.Context, r *Records) error
+	// Close releases the source's resources.
+	Close() error
 }
 
-// RunReader runs the engine over CSV text read from r.
-func RunReader(r io.Reader, opt Options, prog *Progress) (Summary, error) {
-	e, err := newEngine(opt, prog)
-	if err != nil {
-		return Summary{}, err
+// releaser is a Source that wants each Records back once the engine has
+// decoded it (a chunk buffer to reuse, mapped pages to drop). Release may be
+// called from any goroutine.
+type releaser interface{ Release(r *Records) }
+
+// interrupter is a Source whose Next can block (a pipe): Interrupt, called
+// from another goroutine when the run's context ends, makes a pending Next
+// return.
+type interrupter interface{ Interrupt() }
+
+// sizer is a Source that knows roughly how many rows it holds, to size the
+// session tables and the batches' lists up front.
+type sizer interface{ expectedRows() int64 }
+
+// Format says how Records.Text is encoded.
+type Format uint8
+
+const (
+	FormatCSV Format = iota // the 2019-Nov CSV schema, one row per line
+)
+
+// PosNext as Records.Pos: the records follow the previous Records of their
+// partition, one position per line (the engine counts the lines).
+const PosNext = -1
+
+// Records is one batch of input as a source hands it over: text or a Block,
+// or a barrier.
+type Records struct {
+	// Partition is the source partition the records belong to: every record
+	// of a user is in one partition (docs/semantics.md, Partitions). A file
+	// is partition 0.
+	Partition int32
+	// Pos is the position of the first record (a line number, a row
+	// number, an offset), or PosNext.
+	Pos int64
+
+	// Text holds whole lines of Format; Skip lines before them belong to
+	// these Records but are not in Text (a header line), and count in the
+	// positions.
+	Text   []byte
+	Skip   int
+	Format Format
+
+	// Block, instead of Text: rows in columns, each row one position.
+	Block *event.Block
+
+	// Barrier, when not 0 (and no Text or Block): a barrier with this id
+	// (Checkpointer).
+	Barrier uint64
+
+	// own is storage a source may reuse from call to call (the engine
+	// never touches it): a Block, a chunk.
+	own struct {
+		block event.Block
+		chunk *Chunk
+		mapLo int
 	}
-	e.seedHint(e.opt.ChunkBytes / rowBytesHint)
-	cr := NewChunkReader(r, ReaderOptions{ChunkSize: e.opt.ChunkBytes, FreeChunks: e.opt.Parsers + 2})
-	read := func() error {
-		for {
-			c, err := cr.Next()
-			if err == io.EOF {
-				return nil
-			}
-			if err != nil {
-				return err
-			}
-			b := <-e.pool
-			b.chunk, b.seq = c, int64(c.Seq)
-			e.prog.Bytes.Add(int64(len(c.Data)))
-			e.work <- b
-		}
-	}
-	return e.run(read, func() func(*batch) {
-		var p format.Parser
-		return func(b *batch) {
-			e.parseBatch(&p, b)
-			// Routed events hold copies of what they need: the chunk can go
-			// back to the reader before the shards see the batch.
-			cr.Release(b.chunk)
-			b.chunk = nil
-		}
-	})
 }
 
-// parseBatch is the worker step for CSV text: every line is checked against
-// rule 8 and counted; views only raise the batch's maximum time (unless
-// --extend-on-activity), carts and purchases are routed to their shard.
-func (e *engine) parseBatch(p *format.Parser, b *batch) {
-	b.reset()
-	skip := int64(b.chunk.Skip)
-	m := int64(math.MinInt64)
-	var ev event.Event
-	// A view needs only its time and type, and with --extend-on-activity
-	// its user, so the parser may skip storing its other fields (it still
-	// validates them).
-	const full = false
-	extend := e.opt.ExtendOnActivity
-	p.ViewUser = extend
-	it := p.Rows(b.chunk.Data)
-	views, n := int64(0), e.nshard
-	for {
-		r, ok := it.Next(&ev, full)
-		if !ok {
-			break
-		}
-		if r != format.ReasonOK {
-			b.bad++
-			b.rejects = append(b.rejects, reject{skip + int64(it.Index()), r})
-			continue
-		}
-		b.rows++
-		m = max(m, ev.Time)
-		if ev.Type == event.EventView {
-			// As in routeBatch: views (94 % of rows) stay out of the
-			// routeEvent call, too big to inline; with
-			// --extend-on-activity their routing is written out here.
-			views++
-			if extend {
-				i := shardOf(event.HashUser(ev.UserID), n)
-				b.routed[i] = append(b.routed[i], routed{t: ev.Time, uid: ev.UserID, wm: m,
-					line: uint32(skip + int64(it.Index())), xt: uint32(event.EventView)})
-			}
-			continue
-		}
-		e.routeEvent(b, &ev, m, skip+int64(it.Index()))
+func (r *Records) reset() {
+	r.Partition, r.Pos = 0, PosNext
+	r.Text, r.Skip, r.Format = nil, 0, FormatCSV
+	r.Block, r.Barrier = nil, 0
+}
+
+// BlockSource is the in-process columnar source: read appends rows to the
+// empty Block it is given (event.Block.Append, AppendEvents, or its columns
+// directly, keeping its invariant) and returns how many, 0 at the end. Rows
+// are numbered from 2, the line each has in the CSV loadgen writes.
+func BlockSource(read func(*event.Block) int) Source { return &blockSource{read: read} }
+
+type blockSource struct {
+	read    func(*event.Block) int
+	started bool
+}
+
+func (s *blockSource) Next(ctx context.Context, r *Records) error {
+	b := &r.own.block
+	b.Reset()
+	if s.read(b) == 0 || b.Len() == 0 {
+		return io.EOF
 	}
-	b.cnt.Views += views
-	b.lines = skip + int64(it.Count())
-	b.localMax = m
+	if err := b.Check(); err != nil {
+		return err
+	}
+	r.Block = b
+	if !s.started {
+		r.Pos, s.started = 2, true
+	}
+	return nil
+}
+
+func (s *blockSource) Close() error { return nil }
+
+// BlocksSource reads blocks, which it only reads, one batch each (tests and
+// benchmarks: no row is copied on input). Rows are numbered from 2.
+func BlocksSource(blocks []event.Block) Source { return &blocksSource{blocks: blocks} }
+
+type blocksSource struct {
+	blocks  []event.Block
+	i       int
+	started bool
+}
+
+func (s *blocksSource) Next(ctx context.Context, r *Records) error {
+	for ; s.i < len(s.blocks); s.i++ {
+		b := &s.blocks[s.i]
+		if b.Len() == 0 {
+			continue
+		}
+		if err := b.Check(); err != nil {
+			return err
+		}
+		if !s.started {
+			r.Pos, s.started = 2, true
+		}
+		r.Block = b
+		s.i++
+		return nil
+	}
+	return io.EOF
+}
+
+func (s *blocksSource) expectedRows() int64 {
+	n := 0
+	for i := range s.blocks {
+		n += s.blocks[i].Len()
+	}
+	return int64(n)
+}
+
+func (s *blocksSource) Close() error { return nil }
+
+// EventsSource reads evs, batch events at a time, as Blocks (a copy of each
+// batch): rows are numbered from 2.
+func EventsSource(evs []event.Event, batch int) Source {
+	if batch <= 0 {
+		batch = 64 << 10
+	}
+	return &blockSource{read: func(b *event.Block) int {
+		n := min(len(evs), batch)
+		b.AppendEvents(evs[:n])
+		evs = evs[n:]
+		return n
+	}}
 }

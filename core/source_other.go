@@ -4,8 +4,6 @@ package core
 
 import "os"
 
-// runMapped maps files on Linux only (source_mmap.go); elsewhere RunFile
+// openMapped maps files on Linux only (source_mmap.go); elsewhere OpenFile
 // reads them.
-func runMapped(*os.File, int64, Options, *Progress) (Summary, bool, error) {
-	return Summary{}, false, nil
-}
+func openMapped(*os.File, string, int64, *Progress) (Source, bool, error) { return nil, false, nil }

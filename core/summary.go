@@ -8,6 +8,32 @@ import (
 	"strings"
 )
 
+// Summary is the result of a run. Field names follow the --summary json keys.
+type Summary struct {
+	Events                int64     `json:"events"`
+	Views                 int64     `json:"views"`
+	Carts                 int64     `json:"carts"`
+	Purchases             int64     `json:"purchases"`
+	OtherEvents           int64     `json:"other_events"`
+	Malformed             int64     `json:"malformed"`
+	CartsOpened           int64     `json:"carts_opened"`
+	Converted             int64     `json:"converted"`
+	Abandoned             int64     `json:"abandoned"`
+	AbandonedValueCents   int64     `json:"abandoned_value_cents"`
+	DirectPurchases       int64     `json:"direct_purchases"`
+	LatePurchases         int64     `json:"late_purchases"`
+	SpendingCents         int64     `json:"spending_cents"`
+	UniqueAbandoningUsers int64     `json:"unique_abandoning_users"`
+	TopSpenders           []Spender `json:"top_spenders"`
+	OpenCarts             int64     `json:"open_carts"`
+	ElapsedSeconds        float64   `json:"elapsed_seconds"`
+	EventsPerSecond       float64   `json:"events_per_second"`
+	// Interrupted: the run was stopped (its context ended) before the end
+	// of its input; the figures cover what was read, and open carts were
+	// not abandoned at the end (rule 6). Only written when true.
+	Interrupted bool `json:"interrupted,omitempty"`
+}
+
 // WriteJSON writes s as one JSON object and a newline.
 func (s *Summary) WriteJSON(w io.Writer) error {
 	out := *s
@@ -27,6 +53,9 @@ func (s *Summary) WriteText(w io.Writer) error {
 	var b strings.Builder
 	line := func(k string, v string) { fmt.Fprintf(&b, "%-24s %s\n", k, v) }
 	n := func(k string, v int64) { line(k, group(v)) }
+	if s.Interrupted {
+		line("interrupted", "yes: partial results, open carts not abandoned")
+	}
 	n("events", s.Events)
 	n("  views", s.Views)
 	n("  carts", s.Carts)

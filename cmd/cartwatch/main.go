@@ -5,6 +5,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"flag"
 	"fmt"
@@ -235,7 +236,7 @@ func runCmd(args []string, stdout, stderr io.Writer) int {
 		if batch <= 0 {
 			batch = 64 << 10
 		}
-		sum, runErr = core.RunBlocks(func(b *event.Block) int { return g.ReadBlock(b, batch) }, f.opt, prog)
+		sum, runErr = core.Run(context.Background(), core.BlockSource(func(b *event.Block) int { return g.ReadBlock(b, batch) }), f.opt, prog)
 		g.Close()
 	} else {
 		if f.input != "-" && !strings.HasSuffix(f.input, ".gz") {
@@ -243,7 +244,12 @@ func runCmd(args []string, stdout, stderr io.Writer) int {
 				total = st.Size()
 			}
 		}
-		sum, runErr = core.RunFile(f.input, f.opt, prog)
+		src, err := core.OpenFile(f.input, core.FileOptions{Progress: prog})
+		if err != nil {
+			stopBar()
+			return fail(err)
+		}
+		sum, runErr = core.Run(context.Background(), src, f.opt, prog)
 	}
 	stopBar()
 	if runErr != nil {

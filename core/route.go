@@ -2,7 +2,6 @@ package core
 
 import (
 	"encoding/binary"
-	"fmt"
 	"math"
 	"math/bits"
 	"unsafe"
@@ -10,14 +9,80 @@ import (
 	"github.com/cartwatch/cartwatch/event"
 )
 
-// This file is the engine's columnar in-process input: a Block holds a batch
-// of events as columns, and RunBlocks / RunBlockSlice route from it.
+// This file is the engine's router: the part of the worker step that hands
+// each event to the shard that owns its user. A Block (event.Block, the
+// columnar in-process input) is routed here whole; CSV text is parsed and
+// routed row by row in decode_csv.go through routeEvent.
 //
 // NOTE: nineteen rows in twenty are views, and without --extend-on-activity
 // all a view does is raise the batch's maximum event time. Routed from
 // []Event, each view still streams its 80-byte Event through the cache
 // (routeBatch was a quarter of the engine's CPU, bound by memory bandwidth);
 // from a Block it costs the 8 bytes of its time and the byte of its type.
+
+// routed is one event on its way to a shard: only what every event needs.
+// A cart or purchase also has a payload; views (routed only with
+// --extend-on-activity, and then nineteen in twenty events) have none, which
+// halves the bytes each one costs to hand over.
+//
+// NOTE: 32 bytes, two to a cache line. With --extend-on-activity every row
+// is one of these, written by a worker and read by a shard on the other
+// core, so the hand-off is bound by their bytes; the shard recomputes the
+// user's hash (a few multiplies) rather than receiving it.
+type routed struct {
+	t    int64  // event time
+	uid  uint64 // user_id
+	wm   int64  // max event time of the batch's rows up to and including this one
+	line uint32 // line (file) or row (in-process) number relative to the batch
+	xt   uint32 // payload index<<2 | event.EventType; a cart or purchase has a payload
+}
+
+func (r *routed) typ() event.EventType { return event.EventType(r.xt & 3) }
+
+// x is the index of a cart's or purchase's payload: in its shard's list of
+// the batch (Events), or in the Block's Rest.
+func (r *routed) x() uint32 { return r.xt >> 2 }
+
+// payload is the rest of a cart or purchase, as a Block keeps it. Routed
+// from Events, each is copied into its shard's list of the batch; from a
+// Block, the shards read the Block's Rest in place (x indexes it), so the
+// router writes only the 32-byte routed.
+type payload = event.BlockRest
+
+// routeEvent counts ev and, when a shard needs it, appends it to its shard's
+// list. m is the batch's running max time, including ev.
+func (e *engine) routeEvent(b *batch, ev *event.Event, m int64, line int64) {
+	if !e.count(b, ev.Type) {
+		return
+	}
+	i := shardOf(event.HashUser(ev.UserID), e.nshard)
+	r := routed{t: ev.Time, uid: ev.UserID, wm: m, line: uint32(line), xt: uint32(ev.Type)}
+	if ev.Type == event.EventCart || ev.Type == event.EventPurchase {
+		r.xt |= uint32(len(b.payloads[i])) << 2
+		b.payloads[i] = append(b.payloads[i], payload{ProductID: ev.ProductID, CategoryID: ev.CategoryID,
+			PriceCents: ev.PriceCents, SessionLen: ev.SessionLen, Session: ev.Session})
+	}
+	b.routed[i] = append(b.routed[i], r)
+}
+
+// count adds a row of type typ to b's counts and reports whether a shard
+// needs it: a cart or purchase always, any other row only with
+// --extend-on-activity. routeEvent and routeRow share it.
+func (e *engine) count(b *batch, typ event.EventType) bool {
+	switch typ {
+	case event.EventView:
+		b.cnt.Views++
+	case event.EventCart:
+		b.cnt.Carts++
+		return true
+	case event.EventPurchase:
+		b.cnt.Purchases++
+		return true
+	default:
+		b.cnt.Others++
+	}
+	return e.opt.ExtendOnActivity
+}
 
 // allViews is eight EventView bytes read as one little-endian word.
 const allViews = 0x0101010101010101 * uint64(event.EventView)
@@ -32,7 +97,7 @@ func max8(t []int64) int64 {
 // routeBlock is the worker step for a Block.
 func (e *engine) routeBlock(b *batch) {
 	b.reset()
-	blk := b.blk
+	blk := b.rec.Block
 	// The readers checked it already; the route below reads the type
 	// column through unsafe, so it does not rely on that.
 	if err := blk.Check(); err != nil {
@@ -159,74 +224,4 @@ func (e *engine) routeRow(b *batch, j int, typ event.EventType, uid uint64, t, m
 	}
 	i := shardOf(event.HashUser(uid), e.nshard)
 	b.routed[i] = append(b.routed[i], routed{t: t, uid: uid, wm: m, line: uint32(j), xt: uint32(k)<<2 | uint32(typ)})
-}
-
-// RunBlocks runs the engine over the Blocks read fills: read gets an empty
-// Block, appends the next rows to it (Append, AppendEvents, or its columns
-// directly, keeping the invariant) and returns how many it appended, 0 at
-// the end. The Block is the engine's, reused from call to call. Row numbers
-// stand in for line numbers, as with RunEvents.
-func RunBlocks(read func(*event.Block) int, opt Options, prog *Progress) (Summary, error) {
-	e, err := newEngine(opt, prog)
-	if err != nil {
-		return Summary{}, err
-	}
-	e.line0 = 2
-	e.blocks = true
-	e.seedHint(e.opt.BatchEvents)
-	reader := func() error {
-		for seq := int64(0); ; seq++ {
-			b := <-e.pool
-			b.blkBuf.Reset()
-			if read(&b.blkBuf) == 0 || b.blkBuf.Len() == 0 {
-				e.pool <- b
-				return nil
-			}
-			if err := b.blkBuf.Check(); err != nil {
-				e.pool <- b
-				return err
-			}
-			b.blk = &b.blkBuf
-			b.seq = seq
-			e.work <- b
-		}
-	}
-	return e.run(reader, func() func(*batch) { return e.routeBlock })
-}
-
-// RunBlockSlice runs the engine over blocks, which it only reads, each block
-// one batch (used by tests and the engine benchmark: no row is copied on
-// input).
-func RunBlockSlice(blocks []event.Block, opt Options) (Summary, error) {
-	for i := range blocks {
-		if err := blocks[i].Check(); err != nil {
-			return Summary{}, fmt.Errorf("block %d: %w", i, err)
-		}
-	}
-	e, err := newEngine(opt, nil)
-	if err != nil {
-		return Summary{}, err
-	}
-	e.line0 = 2
-	most := 0
-	for i := range blocks {
-		most = max(most, blocks[i].Len())
-	}
-	e.blocks = true
-	e.seedHint(most)
-	reader := func() error {
-		seq := int64(0)
-		for i := range blocks {
-			if blocks[i].Len() == 0 {
-				continue
-			}
-			b := <-e.pool
-			b.blk = &blocks[i]
-			b.seq = seq
-			seq++
-			e.work <- b
-		}
-		return nil
-	}
-	return e.run(reader, func() func(*batch) { return e.routeBlock })
 }

@@ -1,0 +1,122 @@
+package core
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"unsafe"
+)
+
+// This file holds the sources of CSV text: OpenFile picks the mapped-file
+// source (source_mmap.go) for a plain regular file and the reader source
+// below for anything else (stdin, a pipe, compressed input).
+
+// ErrNoInput is returned for an empty input path.
+var ErrNoInput = errors.New("no input given")
+
+// FileOptions configures OpenFile. The zero value is ready to use.
+type FileOptions struct {
+	// Progress, if set, gets the file's size as stored in Total (0 when
+	// unknown) and the bytes read so far in Bytes.
+	Progress *Progress
+}
+
+// OpenFile opens a CSV input: path "-" is stdin. It returns an error naming
+// the file for anything wrong that can be known before reading rows, so
+// call it before creating any output.
+func OpenFile(path string, opt FileOptions) (Source, error) {
+	if path == "" {
+		return nil, ErrNoInput
+	}
+	prog := opt.Progress
+	if prog == nil {
+		prog = new(Progress)
+	}
+	if path != "-" {
+		f, err := os.Open(path)
+		if err != nil {
+			return nil, fmt.Errorf("open input: %w", err)
+		}
+		st, err := f.Stat()
+		if err != nil {
+			f.Close()
+			return nil, fmt.Errorf("open input: %w", err)
+		}
+		if st.IsDir() {
+			f.Close()
+			return nil, fmt.Errorf("open input: %s is a directory", path)
+		}
+		if st.Mode().IsRegular() {
+			prog.Total.Store(st.Size())
+			src, ok, err := openMapped(f, path, st.Size(), prog)
+			if ok || err != nil {
+				return src, err
+			}
+		}
+		f.Close()
+	}
+	rc, err := OpenInput(path)
+	if err != nil {
+		return nil, err
+	}
+	return newReaderSource(rc, prog), nil
+}
+
+// ReaderSource returns a Source of CSV text read from r (gzip is not
+// detected: see OpenFile).
+func ReaderSource(r io.Reader) Source {
+	return newReaderSource(io.NopCloser(r), new(Progress))
+}
+
+// readerSource cuts a byte stream into chunks of whole lines (ChunkReader).
+type readerSource struct {
+	rc   io.ReadCloser
+	cr   *ChunkReader
+	prog *Progress
+	size int // chunk bytes, set by the engine (chunkSizer)
+}
+
+func newReaderSource(rc io.ReadCloser, prog *Progress) *readerSource {
+	return &readerSource{rc: rc, prog: prog}
+}
+
+// chunkSizer is a Source that cuts text into chunks of the engine's
+// Options.ChunkBytes; Run tells it the size before the first Next.
+type chunkSizer interface{ setChunkBytes(n, inFlight int) }
+
+func (s *readerSource) setChunkBytes(n, inFlight int) {
+	s.cr = NewChunkReader(s.rc, ReaderOptions{ChunkSize: n, FreeChunks: inFlight})
+}
+
+func (s *readerSource) Next(ctx context.Context, r *Records) error {
+	if s.cr == nil {
+		s.setChunkBytes(0, 0)
+	}
+	c, err := s.cr.Next()
+	if err != nil {
+		return err
+	}
+	s.prog.Bytes.Add(int64(len(c.Data)))
+	r.own.chunk = c
+	r.Text, r.Skip = c.Data, c.Skip
+	if c.Seq == 0 {
+		r.Pos = 1
+	}
+	return nil
+}
+
+func (s *readerSource) Release(r *Records) {
+	if c := r.own.chunk; c != nil {
+		r.own.chunk = nil
+		s.cr.Release(c)
+	}
+}
+
+// Interrupt closes the input, so that a Next blocked on a pipe returns.
+func (s *readerSource) Interrupt() { s.rc.Close() }
+
+func (s *readerSource) Close() error { return s.rc.Close() }
+
+func uintptrOf(b []byte) uintptr { return uintptr(unsafe.Pointer(unsafe.SliceData(b))) }
