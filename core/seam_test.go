@@ -1,0 +1,428 @@
+package core
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/cartwatch/cartwatch/event"
+)
+
+// The seam's tests: partitions, barriers, interrupts, aborts and faults,
+// through in-process sources written here.
+
+// partSource hands out the events of several partitions as Blocks, each
+// Records one partition's next slice, partitions interleaved at random; a
+// barrier (id 1, 2, ...) every barrierEvery Records if that is not 0.
+type partSource struct {
+	parts        [][]event.Event // per partition, in its order
+	rng          *rand.Rand
+	maxBatch     int
+	barrierEvery int
+
+	started []bool
+	n       int    // Records handed out
+	barrier uint64 // the last barrier id
+}
+
+func (s *partSource) Next(ctx context.Context, r *Records) error {
+	if s.barrierEvery > 0 && s.n > 0 && s.n%s.barrierEvery == 0 && r.Barrier == 0 {
+		s.n++
+		s.barrier++
+		r.Barrier = s.barrier
+		return nil
+	}
+	var live []int
+	for p := range s.parts {
+		if len(s.parts[p]) > 0 {
+			live = append(live, p)
+		}
+	}
+	if len(live) == 0 {
+		return io.EOF
+	}
+	if s.started == nil {
+		s.started = make([]bool, len(s.parts))
+	}
+	p := live[s.rng.IntN(len(live))]
+	n := min(len(s.parts[p]), 1+s.rng.IntN(s.maxBatch))
+	b := &r.own.block
+	b.Reset()
+	b.AppendEvents(s.parts[p][:n])
+	s.parts[p] = s.parts[p][n:]
+	r.Block, r.Partition = b, int32(p)
+	if !s.started[p] {
+		r.Pos, s.started[p] = 2, true
+	}
+	s.n++
+	return nil
+}
+
+func (s *partSource) Close() error { return nil }
+
+// alertLog is a Sink that keeps every alert (as JSON) with its partition.
+type alertLog struct {
+	lines []string
+	parts []int32
+	buf   []byte
+}
+
+func (l *alertLog) Alert(a *Alert) error {
+	l.buf = a.AppendJSON(l.buf[:0])
+	l.lines = append(l.lines, string(l.buf))
+	l.parts = append(l.parts, a.Partition)
+	return nil
+}
+func (l *alertLog) Reject(*Reject) error { return nil }
+func (l *alertLog) Flush(bool) error     { return nil }
+
+// of returns the alerts of partition p, in order.
+func (l *alertLog) of(p int32) []string {
+	var out []string
+	for i, q := range l.parts {
+		if q == p {
+			out = append(out, l.lines[i])
+		}
+	}
+	return out
+}
+
+// splitByUser assigns each user to one of n partitions (every event of a
+// user in one partition, rule of docs/semantics.md) keeping input order.
+func splitByUser(evs []event.Event, n int) [][]event.Event {
+	parts := make([][]event.Event, n)
+	for _, e := range evs {
+		p := int(event.HashUser(e.UserID) % uint64(n))
+		parts[p] = append(parts[p], e)
+	}
+	return parts
+}
+
+func alertLines(t *testing.T, evs []event.Event, opt Options) []string {
+	t.Helper()
+	var l alertLog
+	opt.Sink = &l
+	if _, err := Run(context.Background(), EventsSource(evs, 97), opt, nil); err != nil {
+		t.Fatal(err)
+	}
+	return l.lines
+}
+
+// TestPartitionsAlone: with several partitions interleaved in one run, each
+// partition's alerts are exactly those of a run over that partition alone
+// (its own watermark and state), for out-of-order input, any shard count,
+// with and without --extend-on-activity.
+func TestPartitionsAlone(t *testing.T) {
+	rng := rand.New(rand.NewPCG(11, 12))
+	for iter := 0; iter < 6; iter++ {
+		evs := randomEvents(rng, 4000+rng.IntN(4000))
+		nparts := 2 + iter%4
+		parts := splitByUser(evs, nparts)
+		for _, extend := range []bool{false, true} {
+			opt := Options{TTL: 90e9, ExtendOnActivity: extend, Shards: 1 + iter%3, Parsers: 2}
+			var l alertLog
+			o := opt
+			o.Sink = &l
+			src := &partSource{parts: slices.Clone(parts), rng: rand.New(rand.NewPCG(uint64(iter), 1)), maxBatch: 300}
+			sum, err := Run(context.Background(), src, o, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if sum.Events != int64(len(evs)) || sum.Abandoned == 0 {
+				t.Fatalf("summary %+v", sum)
+			}
+			for p := range parts {
+				want := alertLines(t, parts[p], opt)
+				if got := l.of(int32(p)); !slices.Equal(got, want) {
+					t.Fatalf("iter %d extend=%v partition %d of %d: %d alerts, alone %d\ngot  %q\nwant %q",
+						iter, extend, p, nparts, len(got), len(want), got, want)
+				}
+			}
+		}
+	}
+}
+
+// timeOrdered is randomEvents without the out-of-order rows.
+func timeOrdered(rng *rand.Rand, n int) []event.Event {
+	evs := randomEvents(rng, n)
+	slices.SortStableFunc(evs, func(a, b event.Event) int { return int(a.Time - b.Time) })
+	return evs
+}
+
+// TestPartitionsUnion: for time-ordered input the alerts of all partitions
+// together, and the summary, equal those of the single-partition run.
+func TestPartitionsUnion(t *testing.T) {
+	rng := rand.New(rand.NewPCG(21, 22))
+	for iter := 0; iter < 4; iter++ {
+		evs := timeOrdered(rng, 5000)
+		opt := Options{TTL: 60e9, Shards: 2, Parsers: 2}
+		var one alertLog
+		o := opt
+		o.Sink = &one
+		want, err := Run(context.Background(), EventsSource(evs, 256), o, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var many alertLog
+		o.Sink = &many
+		src := &partSource{parts: splitByUser(evs, 5), rng: rand.New(rand.NewPCG(uint64(iter), 2)), maxBatch: 200}
+		got, err := Run(context.Background(), src, o, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		normalized(&want)
+		normalized(&got)
+		if fmt.Sprint(want) != fmt.Sprint(got) {
+			t.Fatalf("summary of 5 partitions %+v\nof one %+v", got, want)
+		}
+		a, b := slices.Clone(one.lines), slices.Clone(many.lines)
+		slices.Sort(a)
+		slices.Sort(b)
+		if !slices.Equal(a, b) || len(a) == 0 {
+			t.Fatalf("alerts of 5 partitions differ from one partition's (%d vs %d)", len(b), len(a))
+		}
+	}
+}
+
+// cutLog is a Checkpointer that records, per barrier, the open carts of
+// every partition summed over the shards, and the positions.
+type cutLog struct {
+	mu    sync.Mutex
+	open  map[uint64]map[int32]int
+	next  map[uint64]map[int32]int64
+	sink  *alertLog
+	seen  map[uint64]int // alerts delivered when the barrier was done
+	calls map[uint64]int // Shard calls per barrier
+}
+
+func (c *cutLog) Shard(id uint64, i int, v ShardView) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.open[id] == nil {
+		c.open[id] = map[int32]int{}
+	}
+	c.calls[id]++
+	for _, p := range v.Partitions() {
+		st, ok := v.Part(p)
+		if !ok {
+			panic("listed partition without state")
+		}
+		c.open[id][p] += st.OpenCarts()
+	}
+}
+
+func (c *cutLog) Done(id uint64, next map[int32]int64) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.next[id] = next
+	c.seen[id] = len(c.sink.lines)
+}
+
+// TestBarrierCut: at each barrier every shard reports in, and the state it
+// reports, the alerts delivered before it and the positions are those of a
+// run over the input before the barrier alone (with --at-eof keep): a
+// consistent cut.
+func TestBarrierCut(t *testing.T) {
+	rng := rand.New(rand.NewPCG(31, 32))
+	evs := randomEvents(rng, 6000)
+	parts := splitByUser(evs, 3)
+	const shards = 3
+	opt := Options{TTL: 90e9, Shards: shards, Parsers: 2}
+	var l alertLog
+	cl := &cutLog{open: map[uint64]map[int32]int{}, next: map[uint64]map[int32]int64{}, sink: &l,
+		seen: map[uint64]int{}, calls: map[uint64]int{}}
+	o := opt
+	o.Sink, o.Checkpoint = &l, cl
+	// The same interleaving is replayed below up to each barrier: record it.
+	var order []struct {
+		p int32
+		n int
+	}
+	src := &partSource{parts: slices.Clone(parts), rng: rand.New(rand.NewPCG(5, 6)), maxBatch: 250, barrierEvery: 7}
+	rec := &recordingSource{src: src, log: &order}
+	if _, err := Run(context.Background(), rec, o, nil); err != nil {
+		t.Fatal(err)
+	}
+	if src.barrier < 3 {
+		t.Fatalf("only %d barriers", src.barrier)
+	}
+	for id := uint64(1); id <= src.barrier; id++ {
+		if cl.calls[id] != shards {
+			t.Fatalf("barrier %d: %d shard calls, want %d", id, cl.calls[id], shards)
+		}
+		// The prefix: the Records before barrier id, per partition.
+		prefix := make([][]event.Event, len(parts))
+		taken := make([]int, len(parts))
+		for _, r := range order[:rec.barrierAt[id]] {
+			prefix[r.p] = append(prefix[r.p], parts[r.p][taken[r.p]:taken[r.p]+r.n]...)
+			taken[r.p] += r.n
+		}
+		wantAlerts := 0
+		for p := range parts {
+			if taken[p] == 0 {
+				if _, ok := cl.next[id][int32(p)]; ok {
+					t.Fatalf("barrier %d: position for unseen partition %d", id, p)
+				}
+				continue
+			}
+			o := opt
+			o.KeepAtEOF = true
+			var pl alertLog
+			o.Sink = &pl
+			sum, err := Run(context.Background(), EventsSource(prefix[p], 50), o, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			wantAlerts += len(pl.lines)
+			if got := cl.open[id][int32(p)]; int64(got) != sum.OpenCarts {
+				t.Errorf("barrier %d partition %d: %d open carts at the cut, the prefix run keeps %d", id, p, got, sum.OpenCarts)
+			}
+			if got := cl.next[id][int32(p)]; got != int64(2+taken[p]) {
+				t.Errorf("barrier %d partition %d: next position %d, want %d", id, p, got, 2+taken[p])
+			}
+		}
+		if cl.seen[id] != wantAlerts {
+			t.Errorf("barrier %d: %d alerts delivered before it, the prefix runs give %d", id, cl.seen[id], wantAlerts)
+		}
+	}
+}
+
+// recordingSource logs the partition and size of each data Records of src,
+// and at which point of the log each barrier came.
+type recordingSource struct {
+	src interface {
+		Next(context.Context, *Records) error
+	}
+	log *[]struct {
+		p int32
+		n int
+	}
+	barrierAt map[uint64]int
+}
+
+func (s *recordingSource) Next(ctx context.Context, r *Records) error {
+	err := s.src.Next(ctx, r)
+	if err != nil {
+		return err
+	}
+	if r.Barrier != 0 {
+		if s.barrierAt == nil {
+			s.barrierAt = map[uint64]int{}
+		}
+		s.barrierAt[r.Barrier] = len(*s.log)
+		return nil
+	}
+	*s.log = append(*s.log, struct {
+		p int32
+		n int
+	}{r.Partition, r.Block.Len()})
+	return nil
+}
+
+func (s *recordingSource) Close() error { return nil }
+
+// TestInterrupt: cancelling the context stops the reading; the alerts
+// already due are written, open carts are not abandoned (no end-of-input),
+// the summary says Interrupted and the error wraps context.Canceled.
+func TestInterrupt(t *testing.T) {
+	rng := rand.New(rand.NewPCG(41, 42))
+	evs := timeOrdered(rng, 20000)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	batches := 0
+	read := func(b *event.Block) int {
+		batches++
+		if batches == 10 {
+			cancel()
+		}
+		n := min(len(evs), 500)
+		b.AppendEvents(evs[:n])
+		evs = evs[n:]
+		return n
+	}
+	var l alertLog
+	sum, err := Run(ctx, BlockSource(read), Options{TTL: 60e9, Shards: 2, Sink: &l}, nil)
+	if !errors.Is(err, context.Canceled) || !sum.Interrupted {
+		t.Fatalf("err %v, interrupted %v", err, sum.Interrupted)
+	}
+	if sum.Events == 0 || sum.Events > 10*500 || sum.OpenCarts == 0 || int64(len(l.lines)) != sum.Abandoned {
+		t.Fatalf("summary %+v with %d alerts: want the first batches only, open carts kept", sum, len(l.lines))
+	}
+}
+
+// errSource fails after n Records.
+type errSource struct {
+	evs []event.Event
+	n   int
+}
+
+var errBroken = errors.New("the source broke")
+
+func (s *errSource) Next(ctx context.Context, r *Records) error {
+	if s.n == 0 {
+		return errBroken
+	}
+	s.n--
+	k := min(len(s.evs), 400)
+	r.own.block.Reset()
+	r.own.block.AppendEvents(s.evs[:k])
+	s.evs = s.evs[k:]
+	r.Block = &r.own.block
+	return nil
+}
+
+func (s *errSource) Close() error { return nil }
+
+// TestAbort: a source error ends the run with that error and without the
+// end-of-input abandonment: carts still open stay open.
+func TestAbort(t *testing.T) {
+	rng := rand.New(rand.NewPCG(51, 52))
+	evs := timeOrdered(rng, 10000)
+	sum, err := Run(context.Background(), &errSource{evs: evs, n: 5}, Options{TTL: 60e9}, nil)
+	if !errors.Is(err, errBroken) || sum.Interrupted {
+		t.Fatalf("err %v, interrupted %v", err, sum.Interrupted)
+	}
+	if sum.Events != 5*400 || sum.OpenCarts == 0 {
+		t.Fatalf("summary %+v: want 2000 events and open carts kept", sum)
+	}
+}
+
+// TestMappedFileShrinks: a mapped input cut short while it is read is an
+// error of the run naming the cause, not a crash (SIGBUS), whether the
+// reader (a file of many chunks) or a worker (one chunk) meets the lost
+// pages first.
+func TestMappedFileShrinks(t *testing.T) {
+	var text bytes.Buffer
+	for i := 0; text.Len() < 3<<20; i++ {
+		fmt.Fprintf(&text, "2019-11-01 00:%02d:%02d UTC,view,1,2,a.b,br,5.10,%d,s1\n", i/60%60, i%60, i%1000)
+	}
+	for _, chunk := range []int{1 << 16, 8 << 20} {
+		fn := filepath.Join(t.TempDir(), "shrinks.csv")
+		if err := os.WriteFile(fn, text.Bytes(), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		src, err := OpenFile(fn, FileOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, ok := src.(*mappedSource); !ok {
+			t.Skipf("%T: the file is not mapped here", src)
+		}
+		if err := os.Truncate(fn, 0); err != nil {
+			t.Fatal(err)
+		}
+		_, err = Run(context.Background(), src, Options{ChunkBytes: chunk}, nil)
+		if err == nil || !strings.Contains(err.Error(), "changed while it was read") {
+			t.Fatalf("chunk %d: err %v, want the file-changed error", chunk, err)
+		}
+	}
+}
