@@ -103,8 +103,7 @@ type engine struct {
 	pool    chan *batch
 	work    chan *batch
 	parsed  chan *batch
-	rings   []*ring       // sequencer -> shard i
-	toShard []chan *batch // instead of rings when opt.useChan
+	toShard []handoff // sequencer -> shard i: rings (ring.go)
 	done    []chan *batch
 
 	shards []*shard
@@ -144,10 +143,10 @@ func newEngine(opt Options, prog *Progress) (*engine, error) {
 	e.done = make([]chan *batch, e.nshard)
 	e.shards = make([]*shard, e.nshard)
 	for i := range e.done {
-		if opt.useChan {
-			e.toShard = append(e.toShard, make(chan *batch, npool+1))
+		if opt.newHandoff != nil {
+			e.toShard = append(e.toShard, opt.newHandoff(npool+1))
 		} else {
-			e.rings = append(e.rings, newRing(npool+1))
+			e.toShard = append(e.toShard, newRing(npool+1))
 		}
 		e.done[i] = make(chan *batch, npool+1)
 		e.shards[i] = newShard(e.ttl, opt.ExtendOnActivity, max(1<<16, int(opt.ExpectedRows/rowsPerUser)/e.nshard))
@@ -409,14 +408,8 @@ func (e *engine) sequence() {
 				b.positions[p] = ps.next
 			}
 		}
-		if e.rings != nil {
-			for _, r := range e.rings {
-				r.push(b)
-			}
-			return
-		}
-		for _, c := range e.toShard {
-			c <- b
+		for _, h := range e.toShard {
+			h.push(b)
 		}
 	}
 	for b := range e.parsed {
@@ -437,26 +430,17 @@ func (e *engine) sequence() {
 	fin := &batch{seq: next, kind: e.end, localMax: math.MinInt64, routed: make([][]routed, e.nshard),
 		payloads: make([][]payload, e.nshard), alerts: make([][]Alert, e.nshard)}
 	dispatch(fin)
-	for _, r := range e.rings {
-		r.close()
-	}
-	for _, c := range e.toShard {
-		close(c)
+	for _, h := range e.toShard {
+		h.close()
 	}
 }
 
 // runShard applies every batch's events for shard i in input order.
 func (e *engine) runShard(i int) {
 	s := e.shards[i]
-	var next func() (*batch, bool)
-	if e.rings != nil {
-		next = e.rings[i].pop
-	} else {
-		c := e.toShard[i]
-		next = func() (*batch, bool) { b, ok := <-c; return b, ok }
-	}
+	in := e.toShard[i]
 	outMax := 0
-	for b, ok := next(); ok; b, ok = next() {
+	for b, ok := in.pop(); ok; b, ok = in.pop() {
 		switch b.kind {
 		case kindData:
 			if b.err == nil {

@@ -44,7 +44,7 @@ func UntouchRec(r *UserRec) { r.flags &^= recPurchaser }
 
 // WithChannels returns opt with the shard hand-off over channels instead of
 // rings (the baseline of BenchmarkEngine and BenchmarkEngineHandoff).
-func WithChannels(opt Options) Options { opt.useChan = true; return opt }
+func WithChannels(opt Options) Options { opt.newHandoff = newChanHandoff; return opt }
 
 // ShardReplay routes blocks for a single shard beforehand and returns a
 // function that applies them all to a fresh shard the way runShard does

@@ -45,10 +45,11 @@ type Options struct {
 	// Checkpoint, if set, is told of every barrier a source emits.
 	Checkpoint Checkpointer
 
-	// useChan hands batches to the shards over buffered channels instead
-	// of the SPSC rings (ring.go); only the benchmarks set it, as the
-	// baseline the rings are measured against (results/engine.md).
-	useChan bool
+	// newHandoff, if set, makes the sequencer-to-shard hand-offs instead
+	// of the SPSC rings (ring.go); only the tests and benchmarks set it, to
+	// buffered channels, the baseline the rings are measured against
+	// (ring_test.go, results/engine.md).
+	newHandoff func(n int) handoff
 }
 
 // Limits of Options, checked by Validate.

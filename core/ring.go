@@ -5,12 +5,21 @@ import (
 	"sync/atomic"
 )
 
+// handoff carries batches from the sequencer to one shard, in order: one
+// goroutine pushes, one pops. The engine uses rings; the tests' baseline is
+// a buffered channel (ring_test.go).
+type handoff interface {
+	push(b *batch)
+	pop() (*batch, bool) // false once closed and drained
+	close()
+}
+
 // ring is a bounded single-producer single-consumer queue of batches built
 // on two atomic counters, with a channel only for sleeping when it is empty
 // or full. It is the hand-off from the sequencer to each shard. A buffered
 // channel measured the same inside the engine (BenchmarkEngineHandoff;
 // results/engine.md) and stays only as the benchmarks' baseline
-// (Options.useChan). Safe for one pushing and one popping goroutine.
+// (Options.newHandoff). Safe for one pushing and one popping goroutine.
 //
 // A side that finds the ring empty (or full) yields at most spins times and
 // then sleeps on its channel until the other side wakes it: it never spins

@@ -61,7 +61,7 @@ func TestEngineChan(t *testing.T) {
 		evs = append(evs, ev(int64(i), []event.EventType{V, C, P, C}[i%4], uint64(i*7%97), uint64(i), int64(i)))
 	}
 	a, sa := runEngine(t, evs, Options{BatchEvents: 64, Shards: 3})
-	b, sb := runEngine(t, evs, Options{BatchEvents: 64, Shards: 3, useChan: true})
+	b, sb := runEngine(t, evs, Options{BatchEvents: 64, Shards: 3, newHandoff: newChanHandoff})
 	if a != b || fmt.Sprint(sa) != fmt.Sprint(sb) || sa.Abandoned == 0 {
 		t.Fatalf("channel output differs")
 	}
@@ -103,4 +103,16 @@ func BenchmarkHandoff(b *testing.B) {
 		close(c)
 		wg.Wait()
 	})
+}
+
+// chanHandoff is the buffered-channel hand-off, the baseline of the rings.
+type chanHandoff chan *batch
+
+func newChanHandoff(n int) handoff { return chanHandoff(make(chan *batch, n)) }
+
+func (c chanHandoff) push(b *batch) { c <- b }
+func (c chanHandoff) close()        { close(c) }
+func (c chanHandoff) pop() (*batch, bool) {
+	b, ok := <-c
+	return b, ok
 }

@@ -75,7 +75,6 @@ type readerSource struct {
 	rc   io.ReadCloser
 	cr   *ChunkReader
 	prog *Progress
-	size int // chunk bytes, set by the engine (chunkSizer)
 }
 
 func newReaderSource(rc io.ReadCloser, prog *Progress) *readerSource {
