@@ -1,8 +1,9 @@
-// Package core holds cartwatch's event model, its CSV and JSON parsers, the
-// sharded session table and the abandoned-cart detector.
+// Package event is cartwatch's data model: one clickstream event (Event), a
+// columnar batch of them (Block), and the user hash that places a user in a
+// shard (HashUser). The row formats (package format) decode into it and the
+// engine (package core) consumes it.
 //
-// Unless a type says otherwise, values are not safe for concurrent use: the
-// engine gives each piece of mutable state exactly one owning goroutine.
+// Values are plain data without locks: not safe for concurrent mutation.
 package event
 
 // EventType is the kind of a clickstream row. The zero value is EventOther,
