@@ -1,258 +1,227 @@
 // Command loadgen writes the synthetic 2019-Nov month (loadgen generate) and
 // measures any file in that schema against the published figures of the
 // real one (loadgen stats). See docs/loadgen-model.md.
+//
+// Exit status: 0 done (help and --version included), 1 the command failed,
+// 2 bad usage (no command, an unknown one, a bad flag or argument).
 package main
 
 import (
-	"bufio"
-	"compress/gzip"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"os"
-	"runtime"
-	"runtime/pprof"
-	"runtime/trace"
 	"strings"
-	"time"
 
-	"github.com/cartwatch/cartwatch/loadgen"
+	"github.com/cartwatch/cartwatch/internal/version"
 )
 
-const usage = `usage:
-  loadgen generate [--rows N | --scale F] [--days D] [--seed S] [--no-gaps] [--format csv] [--direct] [-o FILE]
-  loadgen stats [--rows-published] FILE   (plain or .gz; - for stdin)
+const (
+	exitOK    = 0
+	exitError = 1
+	exitUsage = 2
+)
 
-generate writes the full synthetic month (67,501,979 rows) by default, to
-stdout or to FILE (gzip when FILE ends in .gz).
+// A command is a subcommand of loadgen. Its flags come from newFlags, the
+// same FlagSet its run parses, so the help cannot drift from the flags.
+type command struct {
+	name     string
+	args     string // positional arguments, for the synopsis
+	summary  string // one line, for the list of commands
+	about    string // the rest of its help, before the flags
+	newFlags func() *flag.FlagSet
+	run      func(args []string, stdout, stderr io.Writer) int
+}
 
---direct writes FILE with O_DIRECT, bypassing the page cache: it saves the
-kernel's copy, so writing takes less CPU and less time, but the file is then
-not in memory. It is off by default because the next step is usually
-cartwatch run FILE, which reads the month from the page cache after a
-buffered write 3-4 times faster than from the disk after --direct, more than
---direct saved (results/dataset-fidelity.md). Use it when the file is not
-read back soon, or when the page cache is needed for something else.`
+var commands []*command
+
+func init() {
+	commands = []*command{generateCmd, statsCmd, {
+		name:     "version",
+		summary:  "print loadgen's version (also loadgen --version)",
+		about:    "version prints the module version, VCS revision and Go version the binary was built from.",
+		newFlags: func() *flag.FlagSet { return flag.NewFlagSet("version", flag.ContinueOnError) },
+		run:      runVersion,
+	}}
+}
 
 func main() { os.Exit(run(os.Args[1:], os.Stdout, os.Stderr)) }
 
-// run returns the exit status: 0 ok, 1 runtime failure, 2 bad usage.
+// run returns the exit status: exitOK, exitError or exitUsage.
 func run(args []string, stdout, stderr io.Writer) int {
 	if len(args) == 0 {
-		fmt.Fprintln(stderr, usage)
-		return 2
+		usage(stderr)
+		return exitUsage
 	}
 	switch args[0] {
-	case "generate":
-		return generate(args[1:], stdout, stderr)
-	case "stats":
-		return stats(args[1:], stdout, stderr)
-	case "-h", "--help", "help":
-		fmt.Fprintln(stdout, usage)
-		return 0
+	case "-h", "-help", "--help":
+		usage(stdout)
+		return exitOK
+	case "help":
+		return help(args[1:], stdout, stderr)
+	case "-version", "--version":
+		return runVersion(args[1:], stdout, stderr)
 	}
-	fmt.Fprintf(stderr, "loadgen: unknown command %q\n%s\n", args[0], usage)
-	return 2
+	if c := lookup(args[0]); c != nil {
+		return c.run(args[1:], stdout, stderr)
+	}
+	fmt.Fprintf(stderr, "loadgen: unknown command %q\n\n", args[0])
+	usage(stderr)
+	return exitUsage
 }
 
-func generate(args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("generate", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() {
-		fmt.Fprintf(stderr, "%s\n\nflags of generate:\n", usage)
-		fs.PrintDefaults()
-	}
-	var cfg loadgen.Config
-	cfg.AddFlags(fs)
-	out := fs.String("o", "-", "output file; - for stdout; gzip when the name ends in .gz")
-	direct := fs.Bool("direct", false, "write -o FILE with O_DIRECT, bypassing the page cache: faster, but the file is not cached for the next reader, hence off by default (not for - or .gz)")
-	format := fs.String("format", "csv", "output format; only csv (the 2019-Nov text format) is supported")
-	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile to this file")
-	traceFile := fs.String("trace", "", "write a runtime execution trace to this file")
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return 0
-		}
-		return 2
-	}
-	if fs.NArg() > 0 {
-		fmt.Fprintf(stderr, "loadgen generate: unexpected argument %q (flags go before nothing else; use -o FILE)\n", fs.Arg(0))
-		return 2
-	}
-	if *format != "csv" {
-		fmt.Fprintf(stderr, "loadgen generate: unknown --format %q (supported: csv)\n", *format)
-		return 2
-	}
-	if err := cfg.Validate(); err != nil {
-		fmt.Fprintf(stderr, "loadgen generate: %v\n", err)
-		return 2
-	}
-	if *direct && (*out == "-" || strings.HasSuffix(*out, ".gz")) {
-		fmt.Fprintf(stderr, "loadgen generate: --direct writes a plain regular file, not -o %s (drop --direct)\n", *out)
-		return 2
-	}
-	// A regular file (or a new one) that is not gzipped is written by a
-	// loadgen.File, into which WriteCSV renders in place; anything else
-	// (stdout, a device, a pipe, a .gz) takes whole hours through Write.
-	asFile := *out != "-" && !strings.HasSuffix(*out, ".gz")
-	if st, err := os.Stat(*out); asFile && err == nil && !st.Mode().IsRegular() {
-		if *direct {
-			fmt.Fprintf(stderr, "loadgen generate: --direct writes a regular file; -o %s is not one (drop --direct)\n", *out)
-			return 2
-		}
-		asFile = false
-	}
-	if asFile {
-		// One P more than the default, for the goroutines that block in
-		// the disk writes: with a P per core, a writer returning from its
-		// write waited for a P held by a busy worker while the disk idled.
-		// Month with --direct, 2 rounds side by side: 10.33 and 9.36 s
-		// with GOMAXPROCS=2, 7.32 and 8.57 s with 3 (and 3 workers). The
-		// buffered File was measured with it too (results/dataset-fidelity.md).
-		runtime.GOMAXPROCS(runtime.GOMAXPROCS(0) + 1)
-	}
-	var w io.Writer = stdout
-	var f io.WriteCloser
-	if *out != "-" {
-		var err error
-		if asFile {
-			f, err = loadgen.CreateFile(*out, *direct, func(reason error) {
-				fmt.Fprintf(stderr, "loadgen generate: note: %s written buffered, O_DIRECT refused: %v\n", *out, reason)
-			})
-		} else {
-			f, err = os.Create(*out)
-		}
-		if err != nil {
-			fmt.Fprintf(stderr, "loadgen generate: cannot write -o %s: %v\n", *out, err)
-			return 2
-		}
-		w = f
-	}
-	var zw *gzip.Writer
-	if strings.HasSuffix(*out, ".gz") {
-		zw, _ = gzip.NewWriterLevel(w, gzip.BestSpeed)
-		w = zw
-	} else if f == nil {
-		// Large writes to a pipe or terminal.
-		bw := bufio.NewWriterSize(w, 1<<20)
-		defer bw.Flush()
-		w = bw
-	}
-	if *cpuprofile != "" {
-		pf, err := os.Create(*cpuprofile)
-		if err != nil {
-			fmt.Fprintf(stderr, "loadgen generate: cannot write --cpuprofile %s: %v\n", *cpuprofile, err)
-			return 2
-		}
-		defer pf.Close()
-		pprof.StartCPUProfile(pf)
-		defer pprof.StopCPUProfile()
-	}
-	if *traceFile != "" {
-		tf, err := os.Create(*traceFile)
-		if err != nil {
-			fmt.Fprintf(stderr, "loadgen generate: cannot write --trace %s: %v\n", *traceFile, err)
-			return 2
-		}
-		defer tf.Close()
-		trace.Start(tf)
-		defer trace.Stop()
-	}
-	g, _ := loadgen.NewGenerator(cfg)
-	total := g.Rows()
-	var progress func(int64)
-	start := time.Now()
-	if isTerminal(os.Stderr) {
-		last := time.Now()
-		progress = func(rows int64) {
-			if time.Since(last) < 500*time.Millisecond && rows < total {
-				return
-			}
-			last = time.Now()
-			el := time.Since(start).Seconds()
-			fmt.Fprintf(stderr, "\rloadgen: %d / %d rows (%.1f %%), %.1f M rows/s   ", rows, total,
-				100*float64(rows)/float64(max(total, 1)), float64(rows)/el/1e6)
-			if rows == total {
-				fmt.Fprintln(stderr)
-			}
+func lookup(name string) *command {
+	for _, c := range commands {
+		if c.name == name {
+			return c
 		}
 	}
-	_, err := loadgen.WriteCSV(w, cfg, progress)
-	if err == nil && zw != nil {
-		err = zw.Close()
-	}
-	if f != nil {
-		if cerr := f.Close(); err == nil {
-			err = cerr
-		}
-	}
-	if err != nil {
-		fmt.Fprintf(stderr, "loadgen generate: %v\n", err)
-		return 1
-	}
-	return 0
+	return nil
 }
 
-func stats(args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("stats", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	if err := fs.Parse(args); err != nil {
-		return 2
-	}
-	if fs.NArg() != 1 {
-		fmt.Fprintf(stderr, "loadgen stats: want exactly one FILE (plain, .gz, or - for stdin)\n%s\n", usage)
-		return 2
-	}
-	name := fs.Arg(0)
-	var r io.Reader = os.Stdin
-	if name != "-" {
-		f, err := os.Open(name)
-		if err != nil {
-			fmt.Fprintf(stderr, "loadgen stats: %v\n", err)
-			return 2
+// help is `loadgen help [COMMAND]`.
+func help(args []string, stdout, stderr io.Writer) int {
+	switch len(args) {
+	case 0:
+		usage(stdout)
+		return exitOK
+	case 1:
+		if c := lookup(args[0]); c != nil {
+			c.help(stdout)
+			return exitOK
 		}
-		defer f.Close()
-		r = f
+		fmt.Fprintf(stderr, "loadgen help: unknown command %q\n\n", args[0])
+	default:
+		fmt.Fprintf(stderr, "loadgen help: one command expected, got %q\n\n", args)
 	}
-	var onDisk int64 = -1 // compressed size, for the gzip row of the table
-	if strings.HasSuffix(name, ".gz") {
-		if st, err := os.Stat(name); err == nil {
-			onDisk = st.Size()
-		}
-		zr, err := gzip.NewReader(r)
-		if err != nil {
-			fmt.Fprintf(stderr, "loadgen stats: %s: %v\n", name, err)
-			return 1
-		}
-		defer zr.Close()
-		r = zr
+	usage(stderr)
+	return exitUsage
+}
+
+// usage writes the top-level help: each command's synopsis, with its flags.
+func usage(w io.Writer) {
+	fmt.Fprint(w, "loadgen writes the synthetic 2019-Nov month and measures files in its schema.\n\nusage:\n")
+	for _, c := range commands {
+		fmt.Fprintf(w, "%s\n", c.synopsis("  "))
 	}
-	var progress func(int64)
-	if isTerminal(os.Stderr) {
-		start := time.Now()
-		last := start
-		progress = func(b int64) {
-			if time.Since(last) < 500*time.Millisecond {
-				return
-			}
-			last = time.Now()
-			fmt.Fprintf(stderr, "\rloadgen stats: %.2f GB read, %.0f MB/s   ", float64(b)/1e9, float64(b)/1e6/time.Since(start).Seconds())
-		}
+	fmt.Fprint(w, "  loadgen help [COMMAND]\n\ncommands:\n")
+	for _, c := range commands {
+		fmt.Fprintf(w, "  %-9s %s\n", c.name, c.summary)
 	}
-	s, err := loadgen.Measure(r, progress, func(line int64, msg string) {
-		fmt.Fprintf(stderr, "loadgen stats: line %d skipped: %s\n", line, msg)
+	fmt.Fprint(w, "\nloadgen help COMMAND, or loadgen COMMAND --help, describes a command and its flags.\n")
+}
+
+// synopsis returns "loadgen NAME [--flag ARG] ... ARGS" from the command's
+// FlagSet, wrapped at 100 columns with continuation lines under the first
+// flag.
+func (c *command) synopsis(indent string) string {
+	head := indent + "loadgen " + c.name
+	words := []string{}
+	c.newFlags().VisitAll(func(f *flag.Flag) {
+		arg, _ := flag.UnquoteUsage(f)
+		if arg != "" {
+			arg = " " + arg
+		}
+		words = append(words, "["+dashes(f.Name)+arg+"]")
 	})
-	if progress != nil {
-		fmt.Fprintln(stderr)
+	if c.args != "" {
+		words = append(words, c.args)
 	}
-	if err != nil && !errors.Is(err, io.EOF) {
-		fmt.Fprintf(stderr, "loadgen stats: %s: %v\n", name, err)
-		return 1
+	var b strings.Builder
+	b.WriteString(head)
+	col := len(head)
+	for _, w := range words {
+		if col+1+len(w) > 100 {
+			b.WriteString("\n" + strings.Repeat(" ", len(head)))
+			col = len(head)
+		}
+		b.WriteString(" " + w)
+		col += 1 + len(w)
 	}
-	s.GzipBytes = onDisk
-	s.WriteTable(stdout, name)
-	return 0
+	return b.String()
+}
+
+// help writes the command's help: synopsis, description, flags.
+func (c *command) help(w io.Writer) {
+	fmt.Fprintf(w, "usage:\n%s\n\n%s\n", c.synopsis("  "), c.about)
+	fs := c.newFlags()
+	n := 0
+	fs.VisitAll(func(*flag.Flag) { n++ })
+	if n > 0 {
+		fmt.Fprint(w, "\nflags:\n")
+		printFlags(w, fs)
+	}
+}
+
+// dashes returns the flag as the help writes it: -o, --rows. (The flag
+// package takes one dash or two for any flag.)
+func dashes(name string) string {
+	if len(name) == 1 {
+		return "-" + name
+	}
+	return "--" + name
+}
+
+// printFlags is flag.PrintDefaults with the dashes the rest of the help
+// uses.
+func printFlags(w io.Writer, fs *flag.FlagSet) {
+	fs.VisitAll(func(f *flag.Flag) {
+		arg, text := flag.UnquoteUsage(f)
+		fmt.Fprintf(w, "  %s", dashes(f.Name))
+		if arg != "" {
+			fmt.Fprintf(w, " %s", arg)
+		}
+		fmt.Fprintf(w, "\n    \t%s", strings.ReplaceAll(text, "\n", "\n    \t"))
+		if d := f.DefValue; d != "" && d != "0" && d != "false" {
+			fmt.Fprintf(w, " (default %s)", d)
+		}
+		fmt.Fprintln(w)
+	})
+}
+
+// parse parses args with the command's FlagSet fs. On --help it writes the
+// help to stdout and returns exitOK; on a bad flag it names it on stderr and
+// returns exitUsage; else it returns -1 and the command goes on. Flags may
+// come before or after the positional arguments, which it returns.
+func (c *command) parse(fs *flag.FlagSet, args []string, stdout, stderr io.Writer) ([]string, int) {
+	fs.SetOutput(io.Discard) // errors are written once, below
+	fs.Usage = func() {}
+	var pos []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			if errors.Is(err, flag.ErrHelp) {
+				c.help(stdout)
+				return nil, exitOK
+			}
+			return nil, c.usageError(stderr, "%v", err)
+		}
+		if fs.NArg() == 0 {
+			return pos, -1
+		}
+		pos = append(pos, fs.Arg(0))
+		args = fs.Args()[1:]
+	}
+}
+
+// usageError writes "loadgen NAME: message" and where the help is to
+// stderr, and returns exitUsage.
+func (c *command) usageError(stderr io.Writer, format string, a ...any) int {
+	fmt.Fprintf(stderr, "loadgen %s: %s\n(loadgen help %s lists the flags)\n", c.name, fmt.Sprintf(format, a...), c.name)
+	return exitUsage
+}
+
+func runVersion(args []string, stdout, stderr io.Writer) int {
+	c := lookup("version")
+	pos, code := c.parse(c.newFlags(), args, stdout, stderr)
+	if code >= 0 {
+		return code
+	}
+	if len(pos) > 0 {
+		return c.usageError(stderr, "unexpected argument %q", pos[0])
+	}
+	fmt.Fprintln(stdout, version.String("loadgen"))
+	return exitOK
 }
 
 // isTerminal reports whether f is a character device (a terminal), where
