@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/cartwatch/cartwatch/event"
 )
@@ -74,11 +75,11 @@ func parseCSV(t *testing.T, data []byte) []event.Event {
 			t.Fatalf("line %d: %d fields", len(out)+2, len(f))
 		}
 		var e event.Event
-		ts, ok := parseTime([]byte(f[0]))
-		if !ok {
+		ts, err := time.Parse("2006-01-02 15:04:05 UTC", f[0])
+		if err != nil {
 			t.Fatalf("line %d: bad time %q", len(out)+2, f[0])
 		}
-		e.Time = ts
+		e.Time = ts.Unix()
 		switch f[1] {
 		case "view":
 			e.Type = event.EventView

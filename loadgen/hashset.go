@@ -2,6 +2,7 @@ package loadgen
 
 import (
 	"encoding/binary"
+	"math"
 	"math/bits"
 	"runtime/debug"
 )
@@ -101,24 +102,38 @@ func (t *sessTable) grow() {
 	}
 }
 
-// keySet is an open-addressing set of nonzero uint64 keys with a byte of
-// flags each (users: carted, purchased).
-type keySet struct {
+// idSet is a set of uint64 ids with a byte of flags each (users: carted,
+// purchased): an open-addressing table of id+1 (0 marks an empty slot), and
+// the one id whose +1 wraps to 0 kept beside it.
+type idSet struct {
 	keys  []uint64
 	flags []uint8
 	n     int
+
+	hasMax   bool  // the id 2^64-1 is in the set
+	maxFlags uint8 // and its flags
 }
 
-func newKeySet() *keySet { return &keySet{keys: make([]uint64, 1<<12), flags: make([]uint8, 1<<12)} }
+func newIDSet() *idSet { return &idSet{keys: make([]uint64, 1<<12), flags: make([]uint8, 1<<12)} }
 
-// add inserts k (or ORs f into its flags) and reports whether k was new.
-func (s *keySet) add(k uint64, f uint8) bool {
+// add inserts id, or ORs f into its flags.
+func (s *idSet) add(id uint64, f uint8) {
+	if id == math.MaxUint64 {
+		s.hasMax = true
+		s.maxFlags |= f
+		return
+	}
+	s.insert(id+1, f)
+}
+
+// insert adds the nonzero key k, or ORs f into its flags.
+func (s *idSet) insert(k uint64, f uint8) {
 	if s.n*100 >= len(s.keys)*70 {
 		old := *s
 		s.keys, s.flags, s.n = make([]uint64, 2*len(old.keys)), make([]uint8, 2*len(old.keys)), 0
 		for j, k := range old.keys {
 			if k != 0 {
-				s.add(k, old.flags[j])
+				s.insert(k, old.flags[j])
 			}
 		}
 	}
@@ -128,12 +143,32 @@ func (s *keySet) add(k uint64, f uint8) bool {
 		switch s.keys[i] {
 		case k:
 			s.flags[i] |= f
-			return false
+			return
 		case 0:
 			s.keys[i], s.flags[i] = k, f
 			s.n++
-			return true
+			return
 		}
 		i = (i + 1) & mask
+	}
+}
+
+// len returns the number of ids in the set.
+func (s *idSet) len() int64 {
+	if s.hasMax {
+		return int64(s.n) + 1
+	}
+	return int64(s.n)
+}
+
+// each calls fn with the flags of every id in the set.
+func (s *idSet) each(fn func(flags uint8)) {
+	for i, k := range s.keys {
+		if k != 0 {
+			fn(s.flags[i])
+		}
+	}
+	if s.hasMax {
+		fn(s.maxFlags)
 	}
 }

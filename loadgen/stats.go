@@ -1,14 +1,17 @@
 package loadgen
 
 import (
-	"bufio"
 	"bytes"
+	"encoding/csv"
 	"errors"
 	"fmt"
 	"io"
 	"math"
 	"slices"
 	"sort"
+
+	"github.com/cartwatch/cartwatch/event"
+	"github.com/cartwatch/cartwatch/format"
 )
 
 // Stats are the figures of ../shared/data/README.md measured on one file.
@@ -57,194 +60,219 @@ type NameCount struct {
 var ErrNotSchema = errors.New("loadgen: not in the 2019-Nov schema")
 
 // Measure streams r (uncompressed CSV in the 2019-Nov schema, with or
-// without the header) and computes its Stats. Malformed rows are counted,
-// reported to skip (when not nil) and left out of every other figure.
-// progress, when not nil, is called now and then with the bytes read.
-// Memory grows with the distinct sessions (20 bytes each, in a table kept
-// below 85 % full) and users (9 bytes each below 70 %), not with the rows.
+// without the header) and computes its Stats. Rows are read by the parser of
+// cartwatch run (format.Parser), so a row is malformed here exactly when
+// cartwatch run rejects it (docs/semantics.md, rule 8); malformed rows are
+// counted, reported to skip (when not nil) with their line number and
+// reason, and left out of every other figure. Blank lines are skipped, as
+// by cartwatch run. progress, when not nil, is called now and then with the
+// bytes read. Memory grows with the distinct sessions (20 bytes each, in a
+// table kept below 85 % full) and users (9 bytes each below 70 %), not with
+// the rows.
 func Measure(r io.Reader, progress func(bytes int64), skip func(line int64, msg string)) (*Stats, error) {
 	s := &Stats{GzipBytes: -1, PriceMin: math.Inf(1), Daily: map[int64]int64{}}
-	br := bufio.NewReaderSize(r, 1<<20)
-	sess := newSessTable()
-	users, products := newKeySet(), newKeySet()
-	cats := newKeySet()
-	// *int64 values: an increment is a lookup, which with a string(b) key
-	// does not allocate; m[string(b)]++ would allocate a key per row.
-	codes, brands := map[string]*int64{}, map[string]*int64{}
-	hours := map[int64]int64{}
-	curHour, curHourN := int64(math.MinInt64), int64(0) // rows are nearly in time order
-	curDay, curDayN := int64(math.MinInt64), int64(0)
-	priceHist := make([]int64, 300_000) // cents; higher prices go to priceBig
-	priceBig := map[int64]int64{}
-	var priceSum, priceSq float64
-	var dupSet []uint64 // line hashes of the current second, scanned linearly
-	dupT := int64(math.MinInt64)
-	prevT := int64(math.MinInt64)
-	var line int64
-	var fields [9][]byte
+	m := newMeasurer()
+	lr := newLineReader(r)
+	var p format.Parser
+	var ev event.Event
+	var base int64 // lines before the current chunk
 	for {
-		b, err := br.ReadSlice('\n')
-		if errors.Is(err, bufio.ErrBufferFull) {
-			// A line over 1 MiB: count it and skip to its end.
-			n := int64(len(b))
-			for errors.Is(err, bufio.ErrBufferFull) {
-				b, err = br.ReadSlice('\n')
-				n += int64(len(b))
-			}
-			line++
-			s.Bytes += n
-			s.Malformed++
-			if skip != nil {
-				skip(line, "longer than 1 MiB")
-			}
-			continue
-		}
-		if len(b) == 0 && err != nil {
+		data, header, err := lr.next()
+		if err != nil {
+			s.Bytes = lr.bytes
 			if err == io.EOF {
 				break
 			}
 			return s, err
 		}
-		line++
-		s.Bytes += int64(len(b))
-		if progress != nil && line&(1<<20-1) == 0 {
-			progress(s.Bytes)
-		}
-		row := bytes.TrimRight(b, "\r\n")
-		if line == 1 && bytes.HasPrefix(row, []byte("event_time,")) {
-			continue
-		}
-		if msg := splitRow(row, &fields); msg != "" {
-			s.Malformed++
-			if skip != nil {
-				skip(line, msg)
+		base += int64(header)
+		it := p.Rows(data)
+		for {
+			reason, ok := it.Next(&ev, true)
+			if !ok {
+				break
 			}
-			if line > 100 && s.Rows == 0 {
-				return s, fmt.Errorf("%w: no valid row in the first %d lines (last: %s)", ErrNotSchema, line, msg)
+			if reason != format.ReasonOK {
+				s.Malformed++
+				line := base + int64(it.Index()) + 1
+				if skip != nil {
+					skip(line, reason.String())
+				}
+				if line > 100 && s.Rows == 0 {
+					s.Bytes = lr.bytes
+					return s, fmt.Errorf("%w: no valid row in the first %d lines (last: %s)", ErrNotSchema, line, reason)
+				}
+				continue
 			}
-			continue
+			m.add(s, &ev, it.Line())
 		}
-		t, ok := parseTime(fields[0])
-		if !ok {
-			s.Malformed++
-			if skip != nil {
-				skip(line, fmt.Sprintf("bad event_time %q", fields[0]))
-			}
-			continue
+		base += int64(it.Count())
+		if progress != nil {
+			progress(lr.bytes)
 		}
-		cents, ok := parseCents(fields[6])
-		prod, ok1 := parseU64(fields[2])
-		cat, ok2 := parseU64(fields[3])
-		user, ok3 := parseU64(fields[7])
-		if !ok || !ok1 || !ok2 || !ok3 {
-			s.Malformed++
-			if skip != nil {
-				skip(line, "bad number in product_id, category_id, price or user_id")
-			}
-			continue
-		}
-		s.Rows++
-		if t < prevT {
-			s.OutOfOrder++
-		}
-		prevT = t
-		if t != dupT {
-			dupSet, dupT = dupSet[:0], t
-		}
-		h := hash64(row)
-		if slices.Contains(dupSet, h) {
-			s.Duplicates++
-		} else {
-			dupSet = append(dupSet, h)
-		}
-		var flags uint32
-		var uflags uint8
-		switch string(fields[1]) {
-		case "view":
-			s.Views++
-		case "cart":
-			s.Carts++
-			flags, uflags = flagCart, 1
-		case "purchase":
-			s.Purchases++
-			flags, uflags = flagBuy, 2
-			if cents == 0 {
-				s.ZeroPricePurchase++
-			}
-			if inGapUnix(t) {
-				s.PurchasesInGap++
-			}
-		default:
-			s.Other++
-		}
-		users.add(user+1, uflags)
-		products.add(prod+1, 0)
-		cats.add(cat+1, 0)
-		if len(fields[4]) == 0 {
-			s.EmptyCode++
-		} else {
-			count(codes, fields[4])
-		}
-		if len(fields[5]) == 0 {
-			s.EmptyBrand++
-		} else {
-			count(brands, fields[5])
-		}
-		if cents < int64(len(priceHist)) {
-			priceHist[cents]++
-		} else {
-			priceBig[cents]++
-		}
-		p := float64(cents) / 100
-		priceSum += p
-		priceSq += p * p
-		if cents == 0 {
-			s.ZeroPrices++
-		}
-		if len(fields[8]) == 0 {
-			s.EmptySess++
-		} else {
-			sess.add(hash64(fields[8]), uint32(t-statsEpoch), flags)
-		}
-		if hr := floorDiv(t, 3600); hr != curHour {
-			hours[curHour] += curHourN
-			curHour, curHourN = hr, 0
-		}
-		curHourN++
-		if d := floorDiv(t, 86400); d != curDay {
-			s.Daily[curDay] += curDayN
-			curDay, curDayN = d, 0
-		}
-		curDayN++
 	}
-	if progress != nil {
-		progress(s.Bytes)
-	}
-	hours[curHour] += curHourN
-	s.Daily[curDay] += curDayN
-	delete(hours, math.MinInt64)
-	delete(s.Daily, math.MinInt64)
-	s.finish(sess, users, products, cats.n, codes, brands, hours, priceHist, priceBig, priceSum, priceSq)
+	m.finish(s)
 	if s.Rows == 0 && s.Malformed > 0 {
-		return s, fmt.Errorf("%w: no valid row in %d lines", ErrNotSchema, line)
+		return s, fmt.Errorf("%w: no valid row in %d lines", ErrNotSchema, base)
 	}
 	return s, nil
 }
 
-func (s *Stats) finish(sess *sessTable, users, products *keySet, ncats int, codes, brands map[string]*int64,
-	hours map[int64]int64, priceHist []int64, priceBig map[int64]int64, priceSum, priceSq float64) {
-	s.Users, s.Products, s.Categories = int64(users.n), int64(products.n), int64(ncats)
-	s.Codes, s.Brands = int64(len(codes)), int64(len(brands))
-	for i, k := range users.keys {
-		if k != 0 {
-			if users.flags[i]&1 != 0 {
-				s.UsersCart++
-			}
-			if users.flags[i]&2 != 0 {
-				s.UsersPurchase++
-			}
-		}
+// measurer holds what Measure accumulates besides the counters in Stats.
+type measurer struct {
+	sess                  *sessTable
+	users, products, cats *idSet
+	codes, brands         map[string]*int64
+	hours                 map[int64]int64
+	curHour, curHourN     int64 // rows are nearly in time order
+	curDay, curDayN       int64
+	priceHist             []int64 // cents; higher prices go to priceBig
+	priceBig              map[int64]int64
+	priceSum, priceSq     float64
+	dupSet                []uint64 // row hashes of the current second, scanned linearly
+	dupT, prevT           int64
+}
+
+func newMeasurer() *measurer {
+	return &measurer{
+		sess:  newSessTable(),
+		users: newIDSet(), products: newIDSet(), cats: newIDSet(),
+		// *int64 values: an increment is a lookup, which with a string(b)
+		// key does not allocate; m[string(b)]++ would allocate a key per row.
+		codes: map[string]*int64{}, brands: map[string]*int64{},
+		hours:   map[int64]int64{},
+		curHour: math.MinInt64, curDay: math.MinInt64,
+		priceHist: make([]int64, 300_000),
+		priceBig:  map[int64]int64{},
+		dupT:      math.MinInt64, prevT: math.MinInt64,
 	}
+}
+
+// add counts one valid row: ev as format.Parser filled it (full), line the
+// row's text without its '\n'.
+func (m *measurer) add(s *Stats, ev *event.Event, line []byte) {
+	if n := len(line); n > 0 && line[n-1] == '\r' {
+		line = line[:n-1]
+	}
+	t, cents := ev.Time, ev.PriceCents
+	s.Rows++
+	if t < m.prevT {
+		s.OutOfOrder++
+	}
+	m.prevT = t
+	if t != m.dupT {
+		m.dupSet, m.dupT = m.dupSet[:0], t
+	}
+	h := hash64(line)
+	if slices.Contains(m.dupSet, h) {
+		s.Duplicates++
+	} else {
+		m.dupSet = append(m.dupSet, h)
+	}
+	var flags uint32
+	var uflags uint8
+	switch ev.Type {
+	case event.EventView:
+		s.Views++
+	case event.EventCart:
+		s.Carts++
+		flags, uflags = flagCart, 1
+	case event.EventPurchase:
+		s.Purchases++
+		flags, uflags = flagBuy, 2
+		if cents == 0 {
+			s.ZeroPricePurchase++
+		}
+		if inGapUnix(t) {
+			s.PurchasesInGap++
+		}
+	default:
+		s.Other++
+	}
+	m.users.add(ev.UserID, uflags)
+	m.products.add(ev.ProductID, 0)
+	m.cats.add(ev.CategoryID, 0)
+	code, brand, session := textFields(line)
+	if len(code) == 0 {
+		s.EmptyCode++
+	} else {
+		count(m.codes, code)
+	}
+	if len(brand) == 0 {
+		s.EmptyBrand++
+	} else {
+		count(m.brands, brand)
+	}
+	if cents < int64(len(m.priceHist)) {
+		m.priceHist[cents]++
+	} else {
+		m.priceBig[cents]++
+	}
+	p := float64(cents) / 100
+	m.priceSum += p
+	m.priceSq += p * p
+	if cents == 0 {
+		s.ZeroPrices++
+	}
+	if len(session) == 0 {
+		s.EmptySess++
+	} else {
+		m.sess.add(hash64(session), uint32(t-statsEpoch), flags)
+	}
+	if hr := floorDiv(t, 3600); hr != m.curHour {
+		m.hours[m.curHour] += m.curHourN
+		m.curHour, m.curHourN = hr, 0
+	}
+	m.curHourN++
+	if d := floorDiv(t, 86400); d != m.curDay {
+		s.Daily[m.curDay] += m.curDayN
+		m.curDay, m.curDayN = d, 0
+	}
+	m.curDayN++
+}
+
+// textFields returns the category_code, brand and user_session of a row
+// that format.Parser accepted (so it has exactly 9 fields), unquoted.
+func textFields(row []byte) (code, brand, session []byte) {
+	if bytes.IndexByte(row, '"') >= 0 {
+		return quotedTextFields(row)
+	}
+	var f [format.NumFields][]byte
+	for i := range format.NumFields - 1 {
+		j := bytes.IndexByte(row, ',')
+		f[i], row = row[:j], row[j+1:]
+	}
+	return f[4], f[5], row
+}
+
+// quotedTextFields is textFields for a row with a '"', rare enough to go
+// through encoding/csv, whose rules (LazyQuotes off) format.Parser follows.
+func quotedTextFields(row []byte) (code, brand, session []byte) {
+	f, err := csv.NewReader(bytes.NewReader(row)).Read()
+	if err != nil || len(f) != format.NumFields {
+		return nil, nil, nil // cannot happen for a row the parser accepted
+	}
+	return []byte(f[4]), []byte(f[5]), []byte(f[8])
+}
+
+// finish computes the figures that need every row.
+func (m *measurer) finish(s *Stats) {
+	m.hours[m.curHour] += m.curHourN
+	s.Daily[m.curDay] += m.curDayN
+	delete(m.hours, math.MinInt64)
+	delete(s.Daily, math.MinInt64)
+	sess, codes, brands, hours := m.sess, m.codes, m.brands, m.hours
+	priceHist, priceBig, priceSum, priceSq := m.priceHist, m.priceBig, m.priceSum, m.priceSq
+	s.Users, s.Products, s.Categories = m.users.len(), m.products.len(), m.cats.len()
+	s.Codes, s.Brands = int64(len(codes)), int64(len(brands))
+	m.users.each(func(f uint8) {
+		if f&1 != 0 {
+			s.UsersCart++
+		}
+		if f&2 != 0 {
+			s.UsersPurchase++
+		}
+	})
 	s.TopCodes, s.TopBrands = top(codes, 3), top(brands, 3)
 	for h, n := range hours {
 		if n > s.BusiestHour || (n == s.BusiestHour && h*3600 < s.BusiestHourAt) {
@@ -373,118 +401,12 @@ func top(m map[string]*int64, n int) []NameCount {
 	return all[:min(n, len(all))]
 }
 
-// splitRow cuts row into its 9 fields, or says why it cannot. Fields are
-// never quoted in this schema (no value contains a comma).
-func splitRow(row []byte, f *[9][]byte) string {
-	for i := 0; i < 8; i++ {
-		j := bytes.IndexByte(row, ',')
-		if j < 0 {
-			return fmt.Sprintf("%d fields, want 9", i+1)
-		}
-		f[i], row = row[:j], row[j+1:]
-	}
-	if bytes.IndexByte(row, ',') >= 0 {
-		return "more than 9 fields"
-	}
-	f[8] = row
-	if n := len(row); n != 0 && n != 36 {
-		return fmt.Sprintf("user_session of %d characters, want a 36-character UUID or empty", n)
-	}
-	return ""
-}
-
-// parseTime parses "2019-11-01 00:00:00 UTC" into Unix seconds.
-func parseTime(b []byte) (int64, bool) {
-	if len(b) != 23 || b[4] != '-' || b[7] != '-' || b[10] != ' ' || b[13] != ':' || b[16] != ':' || string(b[19:]) != " UTC" {
-		return 0, false
-	}
-	num := func(i, n int) (int64, bool) {
-		var v int64
-		for _, c := range b[i : i+n] {
-			if c < '0' || c > '9' {
-				return 0, false
-			}
-			v = v*10 + int64(c-'0')
-		}
-		return v, true
-	}
-	y, ok1 := num(0, 4)
-	mo, ok2 := num(5, 2)
-	d, ok3 := num(8, 2)
-	h, ok4 := num(11, 2)
-	mi, ok5 := num(14, 2)
-	sec, ok6 := num(17, 2)
-	if !ok1 || !ok2 || !ok3 || !ok4 || !ok5 || !ok6 || mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || sec > 60 {
-		return 0, false
-	}
-	return daysFromCivil(y, mo, d)*86400 + h*3600 + mi*60 + sec, true
-}
-
-// daysFromCivil is Howard Hinnant's days_from_civil: days since 1970-01-01.
-func daysFromCivil(y, m, d int64) int64 {
-	if m <= 2 {
-		y--
-	}
-	era := floorDiv(y, 400)
-	yoe := y - era*400
-	mp := (m + 9) % 12
-	doy := (153*mp+2)/5 + d - 1
-	doe := yoe*365 + yoe/4 - yoe/100 + doy
-	return era*146097 + doe - 719468
-}
-
 func floorDiv(a, b int64) int64 {
 	q := a / b
 	if a%b != 0 && (a < 0) != (b < 0) {
 		q--
 	}
 	return q
-}
-
-func parseU64(b []byte) (uint64, bool) {
-	if len(b) == 0 || len(b) > 19 {
-		return 0, false // 19 digits always fit in a uint64
-	}
-	var v uint64
-	for _, c := range b {
-		if c < '0' || c > '9' {
-			return 0, false
-		}
-		v = v*10 + uint64(c-'0')
-	}
-	return v, true
-}
-
-// parseCents parses a non-negative decimal price into cents, rounding
-// anything past two decimals.
-func parseCents(b []byte) (int64, bool) {
-	if len(b) == 0 || len(b) > 18 {
-		return 0, false
-	}
-	var whole, frac, scale int64 = 0, 0, 1
-	seenDot := false
-	for _, c := range b {
-		switch {
-		case c == '.' && !seenDot:
-			seenDot = true
-		case c >= '0' && c <= '9':
-			if !seenDot {
-				whole = whole*10 + int64(c-'0')
-			} else if scale < 1000 {
-				frac = frac*10 + int64(c-'0')
-				scale *= 10
-			}
-		default:
-			return 0, false
-		}
-	}
-	for scale < 100 {
-		frac, scale = frac*10, scale*10
-	}
-	if scale == 1000 {
-		frac = (frac + 5) / 10
-	}
-	return whole*100 + frac, true
 }
 
 func inGapUnix(t int64) bool {

@@ -163,3 +163,21 @@ func FuzzMeasure(f *testing.F) {
 		}
 	})
 }
+
+// Ids are any uint64, 0 and 2^64-1 included (format.Parser takes 20-digit
+// ids), and each counts once in its set.
+func TestMeasureIDsAtLimits(t *testing.T) {
+	const max = "18446744073709551615"
+	row := func(product, category, user string) string {
+		return "2019-11-01 00:00:00 UTC,cart," + product + "," + category + ",,,1.00," + user + ",\n"
+	}
+	in := row("0", "0", "0") + row(max, max, max) + row(max, "0", max) + row("0", max, "0")
+	s, err := Measure(strings.NewReader(in), nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.Rows != 4 || s.Products != 2 || s.Categories != 2 || s.Users != 2 || s.UsersCart != 2 {
+		t.Fatalf("rows %d products %d categories %d users %d users carting %d; want 4 2 2 2 2",
+			s.Rows, s.Products, s.Categories, s.Users, s.UsersCart)
+	}
+}
