@@ -177,14 +177,33 @@ func TestGenerateAndStats(t *testing.T) {
 	if code := run([]string{"generate", "--rows", "5000", "--days", "2", "--seed", "4"}, &stdout, io.Discard); code != 0 || !bytes.Equal(stdout.Bytes(), a) {
 		t.Fatalf("stdout output differs from -o output (exit %d)", code)
 	}
-	for _, in := range []string{plain, gz} {
-		var out, errb bytes.Buffer
-		if code := run([]string{"stats", in}, &out, &errb); code != 0 {
-			t.Fatalf("stats %s: exit %d: %s", in, code, errb.String())
+	// gzip is recognized by its content, not by the name.
+	gzBytes, _ := os.ReadFile(gz)
+	gzNoSuffix, plainGzSuffix := filepath.Join(dir, "b.data"), filepath.Join(dir, "c.csv.gz")
+	os.WriteFile(gzNoSuffix, gzBytes, 0o644)
+	os.WriteFile(plainGzSuffix, a, 0o644)
+	for _, in := range []string{plain, gz, gzNoSuffix, plainGzSuffix} {
+		code, out, errb := runOut("stats", in)
+		if code != exitOK || errb != "" {
+			t.Fatalf("stats %s: exit %d: %s", in, code, errb)
 		}
-		if !strings.Contains(out.String(), "| rows | 5,000* | 5,000 | +0.00 % |") {
-			t.Fatalf("stats %s output:\n%s", in, out.String())
+		if !strings.Contains(out, "| rows | 5,000* | 5,000 | +0.00 % |") {
+			t.Fatalf("stats %s output:\n%s", in, out)
 		}
+	}
+}
+
+// stats writes its table on stdout and names each malformed row, with
+// cartwatch run's reason, on stderr.
+func TestStatsMalformed(t *testing.T) {
+	in := filepath.Join(t.TempDir(), "m.csv")
+	good := "2019-11-01 00:00:14 UTC,cart,1,2,,,1.00,3,s\n"
+	os.WriteFile(in, []byte(good+"2019-11-01 00:00:60 UTC,cart,1,2,,,1.00,3,s\n"+good+"2019-11-01 00:00:15 UTC,cart,1,2,,,1.005,3,s\n"), 0o644)
+	code, out, errb := runOut("stats", in)
+	want := "loadgen stats: line 2 skipped: event_time is not a time (want 2019-11-01 00:00:00 UTC or RFC 3339)\n" +
+		"loadgen stats: line 4 skipped: price is not a non-negative decimal with at most 2 decimals\n"
+	if code != exitOK || errb != want || !strings.Contains(out, "| rows | 2* |") {
+		t.Fatalf("exit %d, stderr\n%s\nwant\n%s\nstdout\n%s", code, errb, want, out)
 	}
 }
 
