@@ -59,7 +59,7 @@ func writeCSVFile(d *File, m *model, total int64, progress func(rows int64)) (in
 	defer p.stop()
 	start := d.size
 	var werr error
-	room := func(b []byte, n int) ([]byte, int) {
+	room := func(_ []byte, n int) ([]byte, int) {
 		b, n, err := d.swap(n)
 		if err != nil && werr == nil {
 			werr = err

@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -446,6 +447,15 @@ func TestReadBlockEqualsRead(t *testing.T) {
 		if !reflect.DeepEqual(got, want) {
 			t.Fatalf("limit %d: ReadBlock's %d rows (%d rest) differ from Read's %d (%d rest)",
 				limit, got.Len(), len(got.Rest), want.Len(), len(want.Rest))
+		}
+	}
+}
+
+// pow15 is the fast form of u^userAlpha: it must stay equal to it.
+func TestPow15IsUserAlpha(t *testing.T) {
+	for _, u := range []float64{0, 1e-9, 0.25, 0.5, 0.999, 1} {
+		if got, want := pow15(u), math.Pow(u, userAlpha); math.Abs(got-want) > 1e-15 {
+			t.Fatalf("pow15(%v) = %v, u^userAlpha = %v", u, got, want)
 		}
 	}
 }
