@@ -6,6 +6,9 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/cartwatch/cartwatch/event"
+	"github.com/cartwatch/cartwatch/format"
 )
 
 // A tiny handmade file whose every figure can be counted by hand.
@@ -153,8 +156,32 @@ func FuzzMeasure(f *testing.F) {
 	f.Add(tiny)
 	f.Add("2019-11-01 00:00:00 UTC,view,1,2,,,1.5,3,\n")
 	f.Add("2019-13-01 00:00:00 UTC,view,1,2,,,1..5,3,\n,,,,,,,,\n")
+	f.Add("\xEF\xBB\xBFevent_time,x\r\n2019-11-01 00:00:60 UTC,view,1,2,,,1.5,3,\r\n\r\n")
 	f.Fuzz(func(t *testing.T, in string) {
-		s, _ := Measure(strings.NewReader(in), nil, nil)
+		s, err := Measure(strings.NewReader(in), nil, nil)
+		if err == nil {
+			// The rows and malformed rows are format.Parser's.
+			body := strings.TrimPrefix(in, "\xEF\xBB\xBF")
+			lines := strings.Split(body, "\n")
+			if strings.HasPrefix(body, "event_time,") {
+				lines = lines[1:]
+			}
+			var rows, bad int64
+			var ev event.Event
+			for _, line := range lines {
+				if line == "" || line == "\r" {
+					continue
+				}
+				if format.ParseRow([]byte(line), &ev, true) == format.ReasonOK {
+					rows++
+				} else {
+					bad++
+				}
+			}
+			if s.Rows != rows || s.Malformed != bad {
+				t.Fatalf("stats: %d rows, %d malformed; format.ParseRow: %d and %d", s.Rows, s.Malformed, rows, bad)
+			}
+		}
 		if lines := int64(strings.Count(in, "\n") + 1); s.Rows+s.Malformed > lines {
 			t.Fatalf("%d rows + %d malformed > %d lines", s.Rows, s.Malformed, lines)
 		}
