@@ -45,6 +45,11 @@ func agreeInput() []byte {
 		with(7, "18446744073709551615"),
 		with(7, "-1"),
 		with(3, "not-a-category"), // category_id never rejects
+		// A time far in the future and a huge price: whatever rule 8 says
+		// of them, stats must say the same (were run to reject future
+		// times, stats would need the same limit).
+		with(0, "9999-01-01 00:00:00 UTC"),
+		with(6, "50000000000000000.00"),
 		with(1, ""),               // empty event_type: malformed
 		with(1, "remove_from_cart"),
 		"",
