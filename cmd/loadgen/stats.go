@@ -42,7 +42,8 @@ func stats(args []string, stdout, stderr io.Writer) int {
 	if name != "-" {
 		f, err := os.Open(name)
 		if err != nil {
-			return c.usageError(stderr, "%v", err)
+			fmt.Fprintf(stderr, "loadgen stats: %v\n", err)
+			return exitUsage
 		}
 		defer f.Close()
 		if st, err := f.Stat(); err == nil && st.Mode().IsRegular() {
