@@ -12,7 +12,7 @@ UNIT_PKGS = $$($(GO) list ./... | grep -v '/kafkatest$$')
 all: build
 
 build:
-	$(GO) build -o $(BIN)/ ./cmd/...
+	$(GO) build -buildvcs=auto -o $(BIN)/ ./cmd/...
 
 ## run: cartwatch on the full synthetic 2019-Nov month, printing the summary.
 run: build
