@@ -167,7 +167,7 @@ func TestHelp(t *testing.T) {
 		t.Helper()
 		code, stdout, stderr := runArgs(args...)
 		if code != exitOK || !strings.HasPrefix(stdout, want) || stderr != "" {
-			t.Errorf("%q: exit %d, stdout %.60q, stderr %q; want exit 0 and %q on stdout", args, code, stdout, stderr, want)
+			t.Errorf("%q: exit %d, stdout %.60q, stderr %.60q; want exit 0 and %q on stdout", args, code, stdout, stderr, want)
 		}
 	}
 	f("usage: cartwatch <command>", "--help")
