@@ -202,7 +202,7 @@ func parseRunFlags(args []string) (*runFlags, error) {
 // the flag with two dashes, and what a duration looks like.
 func flagError(fs *flag.FlagSet, err error) error {
 	msg := err.Error()
-	for _, p := range []string{"for flag -", "not defined: -"} {
+	for _, p := range []string{"for flag -", "not defined: -", "needs an argument: -"} {
 		if i := strings.Index(msg, p); i >= 0 {
 			name := msg[i+len(p):]
 			if j := strings.IndexByte(name, ':'); j >= 0 {

@@ -77,6 +77,7 @@ func TestExitCodes(t *testing.T) {
 	f(exitUsage, "unknown command", "frobnicate")
 	f(exitUsage, "no input", "run")
 	f(exitUsage, "not defined: --bogus", "run", "--bogus", in)
+	f(exitUsage, "needs an argument: --ttl", "run", in, "--ttl")
 	f(exitUsage, "for flag --ttl: parse error (want a duration", "run", "--ttl", "soon", in)
 	f(exitUsage, "--at-eof", "run", "--at-eof", "later", in)
 	f(exitUsage, "--summary", "run", "--summary", "xml", in)
