@@ -686,7 +686,8 @@ func TestRenderProgress(t *testing.T) {
 	f(100, stdin, "1.2 GB read  3.1M rows  1.4M rows/s  2.2s")
 	f(20, stdin, "1.2 GB read")
 	f(100, synth, "[====================>                   ]  50%  3.1M rows  3.1M rows/s  1.0s")
-	f(100, progressState{bytes: 10, total: 5}, "[========================================] 100%  10 B of 5 B  0 rows  0.0s")
+	f(100, progressState{bytes: 5, total: 5}, "[========================================] 100%  5 B of 5 B  0 rows  0.0s")
+	f(100, progressState{bytes: 10, total: 5}, "10 B read  0 rows  0.0s")
 }
 
 // TestProgressAndWarnings: a warning never shares a line with the bar, the

@@ -137,13 +137,14 @@ type progressState struct {
 // renderProgress is one frame, at most width-1 columns (a character in the
 // last column leaves some terminals about to wrap): "[=====>    ]  42%
 // 1.2 GB of 2.9 GB  3.1M rows  1.4M rows/s  2.2s". Without a size it has no
-// bar and no percentage.
+// bar and no percentage; nor when more than the size has been read (a file
+// that grew).
 func renderProgress(width int, s progressState) string {
 	room := width - 1
 	frac := -1.0
 	var parts []string
 	switch {
-	case s.total > 0:
+	case s.total > 0 && s.bytes <= s.total:
 		frac = float64(s.bytes) / float64(s.total)
 		parts = append(parts, fmt.Sprintf("%3.0f%%", 100*min(frac, 1)), fmt.Sprintf("%s of %s", bytesText(s.bytes), bytesText(s.total)))
 	case s.rowsTotal > 0:
