@@ -210,7 +210,7 @@ func TestInterruptWhileOpening(t *testing.T) {
 
 // TestSecondSignal: a run that cannot stop by itself (its --alerts is a
 // FIFO whose reader reads nothing: the write blocks) survives the first
-// SIGINT and exits 130 at once on the second.
+// SIGINT and exits 130 at once on the second, removing its temporary files.
 func TestSecondSignal(t *testing.T) {
 	dir := t.TempDir()
 	in := writeFile(t, dir, "in.csv", strings.SplitN(csvIn, "\n", 2)[0]+"\n"+cartRows(20_000))
@@ -223,7 +223,7 @@ func TestSecondSignal(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer unix.Close(r)
-	cmd := cartwatchCmd(t, "run", "--alerts", fifo, "--ttl", "1m", in)
+	cmd := cartwatchCmd(t, "run", "--alerts", fifo, "--rejects", filepath.Join(dir, "rejects.tsv"), "--ttl", "1m", in)
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	run := startWait(t, cmd)
@@ -245,5 +245,9 @@ func TestSecondSignal(t *testing.T) {
 	cmd.Process.Signal(os.Interrupt)
 	if code := run.exit(t, 5*time.Second); code != exitInterrupted || !strings.Contains(stderr.String(), "interrupted again") {
 		t.Errorf("exit %d, stderr %q", code, stderr.String())
+	}
+	// The temporary --rejects file is gone, and no rejects.tsv made.
+	if got := dirList(t, dir); !slices.Equal(got, []string{"alerts.fifo", "in.csv"}) {
+		t.Errorf("files %v", got)
 	}
 }
