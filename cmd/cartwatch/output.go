@@ -28,6 +28,15 @@ type outFile struct {
 	f      *os.File // the temporary file, or the target itself when direct
 	direct bool     // f is the target (not a regular file)
 	mode   fs.FileMode
+	old    bool // the target existed
+}
+
+// untouched says what became of the target of an output not committed.
+func (o *outFile) untouched() string {
+	if o.old {
+		return o.target + " left unchanged"
+	}
+	return o.target + " not written"
 }
 
 // pending holds the temporary files not yet renamed or removed, for
@@ -86,7 +95,7 @@ func createOutput(flag, path string) (*outFile, error) {
 		if o.final, err = filepath.EvalSymlinks(path); err != nil {
 			return bad(err)
 		}
-		o.mode = st.Mode().Perm()
+		o.mode, o.old = st.Mode().Perm(), true
 	} else if !errors.Is(err, fs.ErrNotExist) {
 		return bad(err)
 	}

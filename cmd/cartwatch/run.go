@@ -131,7 +131,8 @@ func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	sum, runErr := core.Run(ctx, src, f.opt, prog)
 	stopNote()
 	bar.Stop()
-	stopped := sum.Interrupted || ctx.Err() != nil
+	// A signal after the end of the run does not undo it: Interrupted only.
+	stopped := sum.Interrupted
 
 	// Profiles describe the run that happened, whatever its end: they are
 	// always written.
@@ -160,7 +161,7 @@ func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		msg := "interrupted: partial results"
 		for _, o := range results {
 			if name := o.keep(); name != "" {
-				msg += fmt.Sprintf("; %s left unchanged, partial output kept in %s", o.target, name)
+				msg += fmt.Sprintf("; %s, partial output kept in %s", o.untouched(), name)
 			}
 		}
 		fmt.Fprintf(stderr, "cartwatch run: %s\n", msg)
@@ -169,12 +170,12 @@ func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		for _, o := range results {
 			o.discard()
 			if !o.direct {
-				kept = append(kept, o.target)
+				kept = append(kept, o.untouched())
 			}
 		}
 		fmt.Fprintf(stderr, "cartwatch run: %v\n", errors.Join(append([]error{runErr}, errs...)...))
 		if len(kept) > 0 {
-			fmt.Fprintf(stderr, "cartwatch run: %s left unchanged\n", strings.Join(kept, ", "))
+			fmt.Fprintf(stderr, "cartwatch run: %s\n", strings.Join(kept, ", "))
 		}
 		return exitError
 	default:
