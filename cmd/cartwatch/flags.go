@@ -210,7 +210,7 @@ func flagError(fs *flag.FlagSet, err error) error {
 			}
 			msg = msg[:i+len(p)] + "-" + msg[i+len(p):]
 			if fl := fs.Lookup(name); fl != nil {
-				if _, ok := fl.Value.(flag.Getter).Get().(time.Duration); ok {
+				if isDuration(fl) {
 					msg += " (want a duration such as 90s, 30m or 1h30m)"
 				}
 			}
@@ -246,7 +246,7 @@ SIGTERM; the summary so far is printed; a second signal exits at once).
 			if d := defaultText(fl); d != "" {
 				fmt.Fprintf(w, " (default %s)", d)
 			}
-			fmt.Fprintf(w, "\n        %s\n", fl.Usage)
+			fmt.Fprintf(w, "\n        %s\n", flagUsage(fl))
 		}
 	}
 }
@@ -276,12 +276,32 @@ func helpGroups() []helpGroup {
 	return out
 }
 
-// flagTitle is "--name ARG", or "--name" for a boolean flag.
+// flagTitle is "--name ARG", or "--name" for a boolean flag. ARG is from
+// argNames, else the usage's `quoted` word (flag.UnquoteUsage).
 func flagTitle(fl *flag.Flag) string {
+	arg, _ := flag.UnquoteUsage(fl)
 	if a, ok := argNames[fl.Name]; ok {
-		return "--" + fl.Name + " " + a
+		arg = a
 	}
-	return "--" + fl.Name
+	if arg == "" {
+		return "--" + fl.Name
+	}
+	return "--" + fl.Name + " " + arg
+}
+
+// flagUsage is a flag's usage without the quotes of its `ARG`.
+func flagUsage(fl *flag.Flag) string {
+	_, usage := flag.UnquoteUsage(fl)
+	return usage
+}
+
+func isDuration(fl *flag.Flag) bool {
+	g, ok := fl.Value.(flag.Getter)
+	if !ok {
+		return false
+	}
+	_, ok = g.Get().(time.Duration)
+	return ok
 }
 
 // defaultText is a flag's default as the help shows it: none for a zero
@@ -293,7 +313,7 @@ func defaultText(fl *flag.Flag) string {
 	case "", "false", "0", "0s":
 		return ""
 	}
-	if _, ok := fl.Value.(flag.Getter).Get().(time.Duration); ok {
+	if isDuration(fl) {
 		if strings.HasSuffix(d, "m0s") {
 			d = strings.TrimSuffix(d, "0s")
 		}

@@ -246,7 +246,7 @@ func TestHelpMatchesREADME(t *testing.T) {
 	for _, g := range helpGroups() {
 		for _, fl := range g.flags {
 			seen[fl.Name] = true
-			want = append(want, flagTitle(fl)+" ; "+defaultText(fl)+" ; "+fl.Usage)
+			want = append(want, flagTitle(fl)+" ; "+defaultText(fl)+" ; "+flagUsage(fl))
 		}
 	}
 	newRunFlagSet(&runFlags{}).VisitAll(func(fl *flag.Flag) {
