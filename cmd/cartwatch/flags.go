@@ -22,7 +22,6 @@ type runFlags struct {
 	summary   string
 	synthetic bool
 	gen       loadgen.Config
-	genSet    []string // generator flags given on the command line
 	progress  string
 	cpuprof   string
 	memprof   string
@@ -137,17 +136,8 @@ func parseRunFlags(args []string) (*runFlags, error) {
 	case len(pos) == 1:
 		f.input = pos[0]
 	}
-	isGen := map[string]bool{}
-	for _, n := range generatorFlags() {
-		isGen[n] = true
-	}
-	fs.Visit(func(fl *flag.Flag) {
-		if isGen[fl.Name] {
-			f.genSet = append(f.genSet, "--"+fl.Name)
-		}
-	})
-	if len(f.genSet) > 0 && !f.synthetic {
-		return nil, usagef("%s: a generator flag, only with --synthetic", strings.Join(f.genSet, ", "))
+	if given := f.gen.FlagsGiven(); len(given) > 0 && !f.synthetic {
+		return nil, usagef("--%s: a generator flag, only with --synthetic", strings.Join(given, ", --"))
 	}
 	switch f.atEOF {
 	case "abandon":

@@ -258,7 +258,8 @@ func TestHelpMatchesREADME(t *testing.T) {
 		t.Errorf("README.md's flags of cartwatch run differ from the help's:\nREADME:\n%s\nhelp (as README rows):", strings.Join(got, "\n"))
 		for _, w := range want {
 			c := strings.SplitN(w, " ; ", 3)
-			t.Logf("| `%s` | %s | %s |", c[0], wrapTick(c[1]), strings.ReplaceAll(c[2], "|", `\|`))
+			esc := func(s string) string { return strings.ReplaceAll(s, "|", `\|`) }
+			t.Logf("| `%s` | %s | %s |", esc(c[0]), wrapTick(c[1]), esc(c[2]))
 		}
 	}
 	for _, s := range []string{"0 done", "1 the run failed", "2 bad command line", "130 interrupted"} {
