@@ -26,20 +26,27 @@ import (
 //     map to their EventType, anything else is EventOther;
 //   - product_id and user_id: one or more ASCII digits, value < 2^64 (leading
 //     zeros allowed; no sign, no spaces);
-//   - price: one or more digits, optionally '.' and one or two digits, the
-//     value in cents < 2^63. "" (empty), ".5", "5.", "+5", "-5.00", "1.234"
-//     and "1e3" are malformed: a price must be written out in full;
+//   - price: one or more digits, optionally '.' and one or two digits
+//     (ReasonPrice: "" (empty), ".5", "5.", "+5", "-5.00", "1.234" and "1e3"
+//     are malformed: a price must be written out in full), and at most
+//     MaxPriceCents (ReasonPriceRange);
 //   - category_id is not used by the detector and never rejects a row: it is
 //     stored when it is a valid uint64, else 0;
 //   - category_code, brand and user_session are free text (user_session is
 //     stored up to SessionMax bytes; longer ones are truncated and counted in
 //     Parser.Truncated).
 //
+//   - with Parser.MaxTime set, event_time no later than it (ReasonFuture).
+//
 // A row with a '"' byte anywhere takes a separate, exact RFC 4180 path
 // (quoted fields, "" inside them, commas inside them); a row without one is
 // split on commas by a single scan. One input line is one row: a quoted field
 // cannot span lines, so an opening quote without its closing quote on the
-// same line is malformed (ReasonQuote).
+// same line is malformed (ReasonQuote), and the next line is a row of its own.
+//
+// With a Header that is not in the 2019-Nov order (header.go), a row is split
+// into all its fields, must have as many as the header, and the nine columns
+// are taken from their places; the checks are the same.
 
 // Reason says why a row is malformed. ReasonOK (0) means it is not. For
 // ReasonFieldCount the number of fields found is carried in the upper bits;
@@ -56,8 +63,17 @@ const (
 	ReasonPrice              // price not a non-negative decimal with <= 2 decimals
 	ReasonUserID             // user_id not a uint64
 	ReasonLineTooLong        // line longer than the line limit (default 1 MiB)
+	ReasonFuture             // event_time later than Parser.MaxTime
+	ReasonPriceRange         // price above MaxPriceCents
 	NumReasons               // number of reason kinds, for arrays of counters
 )
+
+// MaxPriceCents is the highest price a row may have, in cents: 10^10 base
+// units (10,000,000,000.00). A higher one is malformed (ReasonPriceRange).
+// It keeps every price far from the int64 range, so that the engine's sums
+// of prices are exact up to 9.2 million prices at the limit, and pinned at
+// the int64 maximum beyond (docs/semantics.md, rule 7).
+const MaxPriceCents = 1_000_000_000_000
 
 // NumFields is the number of columns of the 2019-Nov schema.
 const NumFields = 9
@@ -66,27 +82,52 @@ const NumFields = 9
 // parsed; a longer one is one malformed row (ReasonLineTooLong).
 const DefaultMaxLine = 1 << 20
 
+// A ReasonFieldCount carries the number of fields seen in bits 8-19 and the
+// number expected in bits 20-31 (0 for NumFields, so that without a header
+// the value is what it always was).
 const (
-	reasonKindBits = 8
-	maxFieldsShown = 1<<(32-reasonKindBits) - 1
+	reasonKindBits  = 8
+	reasonCountBits = 12
+	maxFieldsShown  = 1<<reasonCountBits - 1 // also the most columns a Header may have
 )
 
-// fieldCount returns a ReasonFieldCount carrying n, the number of fields seen.
-func fieldCount(n int) Reason {
-	n = min(n, maxFieldsShown)
-	return ReasonFieldCount | Reason(n)<<reasonKindBits
+// fieldCount returns a ReasonFieldCount carrying n, the number of fields
+// seen, for a row that should have NumFields.
+func fieldCount(n int) Reason { return fieldCountWant(n, NumFields) }
+
+// fieldCountWant returns a ReasonFieldCount carrying n, the number of fields
+// seen, and want (at most maxFieldsShown), the number expected.
+func fieldCountWant(n, want int) Reason {
+	if want == NumFields {
+		want = 0
+	}
+	return ReasonFieldCount | Reason(min(n, maxFieldsShown))<<reasonKindBits |
+		Reason(want)<<(reasonKindBits+reasonCountBits)
 }
 
 // Kind returns r without its detail bits: one of the Reason constants.
 func (r Reason) Kind() Reason { return r & (1<<reasonKindBits - 1) }
 
 // Fields returns the number of fields a ReasonFieldCount row had (capped at
-// 16,777,215), or 0 for other reasons.
+// 4,095), or 0 for other reasons.
 func (r Reason) Fields() int {
 	if r.Kind() != ReasonFieldCount {
 		return 0
 	}
-	return int(r >> reasonKindBits)
+	return int(r>>reasonKindBits) & maxFieldsShown
+}
+
+// FieldsWanted returns the number of fields a ReasonFieldCount row should
+// have had: NumFields, or the number of columns of the input's Header; 0
+// for other reasons.
+func (r Reason) FieldsWanted() int {
+	if r.Kind() != ReasonFieldCount {
+		return 0
+	}
+	if w := int(r >> (reasonKindBits + reasonCountBits)); w != 0 {
+		return w
+	}
+	return NumFields
 }
 
 // String returns a short human text, e.g. "9 fields expected, got 7".
@@ -95,7 +136,11 @@ func (r Reason) String() string {
 	case ReasonOK:
 		return "ok"
 	case ReasonFieldCount:
-		return "9 fields expected, got " + strconv.Itoa(r.Fields())
+		got := strconv.Itoa(r.Fields())
+		if r.Fields() == maxFieldsShown {
+			got += " or more"
+		}
+		return strconv.Itoa(r.FieldsWanted()) + " fields expected, got " + got
 	case ReasonQuote:
 		return "bad CSV quoting"
 	case ReasonTime:
@@ -110,6 +155,10 @@ func (r Reason) String() string {
 		return "user_id is not a non-negative 64-bit integer"
 	case ReasonLineTooLong:
 		return "line longer than 1 MiB"
+	case ReasonFuture:
+		return "event_time is in the future (later than now + --max-future)"
+	case ReasonPriceRange:
+		return "price above 10,000,000,000"
 	}
 	return "unknown reason " + strconv.Itoa(int(r))
 }
@@ -130,9 +179,25 @@ type Parser struct {
 	// only Time and Type, its user_id checked but not converted.
 	ViewUser bool
 
+	// MaxTime, in Unix seconds, is the latest event_time a row may have; a
+	// later one is malformed (ReasonFuture). 0 means no limit.
+	MaxTime int64
+
+	// Header is the input's header (ParseHeader), or nil for an input
+	// without one. nil or a canonical header (the 2019-Nov order) reads
+	// rows by position on the fast paths; any other maps the columns by
+	// name on the general path (parseMapped). Set it before Rows.
+	Header *Header
+
 	tc      timeCache
 	scratch []byte   // unquoted copy of a quoted row; grows, never shrinks
+	ends    []int    // where each field of the last splitFields call ends in scratch
 	mask    []uint64 // stage-1 bitmap of the data of the last Rows call
+}
+
+// mapped reports whether rows must be read through p.Header's column map.
+func (p *Parser) mapped() bool {
+	return p.Header != nil && !p.Header.canonical
 }
 
 // ParseRow parses line (without its '\n'; one trailing '\r' is dropped) into
@@ -152,6 +217,12 @@ func ParseRow(line []byte, ev *event.Event, full bool) Reason {
 func (p *Parser) ParseRow(line []byte, ev *event.Event, full bool) Reason {
 	if len(line) > p.maxLine() {
 		return ReasonLineTooLong
+	}
+	if p.mapped() {
+		if n := len(line); n > 0 && line[n-1] == '\r' {
+			line = line[:n-1]
+		}
+		return p.parseMapped(line, ev, full)
 	}
 	// NOTE: fast drops the trailing '\r' itself. The end check keeps a
 	// stray '\n' inside line (the contract excludes it) from ending the row
@@ -194,10 +265,35 @@ func (p *Parser) parseGeneral(line []byte, ev *event.Event, full bool) Reason {
 	return p.fill(&f, ev, full)
 }
 
+// parseMapped is the path for an input whose Header is not in the 2019-Nov
+// order: the row must have exactly as many fields as the header, and the
+// nine columns are picked by the header's map (a missing optional column
+// reads as empty). Exact, allocation-free once p.ends has grown, not fast.
+func (p *Parser) parseMapped(line []byte, ev *event.Event, full bool) Reason {
+	h := p.Header
+	n, r := p.splitFields(line, h.n)
+	if r != ReasonOK {
+		return r
+	}
+	if n != h.n {
+		return fieldCountWant(n, h.n)
+	}
+	var f [NumFields][]byte
+	for c, i := range h.col {
+		if i >= 0 {
+			f[c] = p.field(i)
+		}
+	}
+	return p.fill(&f, ev, full)
+}
+
 // fill validates the nine unquoted fields and stores them in ev.
 func (p *Parser) fill(f *[NumFields][]byte, ev *event.Event, full bool) Reason {
-	t, ok := p.tc.parse(f[0])
+	t, ok := p.tc.parse(f[0], p.MaxTime)
 	if !ok {
+		if _, ok := ParseTime(f[0]); ok {
+			return ReasonFuture
+		}
 		return ReasonTime
 	}
 	typ := eventType(f[1])
@@ -208,9 +304,9 @@ func (p *Parser) fill(f *[NumFields][]byte, ev *event.Event, full bool) Reason {
 	if !ok {
 		return ReasonProductID
 	}
-	price, ok := parsePrice(f[6])
-	if !ok {
-		return ReasonPrice
+	price, r := parsePrice(f[6])
+	if r != ReasonOK {
+		return r
 	}
 	user, ok := parseUint64(f[7])
 	if !ok {
@@ -280,9 +376,9 @@ func parseUint64(b []byte) (uint64, bool) {
 }
 
 // parsePrice parses a price (digits, optionally '.' and one or two digits)
-// into integer cents; no float is ever involved. Cents must fit in an int64.
-func parsePrice(b []byte) (int64, bool) {
-	const maxCents = 1<<63 - 1
+// into integer cents; no float is ever involved. A price of that shape above
+// MaxPriceCents is ReasonPriceRange, any other shape ReasonPrice.
+func parsePrice(b []byte) (int64, Reason) {
 	i := 0
 	var x uint64
 	for ; i < len(b); i++ {
@@ -290,15 +386,15 @@ func parsePrice(b []byte) (int64, bool) {
 		if d > 9 {
 			break
 		}
-		// NOTE: x stays <= maxCents/100+1 < 2^57, so x*10+9 cannot wrap;
-		// the exact bound is checked once the fraction is known.
-		if x > maxCents/100 {
-			return 0, false
+		// NOTE: x stops growing past MaxPriceCents (it is then out of
+		// range whatever follows), so it cannot wrap; the digits are
+		// still read, for the shape.
+		if x <= MaxPriceCents {
+			x = x*10 + uint64(d)
 		}
-		x = x*10 + uint64(d)
 	}
 	if i == 0 {
-		return 0, false
+		return 0, ReasonPrice
 	}
 	var frac uint64
 	switch len(b) - i {
@@ -306,46 +402,73 @@ func parsePrice(b []byte) (int64, bool) {
 	case 2:
 		d := b[i+1] - '0'
 		if b[i] != '.' || d > 9 {
-			return 0, false
+			return 0, ReasonPrice
 		}
 		frac = uint64(d) * 10
 	case 3:
 		d1, d2 := b[i+1]-'0', b[i+2]-'0'
 		if b[i] != '.' || d1 > 9 || d2 > 9 {
-			return 0, false
+			return 0, ReasonPrice
 		}
 		frac = uint64(d1)*10 + uint64(d2)
 	default:
-		return 0, false
+		return 0, ReasonPrice
 	}
-	if x > (maxCents-frac)/100 {
-		return 0, false
+	if x > MaxPriceCents/100 || x*100+frac > MaxPriceCents {
+		return 0, ReasonPriceRange
 	}
-	return int64(x*100 + frac), true
+	return int64(x*100 + frac), ReasonOK
 }
 
-// parseQuoted is the exact RFC 4180 path for a row holding a '"'. It unquotes
-// the row into p.scratch (same length or shorter than line), then validates
-// the fields like the fast path. Its rules are those of encoding/csv with
-// LazyQuotes off: a field is quoted only if its first byte is '"'; inside it
-// "" is one '"' and ',' is data; the closing '"' must be followed by ',' or
-// the end of the line; a '"' in an unquoted field is malformed.
+// parseQuoted is the exact RFC 4180 path for a row holding a '"': it splits
+// the row with splitFields, then validates the fields like the fast path.
 func (p *Parser) parseQuoted(line []byte, ev *event.Event, full bool) Reason {
+	n, r := p.splitFields(line, NumFields)
+	if r != ReasonOK {
+		return r
+	}
+	if n != NumFields {
+		return fieldCount(n)
+	}
+	var f [NumFields][]byte
+	buf, start := p.scratch, 0
+	for i, end := range p.ends[:NumFields] {
+		f[i] = buf[start:end:end]
+		start = end
+	}
+	return p.fill(&f, ev, full)
+}
+
+// splitFields splits line (no '\n'; a trailing '\r' already dropped) into
+// its fields, unquoted one after another into p.scratch, and returns how
+// many there are, or ReasonQuote. The first keep of them can then be had
+// from p.field. Its rules are those of encoding/csv with LazyQuotes off: a
+// field is quoted only if its first byte is '"'; inside it "" is one '"' and
+// ',' is data; the closing '"' must be followed by ',' or the end of the
+// line; a '"' in an unquoted field is malformed. A line is one record: an
+// opening '"' whose closing '"' is not on the line is malformed.
+//
+// NOTE: it records where each field ends in p.scratch rather than the
+// field itself: storing slices (pointers) in the Parser costs a write
+// barrier check each, measured +7 % instructions on the quoted path.
+func (p *Parser) splitFields(line []byte, keep int) (int, Reason) {
 	if cap(p.scratch) < len(line) {
 		p.scratch = make([]byte, 0, max(len(line), 256))
 	}
-	buf := p.scratch[:0]
-	var f [NumFields][]byte
+	if cap(p.ends) < keep {
+		p.ends = make([]int, keep)
+	}
+	buf := p.scratch[:0] // never grows: the fields are no longer than line
+	ends := p.ends[:keep]
 	n := 0 // fields seen
 	i := 0
 	for {
-		start := len(buf)
 		if i < len(line) && line[i] == '"' {
 			i++
 			for {
 				j := bytes.IndexByte(line[i:], '"')
 				if j < 0 {
-					return ReasonQuote // unterminated
+					return n, ReasonQuote // unterminated
 				}
 				buf = append(buf, line[i:i+j]...)
 				i += j + 1
@@ -357,7 +480,7 @@ func (p *Parser) parseQuoted(line []byte, ev *event.Event, full bool) Reason {
 				break
 			}
 			if i < len(line) && line[i] != ',' {
-				return ReasonQuote // text after the closing quote
+				return n, ReasonQuote // text after the closing quote
 			}
 		} else {
 			j := bytes.IndexByte(line[i:], ',')
@@ -366,13 +489,13 @@ func (p *Parser) parseQuoted(line []byte, ev *event.Event, full bool) Reason {
 			}
 			field := line[i : i+j]
 			if bytes.IndexByte(field, '"') >= 0 {
-				return ReasonQuote // bare quote
+				return n, ReasonQuote // bare quote
 			}
 			buf = append(buf, field...)
 			i += j
 		}
-		if n < NumFields {
-			f[n] = buf[start:len(buf):len(buf)]
+		if n < keep {
+			ends[n] = len(buf)
 		}
 		n++
 		if i >= len(line) {
@@ -380,10 +503,18 @@ func (p *Parser) parseQuoted(line []byte, ev *event.Event, full bool) Reason {
 		}
 		i++ // the comma
 	}
-	if n != NumFields {
-		return fieldCount(n)
+	p.scratch = buf
+	return n, ReasonOK
+}
+
+// field returns field i (below the keep and the count of the last
+// splitFields) of the row splitFields last split. It aliases p.scratch.
+func (p *Parser) field(i int) []byte {
+	start := 0
+	if i > 0 {
+		start = p.ends[i-1]
 	}
-	return p.fill(&f, ev, full)
+	return p.scratch[start:p.ends[i]:p.ends[i]]
 }
 
 // fast is the one-pass parser of ParseRow and LineIter.ParseNext (the
@@ -409,7 +540,7 @@ func (p *Parser) fast(buf []byte, ev *event.Event, full bool) (int, bool) {
 	if len(buf) < 24 || buf[23] != ',' || buf[10] != ' ' {
 		return 0, false
 	}
-	t, ok := p.tc.parse(buf[:23])
+	t, ok := p.tc.parse(buf[:23], p.MaxTime)
 	if !ok {
 		return 0, false
 	}
@@ -532,8 +663,10 @@ func uintField(line []byte, i int) (uint64, int, bool) {
 	return x, i + 1, true
 }
 
-// priceField parses a price at line[i:] followed by ',': 1-16 digits (so no
-// overflow check is needed), optionally '.' and 1-2 digits.
+// priceField parses a price at line[i:] followed by ',': 1-10 digits,
+// optionally '.' and 1-2 digits, so at most 9999999999.99, below
+// MaxPriceCents with no compare; an 11-digit price (10000000000.00 is
+// allowed) is left to parsePrice.
 func priceField(line []byte, i int) (int64, int, bool) {
 	start := i
 	var x int64
@@ -544,7 +677,7 @@ func priceField(line []byte, i int) (int64, int, bool) {
 		}
 		x = x*10 + int64(d)
 	}
-	if n := i - start; n == 0 || n > 16 || i == len(line) {
+	if n := i - start; n == 0 || n > 10 || i == len(line) {
 		return 0, 0, false
 	}
 	x *= 100

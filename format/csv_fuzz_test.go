@@ -67,7 +67,7 @@ func refPrice(s string) (int64, bool) {
 		frac += "0"
 	}
 	c, ok := new(big.Int).SetString(m[1]+frac, 10)
-	if !ok || !c.IsInt64() {
+	if !ok || c.Cmp(big.NewInt(1e12)) > 0 { // rule 8: at most 10^10 base units
 		return 0, false
 	}
 	return c.Int64(), true
@@ -109,11 +109,20 @@ func refParseRow(line string) (event.Event, bool) {
 	return ev, true
 }
 
+// fuzzMaxTime is the Parser.MaxTime of the fuzz targets' limited modes:
+// 2019-11-01 00:00:14 UTC, the time of testrows.Good, so that seeds sit on
+// both sides of it.
+const fuzzMaxTime = 1572566414
+
 func FuzzParseRow(f *testing.F) {
 	seeds := []string{
 		testrows.Row(testrows.Good...),
 		testrows.Row(testrows.Good...) + "\r",
 		testrows.With(0, "2019-11-30T23:59:59.5+05:30"),
+		testrows.With(0, "2019-11-01 00:00:15 UTC"),
+		testrows.With(0, "2019-11-01T00:00:15Z"),
+		testrows.With(6, "10000000000.00"),
+		testrows.With(6, "10000000000.01"),
 		testrows.With(1, "view"),
 		testrows.With(1, "remove_from_cart"),
 		testrows.With(6, "0"),
@@ -138,10 +147,14 @@ func FuzzParseRow(f *testing.F) {
 		if len(bytes.TrimSuffix(line, []byte{'\r'})) == 0 {
 			return // blank: the reader skips it, ParseRow never sees it
 		}
-		want, wantOK := refParseRow(string(line))
-		for _, mode := range []struct{ full, viewUser bool }{{true, false}, {false, false}, {false, true}} {
+		want0, wantOK0 := refParseRow(string(line))
+		for _, mode := range []struct {
+			full, viewUser bool
+			maxTime        int64
+		}{{true, false, 0}, {false, false, 0}, {false, true, 0}, {true, false, fuzzMaxTime}, {false, false, fuzzMaxTime}} {
 			full := mode.full
-			p := Parser{ViewUser: mode.viewUser}
+			want, wantOK := want0, wantOK0 && (mode.maxTime == 0 || want0.Time <= mode.maxTime)
+			p := Parser{ViewUser: mode.viewUser, MaxTime: mode.maxTime}
 			var ev event.Event
 			r := p.ParseRow(line, &ev, full)
 			if (r == ReasonOK) != wantOK {
@@ -149,6 +162,9 @@ func FuzzParseRow(f *testing.F) {
 			}
 			if r.String() == "" {
 				t.Fatalf("reason %d has no text", r)
+			}
+			if wantOK0 && !wantOK && r != ReasonFuture {
+				t.Fatalf("ParseRow(%q, MaxTime %d) = %v, want %v", line, mode.maxTime, r, ReasonFuture)
 			}
 			if !wantOK {
 				continue
@@ -167,7 +183,7 @@ func FuzzParseRow(f *testing.F) {
 			}
 			// The general path alone must agree too: it is what rows
 			// the fast path declines get.
-			g := Parser{ViewUser: mode.viewUser}
+			g := Parser{ViewUser: mode.viewUser, MaxTime: mode.maxTime}
 			var gev event.Event
 			gline := bytes.TrimSuffix(line, []byte{'\r'})
 			if r := g.parseGeneral(gline, &gev, full); r != ReasonOK {

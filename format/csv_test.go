@@ -53,7 +53,12 @@ func TestParseRowOK(t *testing.T) {
 	price("1000", 100000)
 	price("489.07", 48907)
 	price("007.50", 750)
-	price("92233720368547758.07", 1<<63-1)
+	// The limit, 10^10 base units, on the fast path (up to 10 digits
+	// before the '.') and the general one (more).
+	price("9999999999.99", MaxPriceCents-1)
+	price("10000000000.00", MaxPriceCents)
+	price("10000000000", MaxPriceCents)
+	price("0000000000010000000000.0", MaxPriceCents)
 
 	// Event types.
 	typ := func(s string, want event.EventType) {
@@ -156,11 +161,16 @@ func TestParseRowMalformed(t *testing.T) {
 		f(testrows.With(7, s), ReasonUserID)
 	}
 	for _, s := range []string{"", "-5.00", "abc", "1.234", ".5", "5.", "+5", "1e3", " 5", "5 ", "5,0",
-		"1..2", "1.2.3", "92233720368547758.08", "92233720368547759", "99999999999999999999999"} {
+		"1..2", "1.2.3", "99999999999999999999999.999", "10000000000.001", "1e11"} {
 		if strings.Contains(s, ",") {
 			continue
 		}
 		f(testrows.With(6, s), ReasonPrice)
+	}
+	// Above 10^10 base units: written well, out of range.
+	for _, s := range []string{"10000000000.01", "10000000000.1", "10000000001", "92233720368547758.07",
+		"92233720368547758.08", "99999999999999999999999", "000010000000000.01"} {
+		f(testrows.With(6, s), ReasonPriceRange)
 	}
 	// The first bad field in column order is the one reported.
 	f(testrows.Row("x", "", "x", "x", "", "", "x", "x", ""), ReasonTime)
@@ -211,7 +221,11 @@ func TestReasonString(t *testing.T) {
 	}
 	f(ReasonOK, "ok")
 	f(fieldCount(7), "9 fields expected, got 7")
-	f(fieldCount(1<<30), "9 fields expected, got 16777215")
+	f(fieldCount(1<<30), "9 fields expected, got 4095 or more")
+	f(fieldCountWant(9, 10), "10 fields expected, got 9")
+	f(fieldCountWant(12, 4095), "4095 fields expected, got 12")
+	f(ReasonFuture, "event_time is in the future (later than now + --max-future)")
+	f(ReasonPriceRange, "price above 10,000,000,000")
 	f(ReasonPrice, "price is not a non-negative decimal with at most 2 decimals")
 	for r := ReasonOK; r < NumReasons; r++ {
 		if s := r.String(); s == "" || strings.HasPrefix(s, "unknown") {
@@ -223,6 +237,13 @@ func TestReasonString(t *testing.T) {
 	}
 	if fieldCount(7).Kind() != ReasonFieldCount || fieldCount(7).Fields() != 7 || ReasonPrice.Fields() != 0 {
 		t.Fatal("Kind/Fields do not round-trip")
+	}
+	if r := fieldCountWant(4000, 4095); r.Kind() != ReasonFieldCount || r.Fields() != 4000 || r.FieldsWanted() != 4095 || ReasonPrice.FieldsWanted() != 0 {
+		t.Fatal("Kind/Fields/FieldsWanted do not round-trip")
+	}
+	// Without a header the value is what it was before FieldsWanted.
+	if fieldCount(7) != ReasonFieldCount|7<<8 || fieldCount(7).FieldsWanted() != NumFields {
+		t.Fatalf("fieldCount(7) = %#x", uint32(fieldCount(7)))
 	}
 }
 

@@ -59,7 +59,7 @@ func (it *LineIter) Next() bool {
 // last field finds the '\n' too, so the common row is read once, not twice
 // (once by Next's search for '\n'). See BenchmarkReadParse.
 func (it *LineIter) ParseNext(p *Parser, ev *event.Event, full bool) (r Reason, ok bool) {
-	if it.pos < len(it.data) {
+	if it.pos < len(it.data) && !p.mapped() {
 		rest := it.data[it.pos:]
 		if end, ok := p.fast(rest, ev, full); ok {
 			it.line = rest[:end]

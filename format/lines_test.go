@@ -19,12 +19,12 @@ type parsed struct {
 
 // walkBoth parses data with ParseNext and with Next + ParseRow.
 func walkBoth(data []byte, full bool) (next, iter []parsed, nNext, nIter int) {
-	return walkBothUser(data, full, false)
+	return walkBothUser(data, full, false, 0)
 }
 
-// walkBothUser is walkBoth with Parser.ViewUser set to viewUser.
-func walkBothUser(data []byte, full, viewUser bool) (next, iter []parsed, nNext, nIter int) {
-	p1, p2 := Parser{ViewUser: viewUser}, Parser{ViewUser: viewUser}
+// walkBothUser is walkBoth with Parser.ViewUser and MaxTime set.
+func walkBothUser(data []byte, full, viewUser bool, maxTime int64) (next, iter []parsed, nNext, nIter int) {
+	p1, p2 := Parser{ViewUser: viewUser, MaxTime: maxTime}, Parser{ViewUser: viewUser, MaxTime: maxTime}
 	it := Lines(data)
 	for {
 		var ev event.Event

@@ -200,8 +200,9 @@ func digitsAt(data []byte, a, b int) (uint64, bool) {
 	return 0, false
 }
 
-// priceAt parses the price data[a:b]: 1-16 digits (so no overflow check is
-// needed), optionally '.' and one or two digits, into cents. a >= 16.
+// priceAt parses the price data[a:b]: 1-10 digits, optionally '.' and one
+// or two digits, into cents (so at most 9999999999.99, below MaxPriceCents
+// with no compare; 11 digits are left to parsePrice). a >= 16.
 func priceAt(data []byte, a, b int) (int64, bool) {
 	n := b - a
 	var frac uint64
@@ -219,7 +220,7 @@ func priceAt(data []byte, a, b int) (int64, bool) {
 		}
 		frac, b = uint64(d)*10, b-2
 	}
-	if b-a > 16 {
+	if b-a > 10 {
 		return 0, false
 	}
 	x, ok := digitsAt(data, a, b)
@@ -251,7 +252,7 @@ func (p *Parser) fastAt(data []byte, mask []uint64, s int, ev *event.Event, full
 	if n-s < 24 || data[s+23] != ',' || data[s+10] != ' ' {
 		return 0, false
 	}
-	t, ok := p.tc.parse(data[s : s+23])
+	t, ok := p.tc.parse(data[s:s+23], p.MaxTime)
 	if !ok {
 		return 0, false
 	}
@@ -375,19 +376,19 @@ func ones(w uint64, a, b uint) bool {
 }
 
 // priceBits reports whether priceAt accepts field, whose D bits start at bit
-// a of w: 1-16 digits, optionally then '.' and one or two digits.
+// a of w: 1-10 digits, optionally then '.' and one or two digits.
 func priceBits(w uint64, field []byte, a uint) bool {
 	n := uint(len(field))
-	if n-1 >= 19 {
+	if n-1 >= 13 {
 		return false
 	}
 	run := uint64(1)<<(n&63) - 1
 	switch hole := run &^ (w >> (a & 63)); {
 	case hole == 0:
-		return n <= 16
+		return n <= 10
 	case n >= 4 && hole == 1<<((n-3)&63):
 		return field[n-3] == '.'
-	case n >= 3 && n <= 18 && hole == 1<<((n-2)&63):
+	case n >= 3 && n <= 12 && hole == 1<<((n-2)&63):
 		return field[n-2] == '.'
 	}
 	return false
@@ -503,12 +504,15 @@ const (
 //	lines := it.Count()
 //
 // Line, Index and Count mean what they mean for LineIter, and Next yields
-// exactly what LineIter.Next followed by p.ParseRow yields (FuzzRows).
+// exactly what LineIter.Next followed by p.ParseRow yields (FuzzRows). With
+// a p.Header not in the 2019-Nov order, Next takes every row to ParseRow
+// (its columns mapped by name), without the scan.
 type RowIter struct {
 	p      *Parser
 	data   []byte
 	mask   []uint64
 	lim    int // stage 1 has run over data[:lim]
+	scanTo int // stage 1 is to run up to here: len(data), or 0 (see Rows)
 	pos    int
 	n      int // lines consumed, blank ones included
 	lo, hi int // current line
@@ -527,14 +531,20 @@ const (
 
 // Rows returns an iterator over the rows of data. The bitmap lives in p and
 // is reused by the next call to Rows, so a Parser serves one RowIter at a
-// time.
+// time. Rows reads p.Header: set it before.
 func (p *Parser) Rows(data []byte) RowIter {
+	if p.mapped() {
+		// NOTE: stage 1 never runs (scanTo 0), so fastAt sees no data
+		// and declines every row: each goes to ParseRow, which maps
+		// the columns. Deciding here costs the common row nothing.
+		return RowIter{p: p, data: data}
+	}
 	// Two blocks of slack: fastAt reads two blocks past the one it starts in.
 	nw := (len(data)>>6 + 3) * maskStride
 	if cap(p.mask) < nw {
 		p.mask = make([]uint64, nw)
 	}
-	return RowIter{p: p, data: data, mask: p.mask[:nw]}
+	return RowIter{p: p, data: data, mask: p.mask[:nw], scanTo: len(data)}
 }
 
 // scan runs stage 1 over the next window. lim stays a multiple of 64 until
@@ -552,7 +562,7 @@ func (it *RowIter) scan() {
 func (it *RowIter) Next(ev *event.Event, full bool) (r Reason, ok bool) {
 	for it.pos < len(it.data) {
 		s := it.pos
-		if it.lim-s < rowAhead && it.lim < len(it.data) {
+		if it.lim-s < rowAhead && it.lim < it.scanTo {
 			it.scan()
 		}
 		// The bitmap ends at lim (its sentinel), so a row that reaches lim

@@ -137,14 +137,17 @@ func TestDigits(t *testing.T) {
 		if ok != wantOK || (ok && got != want) {
 			t.Fatalf("digitsAt(%q) = %d, %v; want %d, %v", digits, got, ok, want, wantOK)
 		}
-		wantP, wantPOK := parsePrice(digits)
-		wantPOK = wantPOK && (bytes.IndexByte(digits, '.') < 0 && n <= 16 || bytes.IndexByte(digits, '.') >= 0 && bytes.IndexByte(digits, '.') <= 16)
+		// priceAt takes what parsePrice takes with at most 10 digits
+		// before the '.', and leaves the rest to it.
+		wantP, r := parsePrice(digits)
+		dot := bytes.IndexByte(digits, '.')
+		wantPOK := r == ReasonOK && (dot < 0 && n <= 10 || dot >= 0 && dot <= 10)
 		if gotP, ok := priceAt(data, len(pre), len(pre)+n); ok != wantPOK || (ok && gotP != wantP) {
 			t.Fatalf("priceAt(%q) = %d, %v; want %d, %v", digits, gotP, ok, wantP, wantPOK)
 		}
 	}
 	// Prices with a decimal point.
-	for _, s := range []string{"0", "5.1", "1000", "489.07", "0.00", "12.5", "1234567890123456.99"} {
+	for _, s := range []string{"0", "5.1", "1000", "489.07", "0.00", "12.5", "9999999999.99", "9999999999.9", "9999999999"} {
 		data := []byte(strings.Repeat(",", 24) + s + ",")
 		want, _ := parsePrice([]byte(s))
 		if !priceRun(data, scanned(data), 24, 24+len(s)) {
@@ -154,7 +157,10 @@ func TestDigits(t *testing.T) {
 			t.Fatalf("priceAt(%q) = %d, %v; want %d", s, got, ok, want)
 		}
 	}
-	for _, s := range []string{"", ".5", "5.", "-5.00", "1.234", "1e3", "+5", "1.2.3", "1..2", "12345678901234567"} {
+	// 11 digits or more before the '.' are parsePrice's: priceAt and
+	// priceRun decline them, whatever their value.
+	for _, s := range []string{"", ".5", "5.", "-5.00", "1.234", "1e3", "+5", "1.2.3", "1..2", "12345678901234567",
+		"10000000000", "10000000000.00", "00000000001.5", "1234567890123456.99"} {
 		data := []byte(strings.Repeat(",", 24) + s + ",")
 		if priceRun(data, scanned(data), 24, 24+len(s)) {
 			t.Fatalf("priceRun(%q) = true", s)
@@ -166,8 +172,8 @@ func TestDigits(t *testing.T) {
 }
 
 // walkRows parses data with RowIter.
-func walkRows(data []byte, full, viewUser bool) (rows []parsed, n int) {
-	p := Parser{ViewUser: viewUser}
+func walkRows(data []byte, full, viewUser bool, maxTime int64) (rows []parsed, n int) {
+	p := Parser{ViewUser: viewUser, MaxTime: maxTime}
 	it := p.Rows(data)
 	for {
 		var ev event.Event
@@ -184,10 +190,13 @@ func walkRows(data []byte, full, viewUser bool) (rows []parsed, n int) {
 // accepts to the reference parser, in the three ways a row can be stored.
 func checkRows(t *testing.T, data []byte) {
 	t.Helper()
-	for _, mode := range []struct{ full, viewUser bool }{{false, false}, {false, true}, {true, false}} {
+	for _, mode := range []struct {
+		full, viewUser bool
+		maxTime        int64
+	}{{false, false, 0}, {false, true, 0}, {true, false, 0}, {false, false, fuzzMaxTime}, {true, false, fuzzMaxTime}} {
 		full := mode.full
-		rows, n1 := walkRows(data, full, mode.viewUser)
-		_, iter, _, n2 := walkBothUser(data, full, mode.viewUser)
+		rows, n1 := walkRows(data, full, mode.viewUser, mode.maxTime)
+		_, iter, _, n2 := walkBothUser(data, full, mode.viewUser, mode.maxTime)
 		if n1 != n2 || len(rows) != len(iter) {
 			t.Fatalf("%q %+v: RowIter %d lines (%d yielded), Next %d (%d)", data, mode, n1, len(rows), n2, len(iter))
 		}
@@ -200,6 +209,7 @@ func checkRows(t *testing.T, data []byte) {
 				t.Fatalf("%q %+v: line %d\nRowIter %+v\nNext    %+v", data, mode, i, a, b)
 			}
 			want, wantOK := refParseRow(a.line)
+			wantOK = wantOK && (mode.maxTime == 0 || want.Time <= mode.maxTime)
 			if wantOK != (a.r == ReasonOK) {
 				t.Fatalf("%q %+v: RowIter %v, reference ok=%v", a.line, mode, a.r, wantOK)
 			}

@@ -153,28 +153,35 @@ func parseRFC3339Zone(b []byte, t int64) (int64, bool) {
 
 // timeCache remembers the last event_time seen, whole, and its date. In the
 // 2019-Nov file about 26 rows share each second and the date changes once
-// per ~1.4 M rows, so nearly every row is three compares, and most others
+// per ~1.4 M rows, so nearly every row is four compares, and most others
 // pay only for the clock arithmetic.
 type timeCache struct {
 	// Bytes 0-7, 8-15 and 15-22 of the last time that parsed in full, and
 	// its value; all zero before one has, which no time's bytes match.
 	w0, w1, w2 uint64
 	t          int64
+	max        int64  // the limit t was checked against (Parser.MaxTime)
 	lo         uint64 // bytes 0-7 of the cached "YYYY-MM-DD", little endian
 	hi         uint16 // bytes 8-9
 	valid      bool   // lo, hi and day hold a date that parsed
 	day        int64  // Unix seconds at the cached date's midnight
 }
 
-// parse parses an event_time, consulting and refreshing the cache.
-func (c *timeCache) parse(b []byte) (int64, bool) {
+// parse parses an event_time, consulting and refreshing the cache; false if
+// it does not parse or, with max != 0, is later than max (the caller tells
+// the two apart with ParseTime, on its slow path).
+//
+// NOTE: a time later than max is never cached, so a hit needs no compare
+// with max itself, only that max is the one the cached time was checked
+// against: the one compare Parser.MaxTime adds to the common row.
+func (c *timeCache) parse(b []byte, max int64) (int64, bool) {
 	if len(b) == 23 && b[10] == ' ' {
 		// Fast path: the file's own shape. The same second as the last
 		// row is three 8-byte compares (the last two overlap by a byte).
 		w0 := binary.LittleEndian.Uint64(b[0:8])
 		w1 := binary.LittleEndian.Uint64(b[8:16])
 		w2 := binary.LittleEndian.Uint64(b[15:23])
-		if w0 == c.w0 && w1 == c.w1 && w2 == c.w2 {
+		if w0 == c.w0 && w1 == c.w1 && w2 == c.w2 && max == c.max {
 			return c.t, true
 		}
 		// The date: two loads compared with the cached ones; " UTC" is
@@ -191,10 +198,15 @@ func (c *timeCache) parse(b []byte) (int64, bool) {
 		if !ok || binary.LittleEndian.Uint32(b[19:23]) != utcSuffix {
 			return 0, false
 		}
-		c.w0, c.w1, c.w2, c.t = w0, w1, w2, c.day+clock
-		return c.t, true
+		t := c.day + clock
+		if max != 0 && t > max {
+			return 0, false
+		}
+		c.w0, c.w1, c.w2, c.t, c.max = w0, w1, w2, t, max
+		return t, true
 	}
-	return ParseTime(b)
+	t, ok := ParseTime(b)
+	return t, ok && (max == 0 || t <= max)
 }
 
 // utcSuffix is " UTC" loaded little endian.
