@@ -38,6 +38,25 @@ type cartRec struct {
 	session    [event.SessionMax]byte
 }
 
+// addCents returns a+b for sums of prices in cents, pinned at
+// math.MaxInt64 instead of wrapping to a negative value.
+//
+// NOTE: every money sum (a cart's value, a user's spending, the counters
+// AbandonedValue and Spending, and the summary's totals of them) adds only
+// prices, or sums of prices, and a price is never negative (rule 8; see
+// event.Event.PriceCents). Adding b >= 0 wraps exactly when the result comes
+// out below a, so that one compare catches it, and a sum, once pinned,
+// stays pinned. A price is at most format.MaxPriceCents (10^12), so a sum
+// reaches the pin only after 9.2 million prices at the limit: in real data
+// never, but a crafted input could, and must not print a negative total.
+func addCents(a, b int64) int64 {
+	s := a + b
+	if s < a && b >= 0 {
+		return math.MaxInt64
+	}
+	return s
+}
+
 // Counters are the detector's tallies; a shard owns one, the pipeline adds
 // them up.
 type Counters struct {
@@ -197,7 +216,7 @@ func (s *shard) abandon(idx uint32, keyR int64, kind uint8, tie uint64) {
 		keyR: keyR, keyKind: kind, keyTie: tie,
 	})
 	s.cnt.Abandoned++
-	s.cnt.AbandonedValue += c.value
+	s.cnt.AbandonedValue = addCents(s.cnt.AbandonedValue, c.value)
 	s.open.del(c.uid)
 	r := s.users.find(c.uid, c.hash)
 	r.lastAbandoned = c.deadline
@@ -297,7 +316,7 @@ func (s *shard) apply(ev *routed, h uint64, pl []payload, w int64, line int64) {
 		}
 		c := &s.carts[idx]
 		c.items++
-		c.value += p.PriceCents
+		c.value = addCents(c.value, p.PriceCents)
 		c.last = ev.t
 		c.deadline = ev.t + s.ttl
 		if c.nprod < MaxProducts {
@@ -309,9 +328,9 @@ func (s *shard) apply(ev *routed, h uint64, pl []payload, w int64, line int64) {
 		s.setDeadline(idx, line)
 	case event.EventPurchase:
 		price := pl[ev.x()].PriceCents
-		s.cnt.Spending += price
+		s.cnt.Spending = addCents(s.cnt.Spending, price)
 		r := s.users.upsert(ev.uid, h)
-		r.spending += price
+		r.spending = addCents(r.spending, price)
 		r.flags |= recPurchaser
 		idx, open := s.open.get(ev.uid)
 		switch {

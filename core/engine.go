@@ -591,10 +591,10 @@ func (e *engine) total(sum *Summary) {
 			sum.CartsOpened += ps.cnt.CartsOpened
 			sum.Converted += ps.cnt.Converted
 			sum.Abandoned += ps.cnt.Abandoned
-			sum.AbandonedValueCents += ps.cnt.AbandonedValue
+			sum.AbandonedValueCents = addCents(sum.AbandonedValueCents, ps.cnt.AbandonedValue)
 			sum.DirectPurchases += ps.cnt.Direct
 			sum.LatePurchases += ps.cnt.Late
-			sum.SpendingCents += ps.cnt.Spending
+			sum.SpendingCents = addCents(sum.SpendingCents, ps.cnt.Spending)
 			sum.UniqueAbandoningUsers += ps.cnt.AbandoningUsers
 			sum.OpenCarts += ps.cnt.OpenCarts
 		})

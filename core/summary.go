@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"math"
 	"strconv"
 	"strings"
 )
@@ -100,6 +101,11 @@ func group(n int64) string {
 }
 
 // money writes integer cents as dollars, exactly: 1234567 -> "12,345.67".
+// A sum pinned at the int64 maximum (rule 7) says so.
 func money(c int64) string {
-	return fmt.Sprintf("%s.%02d", group(c/100), c%100)
+	s := fmt.Sprintf("%s.%02d", group(c/100), c%100)
+	if c == math.MaxInt64 {
+		s += " or more (the int64 limit)"
+	}
+	return s
 }
