@@ -3,6 +3,7 @@ package core
 import (
 	"strconv"
 	"time"
+	"unicode/utf8"
 
 	"github.com/cartwatch/cartwatch/event"
 )
@@ -46,16 +47,6 @@ func alertLess(a, b *Alert) bool {
 	return a.keyTie < b.keyTie
 }
 
-func alertCmp(a, b Alert) int {
-	switch {
-	case alertLess(&a, &b):
-		return -1
-	case alertLess(&b, &a):
-		return 1
-	}
-	return 0
-}
-
 // AppendTime appends t (unix seconds) as RFC 3339 UTC, "2019-11-01T00:00:14Z".
 func AppendTime(dst []byte, t int64) []byte {
 	return time.Unix(t, 0).UTC().AppendFormat(dst, time.RFC3339)
@@ -91,13 +82,31 @@ func (a *Alert) AppendJSON(dst []byte) []byte {
 
 const hexDigits = "0123456789abcdef"
 
-// appendJSONString appends s quoted as a JSON string. Bytes >= 0x80 are
-// passed through (the input is expected to be UTF-8); control bytes, quote
-// and backslash are escaped so the line always stays valid JSON.
+// appendJSONString appends s quoted as a JSON string that is always valid
+// JSON and valid UTF-8: quote and backslash are escaped, control bytes
+// written as \u00XX, valid multi-byte UTF-8 passed through, and each byte
+// that is not part of a valid UTF-8 sequence (a stray byte, a sequence cut
+// short, e.g. by the SessionMax truncation, an overlong or surrogate
+// encoding) becomes U+FFFD, one for each such byte, as encoding/json has
+// it. Such a session is replaced, not malformed (docs/semantics.md).
+//
+// NOTE: the loop is the ASCII one; only a byte >= 0x80 leaves it for the
+// decoder, so ASCII sessions (all of the 2019-Nov file's) pay one compare a
+// byte, as before.
 func appendJSONString(dst, s []byte) []byte {
 	dst = append(dst, '"')
-	for _, c := range s {
+	for i := 0; i < len(s); {
+		c := s[i]
 		switch {
+		case c >= utf8.RuneSelf:
+			r, n := utf8.DecodeRune(s[i:])
+			if r == utf8.RuneError && n == 1 {
+				dst = append(dst, 0xEF, 0xBF, 0xBD) // U+FFFD
+			} else {
+				dst = append(dst, s[i:i+n]...)
+			}
+			i += n
+			continue
 		case c == '"' || c == '\\':
 			dst = append(dst, '\\', c)
 		case c < 0x20:
@@ -105,6 +114,7 @@ func appendJSONString(dst, s []byte) []byte {
 		default:
 			dst = append(dst, c)
 		}
+		i++
 	}
 	return append(dst, '"')
 }
