@@ -340,7 +340,7 @@ func faultError(r any) error {
 func (e *engine) decodeLoop(rel releaser) {
 	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
 	var p format.Parser
-	// TODO(seam): p.MaxTime = e.maxTime once format has it.
+	p.MaxTime = e.maxTime
 	for b := range e.work {
 		e.decode(&p, b, rel)
 		e.parsed <- b

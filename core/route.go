@@ -7,6 +7,7 @@ import (
 	"unsafe"
 
 	"github.com/cartwatch/cartwatch/event"
+	"github.com/cartwatch/cartwatch/format"
 )
 
 // This file is the engine's router: the part of the worker step that hands
@@ -111,6 +112,72 @@ func (e *engine) routeBlock(b *batch) {
 	} else {
 		b.localMax = e.routeBlockRest(b, blk)
 	}
+	// The limits rule 8 puts on text hold for in-process rows too. A Block
+	// that breaks one (never loadgen's) is routed again, row by row, with
+	// the offending rows as rejects; the common Block pays one compare and
+	// a look at its carts' and purchases' prices.
+	if b.err == nil && (b.localMax > e.maxTime || pricesOver(blk.Rest)) {
+		e.routeBlockChecked(b, blk)
+	}
+}
+
+// pricesOver reports whether any row of rest has a price above
+// format.MaxPriceCents.
+func pricesOver(rest []event.BlockRest) bool {
+	for i := range rest {
+		if rest[i].PriceCents > format.MaxPriceCents || rest[i].PriceCents < 0 {
+			return true
+		}
+	}
+	return false
+}
+
+// routeBlockChecked routes blk row by row, rejecting a row later than the
+// run's time limit (format.ReasonFuture) and a cart, purchase or other
+// event whose price is out of range (format.ReasonPriceRange).
+func (e *engine) routeBlockChecked(b *batch, blk *event.Block) {
+	b.reset()
+	n := len(blk.Time)
+	b.lines = int64(n)
+	m := int64(math.MinInt64)
+	k := 0
+	for j := 0; j < n; j++ {
+		t, typ, uid := blk.Time[j], blk.Type[j], blk.UserID[j]
+		var price int64
+		if typ != event.EventView {
+			if k == len(blk.Rest) {
+				b.err = event.ErrBlockRest
+				return
+			}
+			price = blk.Rest[k].PriceCents
+			k++
+		}
+		switch {
+		case t > e.maxTime:
+			b.bad++
+			b.rejects = append(b.rejects, reject{int64(j), format.ReasonFuture})
+			continue
+		case price > format.MaxPriceCents || price < 0:
+			b.bad++
+			b.rejects = append(b.rejects, reject{int64(j), format.ReasonPriceRange})
+			continue
+		}
+		b.rows++
+		m = max(m, t)
+		if typ == event.EventView {
+			b.cnt.Views++
+			if e.opt.ExtendOnActivity {
+				s := shardOf(event.HashUser(uid), e.nshard)
+				b.routed[s] = append(b.routed[s], routed{t: t, uid: uid, wm: m, line: uint32(j), xt: uint32(event.EventView)})
+			}
+			continue
+		}
+		e.routeRow(b, j, typ, uid, t, m, k-1)
+	}
+	if k != len(blk.Rest) {
+		b.err = event.ErrBlockRest
+	}
+	b.localMax = m
 }
 
 // routeBlockRest routes the carts and purchases of blk (without

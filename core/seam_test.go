@@ -426,3 +426,74 @@ func TestMappedFileShrinks(t *testing.T) {
 		}
 	}
 }
+
+// TestFutureRowIgnored: one row dated 9999 in the middle of the real sample
+// is malformed (time in the future) and moves no watermark: the answer is
+// the sample's own (--ttl 5m: 33 abandoned, 41 converted), as without it.
+func TestFutureRowIgnored(t *testing.T) {
+	data := sample(t)
+	lines := bytes.SplitAfter(data, []byte("\n"))
+	mid := len(lines) / 2
+	bad := []byte("9999-01-01 00:00:00 UTC,view,1,2,a.b,br,5.10,7,s1\n")
+	var with []byte
+	for i, l := range lines {
+		if i == mid {
+			with = append(with, bad...)
+		}
+		with = append(with, l...)
+	}
+	opt := Options{TTL: 5 * 60e9}
+	_, want, _ := runText(t, data, opt)
+	_, got, rejects := runText(t, with, opt)
+	if got.Abandoned != want.Abandoned || got.Converted != want.Converted || got.Malformed != want.Malformed+1 {
+		t.Fatalf("with a row of 9999: abandoned %d converted %d malformed %d; without: %d %d %d",
+			got.Abandoned, got.Converted, got.Malformed, want.Abandoned, want.Converted, want.Malformed)
+	}
+	if want.Abandoned != 33 || want.Converted != 41 {
+		t.Fatalf("the sample at 5m: %d abandoned, %d converted; want 33, 41", want.Abandoned, want.Converted)
+	}
+	if !strings.Contains(rejects, fmt.Sprintf("%d\tevent_time is in the future", mid+1)) {
+		t.Fatalf("rejects %q: want line %d in the future", rejects, mid+1)
+	}
+	// --max-future negative: no limit, and the row moves the watermark.
+	opt.MaxFuture = -1
+	if _, got, _ := runText(t, with, opt); got.Malformed != want.Malformed || got.Abandoned == want.Abandoned {
+		t.Fatalf("without a limit: malformed %d abandoned %d: the row should count and move W", got.Malformed, got.Abandoned)
+	}
+}
+
+// TestBlockLimits: in-process rows meet the same limits as text: a row
+// later than now + MaxFuture and a price above format.MaxPriceCents are
+// rejects at their row numbers, and the rest runs as if they were absent.
+func TestBlockLimits(t *testing.T) {
+	rng := rand.New(rand.NewPCG(61, 62))
+	evs := timeOrdered(rng, 3000)
+	var with []event.Event
+	var rows []int64
+	for i, e := range evs {
+		with = append(with, e)
+		switch i {
+		case 1000:
+			with = append(with, ev(253402300799, V, 7, 1, 1)) // 9999-12-31
+			rows = append(rows, int64(len(with))+1)
+		case 2000:
+			with = append(with, ev(e.Time, C, 7919, 1, 1e12+1))
+			rows = append(rows, int64(len(with))+1)
+		}
+	}
+	for _, extend := range []bool{false, true} {
+		opt := Options{TTL: 60e9, ExtendOnActivity: extend, Shards: 2}
+		want, wsum := runEngine(t, evs, opt)
+		var alerts, rejects bytes.Buffer
+		opt.Alerts, opt.Rejects = &alerts, &rejects
+		sum, err := Run(context.Background(), BlocksSource(blocksOf(with, 700)), opt, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		wantRej := fmt.Sprintf("%d\tevent_time is in the future (later than now + --max-future)\n%d\tprice above 10,000,000,000\n", rows[0], rows[1])
+		if alerts.String() != want || sum.Malformed != 2 || sum.Events != wsum.Events || rejects.String() != wantRej {
+			t.Fatalf("extend=%v: malformed %d events %d/%d, rejects %q want %q, alerts equal %v",
+				extend, sum.Malformed, sum.Events, wsum.Events, rejects.String(), wantRej, alerts.String() == want)
+		}
+	}
+}
