@@ -1,21 +1,17 @@
 package core
 
 import (
-	"bufio"
 	"bytes"
-	"errors"
 	"fmt"
 	"io"
-	"os"
-	"strings"
 
 	"github.com/cartwatch/cartwatch/format"
-	"github.com/klauspost/compress/gzip"
 )
 
-// The input side: OpenInput turns a path into a byte stream, ChunkReader cuts
-// the stream into large chunks of whole lines for parallel parsing, and
-// LineIter walks the lines of one chunk.
+// The input side: OpenInput (open.go) turns a path into a byte stream,
+// decoding its container, ChunkReader cuts the stream into large chunks of
+// whole lines for parallel parsing, and LineIter walks the lines of one
+// chunk.
 //
 // Line numbers. Rejects are reported with the input's 1-based line number
 // (the header is line 1), but a chunk cannot know the number of its first
@@ -250,53 +246,3 @@ func (r *ChunkReader) cut(buf []byte, n int) []byte {
 	r.carry = append(r.carry, buf[end:n]...)
 	return buf[:end]
 }
-
-// ErrNotGzip reports a path ending in .gz whose content is not gzip.
-var ErrNotGzip = errors.New("named .gz but not in gzip format")
-
-// OpenInput opens path for reading: "-" is standard input, anything else a
-// file. Content starting with the gzip magic bytes (1f 8b) is decompressed,
-// whatever the name. Close the result when done.
-func OpenInput(path string) (io.ReadCloser, error) {
-	var f *os.File
-	if path == "-" {
-		f = os.Stdin
-	} else {
-		var err error
-		if f, err = os.Open(path); err != nil {
-			return nil, fmt.Errorf("open input: %w", err)
-		}
-		if st, err := f.Stat(); err == nil && st.IsDir() {
-			f.Close()
-			return nil, fmt.Errorf("open input: %s is a directory", path)
-		}
-	}
-	// NOTE: once its 64 KiB are drained, bufio.Reader passes large reads
-	// straight to the file, so peeking at the magic costs no extra copy.
-	br := bufio.NewReaderSize(f, 64<<10)
-	magic, err := br.Peek(2)
-	if err != nil && err != io.EOF {
-		f.Close()
-		return nil, fmt.Errorf("read input %s: %w", path, err)
-	}
-	if len(magic) == 2 && magic[0] == 0x1f && magic[1] == 0x8b {
-		zr, err := gzip.NewReader(br)
-		if err != nil {
-			f.Close()
-			return nil, fmt.Errorf("open gzip input %s: %w", path, err)
-		}
-		return &readCloser{Reader: zr, close: func() error { zr.Close(); return f.Close() }}, nil
-	}
-	if strings.HasSuffix(path, ".gz") {
-		f.Close()
-		return nil, fmt.Errorf("open input %s: %w", path, ErrNotGzip)
-	}
-	return &readCloser{Reader: br, close: f.Close}, nil
-}
-
-type readCloser struct {
-	io.Reader
-	close func() error
-}
-
-func (rc *readCloser) Close() error { return rc.close() }

