@@ -26,6 +26,7 @@ type runFlags struct {
 	cpuprof   string
 	memprof   string
 	tracef    string
+	member    string
 	input     string
 }
 
@@ -43,7 +44,7 @@ var flagGroups = []struct {
 }{
 	{"detection", []string{"ttl", "lateness", "extend-on-activity", "at-eof", "max-future"}},
 	{"output", []string{"alerts", "rejects", "summary", "progress"}},
-	{"input", []string{"synthetic"}},
+	{"input", []string{"member", "synthetic"}},
 	{"generator (only with --synthetic)", nil}, // filled from loadgen.Config.AddFlags
 	{"parallelism (never changes the output)", []string{"shards", "parsers", "chunk-size"}},
 	{"profiling", []string{"cpuprofile", "memprofile", "trace"}},
@@ -54,7 +55,7 @@ var argNames = map[string]string{
 	"ttl": "DURATION", "lateness": "DURATION", "max-future": "DURATION",
 	"at-eof": "abandon|keep", "summary": "text|json", "progress": "auto|on|off",
 	"alerts": "FILE|-", "rejects": "FILE|-", "cpuprofile": "FILE", "memprofile": "FILE", "trace": "FILE",
-	"shards": "N", "parsers": "N", "chunk-size": "BYTES",
+	"shards": "N", "parsers": "N", "chunk-size": "BYTES", "member": "NAME",
 	"rows": "N", "scale": "F", "days": "D", "seed": "S", "workers": "N",
 }
 
@@ -83,6 +84,7 @@ func newRunFlagSet(f *runFlags) *flag.FlagSet {
 	fs.StringVar(&f.rejects, "rejects", "", "write the line number and reason of each malformed row to FILE, or - for stdout (the first 10 also go to stderr)")
 	fs.StringVar(&f.summary, "summary", "text", "summary format: text, or json (one JSON object); on stdout, or on stderr when an output is -")
 	fs.StringVar(&f.progress, "progress", "auto", "progress line on stderr: auto (when stderr is a terminal), on, off")
+	fs.StringVar(&f.member, "member", "", "the member of a .zip input to read (default: its single .csv member)")
 	fs.BoolVar(&f.synthetic, "synthetic", false, "read loadgen's synthetic month in process instead of a file")
 	f.gen.AddFlags(fs)
 	fs.IntVar(&f.opt.Shards, "shards", 0, fmt.Sprintf("session table shards, one goroutine each, 1 to %d (0: GOMAXPROCS)", core.MaxShards))
@@ -135,6 +137,9 @@ func parseRunFlags(args []string) (*runFlags, error) {
 		return nil, usagef("no input: give a CSV file, - for stdin, or --synthetic")
 	case len(pos) == 1:
 		f.input = pos[0]
+	}
+	if f.member != "" && f.synthetic {
+		return nil, usagef("--member %q: the member of a zip input, not with --synthetic", f.member)
 	}
 	if given := f.gen.FlagsGiven(); len(given) > 0 && !f.synthetic {
 		return nil, usagef("--%s: a generator flag, only with --synthetic", strings.Join(given, ", --"))

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"archive/zip"
 	"bufio"
 	"bytes"
 	"context"
@@ -83,6 +84,7 @@ func TestExitCodes(t *testing.T) {
 	f(exitUsage, "--summary", "run", "--summary", "xml", in)
 	f(exitUsage, "--progress", "run", "--progress", "maybe", in)
 	f(exitUsage, "not both", "run", "--synthetic", in)
+	f(exitUsage, "--member \"a.csv\": the member of a zip input, not with --synthetic", "run", "--synthetic", "--member", "a.csv")
 	f(exitUsage, "one input expected", "run", in, in)
 	f(exitError, "no such file", "run", filepath.Join(dir, "missing.csv"))
 	f(exitError, "directory", "run", dir)
@@ -512,6 +514,28 @@ func TestMaxFuture(t *testing.T) {
 	f(1, "--max-future", "3h")  // within 3h
 	f(2, "--max-future", "0")   // nothing after now
 	f(1, "--max-future", "-1s") // no limit
+}
+
+// TestZipMember: --member chooses the member of a zip archive with two
+// .csv files; without it the error lists them.
+func TestZipMember(t *testing.T) {
+	var b bytes.Buffer
+	zw := zip.NewWriter(&b)
+	for _, m := range [][2]string{{"2019-Nov.csv", csvIn}, {"2019-Oct.csv", strings.Split(csvIn, "\n")[0] + "\n"}} {
+		w, _ := zw.Create(m[0])
+		w.Write([]byte(m[1]))
+	}
+	zw.Close()
+	fn := filepath.Join(t.TempDir(), "archive.zip")
+	os.WriteFile(fn, b.Bytes(), 0o644)
+	if code, _, stderr := runArgs("run", fn); code != exitError || !strings.Contains(stderr, "2019-Nov.csv, 2019-Oct.csv") || !strings.Contains(stderr, "--member") {
+		t.Errorf("no --member: exit %d, stderr %q", code, stderr)
+	}
+	code, stdout, stderr := runArgs("run", "--summary", "json", "--member", "2019-Nov.csv", fn)
+	var sum struct{ Events, Malformed int }
+	if err := json.Unmarshal([]byte(stdout), &sum); code != 0 || err != nil || sum.Events == 0 {
+		t.Errorf("--member 2019-Nov.csv: exit %d, summary %q (%v), stderr %q", code, stdout, err, stderr)
+	}
 }
 
 func TestOutputs(t *testing.T) {

@@ -243,7 +243,7 @@ func openSource(ctx context.Context, f *runFlags, prog *core.Progress) (src core
 	}
 	ch := make(chan opened, 1)
 	go func() {
-		src, err := core.OpenFile(f.input, core.FileOptions{Progress: prog})
+		src, err := core.OpenFile(f.input, core.FileOptions{Member: f.member, Progress: prog})
 		ch <- opened{src, err}
 	}()
 	select {
