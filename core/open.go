@@ -317,7 +317,9 @@ func (o *Opened) Head() []byte {
 
 // Close closes the decoders and the file (standard input too). It returns
 // the file's error only: a decoder's is the read error already returned.
-// Head still works after Close.
+// Head still works after Close. Close must not run during a Read (the zstd
+// decoder is not safe for that); to unblock a Read waiting on a pipe from
+// another goroutine, close File instead: the Read then returns an error.
 func (o *Opened) Close() error {
 	if len(o.closers) == 0 {
 		return nil
