@@ -4,6 +4,7 @@ import (
 	"archive/tar"
 	"archive/zip"
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"hash/crc32"
@@ -14,6 +15,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/cartwatch/cartwatch/format"
 	"github.com/cartwatch/cartwatch/internal/testrows"
@@ -530,6 +532,56 @@ func TestOpenInputPlainUntouched(t *testing.T) {
 		t.Fatalf("Plain %v, head %d bytes", o.Plain, len(o.Head()))
 	}
 	check("after Head")
+}
+
+// TestOpenInputInterrupt: a reader source over zstd on a pipe that stays
+// open is interrupted while its Next waits for more input: Next returns an
+// error, and Close after it is clean (run it with -race: the zstd decoder
+// must not be closed under a Read).
+func TestOpenInputInterrupt(t *testing.T) {
+	rows, _ := testrows.SyntheticRows(5000)
+	pr, pw, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pw.Close()
+	go pw.Write(zstdOf(t, rows, 1)) // and the pipe stays open
+	defer func(f *os.File) { os.Stdin = f }(os.Stdin)
+	os.Stdin = pr
+	in, err := OpenInput("-", OpenOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	src := newReaderSource(in, new(Progress))
+	src.setChunkBytes(1<<16, 4)
+	done := make(chan error)
+	go func() {
+		var r Records
+		for {
+			if err := src.Next(context.Background(), &r); err != nil {
+				done <- err
+				return
+			}
+			src.Release(&r)
+		}
+	}()
+	time.Sleep(50 * time.Millisecond) // let it read all there is and wait
+	go src.Interrupt()                // which must not wait for Next
+	select {
+	case err := <-done:
+		if err == io.EOF {
+			t.Errorf("interrupted Next returned io.EOF, want an error")
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("Next still blocked 10 s after Interrupt")
+	}
+	closed := make(chan struct{})
+	go func() { src.Close(); close(closed) }()
+	select {
+	case <-closed:
+	case <-time.After(10 * time.Second):
+		t.Fatal("Close still blocked after 10 s")
+	}
 }
 
 // TestCountingReaderAt: only the bytes inside [lo, hi) are counted, and

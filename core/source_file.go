@@ -98,8 +98,16 @@ func (s *readerSource) Release(r *Records) {
 	}
 }
 
-// Interrupt closes the input, so that a Next blocked on a pipe returns.
-func (s *readerSource) Interrupt() { s.rc.Close() }
+// Interrupt closes the input, so that a Next blocked on a pipe returns. Of
+// an Opened input it closes the file only: its decoders are closed by Close,
+// once no Read runs.
+func (s *readerSource) Interrupt() {
+	if in, ok := s.rc.(*Opened); ok {
+		in.File.Close()
+		return
+	}
+	s.rc.Close()
+}
 
 func (s *readerSource) Close() error { return s.rc.Close() }
 
