@@ -618,7 +618,8 @@ func TestOpenInputErrors(t *testing.T) {
 }
 
 // TestRunFileFormats: a run over each compressed form of the input gives
-// the alerts and rejects of the plain file.
+// the alerts and rejects of the plain file, and its progress ends at the
+// size of the file as stored.
 func TestRunFileFormats(t *testing.T) {
 	rows, _ := testrows.SyntheticRows(20000)
 	rows = append(rows, "not,a,row\n"...)
@@ -634,6 +635,7 @@ func TestRunFileFormats(t *testing.T) {
 		stored []byte
 		want   string
 	}{
+		{"in.csv.gz", rows, want}, // plain whatever the name: mapped
 		{"in.csv", rows, want},
 		{"in.csv.gz", gzipOf(t, rows, 2), want},
 		{"in.csv.zst", zstdOf(t, rows, 1), want},
@@ -641,9 +643,16 @@ func TestRunFileFormats(t *testing.T) {
 		{"rows.csv.bz2", bz, wantBz},
 	} {
 		var a, r bytes.Buffer
-		sum, err := RunFile(writeTemp(t, in.file, in.stored), Options{Alerts: &a, Rejects: &r}, nil)
+		var prog Progress
+		sum, err := RunFile(writeTemp(t, in.file, in.stored), Options{Alerts: &a, Rejects: &r}, &prog)
 		if err != nil || a.String() != in.want {
 			t.Errorf("%s: err %v, alerts differ (%d vs %d bytes)", in.file, err, a.Len(), len(in.want))
+		}
+		// Progress: bytes of the file as stored, whatever the format (of a
+		// zip, its member's stored bytes).
+		if total, n := prog.Total.Load(), prog.Bytes.Load(); total != n || total <= 0 || total > int64(len(in.stored)) ||
+			total < int64(len(in.stored))-200 {
+			t.Errorf("%s: progress %d of %d bytes; the file has %d", in.file, n, total, len(in.stored))
 		}
 		if in.file != "rows.csv.bz2" && (r.String() != wrej || sum.Events != wsum.Events || sum.Malformed != 1) {
 			t.Errorf("%s: rejects %q, events %d, malformed %d", in.file, r.String(), sum.Events, sum.Malformed)

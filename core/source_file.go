@@ -35,18 +35,22 @@ func OpenFile(path string, opt FileOptions) (Source, error) {
 	if prog == nil {
 		prog = new(Progress)
 	}
-	in, err := OpenInput(path, OpenOptions{Member: opt.Member})
+	// The input counts the bytes it reads of the file as stored (compressed
+	// bytes for compressed input); the mapped source counts its own.
+	in, err := OpenInput(path, OpenOptions{Member: opt.Member, Counter: &prog.Bytes})
 	if err != nil {
 		return nil, err
 	}
+	prog.Total.Store(in.Size)
 	if in.Plain {
-		prog.Total.Store(in.Size)
 		src, ok, err := openMapped(in.File, path, in.Size, prog)
 		if ok || err != nil {
 			return src, err
 		}
 	}
-	return newReaderSource(in, prog), nil
+	s := newReaderSource(in, prog)
+	s.counted = true
+	return s, nil
 }
 
 // ReaderSource returns a Source of CSV text read from r (gzip is not
@@ -57,9 +61,10 @@ func ReaderSource(r io.Reader) Source {
 
 // readerSource cuts a byte stream into chunks of whole lines (ChunkReader).
 type readerSource struct {
-	rc   io.ReadCloser
-	cr   *ChunkReader
-	prog *Progress
+	rc      io.ReadCloser
+	cr      *ChunkReader
+	prog    *Progress
+	counted bool // rc adds to prog.Bytes itself (an Opened input)
 }
 
 func newReaderSource(rc io.ReadCloser, prog *Progress) *readerSource {
@@ -82,7 +87,9 @@ func (s *readerSource) Next(ctx context.Context, r *Records) error {
 	if err != nil {
 		return err
 	}
-	s.prog.Bytes.Add(int64(len(c.Data)))
+	if !s.counted {
+		s.prog.Bytes.Add(int64(len(c.Data)))
+	}
 	r.own.chunk = c
 	r.Text, r.Skip = c.Data, c.Skip
 	if c.Seq == 0 {
