@@ -261,7 +261,11 @@ func (e *engine) run(ctx context.Context, src Source) (Summary, error) {
 		return sum, err
 	}
 	if sum.Events == 0 {
-		return sum, e.noValidRows(sum)
+		var head []byte
+		if h, ok := src.(interface{ headBytes() []byte }); ok {
+			head = h.headBytes()
+		}
+		return sum, e.noValidRows(sum, head)
 	}
 	return sum, nil
 }
@@ -361,6 +365,7 @@ func (e *engine) decode(p *format.Parser, b *batch, rel releaser) {
 	case b.rec.Block != nil:
 		e.routeBlock(b)
 	default:
+		p.Header = b.rec.Header
 		e.parseBatch(p, b)
 		// Routed events hold copies of what they need: the text can go
 		// back to the source before the shards see the batch.
@@ -607,15 +612,25 @@ func (e *engine) total(sum *Summary) {
 }
 
 // noValidRows is the error of a run that found no valid record.
-func (e *engine) noValidRows(sum Summary) error {
+// head, the input's first bytes when the source knows them, names the
+// likely cause (format.Diagnose).
+func (e *engine) noValidRows(sum Summary, head []byte) error {
+	var msg string
 	if sum.Malformed == 0 {
-		return fmt.Errorf("%w: the input is empty (or only a header)", ErrNoValidRows)
+		msg = fmt.Sprintf("%v: the input is empty (or only a header)", ErrNoValidRows)
+	} else {
+		msg = fmt.Sprintf("%v: all %d rows are malformed; the first:", ErrNoValidRows, sum.Malformed)
+		for i, r := range e.firstRejects {
+			if i > 0 {
+				msg += ";"
+			}
+			msg += fmt.Sprintf(" line %d: %v", r.Pos, r.Reason)
+		}
 	}
-	msg := fmt.Sprintf("%v: all %d rows are malformed; the first:", ErrNoValidRows, sum.Malformed)
-	for _, r := range e.firstRejects {
-		msg += fmt.Sprintf(" line %d: %v;", r.Pos, r.Reason)
+	if cause := format.Diagnose(head); cause != "" && head != nil {
+		msg += "\nlikely cause: " + cause
 	}
-	return &noRowsError{msg: msg[:len(msg)-1]}
+	return &noRowsError{msg: msg}
 }
 
 type noRowsError struct{ msg string }

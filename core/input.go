@@ -51,6 +51,10 @@ type ReaderOptions struct {
 	// 16; set it to at least the number of chunks in flight in the
 	// pipeline so that steady state allocates nothing.
 	FreeChunks int
+	// IsHeader says whether the input's first line (without '\n', a BOM
+	// removed) is a header to drop; default: it starts with "event_time,".
+	// The sources decide it once, from the input's head (format.ParseHeader).
+	IsHeader func(line []byte) bool
 }
 
 // Chunk is a run of whole input lines.
@@ -78,6 +82,7 @@ type ChunkReader struct {
 	r       io.Reader
 	size    int
 	maxLine int
+	header  func(line []byte) bool
 	free    chan *Chunk
 
 	carry   []byte // partial last line of the previous chunk, <= maxLine bytes
@@ -104,6 +109,7 @@ func NewChunkReader(r io.Reader, opt ReaderOptions) *ChunkReader {
 		r:       r,
 		size:    opt.ChunkSize,
 		maxLine: opt.MaxLine,
+		header:  opt.IsHeader,
 		free:    make(chan *Chunk, opt.FreeChunks),
 		carry:   make([]byte, 0, opt.MaxLine),
 		first:   true,
@@ -203,17 +209,21 @@ func (r *ChunkReader) dropRest(buf []byte, n int) int {
 
 var utf8BOM = []byte{0xEF, 0xBB, 0xBF}
 
-// dropPreamble removes a UTF-8 BOM and a header line (a first line starting
-// with "event_time,") from the start of the input. It returns the new n.
+// dropPreamble removes a UTF-8 BOM and a header line (ReaderOptions.IsHeader)
+// from the start of the input. It returns the new n.
 func (r *ChunkReader) dropPreamble(c *Chunk, buf []byte, n int) int {
 	if bytes.HasPrefix(buf[:n], utf8BOM) {
 		n = copy(buf, buf[len(utf8BOM):n])
 		n = r.fill(buf, n)
 	}
-	if !bytes.HasPrefix(buf[:n], []byte("event_time,")) {
+	j := bytes.IndexByte(buf[:n], '\n')
+	first := buf[:n]
+	if j >= 0 {
+		first = buf[:j]
+	}
+	if r.header != nil && !r.header(first) || r.header == nil && !bytes.HasPrefix(first, []byte("event_time,")) {
 		return n
 	}
-	j := bytes.IndexByte(buf[:n], '\n')
 	switch {
 	case j >= 0 && j <= r.maxLine:
 		n = copy(buf, buf[j+1:n])

@@ -2,6 +2,7 @@ package core
 
 import (
 	"bytes"
+	"compress/gzip"
 	"context"
 	"errors"
 	"fmt"
@@ -495,5 +496,74 @@ func TestBlockLimits(t *testing.T) {
 			t.Fatalf("extend=%v: malformed %d events %d/%d, rejects %q want %q, alerts equal %v",
 				extend, sum.Malformed, sum.Events, wsum.Events, rejects.String(), wantRej, alerts.String() == want)
 		}
+	}
+}
+
+// TestHeaderByName: a file whose header names the columns in another order
+// (price and user_id swapped, a tenth column) gives the run of the original,
+// mapped, read through a reader, and gzipped; a header missing a required
+// column is an error of OpenFile naming it, before any row is read.
+func TestHeaderByName(t *testing.T) {
+	data := sample(t)
+	lines := bytes.Split(bytes.TrimSuffix(data, []byte("\n")), []byte("\n"))
+	if !bytes.HasPrefix(lines[0], []byte("event_time,")) {
+		t.Fatalf("the sample's first line is not its header: %q", lines[0])
+	}
+	// Swap fields 6 (price) and 7 (user_id) and add a column "x" at the end.
+	var swapped bytes.Buffer
+	for i, l := range lines {
+		f := bytes.Split(bytes.TrimSuffix(l, []byte("\r")), []byte(","))
+		if len(f) != 9 {
+			t.Fatalf("line %d: %d fields (quoted commas are not in the sample)", i+1, len(f))
+		}
+		f[6], f[7] = f[7], f[6]
+		x := []byte("extra")
+		if i == 0 {
+			x = []byte("x")
+		}
+		swapped.Write(bytes.Join(append(f, x), []byte(",")))
+		swapped.WriteByte('\n')
+	}
+	opt := Options{TTL: 5 * 60e9}
+	want, wsum, _ := runText(t, data, opt)
+	dir := t.TempDir()
+	fn := filepath.Join(dir, "swapped.csv")
+	os.WriteFile(fn, swapped.Bytes(), 0o644)
+	var gz bytes.Buffer
+	zw := gzip.NewWriter(&gz)
+	zw.Write(swapped.Bytes())
+	zw.Close()
+	gzn := filepath.Join(dir, "swapped.csv.gz")
+	os.WriteFile(gzn, gz.Bytes(), 0o644)
+	for _, path := range []string{fn, gzn} {
+		var a bytes.Buffer
+		o := opt
+		o.Alerts = &a
+		sum, err := RunFile(path, o, nil)
+		if err != nil || a.String() != want || sum.Events != wsum.Events || sum.Malformed != 0 {
+			t.Fatalf("%s: err %v, events %d malformed %d, alerts equal %v\n%.300s\n%.300s", path, err, sum.Events, sum.Malformed, a.String() == want, a.String(), want)
+		}
+	}
+	got, sum, _ := runText(t, swapped.Bytes(), opt)
+	if got != want || sum.Events != wsum.Events {
+		t.Fatalf("reader source: %d events, alerts equal %v", sum.Events, got == want)
+	}
+	missing := filepath.Join(dir, "missing.csv")
+	os.WriteFile(missing, []byte("event_time,event_type,product_id,price,uid\n2019-11-01 00:00:00 UTC,cart,1,5.00,7\n"), 0o644)
+	if _, err := OpenFile(missing, FileOptions{}); err == nil || !strings.Contains(err.Error(), `"user_id"`) {
+		t.Fatalf("header without user_id: err %v", err)
+	}
+}
+
+// TestNoValidRowsCause: an input whose rows are all malformed names the
+// first reasons and the likely cause (here, ';' as the delimiter).
+func TestNoValidRowsCause(t *testing.T) {
+	text := strings.ReplaceAll(string(sample(t)[:4000]), ",", ";")
+	fn := filepath.Join(t.TempDir(), "semi.csv")
+	os.WriteFile(fn, []byte(text), 0o644)
+	_, err := RunFile(fn, Options{}, nil)
+	if !errors.Is(err, ErrNoValidRows) || !strings.Contains(err.Error(), "line 1: 9 fields expected") ||
+		!strings.Contains(err.Error(), "likely cause") || !strings.Contains(err.Error(), "';'") {
+		t.Fatalf("err %v", err)
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"io"
 
 	"github.com/cartwatch/cartwatch/event"
+	"github.com/cartwatch/cartwatch/format"
 )
 
 // This file is the input side of the seam: a Source hands the engine
@@ -67,6 +68,7 @@ type Records struct {
 	Text   []byte
 	Skip   int
 	Format Format
+	Header *format.Header // CSV columns by name; nil: the 2019-Nov order
 
 	// Block, instead of Text: rows in columns, each row one position.
 	Block *event.Block
@@ -86,7 +88,7 @@ type Records struct {
 
 func (r *Records) reset() {
 	r.Partition, r.Pos = 0, PosNext
-	r.Text, r.Skip, r.Format = nil, 0, FormatCSV
+	r.Text, r.Skip, r.Format, r.Header = nil, 0, FormatCSV, nil
 	r.Block, r.Barrier = nil, 0
 }
 

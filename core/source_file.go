@@ -1,10 +1,15 @@
 package core
 
 import (
+	"bufio"
+	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"unsafe"
+
+	"github.com/cartwatch/cartwatch/format"
 )
 
 // This file holds the sources of CSV text: OpenFile picks the mapped-file
@@ -42,21 +47,48 @@ func OpenFile(path string, opt FileOptions) (Source, error) {
 		return nil, err
 	}
 	prog.Total.Store(in.Size)
+	hdr, err := headerOf(in.Head())
+	if err != nil {
+		in.Close()
+		return nil, fmt.Errorf("%s: %w", in.Name, err)
+	}
 	if in.Plain {
-		src, ok, err := openMapped(in.File, path, in.Size, prog)
+		src, ok, err := openMapped(in.File, hdr, in.Size, prog)
 		if ok || err != nil {
 			return src, err
 		}
 	}
 	s := newReaderSource(in, prog)
-	s.counted = true
+	s.counted, s.in, s.header = true, in, hdr
 	return s, nil
 }
 
-// ReaderSource returns a Source of CSV text read from r (gzip is not
-// detected: see OpenFile).
+// headerOf reads the header of an input from its first bytes (a UTF-8 BOM
+// and all): nil when the first line is a row (format.ParseHeader), or when
+// it does not end within head (a first line that long is no header), or an
+// error naming what is wrong with a header.
+func headerOf(head []byte) (*format.Header, error) {
+	head = bytes.TrimPrefix(head, utf8BOM)
+	j := bytes.IndexByte(head, '\n')
+	if j < 0 {
+		if len(head) >= format.HeadSize-len(utf8BOM) {
+			return nil, nil
+		}
+		j = len(head)
+	}
+	return format.ParseHeader(head[:j])
+}
+
+// ReaderSource returns a Source of CSV text read from r, its header read by
+// name as OpenFile does (compression is not detected: see OpenFile). A bad
+// header is the error of the first Next.
 func ReaderSource(r io.Reader) Source {
-	return newReaderSource(io.NopCloser(r), new(Progress))
+	br := bufio.NewReaderSize(r, format.HeadSize)
+	head, _ := br.Peek(format.HeadSize)
+	s := newReaderSource(io.NopCloser(br), new(Progress))
+	s.header, s.err = headerOf(head)
+	s.head = head
+	return s
 }
 
 // readerSource cuts a byte stream into chunks of whole lines (ChunkReader).
@@ -64,7 +96,11 @@ type readerSource struct {
 	rc      io.ReadCloser
 	cr      *ChunkReader
 	prog    *Progress
-	counted bool // rc adds to prog.Bytes itself (an Opened input)
+	counted bool           // rc adds to prog.Bytes itself (an Opened input)
+	in      *Opened        // rc, when it is one (OpenFile)
+	head    []byte         // the first bytes, when in is nil (ReaderSource)
+	header  *format.Header // the input's header; nil: none, or the 2019-Nov order
+	err     error          // a bad header, returned by Next
 }
 
 func newReaderSource(rc io.ReadCloser, prog *Progress) *readerSource {
@@ -76,10 +112,23 @@ func newReaderSource(rc io.ReadCloser, prog *Progress) *readerSource {
 type chunkSizer interface{ setChunkBytes(n, inFlight int) }
 
 func (s *readerSource) setChunkBytes(n, inFlight int) {
-	s.cr = NewChunkReader(s.rc, ReaderOptions{ChunkSize: n, FreeChunks: inFlight})
+	isHeader := s.header != nil
+	s.cr = NewChunkReader(s.rc, ReaderOptions{ChunkSize: n, FreeChunks: inFlight,
+		IsHeader: func([]byte) bool { return isHeader }})
+}
+
+// headBytes returns the input's first bytes, for format.Diagnose.
+func (s *readerSource) headBytes() []byte {
+	if s.in != nil {
+		return s.in.Head()
+	}
+	return s.head
 }
 
 func (s *readerSource) Next(ctx context.Context, r *Records) error {
+	if s.err != nil {
+		return s.err
+	}
 	if s.cr == nil {
 		s.setChunkBytes(0, 0)
 	}
@@ -91,7 +140,7 @@ func (s *readerSource) Next(ctx context.Context, r *Records) error {
 		s.prog.Bytes.Add(int64(len(c.Data)))
 	}
 	r.own.chunk = c
-	r.Text, r.Skip = c.Data, c.Skip
+	r.Text, r.Skip, r.Header = c.Data, c.Skip, s.header
 	if c.Seq == 0 {
 		r.Pos = 1
 	}

@@ -34,11 +34,13 @@ type mappedSource struct {
 	skip     int
 	seq      int64
 	pageMask int
+	header   *format.Header
 }
 
-// openMapped maps the regular file f of the given size. ok is false when it
-// cannot be mapped or is not plain text (the caller then reads it).
-func openMapped(f *os.File, path string, size int64, prog *Progress) (Source, bool, error) {
+// openMapped maps the regular, plain (OpenInput) file f of the given size,
+// whose header is hdr (nil: none). ok is false when it cannot be mapped (the
+// caller then reads it).
+func openMapped(f *os.File, hdr *format.Header, size int64, prog *Progress) (Source, bool, error) {
 	if size <= 0 || int64(int(size)) != size {
 		return nil, false, nil
 	}
@@ -46,28 +48,19 @@ func openMapped(f *os.File, path string, size int64, prog *Progress) (Source, bo
 	if err != nil {
 		return nil, false, nil
 	}
-	if len(data) >= 2 && data[0] == 0x1f && data[1] == 0x8b {
-		syscall.Munmap(data)
-		return nil, false, nil // gzip: decompress through OpenInput
-	}
 	syscall.Madvise(data, syscall.MADV_SEQUENTIAL)
-	s := &mappedSource{f: f, data: data, prog: prog, chunk: 4 << 20, pageMask: os.Getpagesize() - 1}
-	const maxLine = format.DefaultMaxLine
+	s := &mappedSource{f: f, data: data, prog: prog, chunk: 4 << 20, pageMask: os.Getpagesize() - 1, header: hdr}
 	if bytes.HasPrefix(data, utf8BOM) {
 		s.pos = len(utf8BOM)
 	}
-	if bytes.HasPrefix(data[s.pos:], []byte("event_time,")) {
-		// The same rule as ChunkReader: a header longer than a line may
-		// be is a malformed row, not a header.
-		j := bytes.IndexByte(data[s.pos:min(len(data), s.pos+maxLine+1)], '\n')
-		switch {
-		case j >= 0:
-			s.pos += j + 1
-			s.skip = 1
-		case len(data)-s.pos <= maxLine:
-			s.pos = len(data)
-			s.skip = 1
+	if hdr != nil {
+		// headerOf found the header's line end within the head.
+		j := bytes.IndexByte(data[s.pos:], '\n')
+		if j < 0 {
+			j = len(data) - s.pos - 1
 		}
+		s.pos += j + 1
+		s.skip = 1
 	}
 	return s, true, nil
 }
@@ -93,7 +86,7 @@ func (s *mappedSource) Next(ctx context.Context, r *Records) error {
 	} else {
 		end = len(data)
 	}
-	r.Text, r.Skip = data[s.pos:end], s.skip
+	r.Text, r.Skip, r.Header = data[s.pos:end], s.skip, s.header
 	if s.seq == 0 {
 		r.Pos = 1
 	}
@@ -118,6 +111,9 @@ func (s *mappedSource) Release(r *Records) {
 		syscall.Madvise(s.data[lo:hi], syscall.MADV_DONTNEED)
 	}
 }
+
+// headBytes returns the file's first bytes, for format.Diagnose.
+func (s *mappedSource) headBytes() []byte { return s.data[:min(len(s.data), format.HeadSize)] }
 
 func (s *mappedSource) Close() error {
 	if s.data != nil {

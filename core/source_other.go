@@ -2,8 +2,14 @@
 
 package core
 
-import "os"
+import (
+	"os"
+
+	"github.com/cartwatch/cartwatch/format"
+)
 
 // openMapped maps files on Linux only (source_mmap.go); elsewhere OpenFile
 // reads them.
-func openMapped(*os.File, string, int64, *Progress) (Source, bool, error) { return nil, false, nil }
+func openMapped(*os.File, *format.Header, int64, *Progress) (Source, bool, error) {
+	return nil, false, nil
+}

@@ -57,6 +57,13 @@ type Header struct {
 // into its fields and pick the nine by the header's map, exactly but slower.
 func (h *Header) Canonical() bool { return h.canonical }
 
+// Index returns the position of column c (0 to NumFields-1, in the order of
+// the 2019-Nov header) among a row's fields, or -1 if the header lacks it.
+func (h *Header) Index(c int) int { return h.col[c] }
+
+// Fields returns the number of fields a row under h has.
+func (h *Header) Fields() int { return h.n }
+
 // ParseHeader reads line, the first line of an input (without its '\n'; a
 // trailing '\r' and a leading UTF-8 BOM are ignored), as a header.
 //

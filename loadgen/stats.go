@@ -9,6 +9,7 @@ import (
 	"math"
 	"slices"
 	"sort"
+	"time"
 
 	"github.com/cartwatch/cartwatch/event"
 	"github.com/cartwatch/cartwatch/format"
@@ -73,7 +74,8 @@ func Measure(r io.Reader, progress func(bytes int64), skip func(line int64, msg 
 	s := &Stats{GzipBytes: -1, PriceMin: math.Inf(1), Daily: map[int64]int64{}}
 	m := newMeasurer()
 	lr := newLineReader(r)
-	var p format.Parser
+	// The same limit as cartwatch run's default --max-future.
+	p := format.Parser{MaxTime: time.Now().Add(24 * time.Hour).Unix()}
 	var ev event.Event
 	var base int64 // lines before the current chunk
 	for {
@@ -86,6 +88,7 @@ func Measure(r io.Reader, progress func(bytes int64), skip func(line int64, msg 
 			return s, err
 		}
 		base += int64(header)
+		p.Header, m.hdr = lr.header, lr.header
 		it := p.Rows(data)
 		for {
 			reason, ok := it.Next(&ev, true)
@@ -131,6 +134,7 @@ type measurer struct {
 	priceSum, priceSq     float64
 	dupSet                []uint64 // row hashes of the current second, scanned linearly
 	dupT, prevT           int64
+	hdr                   *format.Header // the input's header; nil: none
 }
 
 func newMeasurer() *measurer {
@@ -192,7 +196,7 @@ func (m *measurer) add(s *Stats, ev *event.Event, line []byte) {
 	m.users.add(ev.UserID, uflags)
 	m.products.add(ev.ProductID, 0)
 	m.cats.add(ev.CategoryID, 0)
-	code, brand, session := textFields(line)
+	code, brand, session := textFields(line, m.hdr)
 	if len(code) == 0 {
 		s.EmptyCode++
 	} else {
@@ -232,8 +236,12 @@ func (m *measurer) add(s *Stats, ev *event.Event, line []byte) {
 }
 
 // textFields returns the category_code, brand and user_session of a row
-// that format.Parser accepted (so it has exactly 9 fields), unquoted.
-func textFields(row []byte) (code, brand, session []byte) {
+// that format.Parser accepted under the header hdr (nil or canonical: the
+// nine fields in the 2019-Nov order), unquoted.
+func textFields(row []byte, hdr *format.Header) (code, brand, session []byte) {
+	if hdr != nil && !hdr.Canonical() {
+		return mappedTextFields(row, hdr)
+	}
 	if bytes.IndexByte(row, '"') >= 0 {
 		return quotedTextFields(row)
 	}
@@ -253,6 +261,22 @@ func quotedTextFields(row []byte) (code, brand, session []byte) {
 		return nil, nil, nil // cannot happen for a row the parser accepted
 	}
 	return []byte(f[4]), []byte(f[5]), []byte(f[8])
+}
+
+// mappedTextFields is textFields for a header in another order, through
+// encoding/csv (a column the header lacks reads as empty).
+func mappedTextFields(row []byte, hdr *format.Header) (code, brand, session []byte) {
+	f, err := csv.NewReader(bytes.NewReader(row)).Read()
+	if err != nil {
+		return nil, nil, nil // cannot happen for a row the parser accepted
+	}
+	pick := func(c int) []byte {
+		if i := hdr.Index(c); i >= 0 && i < len(f) {
+			return []byte(f[i])
+		}
+		return nil
+	}
+	return pick(4), pick(5), pick(8)
 }
 
 // finish computes the figures that need every row.

@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/cartwatch/cartwatch/event"
 	"github.com/cartwatch/cartwatch/format"
@@ -163,8 +164,9 @@ func FuzzMeasure(f *testing.F) {
 			// The rows and malformed rows are format.Parser's.
 			body := strings.TrimPrefix(in, "\xEF\xBB\xBF")
 			lines := strings.Split(body, "\n")
-			if strings.HasPrefix(body, "event_time,") {
-				lines = lines[1:]
+			p := format.Parser{MaxTime: time.Now().Add(24 * time.Hour).Unix()}
+			if h, _ := format.ParseHeader([]byte(lines[0])); h != nil {
+				lines, p.Header = lines[1:], h
 			}
 			var rows, bad int64
 			var ev event.Event
@@ -172,7 +174,7 @@ func FuzzMeasure(f *testing.F) {
 				if line == "" || line == "\r" {
 					continue
 				}
-				if format.ParseRow([]byte(line), &ev, true) == format.ReasonOK {
+				if p.ParseRow([]byte(line), &ev, true) == format.ReasonOK {
 					rows++
 				} else {
 					bad++

@@ -24,7 +24,8 @@ type lineReader struct {
 	discard bool   // inside a too-long line: drop bytes up to its '\n'
 	eof     bool
 	err     error
-	bytes   int64 // bytes read from r
+	bytes   int64          // bytes read from r
+	header  *format.Header // the input's header (format.ParseHeader); nil: none
 }
 
 // statsChunk is the size of lineReader's buffer: a few MiB, so per-chunk
@@ -119,10 +120,23 @@ func (lr *lineReader) dropPreamble() int {
 		lr.n = copy(lr.buf, lr.buf[len(utf8BOM):lr.n])
 		lr.fill()
 	}
-	if !bytes.HasPrefix(lr.buf[:lr.n], []byte("event_time,")) {
+	j := bytes.IndexByte(lr.buf[:lr.n], '\n')
+	first := lr.buf[:lr.n]
+	if j >= 0 {
+		first = first[:j]
+	}
+	if j < 0 && !lr.eof {
+		return 0 // a first line longer than the buffer is no header
+	}
+	h, err := format.ParseHeader(first)
+	if err != nil {
+		lr.err = err
 		return 0
 	}
-	j := bytes.IndexByte(lr.buf[:lr.n], '\n')
+	if h == nil {
+		return 0
+	}
+	lr.header = h
 	switch {
 	case j >= 0 && j <= format.DefaultMaxLine:
 		lr.n = copy(lr.buf, lr.buf[j+1:lr.n])
