@@ -8,6 +8,7 @@ require (
 	github.com/puzpuzpuz/xsync/v4 v4.5.0
 	github.com/twmb/franz-go v1.22.3
 	github.com/twmb/franz-go/pkg/kadm v1.20.0
+	github.com/valyala/fastjson v1.6.10
 	golang.org/x/sys v0.50.0
 )
 

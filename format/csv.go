@@ -7,6 +7,7 @@ import (
 	"strconv"
 
 	"github.com/cartwatch/cartwatch/event"
+	"github.com/valyala/fastjson"
 )
 
 // The row parser: one 2019-Nov CSV line in, one Event (or a Reason why the
@@ -49,8 +50,9 @@ import (
 // are taken from their places; the checks are the same.
 
 // Reason says why a row is malformed. ReasonOK (0) means it is not. For
-// ReasonFieldCount the number of fields found is carried in the upper bits;
-// compare r.Kind() with the Reason constants to group reasons.
+// ReasonFieldCount the number of fields found is carried in the upper bits,
+// as is the column for the JSON reasons (json.go); compare r.Kind() with the
+// Reason constants to group reasons.
 type Reason uint32
 
 const (
@@ -65,7 +67,15 @@ const (
 	ReasonLineTooLong        // line longer than the line limit (default 1 MiB)
 	ReasonFuture             // event_time later than Parser.MaxTime
 	ReasonPriceRange         // price above MaxPriceCents
-	NumReasons               // number of reason kinds, for arrays of counters
+
+	// Reasons of JSON messages only (json.go); all but ReasonJSON carry
+	// the column they name.
+	ReasonJSON           // not one JSON object
+	ReasonMissingField   // a required field missing
+	ReasonFieldType      // a field that is not a string, a number or null
+	ReasonDuplicateField // a field given twice
+
+	NumReasons // number of reason kinds, for arrays of counters
 )
 
 // MaxPriceCents is the highest price a row may have, in cents: 10^10 base
@@ -159,6 +169,8 @@ func (r Reason) String() string {
 		return "event_time is in the future (later than now + --max-future)"
 	case ReasonPriceRange:
 		return "price above 10,000,000,000"
+	case ReasonJSON, ReasonMissingField, ReasonFieldType, ReasonDuplicateField:
+		return r.jsonString()
 	}
 	return "unknown reason " + strconv.Itoa(int(r))
 }
@@ -193,6 +205,9 @@ type Parser struct {
 	scratch []byte   // unquoted copy of a quoted row; grows, never shrinks
 	ends    []int    // where each field of the last splitFields call ends in scratch
 	mask    []uint64 // stage-1 bitmap of the data of the last Rows call
+
+	js  fastjson.Parser // ParseJSON's, reused: its buffers only grow
+	num []byte          // the text of the last JSON message's numbers
 }
 
 // mapped reports whether rows must be read through p.Header's column map.

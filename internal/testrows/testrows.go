@@ -3,10 +3,12 @@
 package testrows
 
 import (
+	"encoding/json"
 	"fmt"
 	"math/rand"
 	"os"
 	"path/filepath"
+	"regexp"
 	"runtime"
 	"strings"
 	"syscall"
@@ -108,3 +110,46 @@ func (m CPUMeter) Report(b *testing.B, rows, bytes int) {
 		b.ReportMetric(float64(bytes)*float64(b.N)/cpu*1e3, "cpu-MB/s")
 	}
 }
+
+// Columns are the 2019-Nov header's names, in its order.
+var Columns = []string{"event_time", "event_type", "product_id", "category_id",
+	"category_code", "brand", "price", "user_id", "user_session"}
+
+// CamelColumns are Columns in camelCase, the other key spelling JSON
+// messages may use.
+var CamelColumns = []string{"eventTime", "eventType", "productId", "categoryId",
+	"categoryCode", "brand", "price", "userId", "userSession"}
+
+// JSONRow writes the nine fields of a row as one JSON object, written here
+// with encoding/json, independently of the decoder: keys as Columns or, with
+// camel, CamelColumns; every value a string (what a Python producer doing
+// json.dumps over csv.DictReader sends) or, with numbers, product_id,
+// category_id, price and user_id as JSON numbers (their text as is) when
+// their text is a JSON number.
+func JSONRow(fields []string, camel, numbers bool) []byte {
+	keys := Columns
+	if camel {
+		keys = CamelColumns
+	}
+	b := []byte{'{'}
+	for i, f := range fields {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		k, _ := json.Marshal(keys[i])
+		b = append(b, k...)
+		b = append(b, ':')
+		if numbers && (i == 2 || i == 3 || i == 6 || i == 7) && jsonNumber.MatchString(f) {
+			b = append(b, f...)
+			continue
+		}
+		v, err := json.Marshal(f)
+		if err != nil {
+			panic(err)
+		}
+		b = append(b, v...)
+	}
+	return append(b, '}')
+}
+
+var jsonNumber = regexp.MustCompile(`^(0|[1-9][0-9]*)(\.[0-9]+)?$`)
