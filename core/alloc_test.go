@@ -3,10 +3,12 @@ package core
 import (
 	"bytes"
 	"fmt"
+	"strings"
 	"testing"
 
 	"github.com/cartwatch/cartwatch/event"
 	"github.com/cartwatch/cartwatch/format"
+	"github.com/cartwatch/cartwatch/internal/testrows"
 )
 
 // TestSteadyStateAllocs: once the pools, tables and wheel have grown, the
@@ -32,6 +34,26 @@ func TestSteadyStateAllocs(t *testing.T) {
 	parse()
 	if n := testing.AllocsPerRun(20, parse); n != 0 {
 		t.Errorf("parseBatch of 2,000 rows: %v allocs per chunk, want 0", n)
+	}
+
+	// The same rows as messages, JSON of both shapes and CSV lines, with
+	// offsets.
+	mb := &batch{routed: make([][]routed, 2), payloads: make([][]payload, 2), alerts: make([][]Alert, 2)}
+	for i, line := range bytes.Split(bytes.TrimSuffix(text.Bytes(), []byte("\n")), []byte("\n")) {
+		m := line
+		if i%3 != 0 {
+			m = testrows.JSONRow(strings.Split(string(line), ","), i%2 == 0, i%3 == 1)
+		}
+		mb.rec.Values = append(mb.rec.Values, m)
+		mb.rec.Offsets = append(mb.rec.Offsets, int64(1000+2*i))
+	}
+	decodeMsgs := func() { e.decodeMessages(&p, mb) }
+	decodeMsgs()
+	if mb.err != nil || mb.rows != 2000 || len(mb.routed[0])+len(mb.routed[1]) != 2000 {
+		t.Fatalf("decodeMessages: err %v, %d rows", mb.err, mb.rows)
+	}
+	if n := testing.AllocsPerRun(20, decodeMsgs); n != 0 {
+		t.Errorf("decodeMessages of 2,000 messages: %v allocs per batch, want 0", n)
 	}
 
 	// The Block route of the same rows, both ways.

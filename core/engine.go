@@ -63,6 +63,8 @@ type batch struct {
 	rows     int64       // valid records
 	bad      int64       // malformed records
 	rejects  []reject
+	offsets  []int64 // nil, or a copy of rec.Offsets (in offBuf): each record's position
+	offBuf   []int64
 	err      error // the batch could not be decoded: the run fails
 
 	// Set by the sequencer.
@@ -77,8 +79,18 @@ type batch struct {
 }
 
 type reject struct {
-	line   int64 // relative to the batch
+	line   int64 // relative to the batch (b.pos gives its position)
 	reason format.Reason
+}
+
+// pos returns the position of the batch's record at index line (relative to
+// the batch): its offset if the source gave offsets, else counted from the
+// batch's first position.
+func (b *batch) pos(line int64) int64 {
+	if b.offsets != nil {
+		return b.offsets[line]
+	}
+	return b.firstLine + line
 }
 
 // Progress is read by another goroutine while a run is going.
@@ -305,7 +317,7 @@ func (e *engine) read(ctx context.Context, src Source) (err error) {
 			return err
 		}
 		b.kind = kindData
-		if b.rec.Barrier != 0 && b.rec.Text == nil && b.rec.Block == nil {
+		if b.rec.Barrier != 0 && b.rec.empty() {
 			b.kind = kindBarrier
 		}
 		if seq == 0 {
@@ -364,6 +376,13 @@ func (e *engine) decode(p *format.Parser, b *batch, rel releaser) {
 		b.reset()
 	case b.rec.Block != nil:
 		e.routeBlock(b)
+	case b.rec.Values != nil:
+		e.decodeMessages(p, b)
+		// As for text: the values can go back to the source.
+		if rel != nil {
+			rel.Release(&b.rec)
+		}
+		b.rec.Values, b.rec.Offsets = nil, nil
 	default:
 		p.Header = b.rec.Header
 		e.parseBatch(p, b)
@@ -405,6 +424,9 @@ func (e *engine) sequence() {
 			b.base = ps.maxT
 			b.firstLine = ps.next
 			ps.next += b.lines
+			if n := len(b.offsets); n > 0 {
+				b.firstLine, ps.next = b.offsets[0], b.offsets[n-1]+1
+			}
 			ps.maxT = max(ps.maxT, b.localMax)
 		}
 		if b.kind == kindBarrier {
@@ -494,11 +516,11 @@ func (e *engine) applyBatch(s *shard, b *batch, i int) {
 				s.advance(w)
 			}
 			if idx, ok := s.open.get(r.uid); ok {
-				s.extendCart(idx, r.t, b.firstLine+int64(r.line))
+				s.extendCart(idx, r.t, b.pos(int64(r.line)))
 			}
 			continue
 		}
-		s.apply(r, hs[k], pl, w, b.firstLine+int64(r.line))
+		s.apply(r, hs[k], pl, w, b.pos(int64(r.line)))
 		k++
 	}
 	// The whole batch has been seen: its last watermark holds for
@@ -540,7 +562,7 @@ func (e *engine) merge(stop context.CancelCauseFunc) (Summary, error) {
 		sum.Malformed += b.bad
 		e.prog.Rows.Add(b.lines)
 		for _, r := range b.rejects {
-			rj := Reject{Partition: b.rec.Partition, Pos: b.firstLine + r.line, Reason: r.reason}
+			rj := Reject{Partition: b.rec.Partition, Pos: b.pos(r.line), Reason: r.reason}
 			if len(e.firstRejects) < 3 {
 				e.firstRejects = append(e.firstRejects, rj)
 			}
@@ -659,6 +681,7 @@ func (b *batch) reset() {
 	b.lines, b.rows, b.bad = 0, 0, 0
 	b.cnt = Counters{}
 	b.rejects = b.rejects[:0]
+	b.offsets = nil
 	b.err = nil
 }
 
@@ -695,6 +718,9 @@ const rowBytesHint = 128
 // --extend-on-activity.
 func (e *engine) seedHint(r *Records) {
 	rows := len(r.Text) / rowBytesHint
+	if r.Values != nil {
+		rows = len(r.Values)
+	}
 	if r.Block != nil {
 		rows = r.Block.Len()
 		e.blocks = true

@@ -10,7 +10,7 @@ import (
 
 // This file is the input side of the seam: a Source hands the engine
 // Records, in order; the engine decodes them (decode_csv.go for CSV text,
-// route.go for Blocks) on its worker goroutines. Where the bytes come from
+// decode_msg.go for messages, route.go for Blocks) on its worker goroutines. Where the bytes come from
 // (a mapped file, a reader, the caller's memory, next a Kafka partition) is
 // the Source's business; what they mean is the decoder's.
 
@@ -51,8 +51,8 @@ const (
 // partition, one position per line (the engine counts the lines).
 const PosNext = -1
 
-// Records is one batch of input as a source hands it over: text or a Block,
-// or a barrier.
+// Records is one batch of input as a source hands it over: text, messages
+// or a Block (one of the three), or a barrier.
 type Records struct {
 	// Partition is the source partition the records belong to: every record
 	// of a user is in one partition (docs/semantics.md, Partitions). A file
@@ -73,6 +73,16 @@ type Records struct {
 	// Block, instead of Text: rows in columns, each row one position.
 	Block *event.Block
 
+	// Values, instead of Text or a Block: messages (a Kafka record's value
+	// each), one record each, JSON or a CSV line (format.Parser.ParseMessage).
+	// Offsets, if not nil, holds each value's position (its Kafka offset),
+	// increasing; then Pos is not used, and the partition's next position
+	// is the last offset plus one. nil: the values' positions follow from
+	// Pos, one each. The engine reads both only while it decodes them (a
+	// releaser gets the Records back right after: Release).
+	Values  [][]byte
+	Offsets []int64
+
 	// Barrier, when not 0 (and no Text or Block): a barrier with this id
 	// (Checkpointer).
 	Barrier uint64
@@ -90,7 +100,11 @@ func (r *Records) reset() {
 	r.Partition, r.Pos = 0, PosNext
 	r.Text, r.Skip, r.Format, r.Header = nil, 0, FormatCSV, nil
 	r.Block, r.Barrier = nil, 0
+	r.Values, r.Offsets = nil, nil
 }
+
+// empty reports whether r holds no records: a barrier, if Barrier is set.
+func (r *Records) empty() bool { return r.Text == nil && r.Block == nil && r.Values == nil }
 
 // BlockSource is the in-process columnar source: read appends rows to the
 // empty Block it is given (event.Block.Append, AppendEvents, or its columns
