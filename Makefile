@@ -7,7 +7,7 @@ RACE_PKGS := ./core/... ./cmd/... ./wheel/... ./loadgen/...
 # without them it fails under CI=true, so test-unit leaves it out.
 UNIT_PKGS = $$($(GO) list ./... | grep -v '/kafkatest$$')
 
-.PHONY: all build run test test-unit test-kafka bench fmt fmt-check vet lint tidy-check kafka-up kafka-down clean
+.PHONY: all build run test test-unit test-kafka bench fmt fmt-check vet lint staticcheck tidy-check kafka-up kafka-down clean
 
 all: build
 
@@ -18,9 +18,9 @@ build:
 run: build
 	./$(BIN)/cartwatch run --synthetic
 
-## test: vet, gofmt check, go.mod tidiness, unit tests (race detector on the
+## test: vet, gofmt check, go.mod tidiness, staticcheck, unit tests (race detector on the
 ## concurrent packages) and the integration tests against a real Kafka broker.
-test: vet fmt-check tidy-check test-unit test-kafka
+test: lint test-unit test-kafka
 
 test-unit:
 	$(GO) test -count=1 $(UNIT_PKGS)
@@ -43,7 +43,13 @@ fmt-check:
 vet:
 	$(GO) vet ./...
 
-lint: vet fmt-check tidy-check
+# staticcheck, pinned, from the Go module proxy (no install step needed).
+STATICCHECK := $(GO) run honnef.co/go/tools/cmd/staticcheck@v0.8.2
+
+lint: vet fmt-check tidy-check staticcheck
+
+staticcheck:
+	$(STATICCHECK) ./...
 
 tidy-check:
 	@cp go.mod /tmp/cartwatch.go.mod.bak; cp go.sum /tmp/cartwatch.go.sum.bak 2>/dev/null || true; \

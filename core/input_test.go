@@ -28,7 +28,7 @@ type numbered struct {
 	line string
 }
 
-// refSplit is the obviously simple model of ChunkReader + LineIter: split the
+// refSplit is the obviously simple model of chunkReader + LineIter: split the
 // whole input at '\n' and apply the rules one by one.
 func refSplit(in []byte, maxLine int) []numbered {
 	s := strings.TrimPrefix(string(in), "\xEF\xBB\xBF")
@@ -52,11 +52,11 @@ func refSplit(in []byte, maxLine int) []numbered {
 	return out
 }
 
-// readAll runs ChunkReader over r and numbers the lines as the engine's
+// readAll runs chunkReader over r and numbers the lines as the engine's
 // sequencer would (see the line-number scheme in input.go).
-func readAll(t testing.TB, r io.Reader, opt ReaderOptions) []numbered {
+func readAll(t testing.TB, r io.Reader, opt readerOptions) []numbered {
 	t.Helper()
-	cr := NewChunkReader(r, opt)
+	cr := newChunkReader(r, opt)
 	var out []numbered
 	var base int64
 	var seq uint64
@@ -174,7 +174,7 @@ func TestChunkReaderRandom(t *testing.T) {
 	rng := rand.New(rand.NewSource(4))
 	for i := 0; i < 3000; i++ {
 		maxLine := 8 + rng.Intn(120)
-		opt := ReaderOptions{MaxLine: maxLine, ChunkSize: maxLine + 2 + rng.Intn(3*maxLine), FreeChunks: 1 + rng.Intn(3)}
+		opt := readerOptions{MaxLine: maxLine, ChunkSize: maxLine + 2 + rng.Intn(3*maxLine), FreeChunks: 1 + rng.Intn(3)}
 		in := randomInput(rng, maxLine)
 		got := readAll(t, wrap(rng, bytes.NewReader(in)), opt)
 		diffLines(t, got, refSplit(in, maxLine), maxLine, fmt.Sprintf("case %d (%+v, %q)", i, opt, in))
@@ -185,7 +185,7 @@ func TestChunkReaderCases(t *testing.T) {
 	f := func(in string, want ...numbered) {
 		t.Helper()
 		for size := 14; size < 40; size++ {
-			got := readAll(t, strings.NewReader(in), ReaderOptions{MaxLine: 12, ChunkSize: size})
+			got := readAll(t, strings.NewReader(in), readerOptions{MaxLine: 12, ChunkSize: size})
 			diffLines(t, got, want, 12, fmt.Sprintf("%q size %d", in, size))
 		}
 	}
@@ -211,7 +211,7 @@ func FuzzChunkReader(f *testing.F) {
 	f.Add([]byte("\xEF\xBB\xBF0123456789ABCDEF\n\n"), uint8(4), uint8(0))
 	f.Fuzz(func(t *testing.T, in []byte, maxLine, extra uint8) {
 		ml := int(maxLine%64) + 1
-		opt := ReaderOptions{MaxLine: ml, ChunkSize: ml + 2 + int(extra)}
+		opt := readerOptions{MaxLine: ml, ChunkSize: ml + 2 + int(extra)}
 		rng := rand.New(rand.NewSource(int64(len(in))))
 		got := readAll(t, wrap(rng, bytes.NewReader(in)), opt)
 		diffLines(t, got, refSplit(in, ml), ml, fmt.Sprintf("%+v", opt))
@@ -223,7 +223,7 @@ func FuzzChunkReader(f *testing.F) {
 // with the line after it numbered correctly and no buffer beyond the chunks.
 func TestChunkReaderLongLine(t *testing.T) {
 	in := testrows.Row(testrows.Good...) + "\n" + strings.Repeat("x", 9<<20) + "\r\n" + testrows.Row(testrows.Good...) + "\n"
-	cr := NewChunkReader(strings.NewReader(in), ReaderOptions{})
+	cr := newChunkReader(strings.NewReader(in), readerOptions{})
 	var p format.Parser
 	var ev event.Event
 	var reasons []format.Reason
@@ -273,10 +273,10 @@ func (r *errReader) Read(p []byte) (int, error) {
 }
 
 func TestChunkReaderError(t *testing.T) {
-	cr := NewChunkReader(&errReader{n: 100}, ReaderOptions{MaxLine: 10, ChunkSize: 40})
+	cr := newChunkReader(&errReader{n: 100}, readerOptions{MaxLine: 10, ChunkSize: 40})
 	var err error
 	for err == nil {
-		var c *Chunk
+		var c *textChunk
 		c, err = cr.Next()
 		if c != nil {
 			cr.Release(c)
@@ -304,7 +304,7 @@ func (r *loopReader) Read(p []byte) (int, error) {
 
 func TestChunkReaderZeroAlloc(t *testing.T) {
 	data, _ := testrows.SyntheticRows(2000)
-	cr := NewChunkReader(&loopReader{data: data}, ReaderOptions{ChunkSize: 64 << 10, MaxLine: 4 << 10})
+	cr := newChunkReader(&loopReader{data: data}, readerOptions{ChunkSize: 64 << 10, MaxLine: 4 << 10})
 	var p format.Parser
 	var ev event.Event
 	var bad int
@@ -334,7 +334,7 @@ func TestChunkReaderRealSample(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, size := range []int{1 << 10, 4 << 10, 1 << 20} {
-		got := readAll(t, bytes.NewReader(want), ReaderOptions{ChunkSize: size, MaxLine: 512})
+		got := readAll(t, bytes.NewReader(want), readerOptions{ChunkSize: size, MaxLine: 512})
 		diffLines(t, got, refSplit(want, 512), 512, fmt.Sprint("sample, chunk ", size))
 		if len(got) != 10000 || got[0].no != 2 || got[9999].no != 10001 {
 			t.Fatalf("chunk %d: %d lines numbered %d..%d; want 10000 numbered 2..10001", size, len(got), got[0].no, got[len(got)-1].no)
@@ -417,7 +417,7 @@ func BenchmarkReadParse(b *testing.B) {
 			b.ReportAllocs()
 			b.SetBytes(int64(len(data)))
 			src := bytes.NewReader(data)
-			cr := NewChunkReader(src, ReaderOptions{ChunkSize: bc.chunk, MaxLine: 32 << 10})
+			cr := newChunkReader(src, readerOptions{ChunkSize: bc.chunk, MaxLine: 32 << 10})
 			var p format.Parser
 			var ev event.Event
 			// Warm up: the first chunk buffer is allocated here, not in
@@ -491,7 +491,7 @@ func BenchmarkReadParse(b *testing.B) {
 // BenchmarkInputFile reads a real CSV file (CARTWATCH_BENCH_FILE, e.g. one
 // written by loadgen generate and read once to sit in page cache) side by side
 // with its baselines: wc -l on the same file, and a Go read loop that only
-// counts '\n'. parse=N is OpenInput + ChunkReader + N goroutines running
+// counts '\n'. parse=N is OpenInput + chunkReader + N goroutines running
 // LineIter.ParseNext (full=false), i.e. the input side of the engine without
 // the shards. Besides wall time it reports process CPU seconds per op.
 //
@@ -570,8 +570,8 @@ func parseFile(b *testing.B, path string, n int) (rows, bad int64) {
 		b.Fatal(err)
 	}
 	defer rc.Close()
-	cr := NewChunkReader(rc, ReaderOptions{FreeChunks: 2*n + 2})
-	work := make(chan *Chunk, n) // one queued chunk per parser keeps them busy
+	cr := newChunkReader(rc, readerOptions{FreeChunks: 2*n + 2})
+	work := make(chan *textChunk, n) // one queued chunk per parser keeps them busy
 	var wg sync.WaitGroup
 	var mu sync.Mutex
 	for range n {

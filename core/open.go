@@ -121,7 +121,7 @@ func (o *Opened) open(stdin bool, opt OpenOptions) error {
 	}
 	// NOTE: once its buffer is drained, bufio.Reader passes large reads
 	// straight to the file, so the buffer costs no extra copy of a plain
-	// input (ChunkReader reads 1 MiB at a time).
+	// input (chunkReader reads 1 MiB at a time).
 	br := bufio.NewReaderSize(raw, format.HeadSize)
 	var magic []byte
 	switch {

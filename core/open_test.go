@@ -489,17 +489,17 @@ func TestOpenInputCorrupt(t *testing.T) {
 	f("cut.zip", zp[:len(zp)/2], "not a readable zip archive")
 	f("flipped.zip", flip(zp, 100), "zip member a.csv")
 
-	// Truncation surfaces through ChunkReader as an error, not io.EOF.
+	// Truncation surfaces through chunkReader as an error, not io.EOF.
 	o, err := OpenInput(writeTemp(t, "cut.gz", gz[:len(gz)/2]), OpenOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer o.Close()
-	cr := NewChunkReader(o, ReaderOptions{ChunkSize: 1 << 16})
+	cr := newChunkReader(o, readerOptions{ChunkSize: 1 << 16})
 	for {
 		_, err := cr.Next()
 		if err == io.EOF {
-			t.Fatal("truncated gzip: ChunkReader reached io.EOF")
+			t.Fatal("truncated gzip: chunkReader reached io.EOF")
 		}
 		if err != nil {
 			if !errors.Is(err, io.ErrUnexpectedEOF) {

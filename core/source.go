@@ -91,7 +91,7 @@ type Records struct {
 	// never touches it): a Block, a chunk.
 	own struct {
 		block event.Block
-		chunk *Chunk
+		chunk *textChunk
 		mapLo int
 	}
 }

@@ -91,10 +91,10 @@ func ReaderSource(r io.Reader) Source {
 	return s
 }
 
-// readerSource cuts a byte stream into chunks of whole lines (ChunkReader).
+// readerSource cuts a byte stream into chunks of whole lines (chunkReader).
 type readerSource struct {
 	rc      io.ReadCloser
-	cr      *ChunkReader
+	cr      *chunkReader
 	prog    *Progress
 	counted bool           // rc adds to prog.Bytes itself (an Opened input)
 	in      *Opened        // rc, when it is one (OpenFile)
@@ -113,7 +113,7 @@ type chunkSizer interface{ setChunkBytes(n, inFlight int) }
 
 func (s *readerSource) setChunkBytes(n, inFlight int) {
 	isHeader := s.header != nil
-	s.cr = NewChunkReader(s.rc, ReaderOptions{ChunkSize: n, FreeChunks: inFlight,
+	s.cr = newChunkReader(s.rc, readerOptions{ChunkSize: n, FreeChunks: inFlight,
 		IsHeader: func([]byte) bool { return isHeader }})
 }
 
