@@ -33,7 +33,7 @@ func (e *engine) parseBatch(p *format.Parser, b *batch) {
 		}
 		if r != format.ReasonOK {
 			b.bad++
-			b.rejects = append(b.rejects, reject{skip + int64(it.Index()), r})
+			b.rejects = append(b.rejects, reject{line: skip + int64(it.Index()), reason: r})
 			continue
 		}
 		b.rows++

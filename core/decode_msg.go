@@ -36,12 +36,21 @@ func (e *engine) decodeMessages(p *format.Parser, b *batch) {
 	extend := e.opt.ExtendOnActivity
 	p.ViewUser = extend
 	views, n := int64(0), e.nshard
+	wall := e.opt.WallClock
 	for i, v := range vals {
 		r := p.ParseMessage(v, &ev, full)
 		if r != format.ReasonOK {
+			// The raw message goes with the reject (a dead-letter
+			// topic): copied, as the source may reuse it; rejects are
+			// rare, so the copy costs nothing on the common path.
 			b.bad++
-			b.rejects = append(b.rejects, reject{int64(i), r})
+			lo := len(b.rejVals)
+			b.rejVals = append(b.rejVals, v...)
+			b.rejects = append(b.rejects, reject{line: int64(i), reason: r, lo: int32(lo), hi: int32(len(b.rejVals))})
 			continue
+		}
+		if wall {
+			ev.Time = b.rec.Arrival
 		}
 		b.rows++
 		m = max(m, ev.Time)

@@ -106,6 +106,8 @@ type shard struct {
 	userHint int
 
 	out      []Alert // alerts since the caller last took them, in output order
+	spends   []Spend // purchases with running totals (spending on), since taken
+	spending bool
 	fired    []uint32
 	fireFn   func(deadline int64, payload uint64)
 	warmSink uint64   // keeps warm's loads from being optimised away
@@ -143,6 +145,15 @@ func (s *shard) use(p int32) {
 		s.parts[p] = new(partState)
 	}
 	s.part = p
+}
+
+// drop forgets partition p's state (a revoked partition): its users, open
+// carts and their timers, its watermark, its tallies. Nothing is reported.
+func (s *shard) drop(p int32) {
+	if p == s.part {
+		s.partState = newPartState(s.userHint)
+	}
+	delete(s.parts, p)
 }
 
 // eachPart calls f for the state of every partition the shard has seen.
@@ -331,6 +342,10 @@ func (s *shard) apply(ev *routed, h uint64, pl []payload, w int64, line int64) {
 		s.cnt.Spending = addCents(s.cnt.Spending, price)
 		r := s.users.upsert(ev.uid, h)
 		r.spending = addCents(r.spending, price)
+		if s.spending {
+			s.spends = append(s.spends, Spend{Partition: s.part, Pos: line, UserID: ev.uid, Time: ev.t,
+				PriceCents: price, TotalCents: r.spending})
+		}
 		r.flags |= recPurchaser
 		idx, open := s.open.get(ev.uid)
 		switch {

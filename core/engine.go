@@ -44,6 +44,7 @@ type batchKind uint8
 const (
 	kindData    batchKind = iota
 	kindBarrier           // a Checkpointer barrier: shards report, the merger flushes
+	kindDrop              // a partition's state is dropped (Records.Drop)
 	kindEnd               // end of input: the shards finish (rule 6)
 	kindAbort             // the run stops early: no end-of-input abandonment
 )
@@ -63,6 +64,7 @@ type batch struct {
 	rows     int64       // valid records
 	bad      int64       // malformed records
 	rejects  []reject
+	rejVals  []byte  // the raw messages of the rejects (Values input)
 	offsets  []int64 // nil, or a copy of rec.Offsets (in offBuf): each record's position
 	offBuf   []int64
 	err      error // the batch could not be decoded: the run fails
@@ -74,6 +76,7 @@ type batch struct {
 
 	// Set by the shards.
 	alerts [][]Alert
+	spends [][]Spend // with Options.Spending
 
 	hint *listHint // nil for the end-of-input marker
 }
@@ -81,6 +84,7 @@ type batch struct {
 type reject struct {
 	line   int64 // relative to the batch (b.pos gives its position)
 	reason format.Reason
+	lo, hi int32 // the raw record in batch.rejVals (messages), else 0, 0
 }
 
 // pos returns the position of the batch's record at index line (relative to
@@ -110,7 +114,9 @@ type engine struct {
 	nshard   int
 	prog     *Progress
 	sink     Sink
-	maxTime  int64 // latest valid event time (MaxFuture); math.MaxInt64 for none
+	// spendSink is sink as a SpendSink, with Options.Spending.
+	spendSink SpendSink
+	maxTime   int64 // latest valid event time (MaxFuture); math.MaxInt64 for none
 
 	pool    chan *batch
 	work    chan *batch
@@ -136,6 +142,9 @@ func newEngine(opt Options, prog *Progress) (*engine, error) {
 	}
 	e := &engine{opt: opt, ttl: int64(opt.TTL / time.Second), lat: int64(opt.Lateness / time.Second),
 		nshard: opt.Shards, prog: prog, sink: opt.sink(), maxTime: math.MaxInt64, end: kindEnd}
+	if ss, ok := e.sink.(SpendSink); ok && opt.Spending {
+		e.spendSink = ss
+	}
 	if opt.MaxFuture > 0 {
 		e.maxTime = opt.Now().Add(opt.MaxFuture).Unix()
 	}
@@ -162,13 +171,14 @@ func newEngine(opt Options, prog *Progress) (*engine, error) {
 		}
 		e.done[i] = make(chan *batch, npool+1)
 		e.shards[i] = newShard(e.ttl, opt.ExtendOnActivity, max(1<<16, int(opt.ExpectedRows/rowsPerUser)/e.nshard))
+		e.shards[i].spending = opt.Spending
 	}
 	return e, nil
 }
 
 func (e *engine) newBatch() *batch {
 	b := &batch{routed: make([][]routed, e.nshard), payloads: make([][]payload, e.nshard),
-		alerts: make([][]Alert, e.nshard), hint: e.hint}
+		alerts: make([][]Alert, e.nshard), spends: make([][]Spend, e.nshard), hint: e.hint}
 	b.rec.reset()
 	return b
 }
@@ -317,8 +327,12 @@ func (e *engine) read(ctx context.Context, src Source) (err error) {
 			return err
 		}
 		b.kind = kindData
-		if b.rec.Barrier != 0 && b.rec.empty() {
+		switch {
+		case !b.rec.empty():
+		case b.rec.Barrier != 0:
 			b.kind = kindBarrier
+		case b.rec.Drop:
+			b.kind = kindDrop
 		}
 		if seq == 0 {
 			e.seedHint(&b.rec)
@@ -374,6 +388,12 @@ func (e *engine) decode(p *format.Parser, b *batch, rel releaser) {
 	switch {
 	case b.kind != kindData:
 		b.reset()
+	case b.rec.empty():
+		// A tick (or nothing): the partition's time moves on.
+		b.reset()
+		if b.rec.Tick != 0 {
+			b.localMax = b.rec.Tick
+		}
 	case b.rec.Block != nil:
 		e.routeBlock(b)
 	case b.rec.Values != nil:
@@ -429,6 +449,9 @@ func (e *engine) sequence() {
 			}
 			ps.maxT = max(ps.maxT, b.localMax)
 		}
+		if b.kind == kindDrop {
+			delete(parts, b.rec.Partition)
+		}
 		if b.kind == kindBarrier {
 			b.positions = make(map[int32]int64, len(parts))
 			for p, ps := range parts {
@@ -455,7 +478,7 @@ func (e *engine) sequence() {
 	// The end-of-input marker: it comes from no pool slot, so it never
 	// blocks, and carries the shards' last alerts to the merger.
 	fin := &batch{seq: next, kind: e.end, localMax: math.MinInt64, routed: make([][]routed, e.nshard),
-		payloads: make([][]payload, e.nshard), alerts: make([][]Alert, e.nshard)}
+		payloads: make([][]payload, e.nshard), alerts: make([][]Alert, e.nshard), spends: make([][]Spend, e.nshard)}
 	dispatch(fin)
 	for _, h := range e.toShard {
 		h.close()
@@ -478,6 +501,8 @@ func (e *engine) runShard(i int) {
 			if cp := e.opt.Checkpoint; cp != nil {
 				cp.Shard(b.rec.Barrier, i, ShardView{s})
 			}
+		case kindDrop:
+			s.drop(b.rec.Partition)
 		case kindEnd:
 			s.finish(e.opt.KeepAtEOF)
 		case kindAbort:
@@ -489,6 +514,9 @@ func (e *engine) runShard(i int) {
 		b.alerts[i], s.out = s.out, b.alerts[i][:0]
 		if cap(s.out) < outMax {
 			s.out = make([]Alert, 0, outMax+outMax/8)
+		}
+		if e.opt.Spending {
+			b.spends[i], s.spends = s.spends, b.spends[i][:0]
 		}
 		e.done[i] <- b
 	}
@@ -563,12 +591,20 @@ func (e *engine) merge(stop context.CancelCauseFunc) (Summary, error) {
 		e.prog.Rows.Add(b.lines)
 		for _, r := range b.rejects {
 			rj := Reject{Partition: b.rec.Partition, Pos: b.pos(r.line), Reason: r.reason}
+			if r.hi > r.lo {
+				rj.Value = b.rejVals[r.lo:r.hi]
+			}
 			if len(e.firstRejects) < 3 {
+				rj := rj
+				rj.Value = nil
 				e.firstRejects = append(e.firstRejects, rj)
 			}
 			if err := e.sink.Reject(&rj); err != nil {
 				fail(err)
 			}
+		}
+		if e.spendSink != nil {
+			e.spendOut(b, fail)
 		}
 		order = order[:0]
 		for i := range b.alerts {
@@ -609,6 +645,23 @@ end:
 		fail(err)
 	}
 	return sum, werr
+}
+
+// spendOut hands batch b's purchases with their users' running totals to
+// the spend sink, in input order.
+func (e *engine) spendOut(b *batch, fail func(error)) {
+	var all []*Spend
+	for i := range b.spends {
+		for j := range b.spends[i] {
+			all = append(all, &b.spends[i][j])
+		}
+	}
+	slices.SortFunc(all, func(a, b *Spend) int { return cmp.Compare(a.Pos, b.Pos) })
+	for _, sp := range all {
+		if err := e.spendSink.Spend(sp); err != nil {
+			fail(err)
+		}
+	}
 }
 
 // total adds the shards' tallies to sum.

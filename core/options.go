@@ -42,6 +42,14 @@ type Options struct {
 	Rejects   io.Writer
 	RejectLog io.Writer
 
+	// WallClock puts deadlines on arrival time: each message's event time
+	// is replaced by its Records.Arrival (--clock wall, for live traffic
+	// whose producers' clocks cannot be trusted). Messages only.
+	WallClock bool
+	// Spending makes the shards report each purchase with its user's
+	// running total to the Sink, if it implements SpendSink.
+	Spending bool
+
 	// Checkpoint, if set, is told of every barrier a source emits.
 	Checkpoint Checkpointer
 

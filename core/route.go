@@ -155,11 +155,11 @@ func (e *engine) routeBlockChecked(b *batch, blk *event.Block) {
 		switch {
 		case t > e.maxTime:
 			b.bad++
-			b.rejects = append(b.rejects, reject{int64(j), format.ReasonFuture})
+			b.rejects = append(b.rejects, reject{line: int64(j), reason: format.ReasonFuture})
 			continue
 		case price > format.MaxPriceCents || price < 0:
 			b.bad++
-			b.rejects = append(b.rejects, reject{int64(j), format.ReasonPriceRange})
+			b.rejects = append(b.rejects, reject{line: int64(j), reason: format.ReasonPriceRange})
 			continue
 		}
 		b.rows++

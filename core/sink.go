@@ -19,6 +19,24 @@ type Reject struct {
 	Partition int32
 	Pos       int64 // line number (file), row number (in-process), offset (Kafka)
 	Reason    format.Reason
+	Value     []byte // the raw record, for messages (Records.Values); else nil
+}
+
+// Spend is one purchase with its user's running total (Options.Spending).
+type Spend struct {
+	Partition  int32
+	Pos        int64 // the purchase's position
+	UserID     uint64
+	Time       int64 // the purchase's event time
+	PriceCents int64
+	TotalCents int64 // the user's spending so far, this purchase included
+}
+
+// SpendSink is a Sink that also takes purchases with their users' running
+// totals (Options.Spending), in input order.
+type SpendSink interface {
+	Sink
+	Spend(s *Spend) error
 }
 
 // Sink receives a run's outputs. The engine calls it from one goroutine (the
@@ -154,6 +172,18 @@ func (m multiSink) Reject(r *Reject) error {
 	for _, s := range m {
 		if err := s.Reject(r); err != nil {
 			return err
+		}
+	}
+	return nil
+}
+
+// Spend hands s to the sinks that are SpendSinks.
+func (m multiSink) Spend(s *Spend) error {
+	for _, x := range m {
+		if ss, ok := x.(SpendSink); ok {
+			if err := ss.Spend(s); err != nil {
+				return err
+			}
 		}
 	}
 	return nil

@@ -83,9 +83,22 @@ type Records struct {
 	Values  [][]byte
 	Offsets []int64
 
-	// Barrier, when not 0 (and no Text or Block): a barrier with this id
+	// Barrier, when not 0 (and no records): a barrier with this id
 	// (Checkpointer).
 	Barrier uint64
+
+	// Tick, when not 0 (and no records): the partition's event time has
+	// reached Tick without a record (an idle partition, the wall clock):
+	// its watermark becomes at least Tick minus the lateness and the carts
+	// due fire, as they would for a record at Tick.
+	Tick int64
+	// Drop (and no records): the partition's state is dropped (a revoked
+	// Kafka partition): its open carts, users and watermark are forgotten
+	// without alerts; if it comes back it starts empty.
+	Drop bool
+	// Arrival is the wall-clock time (Unix seconds) the Values arrived;
+	// with Options.WallClock it replaces their event times (--clock wall).
+	Arrival int64
 
 	// own is storage a source may reuse from call to call (the engine
 	// never touches it): a Block, a chunk.
@@ -101,6 +114,7 @@ func (r *Records) reset() {
 	r.Text, r.Skip, r.Format, r.Header = nil, 0, FormatCSV, nil
 	r.Block, r.Barrier = nil, 0
 	r.Values, r.Offsets = nil, nil
+	r.Tick, r.Drop, r.Arrival = 0, false, 0
 }
 
 // empty reports whether r holds no records: a barrier, if Barrier is set.
