@@ -3,6 +3,7 @@ module github.com/cartwatch/cartwatch
 go 1.26.0
 
 require (
+	github.com/HdrHistogram/hdrhistogram-go v1.4.0
 	github.com/cespare/xxhash/v2 v2.3.0
 	github.com/klauspost/compress v1.20.3
 	github.com/puzpuzpuz/xsync/v4 v4.5.0

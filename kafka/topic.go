@@ -1,0 +1,149 @@
+package kafka
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
+)
+
+// Topic is what EnsureTopic found or made.
+type Topic struct {
+	Name       string
+	Partitions int
+	// Created is true when EnsureTopic created the topic (with
+	// retention.ms=-1), false when it existed.
+	Created bool
+	// Warning, when not empty, is a sentence for the user: the existing
+	// topic has a time retention that deletes 2019 events within minutes.
+	Warning string
+}
+
+// EnsureTopic creates topic with partitions and replication factor rf and
+// retention.ms=-1 when it does not exist, and waits until every partition
+// has a leader. For a topic that exists it reads retention.ms and sets
+// Topic.Warning when it is not -1 (the package doc says why). Each request
+// is bounded by ctx.
+func EnsureTopic(ctx context.Context, adm *kadm.Client, topic string, partitions int32, rf int16) (Topic, error) {
+	t := Topic{Name: topic}
+	// Create first, look second: the admin client caches metadata for 5 s
+	// (kgo.MetadataMinAge), and a look before the creation would cache
+	// "no such topic" and make the wait for leaders below last that long.
+	forever := "-1"
+	resp, err := adm.CreateTopic(ctx, partitions, rf, map[string]*string{"retention.ms": &forever}, topic)
+	switch {
+	case err == nil:
+		t.Created = true
+		n, err := waitLeaders(ctx, adm, topic)
+		t.Partitions = n
+		return t, err
+	case errors.Is(err, kerr.TopicAlreadyExists):
+	default:
+		// Not allowed to create topics (ACLs) is fine for one that exists.
+		if n, lerr := partitionsOf(ctx, adm, topic); lerr == nil {
+			t.Partitions = n
+			break
+		}
+		if resp.ErrMessage != "" {
+			return t, fmt.Errorf("create topic %s (%d partitions, replication factor %d): %w: %s", topic, partitions, rf, err, resp.ErrMessage)
+		}
+		return t, fmt.Errorf("create topic %s (%d partitions, replication factor %d): %w", topic, partitions, rf, err)
+	}
+	if t.Partitions == 0 {
+		if t.Partitions, err = partitionsOf(ctx, adm, topic); err != nil {
+			return t, err
+		}
+	}
+	t.Warning, err = retentionWarning(ctx, adm, topic)
+	return t, err
+}
+
+// partitionsOf returns the partition count of topic, or an error wrapping
+// kerr.UnknownTopicOrPartition when it does not exist.
+func partitionsOf(ctx context.Context, adm *kadm.Client, topic string) (int, error) {
+	tds, err := adm.ListTopics(ctx, topic)
+	if err != nil {
+		return 0, fmt.Errorf("topic %s: metadata: %w", topic, err)
+	}
+	td, ok := tds[topic]
+	if !ok {
+		return 0, fmt.Errorf("topic %s: %w", topic, kerr.UnknownTopicOrPartition)
+	}
+	if td.Err != nil {
+		return 0, fmt.Errorf("topic %s: %w", topic, td.Err)
+	}
+	return len(td.Partitions), nil
+}
+
+// waitLeaders polls the metadata of a topic just created until every
+// partition has a leader, so that the first records do not meet an unknown
+// topic.
+func waitLeaders(ctx context.Context, adm *kadm.Client, topic string) (int, error) {
+	for {
+		tds, err := adm.ListTopics(ctx, topic)
+		if err == nil {
+			td := tds[topic]
+			ready := td.Err == nil && len(td.Partitions) > 0
+			for _, p := range td.Partitions {
+				if p.Err != nil || p.Leader < 0 {
+					ready = false
+				}
+			}
+			if ready {
+				return len(td.Partitions), nil
+			}
+			err = td.Err
+		}
+		select {
+		case <-ctx.Done():
+			return 0, fmt.Errorf("topic %s created, but its partitions have no leader yet: %v (%w)", topic, err, context.Cause(ctx))
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
+// retentionWarning reads topic's retention.ms and returns a warning unless
+// it is -1.
+func retentionWarning(ctx context.Context, adm *kadm.Client, topic string) (string, error) {
+	rcs, err := adm.DescribeTopicConfigs(ctx, topic)
+	if err != nil {
+		return "", fmt.Errorf("topic %s: read its config: %w", topic, err)
+	}
+	rc, err := rcs.On(topic, nil)
+	if err == nil {
+		err = rc.Err
+	}
+	if err != nil {
+		return "", fmt.Errorf("topic %s: read its config: %w", topic, err)
+	}
+	for _, c := range rc.Configs {
+		if c.Key != "retention.ms" || c.Value == nil {
+			continue
+		}
+		ms, err := strconv.ParseInt(*c.Value, 10, 64)
+		if err != nil || ms < 0 {
+			return "", nil
+		}
+		return fmt.Sprintf("topic %s deletes records %v after their timestamp (retention.ms=%d), and these carry their event times: "+
+			"events from 2019 are deleted at the broker's next retention check, within minutes. Set retention.ms=-1: "+
+			"kafka-configs.sh --bootstrap-server BROKER --alter --entity-type topics --entity-name %s --add-config retention.ms=-1",
+			topic, retentionText(ms), ms, topic), nil
+	}
+	return "", nil
+}
+
+// retentionText is ms as "7 days", "12 hours" or a Duration.
+func retentionText(ms int64) string {
+	d := time.Duration(ms) * time.Millisecond
+	switch {
+	case d >= 48*time.Hour && d%(24*time.Hour) == 0:
+		return strconv.FormatInt(int64(d/(24*time.Hour)), 10) + " days"
+	case d >= 2*time.Hour && d%time.Hour == 0:
+		return strconv.FormatInt(int64(d/time.Hour), 10) + " hours"
+	}
+	return d.String()
+}
