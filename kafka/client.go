@@ -40,8 +40,8 @@ func (f *Flags) AddFlags(fs *flag.FlagSet) {
 	if f.Timeout == 0 {
 		f.Timeout = DefaultTimeout
 	}
-	fs.StringVar(&f.Brokers, "brokers", f.Brokers, "Kafka bootstrap `ADDRS`: host:port, comma-separated (a:9092,b:9093)")
-	fs.DurationVar(&f.Timeout, "timeout", f.Timeout, "how long to wait for a broker to answer at the start and for each admin request")
+	fs.StringVar(&f.Brokers, "brokers", f.Brokers, "bootstrap brokers `ADDRS`: host:port, comma-separated (a:9092,b:9093)")
+	fs.DurationVar(&f.Timeout, "timeout", f.Timeout, "wait up to `DURATION` for a broker to answer at the start, and for each admin request")
 }
 
 // Validate reports the first bad flag value, naming the flag.

@@ -45,14 +45,14 @@ const (
 // --compression, --acks, --linger and --rate on fs.
 func (f *ProduceFlags) AddFlags(fs *flag.FlagSet) {
 	fs.StringVar(&f.Topic, "topic", DefaultTopic, "the `TOPIC` to write to; created when missing, with retention.ms=-1")
-	fs.IntVar(&f.Partitions, "partitions", DefaultPartitions, "partitions of the topic when it is created (`N`)")
-	fs.IntVar(&f.ReplicationFactor, "replication-factor", 1, "replicas of each partition when the topic is created (`N`, at most the brokers)")
-	fs.StringVar(&f.Format, "format", "json", "record values: json (one object per event, the CSV header's names) or csv (the CSV line)")
-	fs.StringVar(&f.Compression, "compression", DefaultCompression, "batch compression: none, gzip, snappy, lz4 or zstd")
-	fs.StringVar(&f.Acks, "acks", "all", "acknowledgement: all (every in-sync replica; idempotent), leader, or none")
-	fs.DurationVar(&f.Linger, "linger", DefaultLinger, "how long a partition's batch waits for more records before it is sent")
-	fs.Float64Var(&f.Rate, "rate", 0, "events per second (`N`); 0: as fast as the brokers take them")
-	fs.DurationVar(&f.AckTimeout, "ack-timeout", DefaultAckTimeout, "give up when records wait this long and none is acknowledged (the brokers stopped answering): they count as failed")
+	fs.IntVar(&f.Partitions, "partitions", DefaultPartitions, "`N` partitions for the topic when it is created")
+	fs.IntVar(&f.ReplicationFactor, "replication-factor", 1, "`N` replicas of each partition when the topic is created, at most the number of brokers")
+	fs.StringVar(&f.Format, "format", "json", "record values `json|csv`: json, one object per event with the CSV header's names; csv, the CSV line")
+	fs.StringVar(&f.Compression, "compression", DefaultCompression, "batch compression `none|gzip|snappy|lz4|zstd`")
+	fs.StringVar(&f.Acks, "acks", "all", "acknowledgement `all|leader|none`: all in-sync replicas (the idempotent producer), the leader only, or none")
+	fs.DurationVar(&f.Linger, "linger", DefaultLinger, "a partition's batch waits up to `DURATION` for more records before it is sent")
+	fs.Float64Var(&f.Rate, "rate", 0, "`N` events per second; 0: as fast as the brokers take them")
+	fs.DurationVar(&f.AckTimeout, "ack-timeout", DefaultAckTimeout, "give up after `DURATION` of records waiting with none acknowledged (the brokers stopped answering): they count as failed")
 }
 
 // topicName is what Kafka accepts as a topic name.
