@@ -1,9 +1,11 @@
-// Command loadgen writes the synthetic 2019-Nov month (loadgen generate) and
+// Command loadgen writes the synthetic 2019-Nov month (loadgen generate),
 // measures any file in that schema against the published figures of the
-// real one (loadgen stats). See docs/loadgen-model.md.
+// real one (loadgen stats), and drives a Kafka broker or cluster with it
+// (loadgen kafka). See docs/loadgen-model.md. One file per command.
 //
 // Exit status: 0 done (help and --version included), 1 the command failed,
-// 2 bad usage (no command, an unknown one, a bad flag or argument).
+// 2 bad usage (no command, an unknown one, a bad flag or argument), 130
+// interrupted (loadgen kafka).
 package main
 
 import (
@@ -18,9 +20,10 @@ import (
 )
 
 const (
-	exitOK    = 0
-	exitError = 1
-	exitUsage = 2
+	exitOK          = 0
+	exitError       = 1
+	exitUsage       = 2
+	exitInterrupted = 130 // SIGINT or SIGTERM (128 + SIGINT)
 )
 
 // A command is a subcommand of loadgen. Its flags come from newFlags, the
@@ -37,7 +40,7 @@ type command struct {
 var commands []*command
 
 func init() {
-	commands = []*command{generateCmd, statsCmd, {
+	commands = []*command{generateCmd, statsCmd, kafkaCmd, {
 		name:     "version",
 		summary:  "print loadgen's version (also loadgen --version)",
 		about:    "version prints the module version, VCS revision and Go version the binary was built from.",
