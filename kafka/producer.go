@@ -133,6 +133,12 @@ func (f *ProduceFlags) Opts() []kgo.Opt {
 		// The Producer's slabs bound what is in flight; the client's own
 		// limit must not block below that.
 		kgo.MaxBufferedRecords(slabCount*slabRecords + 1),
+		// A partition whose leader moved (a failover, or a topic just
+		// created whose leader has not taken the partition up yet:
+		// NOT_LEADER_FOR_PARTITION) waits for fresh metadata; the
+		// default 5 s between metadata queries stalled such a partition
+		// for 5 s.
+		kgo.MetadataMinAge(250 * time.Millisecond),
 	}
 	if f.Acks != "all" {
 		opts = append(opts, kgo.DisableIdempotentWrite())

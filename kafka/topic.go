@@ -79,29 +79,33 @@ func partitionsOf(ctx context.Context, adm *kadm.Client, topic string) (int, err
 	return len(td.Partitions), nil
 }
 
-// waitLeaders polls the metadata of a topic just created until every
-// partition has a leader, so that the first records do not meet an unknown
-// topic.
+// waitLeaders polls a topic just created until the leader of every
+// partition answers for it (a ListOffsets request, which only the leader
+// serves). The metadata says who leads as soon as the controller decides;
+// the broker takes the partition up a little later, and records sent
+// before get NOT_LEADER_FOR_PARTITION and wait for a metadata refresh.
 func waitLeaders(ctx context.Context, adm *kadm.Client, topic string) (int, error) {
 	for {
-		tds, err := adm.ListTopics(ctx, topic)
+		lo, err := adm.ListEndOffsets(ctx, topic)
+		n := 0
 		if err == nil {
-			td := tds[topic]
-			ready := td.Err == nil && len(td.Partitions) > 0
-			for _, p := range td.Partitions {
-				if p.Err != nil || p.Leader < 0 {
-					ready = false
+			lo.Each(func(o kadm.ListedOffset) {
+				n++
+				if o.Err != nil && err == nil {
+					err = o.Err
 				}
+			})
+			if err == nil && n == 0 {
+				err = kerr.UnknownTopicOrPartition
 			}
-			if ready {
-				return len(td.Partitions), nil
-			}
-			err = td.Err
+		}
+		if err == nil {
+			return n, nil
 		}
 		select {
 		case <-ctx.Done():
-			return 0, fmt.Errorf("topic %s created, but its partitions have no leader yet: %v (%w)", topic, err, context.Cause(ctx))
-		case <-time.After(100 * time.Millisecond):
+			return 0, fmt.Errorf("topic %s created, but its partitions are not all led yet: %v (%w)", topic, err, context.Cause(ctx))
+		case <-time.After(50 * time.Millisecond):
 		}
 	}
 }

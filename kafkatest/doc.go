@@ -1,8 +1,10 @@
 // Package kafkatest holds integration tests that run against a real Apache
 // Kafka (KRaft) started by deploy/kafka/test.sh (make test-kafka): keyed
-// exactly-once, per-key-order delivery on 12 partitions, and acks=all
-// production that survives losing the partition leader of a 3-node cluster.
-// It has no non-test code, so there is nothing to use concurrently.
+// exactly-once, per-key-order delivery on 12 partitions, acks=all
+// production that survives losing the partition leader of a 3-node cluster,
+// and the Kafka commands (produce_test.go: cartwatch produce and loadgen
+// kafka, built from this tree, read back by a consumer). It has no non-test
+// code, so there is nothing to use concurrently.
 //
 // The tests find the cluster through environment variables that test.sh sets:
 //
