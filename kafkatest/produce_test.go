@@ -9,7 +9,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
-	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -34,6 +33,15 @@ var (
 	binErr  error
 )
 
+// TestMain removes the binaries bin built.
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if binDir != "" {
+		os.RemoveAll(binDir)
+	}
+	os.Exit(code)
+}
+
 // bin returns the path of the command name (cartwatch or loadgen), built
 // from this tree.
 func bin(t *testing.T, name string) string {
@@ -43,8 +51,7 @@ func bin(t *testing.T, name string) string {
 		if binErr != nil {
 			return
 		}
-		gobin := filepath.Join(runtime.GOROOT(), "bin", "go")
-		cmd := exec.Command(gobin, "build", "-o", binDir+string(os.PathSeparator), "./cmd/cartwatch", "./cmd/loadgen")
+		cmd := exec.Command("go", "build", "-o", binDir+string(os.PathSeparator), "./cmd/cartwatch", "./cmd/loadgen")
 		cmd.Dir = ".."
 		if out, err := cmd.CombinedOutput(); err != nil {
 			binErr = fmt.Errorf("go build: %v\n%s", err, out)
