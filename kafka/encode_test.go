@@ -186,7 +186,7 @@ func TestRoundTrip(t *testing.T) {
 				t.Fatalf("row %q: %v", row, r)
 			}
 			var text Text
-			if !sp.Split(row, &text) {
+			if !sp.Split(row, nil, &text) {
 				t.Fatalf("Split(%q) failed", row)
 			}
 			text = Text{EventType: bytes.Clone(text.EventType), CategoryCode: bytes.Clone(text.CategoryCode),
@@ -198,7 +198,7 @@ func TestRoundTrip(t *testing.T) {
 				if r := p.ParseRow(buf, &back, true); r != format.ReasonOK {
 					t.Fatalf("%s of %q: %q does not parse: %v", f, row, buf, r)
 				}
-				if !sp.Split(buf, &backText) {
+				if !sp.Split(buf, nil, &backText) {
 					t.Fatalf("%s of %q: %q does not split", f, row, buf)
 				}
 			} else {
@@ -268,7 +268,7 @@ func TestSplitterMatchesCSV(t *testing.T) {
 			t.Fatalf("encoding/csv on %q: %v", row, err)
 		}
 		var text Text
-		if !sp.Split([]byte(row), &text) {
+		if !sp.Split([]byte(row), nil, &text) {
 			t.Fatalf("Split(%q) failed", row)
 		}
 		got := []string{string(text.EventType), string(text.CategoryCode), string(text.Brand), string(text.Session)}
@@ -278,7 +278,7 @@ func TestSplitterMatchesCSV(t *testing.T) {
 	}
 	for _, bad := range []string{"a,b", "1,2,3,4,5,6,7,8,9,10", `1,2,3,4,"5,6,7,8,9`, `1,2,3,4,"5"x,6,7,8,9`, `1,2,3,4,5"",6,7,8,9`} {
 		var text Text
-		if sp.Split([]byte(bad), &text) {
+		if sp.Split([]byte(bad), nil, &text) {
 			t.Errorf("Split(%q) = true, want false", bad)
 		}
 	}
@@ -298,7 +298,7 @@ func TestEncodeNoAlloc(t *testing.T) {
 		e := Encoder{Format: f}
 		if n := testing.AllocsPerRun(1000, func() {
 			ev.Time++
-			sp.Split(row, &text)
+			sp.Split(row, nil, &text)
 			b := AppendKey(buf[:0], &ev)
 			b = e.Append(b, &ev, &text)
 			b = e.Append(b, &ev, nil)
@@ -317,4 +317,40 @@ func TestKey(t *testing.T) {
 			t.Errorf("key of %d = %q", u, got)
 		}
 	}
+}
+
+// TestSplitterHeader: under a header that is not the file's order (columns
+// moved, one extra, optional ones missing), Split picks the columns by
+// name, as format.Parser does; a missing one reads as empty.
+func TestSplitterHeader(t *testing.T) {
+	f := func(header, row string, want [4]string) {
+		t.Helper()
+		h, err := format.ParseHeader([]byte(header))
+		if err != nil || h == nil {
+			t.Fatalf("ParseHeader(%q): %v, %v", header, h, err)
+		}
+		p := format.Parser{Header: h}
+		var ev event.Event
+		if r := p.ParseRow([]byte(row), &ev, true); r != format.ReasonOK {
+			t.Fatalf("row %q under %q: %v", row, header, r)
+		}
+		var sp Splitter
+		var text Text
+		if !sp.Split([]byte(row), h, &text) {
+			t.Fatalf("Split(%q) under %q failed", row, header)
+		}
+		got := [4]string{string(text.EventType), string(text.CategoryCode), string(text.Brand), string(text.Session)}
+		if got != want {
+			t.Fatalf("Split(%q) under %q = %q, want %q", row, header, got, want)
+		}
+		if sp.Split([]byte(row+",x"), h, &text) {
+			t.Fatalf("Split of a row with one field more than the header succeeded")
+		}
+	}
+	f("user_id,price,event_time,extra,event_type,product_id,user_session,brand,category_id,category_code",
+		`7,1.00,2019-11-01 00:00:00 UTC,"x,y",cart,5,"s,1",acme,2,a.b`, [4]string{"cart", "a.b", "acme", "s,1"})
+	f("event_type,event_time,product_id,price,user_id",
+		"remove_from_cart,2019-11-01 00:00:00 UTC,5,1.00,7", [4]string{"remove_from_cart", "", "", ""})
+	// The canonical header is the fast path's order.
+	f(strings.Join(format.Columns[:], ","), oddRows[0], [4]string{"cart", "a,b", `say "hi"`, "00000000-1111-2222-3333-444444444444"})
 }

@@ -1,6 +1,10 @@
 package kafka
 
-import "bytes"
+import (
+	"bytes"
+
+	"github.com/cartwatch/cartwatch/format"
+)
 
 // Text is what a CSV row says that its event.Event does not keep: the
 // spelling of event_type (an Event keeps only view, cart, purchase or
@@ -11,60 +15,81 @@ type Text struct {
 	EventType, CategoryCode, Brand, Session []byte
 }
 
-// Splitter takes the Text out of CSV rows in the 2019-Nov column order. It
-// keeps a buffer for unquoted fields: not safe for concurrent use.
+// Splitter takes the Text out of CSV rows. It keeps a buffer for unquoted
+// fields: not safe for concurrent use.
 type Splitter struct {
-	buf []byte
+	buf  []byte
+	ends []int
 }
 
+// The columns of Text, by their place in the 2019-Nov order
+// (format.Columns).
+const (
+	colEventType    = 1
+	colCategoryCode = 4
+	colBrand        = 5
+	colSession      = 8
+)
+
 // Split fills t from line (without its '\n'; a trailing '\r' is dropped), a
-// row that format.Parser accepted without a Header (or with the canonical
-// one): nine fields, quoted as RFC 4180 says. It reports false, leaving t
-// as it was, for a line that is not such a row. t's slices are valid until
-// the next Split.
+// row that format.Parser accepted under the input's header h: nil or
+// canonical for the 2019-Nov column order, else the columns by name (one
+// the header lacks reads as empty). It reports false, leaving t as it was,
+// for a line that is not such a row. t's slices are valid until the next
+// Split.
 //
 // The rules are those of format.Parser's splitter, so that the text is the
 // one the parser validated: a field is quoted only when its first byte is
 // '"', inside it "" is one '"', the closing '"' is followed by ',' or the
 // end of the line.
-func (s *Splitter) Split(line []byte, t *Text) bool {
+func (s *Splitter) Split(line []byte, h *format.Header, t *Text) bool {
 	if n := len(line); n > 0 && line[n-1] == '\r' {
 		line = line[:n-1]
 	}
-	var f [9][]byte
-	if bytes.IndexByte(line, '"') < 0 {
-		// The common row: no quotes, fields between commas.
-		rest := line
-		for i := 0; i < 8; i++ {
-			j := bytes.IndexByte(rest, ',')
-			if j < 0 {
-				return false
-			}
-			f[i] = rest[:j:j]
-			rest = rest[j+1:]
-		}
-		if bytes.IndexByte(rest, ',') >= 0 {
+	if h != nil && h.Canonical() {
+		h = nil
+	}
+	if h != nil || bytes.IndexByte(line, '"') >= 0 {
+		return s.splitFields(line, h, t)
+	}
+	// The common row: the file's order, no quotes, fields between commas.
+	var f [format.NumFields][]byte
+	rest := line
+	for i := 0; i < format.NumFields-1; i++ {
+		j := bytes.IndexByte(rest, ',')
+		if j < 0 {
 			return false
 		}
-		f[8] = rest
-	} else if !s.splitQuoted(line, &f) {
+		f[i] = rest[:j:j]
+		rest = rest[j+1:]
+	}
+	if bytes.IndexByte(rest, ',') >= 0 {
 		return false
 	}
-	t.EventType, t.CategoryCode, t.Brand, t.Session = f[1], f[4], f[5], f[8]
+	f[format.NumFields-1] = rest
+	t.EventType, t.CategoryCode, t.Brand, t.Session = f[colEventType], f[colCategoryCode], f[colBrand], f[colSession]
 	return true
 }
 
-// splitQuoted is Split's path for a line holding a '"': the fields are
-// unquoted one after another into s.buf.
-func (s *Splitter) splitQuoted(line []byte, f *[9][]byte) bool {
+// splitFields is Split's general path (quotes, or a header's order): the
+// fields are unquoted one after another into s.buf, and the columns picked
+// by h.
+func (s *Splitter) splitFields(line []byte, h *format.Header, t *Text) bool {
+	want := format.NumFields
+	if h != nil {
+		want = h.Fields()
+	}
 	if cap(s.buf) < len(line) {
 		s.buf = make([]byte, 0, max(len(line), 256))
 	}
+	if cap(s.ends) < want {
+		s.ends = make([]int, want)
+	}
 	buf := s.buf[:0] // never grows: the fields are no longer than line
-	var ends [9]int
+	ends := s.ends[:want]
 	n, i := 0, 0
 	for {
-		if n == 9 {
+		if n == want {
 			return false
 		}
 		if i < len(line) && line[i] == '"' {
@@ -104,14 +129,23 @@ func (s *Splitter) splitQuoted(line []byte, f *[9][]byte) bool {
 		}
 		i++ // the comma
 	}
-	if n != 9 {
+	if n != want {
 		return false
 	}
-	start := 0
-	for k, end := range ends {
-		f[k] = buf[start:end:end]
-		start = end
-	}
 	s.buf = buf
+	field := func(c int) []byte {
+		k := c
+		if h != nil {
+			if k = h.Index(c); k < 0 {
+				return nil
+			}
+		}
+		start := 0
+		if k > 0 {
+			start = ends[k-1]
+		}
+		return buf[start:ends[k]:ends[k]]
+	}
+	t.EventType, t.CategoryCode, t.Brand, t.Session = field(colEventType), field(colCategoryCode), field(colBrand), field(colSession)
 	return true
 }

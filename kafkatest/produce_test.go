@@ -3,6 +3,7 @@ package kafkatest
 import (
 	"bytes"
 	"context"
+	"encoding/csv"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -124,7 +125,7 @@ func validRows(t *testing.T, data []byte) ([]want, int) {
 			continue
 		}
 		var tx kafka.Text
-		if !sp.Split(line, &tx) {
+		if !sp.Split(line, nil, &tx) {
 			t.Fatalf("valid row %q does not split", line)
 		}
 		w.text = [4]string{string(tx.EventType), string(tx.CategoryCode), string(tx.Brand), string(tx.Session)}
@@ -144,7 +145,7 @@ func decodeValue(t *testing.T, f string, v []byte) want {
 		}
 		var sp kafka.Splitter
 		var tx kafka.Text
-		sp.Split(v, &tx)
+		sp.Split(v, nil, &tx)
 		w.text = [4]string{string(tx.EventType), string(tx.CategoryCode), string(tx.Brand), string(tx.Session)}
 		return w
 	}
@@ -228,9 +229,11 @@ func checkTopic(t *testing.T, c cluster, adm *kadm.Client, topic, valueFormat st
 
 // TestProduceSample: cartwatch produce of the real sample into a new
 // 3-partition topic, in JSON (with three malformed rows added, which are
-// skipped) and in CSV: every valid row arrives exactly once, keyed by
-// user_id, in file order per user in one partition, decoding to the same
-// event, timestamped with its event time; the topics have retention.ms=-1.
+// skipped), in CSV, and from a copy whose header puts the columns in
+// another order (with one more, every field quoted): every valid row
+// arrives exactly once, keyed by user_id, in file order per user in one
+// partition, decoding to the same event and text, timestamped with its
+// event time; the topics have retention.ms=-1.
 func TestProduceSample(t *testing.T) {
 	c := need(t, 1)
 	sample, err := os.ReadFile(testrows.SamplePath)
@@ -256,13 +259,50 @@ func TestProduceSample(t *testing.T) {
 	if err := os.WriteFile(in, poisoned, 0o644); err != nil {
 		t.Fatal(err)
 	}
+	// The sample with its columns in another order, one more column, and
+	// every field quoted: the header maps them by name.
+	moved := filepath.Join(t.TempDir(), "moved.csv")
+	{
+		recs, err := csv.NewReader(bytes.NewReader(sample)).ReadAll()
+		if err != nil {
+			t.Fatal(err)
+		}
+		order := []int{7, 6, 0, -1, 1, 2, 8, 5, 3, 4} // user_id, price, event_time, extra, ...
+		var b bytes.Buffer
+		for i, rec := range recs {
+			var out []string
+			for _, k := range order {
+				switch {
+				case k >= 0:
+					out = append(out, `"`+strings.ReplaceAll(rec[k], `"`, `""`)+`"`)
+				case i == 0:
+					out = append(out, "extra")
+				default:
+					out = append(out, `"x,y"`)
+				}
+			}
+			if i == 0 { // a header is not quoted
+				for j := range out {
+					out[j] = strings.Trim(out[j], `"`)
+				}
+			}
+			b.WriteString(strings.Join(out, ",") + "\n")
+		}
+		if err := os.WriteFile(moved, b.Bytes(), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
 	adm := kadm.NewClient(c.client(t))
 	rf := strconv.Itoa(min(c.nodes, 3))
-	for _, tc := range []struct{ format, input string }{{"json", in}, {"csv", testrows.SamplePath}} {
-		t.Run(tc.format, func(t *testing.T) {
-			data, _ := os.ReadFile(tc.input)
+	for _, tc := range []struct{ name, format, input, want string }{
+		{"json", "json", in, in},
+		{"csv", "csv", testrows.SamplePath, testrows.SamplePath},
+		{"header", "csv", moved, testrows.SamplePath},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			data, _ := os.ReadFile(tc.want)
 			rows, malformed := validRows(t, data)
-			topic := topicName(t, adm, "kafkatest-produce-"+tc.format)
+			topic := topicName(t, adm, "kafkatest-produce-"+tc.name)
 			code, stdout, stderr := run(t, 2*time.Minute, "cartwatch", "produce", "--brokers", strings.Join(c.brokers, ","),
 				"--topic", topic, "--partitions", "3", "--replication-factor", rf, "--format", tc.format, tc.input)
 			t.Logf("stdout: %s", stdout)
@@ -272,7 +312,7 @@ func TestProduceSample(t *testing.T) {
 			if wantLine := fmt.Sprintf("%s malformed rows skipped", kafka.Thousands(int64(malformed))); !strings.Contains(stdout, wantLine) {
 				t.Errorf("stdout %q lacks %q", stdout, wantLine)
 			}
-			if tc.format == "json" && (malformed != 3 || !strings.Contains(stderr, fmt.Sprintf("line %d: ", mid+1))) {
+			if tc.name == "json" && (malformed != 3 || !strings.Contains(stderr, fmt.Sprintf("line %d: ", mid+1))) {
 				t.Errorf("%d malformed rows, stderr %q: want 3, the first at line %d", malformed, stderr, mid+1)
 			}
 			checkTopic(t, c, adm, topic, tc.format, rows)

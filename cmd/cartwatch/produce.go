@@ -32,6 +32,7 @@ type produceFlags struct {
 	out       kafka.ProduceFlags
 	speedup   float64
 	maxFuture time.Duration
+	member    string
 	synthetic bool
 	gen       loadgen.Config
 	input     string
@@ -46,7 +47,7 @@ var produceFlagGroups = []struct {
 	{"Kafka", []string{"brokers", "timeout", "topic", "partitions", "replication-factor"}},
 	{"records", []string{"format", "compression", "acks", "linger", "ack-timeout"}},
 	{"pace (neither: as fast as the brokers take them)", []string{"rate", "speedup"}},
-	{"input", []string{"synthetic", "max-future"}},
+	{"input", []string{"member", "synthetic", "max-future"}},
 	{"generator (only with --synthetic)", nil}, // loadgen.Config.AddFlags
 }
 
@@ -57,6 +58,7 @@ func newProduceFlagSet(f *produceFlags) *flag.FlagSet {
 	f.kafka.AddFlags(fs)
 	f.out.AddFlags(fs)
 	fs.Float64Var(&f.speedup, "speedup", 0, "replay in event time, `X` times faster than real time (1: as it happened); not with --rate")
+	fs.StringVar(&f.member, "member", "", "the member of a .zip input to read (default: its single .csv member)")
 	fs.BoolVar(&f.synthetic, "synthetic", false, "produce loadgen's synthetic month instead of a file")
 	fs.DurationVar(&f.maxFuture, "max-future", 24*time.Hour, "a row later than the wall clock plus this is malformed, as in cartwatch run; 0: none after now, negative: no limit")
 	f.gen.AddFlags(fs)
@@ -100,6 +102,9 @@ func parseProduceFlags(args []string) (*produceFlags, error) {
 	}
 	if given := f.gen.FlagsGiven(); len(given) > 0 && !f.synthetic {
 		return nil, usagef("--%s: a generator flag, only with --synthetic", strings.Join(given, ", --"))
+	}
+	if f.member != "" && f.synthetic {
+		return nil, usagef("--member %q: the member of a zip input, not with --synthetic", f.member)
 	}
 	if err := f.kafka.Validate(); err != nil {
 		return nil, usageError{err}
@@ -216,7 +221,7 @@ func produceCmd(ctx context.Context, args []string, stdout, stderr io.Writer) in
 		}
 		defer gen.Close()
 	} else {
-		if src, _, err = openSource(ctx, &runFlags{input: f.input}, nil); err != nil {
+		if src, _, err = openSource(ctx, &runFlags{input: f.input, member: f.member}, nil); err != nil {
 			return fail(err)
 		}
 		defer src.Close()
@@ -362,6 +367,7 @@ func (r *replay) file(ctx context.Context, src core.Source, maxTime int64) (err 
 		if rec.Block != nil {
 			return errors.New("produce: the input gave a Block, not CSV text") // no file source does
 		}
+		p.Header = rec.Header
 		it := format.Lines(rec.Text)
 		for {
 			reason, ok := it.ParseNext(&p, &ev, true)
@@ -374,8 +380,8 @@ func (r *replay) file(ctx context.Context, src core.Source, maxTime int64) (err 
 			}
 			r.valid++
 			tp := &text
-			if !sp.Split(it.Line(), tp) {
-				tp = nil // the parser read the row another way: the Event alone
+			if !sp.Split(it.Line(), rec.Header, tp) {
+				tp = nil // cannot be (the parser read this row): the Event alone
 			}
 			if err := r.produce(ctx, &ev, tp); err != nil {
 				return r.stopErr(err)
