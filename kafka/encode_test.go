@@ -354,3 +354,37 @@ func TestSplitterHeader(t *testing.T) {
 	// The canonical header is the fast path's order.
 	f(strings.Join(format.Columns[:], ","), oddRows[0], [4]string{"cart", "a,b", `say "hi"`, "00000000-1111-2222-3333-444444444444"})
 }
+
+// TestParseMessageReadsValues: the consumer's decoder (format.ParseMessage,
+// JSON or CSV by the first byte) reads every value the Encoder writes back
+// to the same event, the session made valid UTF-8 for JSON.
+func TestParseMessageReadsValues(t *testing.T) {
+	rows := sampleRows(t)
+	for _, r := range oddRows {
+		rows = append(rows, []byte(r))
+	}
+	var p, q format.Parser
+	var sp Splitter
+	for _, f := range []Format{JSON, CSV} {
+		e := Encoder{Format: f}
+		var buf []byte
+		for _, row := range rows {
+			var ev, back event.Event
+			if r := p.ParseRow(row, &ev, true); r != format.ReasonOK {
+				t.Fatalf("row %q: %v", row, r)
+			}
+			var text Text
+			sp.Split(row, nil, &text)
+			buf = e.Append(buf[:0], &ev, &text)
+			if r := q.ParseMessage(buf, &back, true); r != format.ReasonOK {
+				t.Fatalf("%s value %q of row %q: ParseMessage says %v", f, buf, row, r)
+			}
+			if f == JSON {
+				ev.SetSession(utf8Valid(text.Session))
+			}
+			if back != ev {
+				t.Fatalf("%s value %q: ParseMessage gives\n%+v, want\n%+v", f, buf, back, ev)
+			}
+		}
+	}
+}
