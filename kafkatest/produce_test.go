@@ -491,3 +491,49 @@ func TestEnsureTopicReady(t *testing.T) {
 		}
 	}
 }
+
+var producedRE = regexp.MustCompile(`(?:cartwatch produce|loadgen kafka): ([0-9,]+) events`)
+
+// TestInterrupt: SIGINT stops cartwatch produce and loadgen kafka; they
+// deliver what they had handed over, report it, and exit 130; the topic
+// holds exactly the events they report.
+func TestInterrupt(t *testing.T) {
+	c := need(t, 1)
+	adm := kadm.NewClient(c.client(t))
+	for _, args := range [][]string{{"cartwatch", "produce", "--synthetic"}, {"loadgen", "kafka", "--producers", "2"}} {
+		topic := topicName(t, adm, "kafkatest-interrupt-"+args[0])
+		cmd := exec.Command(bin(t, args[0]), append(args[1:], "--brokers", strings.Join(c.brokers, ","), "--topic", topic,
+			"--partitions", "3", "--replication-factor", strconv.Itoa(min(c.nodes, 3)), "--rows", "1000000", "--rate", "5000")...)
+		var out, errb bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &out, &errb
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		done := make(chan error, 1)
+		go func() { done <- cmd.Wait() }()
+		time.Sleep(2500 * time.Millisecond) // past the topic's creation, some records out
+		cmd.Process.Signal(os.Interrupt)
+		select {
+		case <-done:
+		case <-time.After(30 * time.Second):
+			cmd.Process.Kill()
+			t.Fatalf("%v: still running 30 s after SIGINT\nstderr:\n%s", args, errb.String())
+		}
+		if code := cmd.ProcessState.ExitCode(); code != 130 {
+			t.Fatalf("%v: exit %d after SIGINT, want 130\nstdout:\n%s\nstderr:\n%s", args, code, out.String(), errb.String())
+		}
+		m := producedRE.FindStringSubmatch(out.String())
+		if m == nil {
+			t.Fatalf("%v: no count in stdout %q", args, out.String())
+		}
+		n, _ := strconv.ParseInt(strings.ReplaceAll(m[1], ",", ""), 10, 64)
+		var total int64
+		for _, e := range endOffsets(t, adm, topic) {
+			total += e
+		}
+		if n == 0 || n >= 1000000 || total != n || !strings.Contains(out.String(), "; 0 failed") {
+			t.Fatalf("%v: reported %d events, the topic holds %d; want the same, some and not all, none failed:\n%s", args, n, total, out.String())
+		}
+		t.Logf("%v: %d events delivered before the interrupt", args, n)
+	}
+}
