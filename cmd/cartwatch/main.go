@@ -6,6 +6,7 @@
 // The files of this command: main.go (commands, help, signals), flags.go
 // (the flags of run and their checks), run.go (one run, start to exit code),
 // produce.go (`cartwatch produce`: an input into a Kafka topic),
+// consume.go (`cartwatch consume`: a Kafka consumer-group member),
 // output.go (output files written beside their target and renamed over it),
 // progress.go (the progress line on stderr).
 package main
@@ -57,6 +58,7 @@ reports every abandoned cart.
 commands:
   run       find the abandoned carts of one input
   produce   replay an input (or the synthetic month) into a Kafka topic
+  consume   find the abandoned carts in a Kafka topic, as a consumer-group member
   version   print the version and the VCS revision of this binary
   help      help on a command: cartwatch help run
 
@@ -75,6 +77,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return runCmd(ctx, args[1:], stdout, stderr)
 	case "produce":
 		return produceCmd(ctx, args[1:], stdout, stderr)
+	case "consume":
+		return consumeCmd(ctx, args[1:], stdout, stderr)
 	case "help", "-h", "-help", "--help":
 		return help(args[1:], stdout, stderr)
 	case "version", "-version", "--version":
@@ -101,6 +105,8 @@ func help(args []string, stdout, stderr io.Writer) int {
 		printRunHelp(stdout)
 	case args[0] == "produce":
 		printProduceHelp(stdout)
+	case args[0] == "consume":
+		printConsumeHelp(stdout)
 	case args[0] == "version":
 		fmt.Fprint(stdout, "usage: cartwatch version (or cartwatch --version)\n\nprints the module version, the VCS revision and the Go version of this binary.\n")
 	case args[0] == "help":

@@ -1,0 +1,479 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"math"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/cartwatch/cartwatch/core"
+	"github.com/cartwatch/cartwatch/kafka"
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+// `cartwatch consume`: a consumer-group member that runs the engine over
+// the partitions the group gives it and produces the alerts to a topic.
+// The Kafka parts (the Source and Checkpointer, the Sink) are in package
+// kafka (consume.go, sink.go); this file is the command line, the start
+// (connecting, retrying, the topics), the status line and the stop.
+
+// consumeFlags is the parsed command line of `cartwatch consume`.
+type consumeFlags struct {
+	kafka          kafka.Flags
+	opt            core.Options
+	topic          string
+	group          string
+	alertsTopic    string
+	dlqTopic       string
+	spendingTopic  string
+	rf             int
+	clock          string
+	idleTimeout    time.Duration
+	commitInterval time.Duration
+	maxFuture      time.Duration
+	status         time.Duration
+}
+
+// consumeFlagGroups orders the flags in the help and in README.md's table
+// (TestConsumeHelpMatchesREADME keeps the two equal).
+var consumeFlagGroups = []struct {
+	title string
+	names []string
+}{
+	{"Kafka", []string{"brokers", "timeout", "topic", "group", "alerts-topic", "dlq-topic", "spending-topic", "replication-factor"}},
+	{"time", []string{"clock", "idle-timeout", "commit-interval"}},
+	{"detection", []string{"ttl", "lateness", "extend-on-activity", "max-future"}},
+	{"output", []string{"status-interval"}},
+	{"parallelism (never changes the output)", []string{"shards", "parsers"}},
+}
+
+// consumeArgs are the placeholders of consume's flag values in the help,
+// where argNames (run's) has none.
+var consumeArgs = map[string]string{
+	"brokers": "ADDRS", "timeout": "DURATION", "topic": "TOPIC", "group": "NAME", "alerts-topic": "TOPIC",
+	"dlq-topic": "TOPIC", "spending-topic": "TOPIC", "replication-factor": "N", "clock": "event|wall",
+	"idle-timeout": "DURATION", "commit-interval": "DURATION", "status-interval": "DURATION",
+}
+
+// Limits of consume's durations.
+const (
+	minIdleTimeout    = time.Second // the busy partitions' watermarks reach the idle ones once a second
+	minCommitInterval = 10 * time.Millisecond
+	maxConsumeDur     = 24 * time.Hour
+	// stopDeadline is how long a stop may take before the outputs and
+	// the commit are given up (the process exits within stopDeadline plus
+	// a second).
+	stopDeadline = 8 * time.Second
+	// connectAttempt bounds one attempt at reaching a broker at the start.
+	connectAttempt = 3 * time.Second
+)
+
+func newConsumeFlagSet(f *consumeFlags) *flag.FlagSet {
+	fs := flag.NewFlagSet("cartwatch consume", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	fs.Usage = func() {}
+	f.kafka.AddFlags(fs)
+	fs.StringVar(&f.topic, "topic", kafka.DefaultTopic, "the topic of the events to read")
+	fs.StringVar(&f.group, "group", kafka.DefaultGroup, "the consumer group: the instances of one group share the topic's partitions")
+	fs.StringVar(&f.alertsTopic, "alerts-topic", kafka.DefaultAlertsTopic, "where the alerts go, keyed by user_id (created when missing, retention.ms=-1)")
+	fs.StringVar(&f.dlqTopic, "dlq-topic", "", "where malformed messages go, with the reason, partition and offset in headers (default: the topic's name + .dlq)")
+	fs.StringVar(&f.spendingTopic, "spending-topic", "", "if set, each purchase with its user's running total goes there, keyed by user_id")
+	fs.IntVar(&f.rf, "replication-factor", 1, "replicas of each partition of the topics consume creates")
+	fs.StringVar(&f.clock, "clock", "event", "deadlines in event time (the events' event_time) or wall time (when the messages arrive)")
+	fs.DurationVar(&f.idleTimeout, "idle-timeout", kafka.DefaultIdleTimeout, "a partition with no record for this long is idle: its time follows the other partitions, or the wall clock when all are idle")
+	fs.DurationVar(&f.commitInterval, "commit-interval", kafka.DefaultCommitInterval, "how often the offsets of what has been processed (and its alerts delivered) are committed")
+	fs.DurationVar(&f.opt.TTL, "ttl", 30*time.Minute, "a cart is abandoned this long after its last cart event (5m was the prototype's window)")
+	fs.DurationVar(&f.opt.Lateness, "lateness", 0, "allowed lateness: the watermark is the highest event time seen minus this")
+	fs.BoolVar(&f.opt.ExtendOnActivity, "extend-on-activity", false, "any event of a user with an open cart moves its deadline to that event's time + ttl")
+	fs.DurationVar(&f.maxFuture, "max-future", 24*time.Hour, "a message later than the wall clock plus this is malformed (time in the future); 0: none after now, negative: no limit")
+	fs.DurationVar(&f.status, "status-interval", 5*time.Second, "a status line on stderr this often (records/s, alerts, malformed, lag); 0: none")
+	fs.IntVar(&f.opt.Shards, "shards", 0, fmt.Sprintf("session table shards, one goroutine each, 1 to %d (0: GOMAXPROCS)", core.MaxShards))
+	fs.IntVar(&f.opt.Parsers, "parsers", 0, fmt.Sprintf("decoding goroutines, 1 to %d (0: GOMAXPROCS)", core.MaxParsers))
+	return fs
+}
+
+// parseConsumeFlags parses and checks the arguments of `cartwatch
+// consume`: every error it returns is a usageError, or flag.ErrHelp.
+func parseConsumeFlags(args []string) (*consumeFlags, error) {
+	f := &consumeFlags{}
+	fs := newConsumeFlagSet(f)
+	err := fs.Parse(args)
+	if errors.Is(err, flag.ErrHelp) {
+		return nil, err
+	}
+	if err != nil {
+		return nil, usageError{flagError(fs, err)}
+	}
+	if fs.NArg() > 0 {
+		return nil, usagef("unexpected argument %q: consume reads --topic (flags only)", fs.Arg(0))
+	}
+	if err := f.kafka.Validate(); err != nil {
+		return nil, usageError{err}
+	}
+	if f.dlqTopic == "" {
+		f.dlqTopic = kafka.DLQTopic(f.topic)
+	}
+	for _, t := range []struct{ flag, name string }{{"topic", f.topic}, {"alerts-topic", f.alertsTopic}, {"dlq-topic", f.dlqTopic}} {
+		if err := kafka.CheckTopic(t.flag, t.name); err != nil {
+			return nil, usageError{err}
+		}
+	}
+	if f.spendingTopic != "" {
+		if err := kafka.CheckTopic("spending-topic", f.spendingTopic); err != nil {
+			return nil, usageError{err}
+		}
+	}
+	outs := []struct{ flag, name string }{{"alerts-topic", f.alertsTopic}, {"dlq-topic", f.dlqTopic}, {"spending-topic", f.spendingTopic}}
+	for i, o := range outs {
+		if o.name == f.topic {
+			return nil, usagef("--%s %s: the topic consume reads; an output there would be read again", o.flag, o.name)
+		}
+		for _, p := range outs[:i] {
+			if o.name != "" && o.name == p.name {
+				return nil, usagef("--%s and --%s are both %s: give each output its own topic", p.flag, o.flag, o.name)
+			}
+		}
+	}
+	if f.group == "" {
+		return nil, usagef("--group \"\": want a consumer group name")
+	}
+	if f.rf < 1 || f.rf > math.MaxInt16 {
+		return nil, usagef("--replication-factor %d: want at least 1 (and at most the number of brokers)", f.rf)
+	}
+	switch f.clock {
+	case "event":
+	case "wall":
+		f.opt.WallClock = true
+	default:
+		return nil, usagef("--clock %q: want event or wall", f.clock)
+	}
+	if f.idleTimeout < minIdleTimeout || f.idleTimeout > maxConsumeDur {
+		return nil, usagef("--idle-timeout %v: want 1s to 24h", f.idleTimeout)
+	}
+	if f.commitInterval < minCommitInterval || f.commitInterval > maxConsumeDur {
+		return nil, usagef("--commit-interval %v: want 10ms to 24h", f.commitInterval)
+	}
+	if f.status < 0 {
+		return nil, usagef("--status-interval %v: want a duration, 0 for none", f.status)
+	}
+	if f.opt.TTL <= 0 {
+		return nil, usagef("--ttl %v: want a positive whole number of seconds, e.g. 30m", f.opt.TTL)
+	}
+	switch {
+	case f.maxFuture == 0:
+		f.opt.MaxFuture = time.Nanosecond
+	case f.maxFuture < 0:
+		f.opt.MaxFuture = -1
+	default:
+		f.opt.MaxFuture = f.maxFuture
+	}
+	if err := f.opt.Validate(); err != nil {
+		return nil, usageError{err}
+	}
+	return f, nil
+}
+
+func printConsumeHelp(w io.Writer) {
+	fmt.Fprint(w, `usage: cartwatch consume [flags]
+
+Joins consumer group --group on the brokers, reads --topic (each message
+a JSON object, header-named or camelCase keys, or a CSV line in the
+2019-Nov schema) and runs the detection of cartwatch run on the
+partitions the group assigns to this instance, each with its own
+watermark and state. Start more instances with the same --group to share
+the partitions. The rules: docs/semantics.md.
+
+Alerts go to --alerts-topic, keyed by user_id: the JSON of cartwatch run
+plus "fired_at" (wall clock) and "partition" (the source partition).
+Malformed messages go to --dlq-topic and are skipped. Offsets are
+committed every --commit-interval once the alerts before them are
+delivered: after a crash, the alerts since the last commit may come
+again. A partition taken away by a rebalance loses its open carts.
+
+A broker that cannot be reached is retried with backoff. SIGINT or
+SIGTERM stops fetching, delivers the alerts, commits the offsets and
+exits 0 (a second signal exits at once).
+
+Exit codes: 0 stopped by a signal, 1 failed (a topic cannot be created,
+alerts cannot be delivered), 2 bad command line.
+`)
+	fs := newConsumeFlagSet(&consumeFlags{})
+	for _, g := range consumeHelpGroups(fs) {
+		fmt.Fprintf(w, "\n%s:\n", g.title)
+		for _, fl := range g.flags {
+			fmt.Fprintf(w, "  %s", consumeFlagTitle(fl))
+			if d := defaultText(fl); d != "" {
+				fmt.Fprintf(w, " (default %s)", d)
+			}
+			fmt.Fprintf(w, "\n        %s\n", flagUsage(fl))
+		}
+	}
+}
+
+// consumeHelpGroups returns the flags of fs by group, in
+// consumeFlagGroups' order.
+func consumeHelpGroups(fs *flag.FlagSet) []helpGroup {
+	var out []helpGroup
+	for _, g := range consumeFlagGroups {
+		hg := helpGroup{title: g.title}
+		for _, n := range g.names {
+			if fl := fs.Lookup(n); fl != nil {
+				hg.flags = append(hg.flags, fl)
+			}
+		}
+		out = append(out, hg)
+	}
+	return out
+}
+
+func consumeFlagTitle(fl *flag.Flag) string {
+	if a, ok := consumeArgs[fl.Name]; ok {
+		return "--" + fl.Name + " " + a
+	}
+	return flagTitle(fl)
+}
+
+// logger writes "cartwatch consume: ..." lines to w, one at a time.
+type logger struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (l *logger) Log(msg string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	fmt.Fprintf(l.w, "cartwatch consume: %s\n", msg)
+}
+
+func (l *logger) Logf(format string, a ...any) { l.Log(fmt.Sprintf(format, a...)) }
+
+// consumeCmd is `cartwatch consume`: it runs until a signal (ctx's end) or
+// a failure.
+func consumeCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	f, err := parseConsumeFlags(args)
+	if errors.Is(err, flag.ErrHelp) {
+		printConsumeHelp(stdout)
+		return exitOK
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "cartwatch consume: %v\n(cartwatch consume --help lists the flags)\n", err)
+		return exitUsage
+	}
+	log := &logger{w: stderr}
+	fail := func(err error) int {
+		log.Log(err.Error())
+		return exitError
+	}
+	hook := &kafka.ConnectLog{Log: log.Log}
+
+	// The producing client; reaching a broker is retried until a signal.
+	hook.Mute.Store(true)
+	cl, err := connectRetry(ctx, f, log, kgo.WithHooks(hook))
+	hook.Mute.Store(false)
+	if ctx.Err() != nil {
+		log.Log("stopped before a broker was reached")
+		return exitOK
+	}
+	if err != nil {
+		return fail(err)
+	}
+	defer cl.Close()
+
+	// The topics: the input's partition count sizes those consume makes.
+	adm := kadm.NewClient(cl)
+	tctx, cancel := context.WithTimeout(ctx, f.kafka.Timeout)
+	nparts, err := kafka.TopicPartitions(tctx, adm, f.topic)
+	cancel()
+	switch {
+	case errors.Is(err, kerr.UnknownTopicOrPartition):
+		log.Logf("topic %s does not exist (yet): waiting for it (cartwatch produce creates it)", f.topic)
+		nparts = 1
+	case err != nil && ctx.Err() == nil:
+		return fail(err)
+	}
+	for _, t := range []string{f.alertsTopic, f.dlqTopic, f.spendingTopic} {
+		if t == "" || ctx.Err() != nil {
+			continue
+		}
+		tctx, cancel := context.WithTimeout(ctx, f.kafka.Timeout)
+		tp, err := kafka.EnsureTopic(tctx, adm, t, int32(nparts), int16(f.rf))
+		cancel()
+		if err != nil && ctx.Err() == nil {
+			return fail(err)
+		}
+		if tp.Created {
+			log.Logf("created topic %s (%d partitions, retention.ms=-1)", t, tp.Partitions)
+		}
+		if tp.Warning != "" {
+			log.Log("warning: " + tp.Warning)
+		}
+	}
+	if ctx.Err() != nil {
+		log.Log("stopped before consuming")
+		return exitOK
+	}
+
+	// The group member, on a client of its own.
+	runCtx, runCancel := context.WithCancelCause(context.Background())
+	defer runCancel(nil)
+	flushCtx, flushCancel := context.WithCancelCause(context.Background())
+	defer flushCancel(nil)
+	sink := kafka.NewSink(cl, kafka.SinkConfig{Alerts: f.alertsTopic, DLQ: f.dlqTopic, Spending: f.spendingTopic,
+		Source: f.topic, FlushCtx: flushCtx})
+	cons := kafka.NewConsumer(kafka.ConsumerConfig{Topic: f.topic, Group: f.group, IdleTimeout: f.idleTimeout,
+		CommitInterval: f.commitInterval, WallClock: f.opt.WallClock, Lateness: f.opt.Lateness,
+		SinkErr: sink.Err, Log: log.Log})
+	seeds, _ := f.kafka.Seeds()
+	ccl, err := kgo.NewClient(append([]kgo.Opt{kgo.SeedBrokers(seeds...), kgo.DialTimeout(f.kafka.Timeout),
+		kgo.WithHooks(hook)}, cons.Opts()...)...)
+	if err != nil {
+		return fail(err)
+	}
+	cons.Start(ccl)
+	log.Logf("consuming %s in group %s at %s; alerts to %s, malformed messages to %s", f.topic, f.group,
+		strings.Join(seeds, ","), f.alertsTopic, f.dlqTopic)
+
+	f.opt.Sink = &rejectNote{Sink: sink, log: log, dlq: f.dlqTopic}
+	f.opt.Checkpoint = cons
+	f.opt.Spending = f.spendingTopic != ""
+
+	// The stop: fetching ends, the last barrier's alerts are delivered and
+	// its offsets committed; after stopDeadline the outputs are given up.
+	var stoppedAt time.Time
+	var stopMu sync.Mutex
+	stopNote := context.AfterFunc(ctx, func() {
+		stopMu.Lock()
+		stoppedAt = time.Now()
+		stopMu.Unlock()
+		log.Logf("%v: stopping: delivering the alerts and committing the offsets (a second signal exits at once)", context.Cause(ctx))
+		cons.Stop()
+		time.AfterFunc(stopDeadline, func() {
+			err := fmt.Errorf("the brokers did not take the last alerts and offsets within %v", stopDeadline)
+			flushCancel(err)
+			runCancel(err)
+		})
+	})
+	defer stopNote()
+
+	statusDone := make(chan struct{})
+	var statusWG sync.WaitGroup
+	if f.status > 0 {
+		statusWG.Add(1)
+		go func() {
+			defer statusWG.Done()
+			consumeStatus(log, f, cons, sink, statusDone)
+		}()
+	}
+
+	_, runErr := core.Run(runCtx, cons, f.opt, nil)
+	close(statusDone)
+	statusWG.Wait()
+
+	// Leave the group (its partitions go to the other instances at once),
+	// bounded: a broker that went away must not hold the exit.
+	left := make(chan struct{})
+	go func() {
+		ccl.Close()
+		close(left)
+	}()
+	select {
+	case <-left:
+	case <-time.After(2 * time.Second):
+		log.Log("leaving the group took too long: its partitions move when the session times out")
+	}
+
+	st, sc := cons.Stats(), sink.Counts()
+	summary := fmt.Sprintf("%s records, %s alerts, %s malformed (to %s), %s offset commits",
+		kafka.Thousands(st.Records), kafka.Thousands(sc.Alerts), kafka.Thousands(sc.Rejects), f.dlqTopic, kafka.Thousands(st.Commits))
+	if errors.Is(runErr, kafka.ErrStopped) && sink.Err() == nil {
+		stopMu.Lock()
+		took := time.Since(stoppedAt)
+		stopMu.Unlock()
+		log.Logf("stopped in %v: %s", took.Round(time.Millisecond), summary)
+		return exitOK
+	}
+	if runErr == nil || errors.Is(runErr, kafka.ErrStopped) {
+		runErr = sink.Err()
+	}
+	log.Logf("failed: %v (offsets committed up to the last delivered alerts; %s)", runErr, summary)
+	return exitError
+}
+
+// connectRetry reaches a broker, retrying with backoff (1 s doubling to
+// 30 s) and logging each failure, until ctx ends. An error that is not an
+// unreachable broker is returned at once.
+func connectRetry(ctx context.Context, f *consumeFlags, log *logger, opts ...kgo.Opt) (*kgo.Client, error) {
+	kf := f.kafka
+	kf.Timeout = min(kf.Timeout, connectAttempt)
+	wait := time.Second
+	for attempt := 1; ; attempt++ {
+		cl, err := kafka.Connect(ctx, &kf, opts...)
+		if err == nil || ctx.Err() != nil {
+			return cl, err
+		}
+		if !errors.Is(err, kafka.ErrUnreachable) {
+			return nil, err
+		}
+		log.Logf("%v; retrying in %v (attempt %d)", err, wait, attempt)
+		select {
+		case <-ctx.Done():
+			return nil, context.Cause(ctx)
+		case <-time.After(wait):
+		}
+		wait = min(2*wait, 30*time.Second)
+	}
+}
+
+// consumeStatus writes a status line every --status-interval until done.
+func consumeStatus(log *logger, f *consumeFlags, cons *kafka.Consumer, sink *kafka.Sink, done chan struct{}) {
+	t := time.NewTicker(f.status)
+	defer t.Stop()
+	last, lastAt := int64(0), time.Now()
+	for {
+		select {
+		case <-done:
+			return
+		case now := <-t.C:
+			st, sc := cons.Stats(), sink.Counts()
+			rate := float64(st.Records-last) / now.Sub(lastAt).Seconds()
+			last, lastAt = st.Records, now
+			lag := "?"
+			if st.Lag >= 0 {
+				lag = kafka.Thousands(st.Lag)
+			}
+			log.Logf("%s records/s, %s records, %s alerts, %s malformed, lag %s, partitions %s",
+				kafka.Thousands(int64(rate+0.5)), kafka.Thousands(st.Records), kafka.Thousands(sc.Alerts),
+				kafka.Thousands(sc.Rejects), lag, kafka.PartList(st.Partitions))
+		}
+	}
+}
+
+// rejectNote is the Kafka sink that also logs the first malformed
+// messages (all go to the dead-letter topic).
+type rejectNote struct {
+	*kafka.Sink
+	log  *logger
+	dlq  string
+	seen int
+}
+
+func (n *rejectNote) Reject(r *core.Reject) error {
+	if err := n.Sink.Reject(r); err != nil {
+		return err
+	}
+	n.seen++
+	if n.seen <= core.MaxRejectLog {
+		n.log.Logf("partition %d offset %d: malformed message (%v) sent to %s", r.Partition, r.Pos, r.Reason, n.dlq)
+		if n.seen == core.MaxRejectLog {
+			n.log.Log("... further malformed messages are counted in the status line")
+		}
+	}
+	return nil
+}

@@ -1,0 +1,1022 @@
+package kafka
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"net"
+	"slices"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/cartwatch/cartwatch/core"
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+// This file is the consumer-group side of `cartwatch consume`: a Consumer
+// is the engine's core.Source over the partitions a group assigns to this
+// member, and its core.Checkpointer, which commits the offsets of what the
+// engine has fully processed. docs/semantics.md ("Kafka") states the
+// contract; the pieces:
+//
+//   - A poller goroutine polls kgo (BlockRebalanceOnPoll: a rebalance waits
+//     until a poll's records have been taken) and hands each poll to Next,
+//     which queues one core.Records per partition: the records' values,
+//     their offsets and the wall time they arrived. Partitions are never
+//     mixed in one Records.
+//   - A revoked partition gets a barrier (its offsets are committed when
+//     the engine has passed it) and then a Drop; the rebalance callback
+//     waits for the commit, so the next owner starts where this member
+//     stopped. A lost partition (the member fell out of the group) gets a
+//     Drop at once: a commit would be refused.
+//   - Idle partitions get Ticks (queueTicks).
+//   - A barrier every commit interval (at most a second apart while
+//     records flow); at its Done the engine has written and flushed every
+//     alert before it, and the committer goroutine commits each
+//     partition's next offset.
+//
+// Next, its queue and the poller belong to the engine's reader goroutine;
+// the callbacks run on kgo's group goroutine, Shard on the engine's shards,
+// Done on its merger, Release on its workers: the state they share is under
+// mu.
+
+// Defaults of ConsumerConfig.
+const (
+	DefaultGroup          = "cartwatch"
+	DefaultIdleTimeout    = 10 * time.Second
+	DefaultCommitInterval = time.Second
+)
+
+// TickEvery is how often a Consumer with nothing to hand out looks at its
+// idle partitions: the "one poll" of the idle bound (docs/semantics.md).
+const TickEvery = 250 * time.Millisecond
+
+// maxBarrierGap is the longest time between two barriers while records
+// flow: the watermarks of the partitions that are not idle reach the
+// Consumer through the barriers (Shard), so this bounds how stale the
+// highest watermark it gives an idle partition is.
+const maxBarrierGap = time.Second
+
+// maxValues is the most records one core.Records holds.
+const maxValues = 32 << 10
+
+// revokeWait bounds how long a rebalance callback waits for the engine to
+// pass the barrier of the revoked partitions and their offsets to be
+// committed; after it the partitions go without the commit (their next
+// owner reads again from the last one: at-least-once).
+const revokeWait = 20 * time.Second
+
+// ErrStopped is returned by Next after Stop, once the offsets of everything
+// handed out are committed (or StopWait has passed).
+var ErrStopped = errors.New("consumer stopped")
+
+// ConsumerConfig configures a Consumer.
+type ConsumerConfig struct {
+	Topic string
+	Group string // default DefaultGroup
+	// IdleTimeout: a partition with no record for this long is idle.
+	// Default DefaultIdleTimeout.
+	IdleTimeout time.Duration
+	// CommitInterval: offsets are committed this often (at barriers).
+	// Default DefaultCommitInterval.
+	CommitInterval time.Duration
+	// WallClock: the engine runs with core.Options.WallClock (--clock
+	// wall): each partition's time is the wall clock, and every partition
+	// with state gets a Tick each second.
+	WallClock bool
+	// Lateness is the engine's (core.Options.Lateness): a reported
+	// watermark plus Lateness is the partition's highest event time.
+	Lateness time.Duration
+	// StopWait bounds how long Next waits, after Stop, for the engine to
+	// pass the last barrier and for its offsets to be committed. Default 5s.
+	StopWait time.Duration
+	// SinkErr, if set, is asked before offsets are committed at a barrier:
+	// when it returns an error (an alert was not delivered), nothing is
+	// committed, so the records are read again after a restart.
+	SinkErr func() error
+	// Log gets one line for each event worth a user's attention:
+	// assignments, revocations, fetch and commit errors. Default: none.
+	Log func(msg string)
+	// Now is the wall clock; default time.Now (tests).
+	Now func() time.Time
+}
+
+// Consumer is a consumer-group member as a core.Source and a
+// core.Checkpointer (see the top of this file). Create it with
+// NewConsumer, create the client with its Opts, then Start it.
+type Consumer struct {
+	cfg ConsumerConfig
+	cl  *kgo.Client
+
+	// The reader's (Next's) own.
+	queue       []item
+	fetches     chan kgo.Fetches // poller -> Next
+	pollCtx     context.Context
+	pollCancel  context.CancelFunc
+	pollerDone  chan struct{}
+	startPoll   sync.Once
+	lastBarrier time.Time
+	handed      bool // records or ticks handed out since the last barrier
+	finalQueued bool // Stop's last barrier is queued
+	finalWait   chan struct{}
+	finalSent   time.Time
+	timer       *time.Timer
+
+	ctrl     chan ctrlMsg // callbacks -> Next
+	stopCh   chan struct{}
+	stopOnce sync.Once
+	closed   chan struct{}
+	closeMu  sync.Once
+
+	// Recycled buffers of Records.Values and Offsets (Release).
+	freeVals chan [][]byte
+	freeOffs chan []int64
+
+	mu           sync.Mutex
+	parts        map[int32]*partInfo
+	owned        []int32 // the owned partitions, in order
+	barriers     map[uint64]*barrierSnap
+	nextBarrier  uint64
+	allIdleSince time.Time // every partition idle since, in event-time mode
+	idleBase     int64     // the highest event time then
+	pending      map[int32]kgo.EpochOffset
+	waiters      []chan struct{}
+	lastCommit   time.Time
+	commitWake   chan struct{}
+	committerEnd chan struct{}
+
+	// Counters, read by any goroutine (Stats).
+	records    atomic.Int64
+	commits    atomic.Int64
+	commitErrs atomic.Int64
+	ticks      atomic.Int64
+	drops      atomic.Int64
+}
+
+// partInfo is what the Consumer knows of one partition.
+type partInfo struct {
+	owned       bool
+	epoch       int64 // counts the assignments of the partition to this member
+	handed      bool  // records of this assignment handed to the engine
+	next        int64 // offset after the last record handed out
+	leaderEpoch int32
+	lastData    time.Time // when its last records (or its assignment) came
+	maxT        int64     // highest event time known: reported, ticked or arrived; MinInt64: none
+	hw          int64     // high watermark of the last fetch, for the lag; -1: unknown
+	queued      int64     // the highest offset queued for commit
+}
+
+// barrierSnap is a barrier's cut as the Consumer handed it out.
+type barrierSnap struct {
+	epochs map[int32]int64 // epoch of each owned partition
+	offs   map[int32]snapOff
+	waiter chan struct{} // closed once its offsets are committed; nil: none waits
+}
+
+type snapOff struct {
+	epoch       int64
+	next        int64
+	leaderEpoch int32
+}
+
+type itemKind uint8
+
+const (
+	itemData itemKind = iota
+	itemTick
+	itemDrop
+	itemBarrier
+)
+
+// item is one queued core.Records.
+type item struct {
+	kind        itemKind
+	part        int32
+	vals        [][]byte
+	offs        []int64
+	arrival     time.Time
+	leaderEpoch int32
+	tick        int64
+	revoke      bool          // itemDrop: of a revoke (the partition stops being owned when it is handed out)
+	epoch       int64         // itemDrop: the assignment it ends
+	waiter      chan struct{} // itemBarrier: closed once its offsets are committed
+	final       bool          // itemBarrier: Stop's last
+}
+
+// ctrlMsg is a rebalance callback's request to Next.
+type ctrlMsg struct {
+	parts  []int32
+	lost   bool
+	waiter chan struct{} // revoke: closed once the offsets are committed
+}
+
+// NewConsumer returns a Consumer for cfg; it does nothing before Start.
+func NewConsumer(cfg ConsumerConfig) *Consumer {
+	if cfg.Group == "" {
+		cfg.Group = DefaultGroup
+	}
+	if cfg.IdleTimeout <= 0 {
+		cfg.IdleTimeout = DefaultIdleTimeout
+	}
+	if cfg.CommitInterval <= 0 {
+		cfg.CommitInterval = DefaultCommitInterval
+	}
+	if cfg.StopWait <= 0 {
+		cfg.StopWait = 5 * time.Second
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Log == nil {
+		cfg.Log = func(string) {}
+	}
+	c := &Consumer{cfg: cfg, fetches: make(chan kgo.Fetches), pollerDone: make(chan struct{}),
+		ctrl: make(chan ctrlMsg, 64), stopCh: make(chan struct{}), closed: make(chan struct{}),
+		freeVals: make(chan [][]byte, 256), freeOffs: make(chan []int64, 256),
+		parts: map[int32]*partInfo{}, barriers: map[uint64]*barrierSnap{}, pending: map[int32]kgo.EpochOffset{},
+		commitWake: make(chan struct{}, 1), committerEnd: make(chan struct{})}
+	c.pollCtx, c.pollCancel = context.WithCancel(context.Background())
+	c.timer = time.NewTimer(time.Hour)
+	c.timer.Stop()
+	return c
+}
+
+// Opts returns the client options of the group member: the topic, the
+// group, the cooperative-sticky balancer, no autocommit, rebalances held
+// while a poll's records are handed out, the callbacks.
+func (c *Consumer) Opts() []kgo.Opt {
+	return []kgo.Opt{
+		kgo.ConsumeTopics(c.cfg.Topic),
+		kgo.ConsumerGroup(c.cfg.Group),
+		kgo.Balancers(kgo.CooperativeStickyBalancer()),
+		kgo.DisableAutoCommit(),
+		kgo.BlockRebalanceOnPoll(),
+		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
+		kgo.OnPartitionsAssigned(c.onAssigned),
+		kgo.OnPartitionsRevoked(c.onRevoked),
+		kgo.OnPartitionsLost(c.onLost),
+	}
+}
+
+// Start gives the Consumer its client (made with Opts) and starts the
+// committer. The caller closes the client after the run.
+func (c *Consumer) Start(cl *kgo.Client) {
+	c.cl = cl
+	go c.commitLoop()
+}
+
+// Stop asks the Consumer to stop: Next stops fetching, hands out a last
+// barrier, waits until its offsets are committed, and returns ErrStopped.
+// Safe from any goroutine, more than once.
+func (c *Consumer) Stop() { c.stopOnce.Do(func() { close(c.stopCh) }) }
+
+func (c *Consumer) stopping() bool {
+	select {
+	case <-c.stopCh:
+		return true
+	default:
+		return false
+	}
+}
+
+func (c *Consumer) isClosed() bool {
+	select {
+	case <-c.closed:
+		return true
+	default:
+		return false
+	}
+}
+
+// Next implements core.Source.
+func (c *Consumer) Next(ctx context.Context, r *core.Records) error {
+	c.startPoll.Do(func() { go c.poll() })
+	for {
+		c.takeCtrl()
+		if !c.finalQueued && c.stopping() {
+			// What was fetched is handed out, then the last barrier.
+			c.pollCancel()
+			c.queue = append(c.queue, item{kind: itemBarrier, waiter: make(chan struct{}), final: true})
+			c.finalQueued = true
+		}
+		if len(c.queue) > 0 {
+			c.hand(r)
+			return nil
+		}
+		if c.finalQueued {
+			return c.waitFinal(ctx)
+		}
+		now := c.cfg.Now()
+		c.queueTicks(now)
+		if c.handed && len(c.queue) == 0 && now.Sub(c.lastBarrier) >= min(c.cfg.CommitInterval, maxBarrierGap) {
+			c.queue = append(c.queue, item{kind: itemBarrier})
+		}
+		if len(c.queue) > 0 {
+			continue
+		}
+		c.timer.Reset(c.tickWait(now))
+		select {
+		case fs := <-c.fetches:
+			c.queueFetch(fs)
+		case m := <-c.ctrl:
+			c.queueCtrl(m)
+		case <-c.timer.C:
+		case <-c.stopCh:
+		case <-ctx.Done():
+			c.timer.Stop()
+			return context.Cause(ctx)
+		}
+		c.timer.Stop()
+	}
+}
+
+// tickWait is how long Next waits for records before it looks at the idle
+// partitions again: TickEvery, and with the wall clock no later than just
+// after the next second (deadlines are whole seconds).
+func (c *Consumer) tickWait(now time.Time) time.Duration {
+	d := TickEvery
+	if c.cfg.WallClock {
+		d = min(d, time.Second-time.Duration(now.Nanosecond())+time.Millisecond)
+	}
+	return d
+}
+
+// waitFinal waits for the last barrier's commit (at most StopWait), then
+// ends the run.
+func (c *Consumer) waitFinal(ctx context.Context) error {
+	wait := c.cfg.StopWait - time.Since(c.finalSent)
+	t := time.NewTimer(max(wait, 0))
+	defer t.Stop()
+	select {
+	case <-c.finalWait:
+	case <-t.C:
+		c.cfg.Log(fmt.Sprintf("stopping: the last offsets were not committed within %v; the records since the last commit will be read again", c.cfg.StopWait))
+	case <-ctx.Done():
+		return context.Cause(ctx)
+	}
+	return ErrStopped
+}
+
+// poll is the poller goroutine: it polls kgo and hands each poll's records
+// to Next; rebalances wait (BlockRebalanceOnPoll) until Next has taken
+// them.
+func (c *Consumer) poll() {
+	defer close(c.pollerDone)
+	var lastErr string
+	var lastErrAt time.Time
+	for {
+		fs := c.cl.PollFetches(c.pollCtx)
+		if c.pollCtx.Err() != nil || fs.IsClientClosed() {
+			c.cl.AllowRebalance()
+			return
+		}
+		errs := 0
+		fs.EachError(func(topic string, p int32, err error) {
+			errs++
+			if errors.Is(err, context.Canceled) {
+				return
+			}
+			msg := fmt.Sprintf("fetching %s partition %d: %v", topic, p, err)
+			if p < 0 {
+				msg = fmt.Sprintf("fetching %s: %v", c.cfg.Topic, err)
+			}
+			if errors.Is(err, kerr.UnknownTopicOrPartition) {
+				msg = fmt.Sprintf("topic %s does not exist (yet): waiting for it", c.cfg.Topic)
+			}
+			if msg != lastErr || time.Since(lastErrAt) > 30*time.Second {
+				c.cfg.Log(msg + " (retrying)")
+				lastErr, lastErrAt = msg, time.Now()
+			}
+		})
+		if fs.NumRecords() == 0 && errs > 0 {
+			// Errors only: do not spin on them.
+			c.cl.AllowRebalance()
+			select {
+			case <-time.After(100 * time.Millisecond):
+			case <-c.pollCtx.Done():
+				return
+			}
+			continue
+		}
+		select {
+		case c.fetches <- fs:
+		case <-c.pollCtx.Done():
+			c.cl.AllowRebalance()
+			return
+		}
+		c.cl.AllowRebalance()
+	}
+}
+
+// queueFetch queues one poll's records, one Records per partition (at most
+// maxValues each).
+func (c *Consumer) queueFetch(fs kgo.Fetches) {
+	now := c.cfg.Now()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	fs.EachPartition(func(ftp kgo.FetchTopicPartition) {
+		if ftp.Topic != c.cfg.Topic {
+			return
+		}
+		pi := c.part(ftp.Partition)
+		if ftp.Err == nil {
+			pi.hw = ftp.HighWatermark
+		}
+		recs := ftp.Records
+		for len(recs) > 0 {
+			n := min(len(recs), maxValues)
+			it := item{kind: itemData, part: ftp.Partition, arrival: now, vals: c.valsBuf(n), offs: c.offsBuf(n),
+				leaderEpoch: recs[n-1].LeaderEpoch}
+			for _, rec := range recs[:n] {
+				it.vals = append(it.vals, rec.Value)
+				it.offs = append(it.offs, rec.Offset)
+			}
+			c.queue = append(c.queue, it)
+			recs = recs[n:]
+		}
+	})
+}
+
+func (c *Consumer) valsBuf(n int) [][]byte {
+	select {
+	case b := <-c.freeVals:
+		return b[:0]
+	default:
+		return make([][]byte, 0, max(n, 64))
+	}
+}
+
+func (c *Consumer) offsBuf(n int) []int64 {
+	select {
+	case b := <-c.freeOffs:
+		return b[:0]
+	default:
+		return make([]int64, 0, max(n, 64))
+	}
+}
+
+// Release implements the engine's releaser: the Records' buffers are
+// reused for the next fetch.
+func (c *Consumer) Release(r *core.Records) {
+	if r.Values != nil {
+		clear(r.Values) // the record values can go
+		select {
+		case c.freeVals <- r.Values[:0]:
+		default:
+		}
+	}
+	if r.Offsets != nil {
+		select {
+		case c.freeOffs <- r.Offsets[:0]:
+		default:
+		}
+	}
+}
+
+// part returns the partition's info, made on first sight (mu held).
+func (c *Consumer) part(p int32) *partInfo {
+	pi := c.parts[p]
+	if pi == nil {
+		pi = &partInfo{maxT: math.MinInt64, hw: -1, queued: -1}
+		c.parts[p] = pi
+	}
+	return pi
+}
+
+// takeCtrl queues the callbacks' requests that are waiting.
+func (c *Consumer) takeCtrl() {
+	for {
+		select {
+		case m := <-c.ctrl:
+			c.queueCtrl(m)
+		default:
+			return
+		}
+	}
+}
+
+// queueCtrl queues what a rebalance asks for: for revoked partitions a
+// barrier (whose commit the callback waits for) and their Drops; for lost
+// ones their Drops.
+func (c *Consumer) queueCtrl(m ctrlMsg) {
+	if !m.lost {
+		c.queue = append(c.queue, item{kind: itemBarrier, waiter: m.waiter})
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, p := range m.parts {
+		c.queue = append(c.queue, item{kind: itemDrop, part: p, revoke: !m.lost, epoch: c.part(p).epoch})
+	}
+}
+
+// hand fills r with the head of the queue.
+func (c *Consumer) hand(r *core.Records) {
+	it := c.queue[0]
+	c.queue[0] = item{}
+	c.queue = c.queue[1:]
+	if len(c.queue) == 0 {
+		c.queue = c.queue[:0:0] // let the array go; it is small
+	}
+	r.Partition = it.part
+	switch it.kind {
+	case itemData:
+		r.Values, r.Offsets, r.Arrival = it.vals, it.offs, it.arrival.Unix()
+		c.mu.Lock()
+		pi := c.part(it.part)
+		pi.handed = true
+		pi.next = it.offs[len(it.offs)-1] + 1
+		pi.leaderEpoch = it.leaderEpoch
+		pi.lastData = it.arrival
+		if c.cfg.WallClock {
+			pi.maxT = max(pi.maxT, it.arrival.Unix())
+		}
+		c.mu.Unlock()
+		c.records.Add(int64(len(it.vals)))
+		c.handed = true
+	case itemTick:
+		r.Tick = it.tick
+		c.ticks.Add(1)
+		c.handed = true
+	case itemDrop:
+		r.Drop = true
+		if it.revoke {
+			c.mu.Lock()
+			if pi := c.parts[it.part]; pi != nil && pi.epoch == it.epoch && pi.owned {
+				pi.owned = false
+				c.setOwned()
+			}
+			c.mu.Unlock()
+		}
+		c.drops.Add(1)
+	case itemBarrier:
+		r.Barrier = c.snapshot(it.waiter)
+		c.lastBarrier = c.cfg.Now()
+		c.handed = false
+		if it.final {
+			c.finalWait, c.finalSent = it.waiter, time.Now()
+		}
+	}
+}
+
+// snapshot records a barrier's cut: each owned partition's epoch, and for
+// those with records handed out in their assignment, the offset after
+// them. It returns the barrier's id.
+func (c *Consumer) snapshot(waiter chan struct{}) uint64 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.nextBarrier++
+	id := c.nextBarrier
+	bs := &barrierSnap{epochs: map[int32]int64{}, offs: map[int32]snapOff{}, waiter: waiter}
+	for p, pi := range c.parts {
+		if !pi.owned {
+			continue
+		}
+		bs.epochs[p] = pi.epoch
+		if pi.handed {
+			bs.offs[p] = snapOff{epoch: pi.epoch, next: pi.next, leaderEpoch: pi.leaderEpoch}
+		}
+	}
+	c.barriers[id] = bs
+	return id
+}
+
+// queueTicks queues the Ticks the idle partitions are due (docs/semantics.md,
+// "Kafka"). With the wall clock every partition with records is at the
+// wall clock. In event time a partition with no record for IdleTimeout is
+// idle: it takes the highest event time among the partitions that are not
+// idle; when every partition is idle, all take the highest there is and go
+// on from it with the wall clock. Partitions with no known time (no record
+// yet) take no part.
+func (c *Consumer) queueTicks(now time.Time) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	tick := func(p int32, pi *partInfo, t int64) {
+		if t > pi.maxT {
+			pi.maxT = t
+			c.queue = append(c.queue, item{kind: itemTick, part: p, tick: t})
+		}
+	}
+	ps := c.owned
+	if c.cfg.WallClock {
+		t := now.Unix()
+		for _, p := range ps {
+			if pi := c.parts[p]; pi.maxT != math.MinInt64 {
+				tick(p, pi, t)
+			}
+		}
+		return
+	}
+	hiActive, hiAll, active := int64(math.MinInt64), int64(math.MinInt64), false
+	for _, p := range ps {
+		pi := c.parts[p]
+		if pi.maxT == math.MinInt64 {
+			continue
+		}
+		hiAll = max(hiAll, pi.maxT)
+		if now.Sub(pi.lastData) < c.cfg.IdleTimeout {
+			active = true
+			hiActive = max(hiActive, pi.maxT)
+		}
+	}
+	switch {
+	case active:
+		c.allIdleSince = time.Time{}
+		for _, p := range ps {
+			if pi := c.parts[p]; pi.maxT != math.MinInt64 && now.Sub(pi.lastData) >= c.cfg.IdleTimeout {
+				tick(p, pi, hiActive)
+			}
+		}
+	case hiAll != math.MinInt64:
+		if c.allIdleSince.IsZero() {
+			c.allIdleSince, c.idleBase = now, hiAll
+		}
+		t := c.idleBase + int64(now.Sub(c.allIdleSince)/time.Second)
+		for _, p := range ps {
+			if pi := c.parts[p]; pi.maxT != math.MinInt64 {
+				tick(p, pi, t)
+			}
+		}
+	}
+}
+
+// setOwned sets owned from parts (mu held): the owned partitions in
+// order, so Ticks come in a fixed order.
+func (c *Consumer) setOwned() {
+	c.owned = c.owned[:0]
+	for p, pi := range c.parts {
+		if pi.owned {
+			c.owned = append(c.owned, p)
+		}
+	}
+	slices.Sort(c.owned)
+}
+
+// Shard implements core.Checkpointer: the watermark each partition has
+// reached at the barrier is its highest event time (less the lateness),
+// which the idle partitions take.
+func (c *Consumer) Shard(id uint64, _ int, v core.ShardView) {
+	lat := int64(c.cfg.Lateness / time.Second)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	bs := c.barriers[id]
+	if bs == nil {
+		return
+	}
+	for _, p := range v.Partitions() {
+		st, ok := v.Part(p)
+		pi := c.parts[p]
+		if !ok || pi == nil || !pi.owned || bs.epochs[p] != pi.epoch {
+			continue
+		}
+		if w := st.Watermark(); w != math.MinInt64 {
+			pi.maxT = max(pi.maxT, w+lat)
+		}
+	}
+}
+
+// Done implements core.Checkpointer: every alert before barrier id has been
+// delivered, so each partition's next position (its next offset) can be
+// committed; the committer does it.
+func (c *Consumer) Done(id uint64, next map[int32]int64) {
+	var sinkErr error
+	if c.cfg.SinkErr != nil {
+		sinkErr = c.cfg.SinkErr()
+	}
+	c.mu.Lock()
+	bs := c.barriers[id]
+	delete(c.barriers, id)
+	if bs == nil {
+		c.mu.Unlock()
+		return
+	}
+	if sinkErr != nil {
+		c.mu.Unlock()
+		c.cfg.Log(fmt.Sprintf("offsets not committed: %v", sinkErr))
+		if bs.waiter != nil {
+			close(bs.waiter)
+		}
+		return
+	}
+	for p, so := range bs.offs {
+		pi := c.parts[p]
+		if pi == nil || pi.epoch != so.epoch {
+			continue // assigned again since: not this barrier's to commit
+		}
+		off := so.next
+		if n, ok := next[p]; ok && n != off {
+			// The engine's position and the records handed out agree
+			// unless the engine is wrong; commit the lower.
+			c.cfg.Log(fmt.Sprintf("partition %d: the engine is at offset %d, the consumer handed out up to %d", p, n, off))
+			off = min(off, n)
+		}
+		if off > pi.queued {
+			pi.queued = off
+			c.pending[p] = kgo.EpochOffset{Epoch: so.leaderEpoch, Offset: off}
+		}
+	}
+	if bs.waiter != nil {
+		c.waiters = append(c.waiters, bs.waiter)
+	}
+	urgent := bs.waiter != nil
+	c.mu.Unlock()
+	if urgent {
+		c.wakeCommitter()
+	}
+}
+
+func (c *Consumer) wakeCommitter() {
+	select {
+	case c.commitWake <- struct{}{}:
+	default:
+	}
+}
+
+// commitLoop is the committer goroutine: it commits the pending offsets
+// every CommitInterval, and at once when a rebalance or Stop waits for
+// them.
+func (c *Consumer) commitLoop() {
+	defer close(c.committerEnd)
+	t := time.NewTicker(c.cfg.CommitInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-c.commitWake:
+		case <-t.C:
+		case <-c.closed:
+			c.commitPending()
+			return
+		}
+		c.commitPending()
+	}
+}
+
+// commitPending commits the offsets queued since the last commit and
+// releases the waiters.
+func (c *Consumer) commitPending() {
+	c.mu.Lock()
+	offs, ws := c.pending, c.waiters
+	c.pending, c.waiters = map[int32]kgo.EpochOffset{}, nil
+	c.mu.Unlock()
+	defer func() {
+		for _, w := range ws {
+			close(w)
+		}
+	}()
+	if len(offs) == 0 {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	var cerr error
+	c.cl.CommitOffsetsSync(ctx, map[string]map[int32]kgo.EpochOffset{c.cfg.Topic: offs},
+		func(_ *kgo.Client, _ *kmsg.OffsetCommitRequest, resp *kmsg.OffsetCommitResponse, err error) {
+			if err != nil {
+				cerr = err
+				return
+			}
+			for _, t := range resp.Topics {
+				for _, p := range t.Partitions {
+					if err := kerr.ErrorForCode(p.ErrorCode); err != nil && cerr == nil {
+						cerr = fmt.Errorf("partition %d: %w", p.Partition, err)
+					}
+				}
+			}
+		})
+	if cerr != nil {
+		c.commitErrs.Add(1)
+		c.cfg.Log(fmt.Sprintf("committing offsets of group %s: %v (the next barrier tries again)", c.cfg.Group, cerr))
+		// Try again with the next commit, unless a later offset or a
+		// new assignment came since.
+		c.mu.Lock()
+		for p, eo := range offs {
+			if _, newer := c.pending[p]; !newer {
+				if pi := c.parts[p]; pi != nil && pi.owned && pi.queued == eo.Offset {
+					c.pending[p] = eo
+				}
+			}
+		}
+		c.mu.Unlock()
+		return
+	}
+	c.commits.Add(1)
+	c.mu.Lock()
+	c.lastCommit = time.Now()
+	c.mu.Unlock()
+}
+
+// onAssigned is kgo's callback: the partitions start with no state (the
+// engine makes it at their first record) and count as not idle for
+// IdleTimeout.
+func (c *Consumer) onAssigned(_ context.Context, _ *kgo.Client, m map[string][]int32) {
+	ps := m[c.cfg.Topic]
+	if len(ps) == 0 {
+		return
+	}
+	now := c.cfg.Now()
+	c.mu.Lock()
+	for _, p := range ps {
+		pi := c.part(p)
+		*pi = partInfo{owned: true, epoch: pi.epoch + 1, lastData: now, maxT: math.MinInt64, hw: -1, queued: -1}
+	}
+	c.setOwned()
+	c.mu.Unlock()
+	slices.Sort(ps)
+	c.cfg.Log(fmt.Sprintf("assigned %s partitions %s", c.cfg.Topic, PartList(ps)))
+}
+
+// onRevoked is kgo's callback: Next queues a barrier and the partitions'
+// Drops; the callback returns once the barrier's offsets are committed (or
+// revokeWait has passed), so the next owner starts after them.
+func (c *Consumer) onRevoked(_ context.Context, _ *kgo.Client, m map[string][]int32) {
+	ps := m[c.cfg.Topic]
+	if len(ps) == 0 {
+		return
+	}
+	slices.Sort(ps)
+	if c.stopping() || c.isClosed() {
+		// Leaving the group: the last barrier committed everything.
+		c.disown(ps)
+		return
+	}
+	c.cfg.Log(fmt.Sprintf("revoked %s partitions %s: committing their offsets, dropping their state", c.cfg.Topic, PartList(ps)))
+	w := make(chan struct{})
+	t := time.NewTimer(revokeWait)
+	defer t.Stop()
+	select {
+	case c.ctrl <- ctrlMsg{parts: ps, waiter: w}:
+	case <-t.C:
+		c.disown(ps)
+		return
+	case <-c.closed:
+		c.disown(ps)
+		return
+	}
+	select {
+	case <-w:
+	case <-t.C:
+		c.cfg.Log(fmt.Sprintf("revoked partitions %s: offsets not committed within %v; their next owner reads again from the last commit", PartList(ps), revokeWait))
+		c.disown(ps)
+	case <-c.closed:
+	}
+}
+
+// onLost is kgo's callback for partitions lost without a revoke (the
+// member fell out of the group): their state is dropped and nothing is
+// committed for them (the group would refuse it).
+func (c *Consumer) onLost(_ context.Context, _ *kgo.Client, m map[string][]int32) {
+	ps := m[c.cfg.Topic]
+	if len(ps) == 0 {
+		return
+	}
+	slices.Sort(ps)
+	c.disown(ps)
+	if c.stopping() || c.isClosed() {
+		return
+	}
+	c.cfg.Log(fmt.Sprintf("lost %s partitions %s (out of the group): their state is dropped, their offsets since the last commit are read again by their next owner", c.cfg.Topic, PartList(ps)))
+	select {
+	case c.ctrl <- ctrlMsg{parts: ps, lost: true}:
+	case <-c.closed:
+	}
+}
+
+// disown marks partitions as no longer this member's: no barrier commits
+// them any more.
+func (c *Consumer) disown(ps []int32) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, p := range ps {
+		if pi := c.parts[p]; pi != nil {
+			pi.owned = false
+		}
+	}
+	c.setOwned()
+}
+
+// Close implements core.Source: the poller and the committer stop (the
+// latter after a last commit). The client is the caller's.
+func (c *Consumer) Close() error {
+	c.closeMu.Do(func() {
+		c.pollCancel()
+		close(c.closed)
+		if c.cl != nil {
+			<-c.committerEnd
+		}
+	})
+	return nil
+}
+
+// ConsumerStats are a Consumer's figures at one moment.
+type ConsumerStats struct {
+	Records    int64   // handed to the engine
+	Partitions []int32 // owned, in order
+	Lag        int64   // records in the owned partitions not yet handed out (from the last fetches' high watermarks); -1: unknown
+	Commits    int64   // successful commits
+	CommitErrs int64
+	Ticks      int64
+	Drops      int64
+}
+
+// Stats returns the Consumer's figures; safe from any goroutine.
+func (c *Consumer) Stats() ConsumerStats {
+	s := ConsumerStats{Records: c.records.Load(), Commits: c.commits.Load(), CommitErrs: c.commitErrs.Load(),
+		Ticks: c.ticks.Load(), Drops: c.drops.Load()}
+	c.mu.Lock()
+	s.Partitions = slices.Clone(c.owned)
+	for _, p := range s.Partitions {
+		pi := c.parts[p]
+		switch {
+		case pi.hw < 0:
+			s.Lag = -1
+		case s.Lag >= 0 && pi.handed:
+			s.Lag += max(0, pi.hw-pi.next)
+		}
+	}
+	c.mu.Unlock()
+	return s
+}
+
+// PartList is "0-3,7,9-11".
+func PartList(ps []int32) string {
+	var b []byte
+	for i := 0; i < len(ps); {
+		j := i
+		for j+1 < len(ps) && ps[j+1] == ps[j]+1 {
+			j++
+		}
+		if len(b) > 0 {
+			b = append(b, ',')
+		}
+		b = fmt.Appendf(b, "%d", ps[i])
+		if j > i {
+			b = fmt.Appendf(b, "-%d", ps[j])
+		}
+		i = j + 1
+	}
+	if len(b) == 0 {
+		return "none"
+	}
+	return string(b)
+}
+
+// CheckTopic returns an error naming flag unless name is a valid topic
+// name.
+func CheckTopic(flag, name string) error {
+	if !topicName.MatchString(name) || name == "." || name == ".." {
+		return fmt.Errorf("--%s %q: want 1 to 249 of a-z A-Z 0-9 . _ - (not . or ..)", flag, name)
+	}
+	return nil
+}
+
+// TopicPartitions returns the partition count of topic, or an error
+// wrapping kerr.UnknownTopicOrPartition when it does not exist.
+func TopicPartitions(ctx context.Context, adm *kadm.Client, topic string) (int, error) {
+	return partitionsOf(ctx, adm, topic)
+}
+
+// ConnectLog is a kgo hook that logs each failed connection to a broker,
+// at most one line per broker every few seconds (kgo retries with its own
+// backoff), with the number of attempts that failed since.
+type ConnectLog struct {
+	Log func(msg string)
+	// Mute, while true, keeps it quiet (the start, which logs its own
+	// retries).
+	Mute atomic.Bool
+
+	mu    sync.Mutex
+	last  map[string]time.Time
+	fails map[string]int
+}
+
+// connectLogEvery is how often ConnectLog logs the failures of one broker.
+const connectLogEvery = 5 * time.Second
+
+// OnBrokerConnect implements kgo.HookBrokerConnect.
+func (l *ConnectLog) OnBrokerConnect(meta kgo.BrokerMetadata, _ time.Duration, _ net.Conn, err error) {
+	addr := net.JoinHostPort(meta.Host, strconv.Itoa(int(meta.Port)))
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.last == nil {
+		l.last, l.fails = map[string]time.Time{}, map[string]int{}
+	}
+	if err == nil {
+		if l.fails[addr] > 0 && !l.Mute.Load() {
+			l.Log(fmt.Sprintf("broker %s reached again", addr))
+		}
+		delete(l.fails, addr)
+		delete(l.last, addr)
+		return
+	}
+	l.fails[addr]++
+	if l.Mute.Load() || time.Since(l.last[addr]) < connectLogEvery {
+		return
+	}
+	l.last[addr] = time.Now()
+	l.Log(fmt.Sprintf("cannot reach Kafka broker %s: %v (attempt %d; retrying with backoff)", addr, err, l.fails[addr]))
+}

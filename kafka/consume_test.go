@@ -1,0 +1,480 @@
+package kafka
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/cartwatch/cartwatch/core"
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kfake"
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+// These tests run the Consumer against franz-go's in-process cluster
+// (kfake); kafkatest/ runs `cartwatch consume` against a real broker.
+
+// fakeKafka starts an in-process cluster with topic of n partitions.
+func fakeKafka(t *testing.T, topic string, n int32) []string {
+	t.Helper()
+	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(n, topic))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(c.Close)
+	return c.ListenAddrs()
+}
+
+// produceAt writes values to the partitions given, in order, and waits.
+func produceAt(t *testing.T, addrs []string, topic string, part []int32, vals []string) {
+	t.Helper()
+	cl, err := kgo.NewClient(kgo.SeedBrokers(addrs...), kgo.RecordPartitioner(kgo.ManualPartitioner()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	recs := make([]*kgo.Record, len(vals))
+	for i, v := range vals {
+		recs[i] = &kgo.Record{Topic: topic, Partition: part[i], Value: []byte(v)}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	if err := cl.ProduceSync(ctx, recs...).FirstErr(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// startConsumer makes a Consumer and its client; both end with the test.
+func startConsumer(t *testing.T, addrs []string, cfg ConsumerConfig) (*Consumer, *kgo.Client) {
+	t.Helper()
+	if cfg.Log == nil {
+		cfg.Log = func(msg string) { t.Log(msg) }
+	}
+	c := NewConsumer(cfg)
+	opts := append([]kgo.Opt{kgo.SeedBrokers(addrs...), kgo.HeartbeatInterval(100 * time.Millisecond)}, c.Opts()...)
+	cl, err := kgo.NewClient(opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Start(cl)
+	t.Cleanup(func() {
+		c.Close()
+		cl.Close()
+	})
+	return c, cl
+}
+
+// got is what a fake engine (drive) saw of a Consumer's Records.
+type got struct {
+	mu      sync.Mutex
+	kinds   []string           // "data p", "tick p t", "drop p", "barrier"
+	vals    map[int32][]string // values in order, per partition
+	offs    map[int32][]int64
+	next    map[int32]int64 // the engine's positions
+	mixed   []string        // values handed with another partition's
+	stopped bool
+}
+
+func (g *got) count() int {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	n := 0
+	for _, v := range g.vals {
+		n += len(v)
+	}
+	return n
+}
+
+func (g *got) snapshot() []string {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return slices.Clone(g.kinds)
+}
+
+// drive plays the engine's part for c until Next fails: it keeps the
+// positions as the sequencer does and calls Done at every barrier (the
+// values' first byte names the partition they were written to).
+func drive(t *testing.T, c *Consumer) (*got, chan error) {
+	g := &got{vals: map[int32][]string{}, offs: map[int32][]int64{}, next: map[int32]int64{}}
+	done := make(chan error, 1)
+	go func() {
+		var r core.Records
+		for {
+			r = core.Records{}
+			err := c.Next(context.Background(), &r)
+			if err != nil {
+				g.mu.Lock()
+				g.stopped = true
+				g.mu.Unlock()
+				done <- err
+				return
+			}
+			g.mu.Lock()
+			switch {
+			case r.Values != nil:
+				g.kinds = append(g.kinds, fmt.Sprintf("data %d", r.Partition))
+				for i, v := range r.Values {
+					if !strings.HasPrefix(string(v), fmt.Sprintf("%d/", r.Partition)) {
+						g.mixed = append(g.mixed, string(v))
+					}
+					g.vals[r.Partition] = append(g.vals[r.Partition], string(v))
+					g.offs[r.Partition] = append(g.offs[r.Partition], r.Offsets[i])
+				}
+				g.next[r.Partition] = r.Offsets[len(r.Offsets)-1] + 1
+			case r.Tick != 0:
+				g.kinds = append(g.kinds, fmt.Sprintf("tick %d %d", r.Partition, r.Tick))
+			case r.Drop:
+				g.kinds = append(g.kinds, fmt.Sprintf("drop %d", r.Partition))
+				delete(g.next, r.Partition)
+			case r.Barrier != 0:
+				g.kinds = append(g.kinds, "barrier")
+			}
+			next := make(map[int32]int64, len(g.next))
+			for p, n := range g.next {
+				next[p] = n
+			}
+			g.mu.Unlock()
+			if r.Values != nil {
+				c.Release(&r)
+			}
+			if r.Barrier != 0 {
+				c.Done(r.Barrier, next)
+			}
+		}
+	}()
+	return g, done
+}
+
+func waitUntil(t *testing.T, d time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("waited %v for %s", d, what)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// committed returns the group's committed offsets of topic.
+func committed(t *testing.T, addrs []string, group, topic string) map[int32]int64 {
+	t.Helper()
+	cl, err := kgo.NewClient(kgo.SeedBrokers(addrs...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	os, err := kadm.NewClient(cl).FetchOffsets(ctx, group)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[int32]int64{}
+	os.Each(func(o kadm.OffsetResponse) {
+		if o.Topic == topic && o.Err == nil {
+			out[o.Partition] = o.At
+		}
+	})
+	return out
+}
+
+// TestConsumerPartitionsApart: every record reaches the engine once, in
+// offset order, in Records of its own partition only; the offsets the
+// engine reports at a barrier are committed; Stop ends with a last barrier
+// and ErrStopped.
+func TestConsumerPartitionsApart(t *testing.T) {
+	const topic, parts, per = "events", 3, 300
+	addrs := fakeKafka(t, topic, parts)
+	var ps []int32
+	var vals []string
+	for i := 0; i < per; i++ {
+		for p := int32(0); p < parts; p++ {
+			ps = append(ps, p)
+			vals = append(vals, fmt.Sprintf("%d/%d", p, i))
+		}
+	}
+	produceAt(t, addrs, topic, ps, vals)
+	c, _ := startConsumer(t, addrs, ConsumerConfig{Topic: topic, Group: "g", CommitInterval: 50 * time.Millisecond})
+	g, done := drive(t, c)
+	waitUntil(t, 20*time.Second, "every record", func() bool { return g.count() == parts*per })
+	waitUntil(t, 20*time.Second, "the offsets committed", func() bool {
+		off := committed(t, addrs, "g", topic)
+		return off[0] == per && off[1] == per && off[2] == per
+	})
+	c.Stop()
+	select {
+	case err := <-done:
+		if !errors.Is(err, ErrStopped) {
+			t.Fatalf("Next after Stop: %v, want ErrStopped", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("Next did not return after Stop")
+	}
+	if len(g.mixed) > 0 {
+		t.Errorf("%d values handed with another partition's, e.g. %q", len(g.mixed), g.mixed[0])
+	}
+	for p := int32(0); p < parts; p++ {
+		for i, v := range g.vals[p] {
+			if want := fmt.Sprintf("%d/%d", p, i); v != want || g.offs[p][i] != int64(i) {
+				t.Fatalf("partition %d: record %d is %q at offset %d, want %q at %d", p, i, v, g.offs[p][i], want, i)
+			}
+		}
+	}
+	k := g.snapshot()
+	if k[len(k)-1] != "barrier" {
+		t.Errorf("the last Records before ErrStopped is %q, want the last barrier", k[len(k)-1])
+	}
+	if s := c.Stats(); s.Records != parts*per || s.Lag != 0 {
+		t.Errorf("Stats: %d records, lag %d; want %d, 0", s.Records, s.Lag, parts*per)
+	}
+}
+
+// TestConsumerDropOnRevoke: when a second member joins, the first hands
+// out a barrier (whose offsets are committed before the partitions move)
+// and then a Drop for each partition it gives away, and for no other; the
+// new member starts after the committed offsets.
+func TestConsumerDropOnRevoke(t *testing.T) {
+	const topic, parts, per = "events", 4, 50
+	addrs := fakeKafka(t, topic, parts)
+	var ps []int32
+	var vals []string
+	for p := int32(0); p < parts; p++ {
+		for i := 0; i < per; i++ {
+			ps = append(ps, p)
+			vals = append(vals, fmt.Sprintf("%d/%d", p, i))
+		}
+	}
+	produceAt(t, addrs, topic, ps, vals)
+	a, _ := startConsumer(t, addrs, ConsumerConfig{Topic: topic, Group: "g", CommitInterval: time.Hour})
+	ga, _ := drive(t, a)
+	waitUntil(t, 20*time.Second, "every record at the first member", func() bool { return ga.count() == parts*per })
+	before := len(ga.snapshot())
+
+	b, _ := startConsumer(t, addrs, ConsumerConfig{Topic: topic, Group: "g", CommitInterval: time.Hour})
+	gb, _ := drive(t, b)
+	waitUntil(t, 30*time.Second, "the partitions split", func() bool {
+		return len(b.Stats().Partitions) == parts/2 && len(a.Stats().Partitions) == parts/2
+	})
+	waitUntil(t, 10*time.Second, "the drops", func() bool {
+		n := 0
+		for _, k := range ga.snapshot() {
+			if strings.HasPrefix(k, "drop") {
+				n++
+			}
+		}
+		return n == parts/2
+	})
+	after := ga.snapshot()[before:]
+	var drops []string
+	barrier := -1
+	for i, k := range after {
+		switch {
+		case k == "barrier" && barrier < 0:
+			barrier = i
+		case strings.HasPrefix(k, "drop"):
+			drops = append(drops, k)
+			if barrier < 0 || i < barrier {
+				t.Errorf("%s before the revoke's barrier: %v", k, after)
+			}
+		case strings.HasPrefix(k, "data"):
+			t.Errorf("records after the revoke: %v", after)
+		}
+	}
+	var want []string
+	for _, p := range b.Stats().Partitions {
+		want = append(want, fmt.Sprintf("drop %d", p))
+	}
+	slices.Sort(drops)
+	if !slices.Equal(drops, want) {
+		t.Errorf("the first member dropped %v, the second was assigned %v", drops, want)
+	}
+	// The revoked partitions were committed at their ends before they
+	// moved (CommitInterval is an hour: only the revoke commits), so the
+	// second member reads nothing.
+	off := committed(t, addrs, "g", topic)
+	for _, p := range b.Stats().Partitions {
+		if off[p] != per {
+			t.Errorf("partition %d committed at %d, want %d", p, off[p], per)
+		}
+	}
+	time.Sleep(300 * time.Millisecond)
+	if n := gb.count(); n != 0 {
+		t.Errorf("the second member read %d records, want 0 (all committed by the first)", n)
+	}
+}
+
+// TestQueueTicks: an idle partition takes the highest time among the
+// partitions that are not idle; when all are idle, all take the highest
+// and go on with the wall clock; partitions with no known time take no
+// part; with the wall clock every partition with records is at it.
+func TestQueueTicks(t *testing.T) {
+	t0 := time.Unix(1_000_000, 0)
+	idle := 10 * time.Second
+	mk := func(wall bool) *Consumer {
+		c := NewConsumer(ConsumerConfig{Topic: "x", IdleTimeout: idle, WallClock: wall})
+		return c
+	}
+	set := func(c *Consumer, p int32, maxT int64, last time.Time) {
+		pi := c.part(p)
+		pi.owned, pi.epoch, pi.maxT, pi.lastData = true, 1, maxT, last
+		c.setOwned()
+	}
+	ticks := func(c *Consumer, now time.Time) string {
+		c.queue = c.queue[:0]
+		c.queueTicks(now)
+		var s []string
+		for _, it := range c.queue {
+			s = append(s, fmt.Sprintf("%d@%d", it.part, it.tick))
+		}
+		return strings.Join(s, " ")
+	}
+	check := func(what, got, want string) {
+		t.Helper()
+		if got != want {
+			t.Errorf("%s: ticks %q, want %q", what, got, want)
+		}
+	}
+
+	c := mk(false)
+	set(c, 0, 100, t0)                    // idle from t0+10s
+	set(c, 1, 200, t0.Add(5*time.Second)) // idle from t0+15s
+	set(c, 2, math.MinInt64, t0)          // no record yet
+	check("all active", ticks(c, t0.Add(time.Second)), "")
+	check("0 idle", ticks(c, t0.Add(idle)), "0@200")
+	check("0 idle, again", ticks(c, t0.Add(idle+time.Second)), "")
+	c.parts[1].maxT = 250 // a barrier reported more
+	check("1 moved on", ticks(c, t0.Add(idle+2*time.Second)), "0@250")
+	// Both idle: all at the highest, then one second per second.
+	all := t0.Add(15 * time.Second)
+	check("all idle", ticks(c, all), "")
+	check("all idle +0.9s", ticks(c, all.Add(900*time.Millisecond)), "")
+	check("all idle +1s", ticks(c, all.Add(time.Second)), "0@251 1@251")
+	check("all idle +3.5s", ticks(c, all.Add(3500*time.Millisecond)), "0@253 1@253")
+	// A record on 1: it is active again, 0 follows it.
+	c.parts[1].lastData = all.Add(4 * time.Second)
+	c.parts[1].maxT = 260
+	check("1 active again", ticks(c, all.Add(4*time.Second)), "0@260")
+	// All idle again: the wall clock from the highest, 260.
+	all2 := all.Add(4*time.Second + idle)
+	check("all idle again", ticks(c, all2), "")
+	check("all idle again +2s", ticks(c, all2.Add(2*time.Second)), "0@262 1@262")
+
+	// All idle, one behind: it takes the highest at once.
+	c = mk(false)
+	set(c, 0, 100, t0)
+	set(c, 1, 300, t0)
+	check("all idle, apart", ticks(c, t0.Add(idle)), "0@300")
+
+	// Not owned: no tick.
+	c.parts[0].owned = false
+	c.setOwned()
+	c.parts[0].maxT = 0
+	check("not owned", ticks(c, t0.Add(idle+5*time.Second)), "1@305")
+
+	c = mk(true)
+	set(c, 0, t0.Unix(), t0)
+	set(c, 1, math.MinInt64, t0)
+	check("wall, same second", ticks(c, t0.Add(500*time.Millisecond)), "")
+	check("wall", ticks(c, t0.Add(2*time.Second)), fmt.Sprintf("0@%d", t0.Unix()+2))
+}
+
+// captureSink keeps the alerts and rejects of a run.
+type captureSink struct {
+	mu      sync.Mutex
+	alerts  []core.Alert
+	rejects []core.Reject
+}
+
+func (s *captureSink) Alert(a *core.Alert) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.alerts = append(s.alerts, *a)
+	return nil
+}
+
+func (s *captureSink) Reject(r *core.Reject) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	rj := *r
+	rj.Value = slices.Clone(r.Value)
+	s.rejects = append(s.rejects, rj)
+	return nil
+}
+
+func (s *captureSink) Flush(bool) error { return nil }
+
+func (s *captureSink) nAlerts() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.alerts)
+}
+
+// testClock is a wall clock the test moves.
+type testClock struct{ ns atomic.Int64 }
+
+func (c *testClock) Now() time.Time       { return time.Unix(0, c.ns.Load()) }
+func (c *testClock) Add(d time.Duration)  { c.ns.Add(int64(d)) }
+func newTestClock(t time.Time) *testClock { c := &testClock{}; c.ns.Store(t.UnixNano()); return c }
+func cartJSON(ts, typ string, user int) string {
+	return fmt.Sprintf(`{"event_time":%q,"event_type":%q,"product_id":"1","price":"1.00","user_id":"%d"}`, ts, typ, user)
+}
+
+// TestConsumeIdleAlert: through the engine, a cart whose partition gets
+// no later record is alerted once the partitions are idle and their time
+// has moved past its deadline: first to the highest time of any partition,
+// then with the wall clock. Before the idle timeout nothing fires.
+func TestConsumeIdleAlert(t *testing.T) {
+	const topic = "events"
+	addrs := fakeKafka(t, topic, 2)
+	clock := newTestClock(time.Unix(1_700_000_000, 0))
+	c, _ := startConsumer(t, addrs, ConsumerConfig{Topic: topic, Group: "g", IdleTimeout: 10 * time.Second, Now: clock.Now})
+	sink := &captureSink{}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		core.Run(ctx, c, core.Options{TTL: time.Minute, Sink: sink, Checkpoint: c, MaxFuture: -1, Shards: 2, Parsers: 2}, nil)
+	}()
+	defer wg.Wait()
+	// Partition 0: a cart at 00:00:00 (deadline 00:01:00); partition 1:
+	// a view at 00:00:30.
+	produceAt(t, addrs, topic, []int32{0, 1}, []string{
+		cartJSON("2019-11-01 00:00:00 UTC", "cart", 7),
+		cartJSON("2019-11-01 00:00:30 UTC", "view", 8)})
+	waitUntil(t, 20*time.Second, "both records", func() bool { return c.Stats().Records == 2 })
+	// A barrier reports each partition's time.
+	clock.Add(1500 * time.Millisecond)
+	time.Sleep(2 * TickEvery)
+	if n := sink.nAlerts(); n != 0 {
+		t.Fatalf("%d alerts before the idle timeout", n)
+	}
+	// All idle: both at 00:00:30, still before the deadline.
+	clock.Add(10 * time.Second)
+	time.Sleep(4 * TickEvery)
+	if n := sink.nAlerts(); n != 0 {
+		t.Fatalf("%d alerts at 00:00:30", n)
+	}
+	// 29 s later: 00:00:59; one more: the deadline.
+	clock.Add(29 * time.Second)
+	time.Sleep(4 * TickEvery)
+	if n := sink.nAlerts(); n != 0 {
+		t.Fatalf("%d alerts at 00:00:59", n)
+	}
+	clock.Add(time.Second)
+	waitUntil(t, 5*time.Second, "the alert", func() bool { return sink.nAlerts() == 1 })
+	a := sink.alerts[0]
+	if a.UserID != 7 || a.Partition != 0 || a.AbandonedAt != time.Date(2019, 11, 1, 0, 1, 0, 0, time.UTC).Unix() {
+		t.Errorf("alert %+v, want user 7 of partition 0 abandoned at 00:01:00", a)
+	}
+	c.Stop()
+}
