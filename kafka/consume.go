@@ -150,6 +150,8 @@ type Consumer struct {
 	lastCommit   time.Time
 	commitWake   chan struct{}
 	committerEnd chan struct{}
+	commitCtx    context.Context // ends at Close: a commit in flight gives up
+	commitCancel context.CancelFunc
 
 	// Counters, read by any goroutine (Stats).
 	records    atomic.Int64
@@ -242,6 +244,7 @@ func NewConsumer(cfg ConsumerConfig) *Consumer {
 		parts: map[int32]*partInfo{}, barriers: map[uint64]*barrierSnap{}, pending: map[int32]kgo.EpochOffset{},
 		commitWake: make(chan struct{}, 1), committerEnd: make(chan struct{})}
 	c.pollCtx, c.pollCancel = context.WithCancel(context.Background())
+	c.commitCtx, c.commitCancel = context.WithCancel(context.Background())
 	c.timer = time.NewTimer(time.Hour)
 	c.timer.Stop()
 	return c
@@ -749,16 +752,19 @@ func (c *Consumer) commitLoop() {
 		case <-c.commitWake:
 		case <-t.C:
 		case <-c.closed:
-			c.commitPending()
+			// A last try, short: the run is over.
+			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+			c.commitPending(ctx)
+			cancel()
 			return
 		}
-		c.commitPending()
+		c.commitPending(c.commitCtx)
 	}
 }
 
 // commitPending commits the offsets queued since the last commit and
 // releases the waiters.
-func (c *Consumer) commitPending() {
+func (c *Consumer) commitPending(ctx context.Context) {
 	c.mu.Lock()
 	offs, ws := c.pending, c.waiters
 	c.pending, c.waiters = map[int32]kgo.EpochOffset{}, nil
@@ -771,7 +777,7 @@ func (c *Consumer) commitPending() {
 	if len(offs) == 0 {
 		return
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
 	var cerr error
 	c.cl.CommitOffsetsSync(ctx, map[string]map[int32]kgo.EpochOffset{c.cfg.Topic: offs},
@@ -904,6 +910,7 @@ func (c *Consumer) disown(ps []int32) {
 func (c *Consumer) Close() error {
 	c.closeMu.Do(func() {
 		c.pollCancel()
+		c.commitCancel()
 		close(c.closed)
 		if c.cl != nil {
 			<-c.committerEnd

@@ -69,8 +69,8 @@ const (
 	maxConsumeDur     = 24 * time.Hour
 	// stopDeadline is how long a stop may take before the outputs and
 	// the commit are given up (the process exits within stopDeadline plus
-	// a second).
-	stopDeadline = 8 * time.Second
+	// what leaving the group may take).
+	stopDeadline = 7 * time.Second
 	// connectAttempt bounds one attempt at reaching a broker at the start.
 	connectAttempt = 3 * time.Second
 )
@@ -352,7 +352,11 @@ func consumeCmd(ctx context.Context, args []string, stdout, stderr io.Writer) in
 		stopMu.Lock()
 		stoppedAt = time.Now()
 		stopMu.Unlock()
-		log.Logf("%v: stopping: delivering the alerts and committing the offsets (a second signal exits at once)", context.Cause(ctx))
+		why := strings.TrimSuffix(context.Cause(ctx).Error(), ": "+context.Canceled.Error())
+		if errors.Is(context.Cause(ctx), context.Canceled) && why == context.Canceled.Error() {
+			why = "stop"
+		}
+		log.Logf("%s: stopping: delivering the alerts and committing the offsets (a second signal exits at once)", why)
 		cons.Stop()
 		time.AfterFunc(stopDeadline, func() {
 			err := fmt.Errorf("the brokers did not take the last alerts and offsets within %v", stopDeadline)
@@ -385,7 +389,7 @@ func consumeCmd(ctx context.Context, args []string, stdout, stderr io.Writer) in
 	}()
 	select {
 	case <-left:
-	case <-time.After(2 * time.Second):
+	case <-time.After(1500 * time.Millisecond):
 		log.Log("leaving the group took too long: its partitions move when the session times out")
 	}
 
