@@ -478,3 +478,38 @@ func TestConsumeIdleAlert(t *testing.T) {
 	}
 	c.Stop()
 }
+
+// TestConsumeWallClock: with the wall clock a cart's time is its arrival,
+// whatever its event_time, and it is alerted when the wall clock passes
+// its deadline, with no other record.
+func TestConsumeWallClock(t *testing.T) {
+	const topic = "events"
+	addrs := fakeKafka(t, topic, 2)
+	start := time.Unix(1_700_000_000, 0)
+	clock := newTestClock(start)
+	c, _ := startConsumer(t, addrs, ConsumerConfig{Topic: topic, Group: "g", WallClock: true, Now: clock.Now})
+	sink := &captureSink{}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		core.Run(ctx, c, core.Options{TTL: time.Minute, WallClock: true, Sink: sink, Checkpoint: c, Shards: 2, Parsers: 2}, nil)
+	}()
+	defer wg.Wait()
+	produceAt(t, addrs, topic, []int32{1}, []string{cartJSON("2019-11-01 00:00:00 UTC", "cart", 7)})
+	waitUntil(t, 20*time.Second, "the record", func() bool { return c.Stats().Records == 1 })
+	clock.Add(59 * time.Second)
+	time.Sleep(4 * TickEvery)
+	if n := sink.nAlerts(); n != 0 {
+		t.Fatalf("%d alerts 59 s after the cart", n)
+	}
+	clock.Add(time.Second)
+	waitUntil(t, 5*time.Second, "the alert", func() bool { return sink.nAlerts() == 1 })
+	a := sink.alerts[0]
+	if a.UserID != 7 || a.LastCartAt != start.Unix() || a.AbandonedAt != start.Unix()+60 {
+		t.Errorf("alert %+v, want user 7's cart at %d abandoned at %d", a, start.Unix(), start.Unix()+60)
+	}
+	c.Stop()
+}
