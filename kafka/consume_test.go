@@ -101,7 +101,11 @@ func (g *got) snapshot() []string {
 // drive plays the engine's part for c until Next fails: it keeps the
 // positions as the sequencer does and calls Done at every barrier (the
 // values' first byte names the partition they were written to).
-func drive(t *testing.T, c *Consumer) (*got, chan error) {
+func drive(t *testing.T, c *Consumer) (*got, chan error) { return driveSlow(t, c, 0) }
+
+// driveSlow is drive with an engine that takes doneDelay to pass each
+// barrier.
+func driveSlow(t *testing.T, c *Consumer, doneDelay time.Duration) (*got, chan error) {
 	g := &got{vals: map[int32][]string{}, offs: map[int32][]int64{}, next: map[int32]int64{}}
 	done := make(chan error, 1)
 	go func() {
@@ -145,6 +149,7 @@ func drive(t *testing.T, c *Consumer) (*got, chan error) {
 				c.Release(&r)
 			}
 			if r.Barrier != 0 {
+				time.Sleep(doneDelay)
 				c.Done(r.Barrier, next)
 			}
 		}
@@ -254,7 +259,9 @@ func TestConsumerDropOnRevoke(t *testing.T) {
 	}
 	produceAt(t, addrs, topic, ps, vals)
 	a, _ := startConsumer(t, addrs, ConsumerConfig{Topic: topic, Group: "g", CommitInterval: time.Hour})
-	ga, _ := drive(t, a)
+	// A slow engine: the rebalance must wait for the revoke's barrier to
+	// pass it and its offsets to be committed.
+	ga, _ := driveSlow(t, a, 300*time.Millisecond)
 	waitUntil(t, 20*time.Second, "every record at the first member", func() bool { return ga.count() == parts*per })
 	before := len(ga.snapshot())
 
@@ -438,14 +445,16 @@ func TestConsumeIdleAlert(t *testing.T) {
 	c, _ := startConsumer(t, addrs, ConsumerConfig{Topic: topic, Group: "g", IdleTimeout: 10 * time.Second, Now: clock.Now})
 	sink := &captureSink{}
 	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
 	var wg sync.WaitGroup
+	defer func() {
+		cancel()
+		wg.Wait()
+	}()
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
 		core.Run(ctx, c, core.Options{TTL: time.Minute, Sink: sink, Checkpoint: c, MaxFuture: -1, Shards: 2, Parsers: 2}, nil)
 	}()
-	defer wg.Wait()
 	// Partition 0: a cart at 00:00:00 (deadline 00:01:00); partition 1:
 	// a view at 00:00:30.
 	produceAt(t, addrs, topic, []int32{0, 1}, []string{
@@ -490,14 +499,16 @@ func TestConsumeWallClock(t *testing.T) {
 	c, _ := startConsumer(t, addrs, ConsumerConfig{Topic: topic, Group: "g", WallClock: true, Now: clock.Now})
 	sink := &captureSink{}
 	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
 	var wg sync.WaitGroup
+	defer func() {
+		cancel()
+		wg.Wait()
+	}()
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
 		core.Run(ctx, c, core.Options{TTL: time.Minute, WallClock: true, Sink: sink, Checkpoint: c, Shards: 2, Parsers: 2}, nil)
 	}()
-	defer wg.Wait()
 	produceAt(t, addrs, topic, []int32{1}, []string{cartJSON("2019-11-01 00:00:00 UTC", "cart", 7)})
 	waitUntil(t, 20*time.Second, "the record", func() bool { return c.Stats().Records == 1 })
 	clock.Add(59 * time.Second)
@@ -512,4 +523,26 @@ func TestConsumeWallClock(t *testing.T) {
 		t.Errorf("alert %+v, want user 7's cart at %d abandoned at %d", a, start.Unix(), start.Unix()+60)
 	}
 	c.Stop()
+}
+
+// TestConsumerNoCommitAfterFailedDelivery: when the sink has failed to
+// deliver something, barriers commit nothing: the records are read again
+// after a restart instead of their alerts being lost.
+func TestConsumerNoCommitAfterFailedDelivery(t *testing.T) {
+	const topic = "events"
+	addrs := fakeKafka(t, topic, 1)
+	produceAt(t, addrs, topic, []int32{0, 0, 0}, []string{"0/0", "0/1", "0/2"})
+	failed := errors.New("alerts topic: not authorized")
+	c, _ := startConsumer(t, addrs, ConsumerConfig{Topic: topic, Group: "g", CommitInterval: 20 * time.Millisecond,
+		SinkErr: func() error { return failed }})
+	g, _ := drive(t, c)
+	waitUntil(t, 20*time.Second, "every record", func() bool { return g.count() == 3 })
+	waitUntil(t, 5*time.Second, "a barrier after the records", func() bool {
+		k := g.snapshot()
+		return k[len(k)-1] == "barrier"
+	})
+	time.Sleep(200 * time.Millisecond)
+	if off := committed(t, addrs, "g", topic); len(off) != 0 || c.Stats().Commits != 0 {
+		t.Errorf("committed %v (%d commits) after a failed delivery, want nothing", off, c.Stats().Commits)
+	}
 }
