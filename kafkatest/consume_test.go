@@ -28,42 +28,6 @@ import (
 // alerts read back from their topic and compared with `cartwatch run` on
 // the same file.
 
-// binDir holds the cartwatch binary the tests build (once; TestMain
-// removes it).
-var (
-	binOnce sync.Once
-	binDir  string
-	binPath string
-	binErr  error
-)
-
-func TestMain(m *testing.M) {
-	code := m.Run()
-	if binDir != "" {
-		os.RemoveAll(binDir)
-	}
-	os.Exit(code)
-}
-
-// cartwatchBin builds cmd/cartwatch once and returns its path.
-func cartwatchBin(t *testing.T) string {
-	t.Helper()
-	binOnce.Do(func() {
-		if binDir, binErr = os.MkdirTemp("", "kafkatest-bin-"); binErr != nil {
-			return
-		}
-		binPath = filepath.Join(binDir, "cartwatch")
-		out, err := exec.Command("go", "build", "-o", binPath, "../cmd/cartwatch").CombinedOutput()
-		if err != nil {
-			binErr = fmt.Errorf("go build ../cmd/cartwatch: %v\n%s", err, out)
-		}
-	})
-	if binErr != nil {
-		t.Fatal(binErr)
-	}
-	return binPath
-}
-
 // sample returns the real sample's header and rows.
 func sample(t *testing.T) ([]string, [][]string) {
 	t.Helper()
@@ -150,7 +114,7 @@ type consumeProc struct {
 func startConsume(t *testing.T, c cluster, name string, args ...string) *consumeProc {
 	t.Helper()
 	args = append([]string{"consume", "--brokers", strings.Join(c.brokers, ","), "--status-interval", "1s"}, args...)
-	p := &consumeProc{cmd: exec.Command(cartwatchBin(t), args...), stderr: &syncBuf{}, done: make(chan error, 1), name: name}
+	p := &consumeProc{cmd: exec.Command(bin(t, "cartwatch"), args...), stderr: &syncBuf{}, done: make(chan error, 1), name: name}
 	p.cmd.Stderr = p.stderr
 	p.cmd.Stdout = p.stderr
 	if err := p.cmd.Start(); err != nil {
@@ -262,7 +226,7 @@ func runAlerts(t *testing.T, file string, args ...string) []string {
 	t.Helper()
 	out := filepath.Join(t.TempDir(), "alerts.jsonl")
 	args = append([]string{"run", "--alerts", out, "--progress", "off"}, args...)
-	cmd := exec.Command(cartwatchBin(t), append(args, file)...)
+	cmd := exec.Command(bin(t, "cartwatch"), append(args, file)...)
 	if b, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("cartwatch %s: %v\n%s", strings.Join(args, " "), err, b)
 	}
@@ -502,6 +466,38 @@ func TestConsumeSample12Partitions(t *testing.T) {
 	slices.SortFunc(wantDead, cmp)
 	if !slices.Equal(gotDead, wantDead) {
 		t.Errorf("dead-letter topic: got %q\nwant %q", gotDead, wantDead)
+	}
+}
+
+// TestConsumeProduced: the real sample written by `cartwatch produce` (JSON
+// with numbers, 12 partitions) gives the set of alerts of `cartwatch run
+// --at-eof keep`: the two commands agree on the records.
+func TestConsumeProduced(t *testing.T) {
+	c := need(t, 1)
+	want := sampleRun(t, "5m")
+	adm := kadm.NewClient(c.client(t))
+	topic := topicName(t, adm, "consume-produced")
+	alerts, group := topic+"-alerts", topic+"-group"
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		adm.DeleteTopics(ctx, alerts, topic+".dlq")
+	})
+	code, _, stderr := run(t, 60*time.Second, "cartwatch", "produce", "--brokers", strings.Join(c.brokers, ","),
+		"--topic", topic, "--partitions", "12", testrows.SamplePath)
+	if code != 0 {
+		t.Fatalf("cartwatch produce: exit %d\n%s", code, stderr)
+	}
+	ends := endOffsets(t, adm, topic)
+	p := startConsume(t, c, "consume", "--topic", topic, "--group", group, "--alerts-topic", alerts, "--ttl", "5m")
+	waitCommitted(t, adm, group, topic, ends, 40*time.Second)
+	p.stop(t)
+	got := alertSet(t, readAll(t, c, adm, alerts))
+	slices.Sort(got)
+	w := slices.Clone(want)
+	slices.Sort(w)
+	if !slices.Equal(got, w) {
+		t.Errorf("alerts of consume (%d) differ from run --at-eof keep (%d), as sets:\n%s", len(got), len(w), diff(got, w))
 	}
 }
 
