@@ -115,7 +115,8 @@ type Consumer struct {
 	cl  *kgo.Client
 
 	// The reader's (Next's) own.
-	queue       []item
+	queue       []item // queue[qhead:] are waiting
+	qhead       int
 	fetches     chan kgo.Fetches // poller -> Next
 	pollCtx     context.Context
 	pollCancel  context.CancelFunc
@@ -308,7 +309,7 @@ func (c *Consumer) Next(ctx context.Context, r *core.Records) error {
 			c.queue = append(c.queue, item{kind: itemBarrier, waiter: make(chan struct{}), final: true})
 			c.finalQueued = true
 		}
-		if len(c.queue) > 0 {
+		if c.qhead < len(c.queue) {
 			c.hand(r)
 			return nil
 		}
@@ -317,15 +318,18 @@ func (c *Consumer) Next(ctx context.Context, r *core.Records) error {
 		}
 		now := c.cfg.Now()
 		c.queueTicks(now)
-		if c.handed && len(c.queue) == 0 && now.Sub(c.lastBarrier) >= min(c.cfg.CommitInterval, maxBarrierGap) {
+		if c.handed && c.qhead == len(c.queue) && now.Sub(c.lastBarrier) >= min(c.cfg.CommitInterval, maxBarrierGap) {
 			c.queue = append(c.queue, item{kind: itemBarrier})
 		}
-		if len(c.queue) > 0 {
+		if c.qhead < len(c.queue) {
 			continue
 		}
 		c.timer.Reset(c.tickWait(now))
 		select {
 		case fs := <-c.fetches:
+			// A rebalance callback that ran before this poll sent its
+			// request before the poll could start: queue it first.
+			c.takeCtrl()
 			c.queueFetch(fs)
 		case m := <-c.ctrl:
 			c.queueCtrl(m)
@@ -520,11 +524,11 @@ func (c *Consumer) queueCtrl(m ctrlMsg) {
 
 // hand fills r with the head of the queue.
 func (c *Consumer) hand(r *core.Records) {
-	it := c.queue[0]
-	c.queue[0] = item{}
-	c.queue = c.queue[1:]
-	if len(c.queue) == 0 {
-		c.queue = c.queue[:0:0] // let the array go; it is small
+	it := c.queue[c.qhead]
+	c.queue[c.qhead] = item{}
+	c.qhead++
+	if c.qhead == len(c.queue) {
+		c.queue, c.qhead = c.queue[:0], 0 // the array is reused
 	}
 	r.Partition = it.part
 	switch it.kind {
