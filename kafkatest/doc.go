@@ -3,7 +3,10 @@
 // exactly-once, per-key-order delivery on 12 partitions, acks=all
 // production that survives losing the partition leader of a 3-node cluster,
 // and the Kafka commands (produce_test.go: cartwatch produce and loadgen
-// kafka, built from this tree, read back by a consumer). It has no non-test
+// kafka, built from this tree, read back by a consumer; consume_test.go:
+// cartwatch consume of the real sample on 1 and 12 partitions and as two
+// members of one group against cartwatch run, the dead-letter topic, the
+// idle bound). It has no non-test
 // code, so there is nothing to use concurrently.
 //
 // The tests find the cluster through environment variables that test.sh sets:
