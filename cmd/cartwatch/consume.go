@@ -71,8 +71,6 @@ const (
 	// the commit are given up (the process exits within stopDeadline plus
 	// what leaving the group may take).
 	stopDeadline = 7 * time.Second
-	// connectAttempt bounds one attempt at reaching a broker at the start.
-	connectAttempt = 3 * time.Second
 )
 
 func newConsumeFlagSet(f *consumeFlags) *flag.FlagSet {
@@ -410,12 +408,12 @@ func consumeCmd(ctx context.Context, args []string, stdout, stderr io.Writer) in
 	return exitError
 }
 
-// connectRetry reaches a broker, retrying with backoff (1 s doubling to
+// connectRetry reaches a broker (each attempt waits up to --timeout; at
+// once for a refused connection), retrying with backoff (1 s doubling to
 // 30 s) and logging each failure, until ctx ends. An error that is not an
 // unreachable broker is returned at once.
 func connectRetry(ctx context.Context, f *consumeFlags, log *logger, opts ...kgo.Opt) (*kgo.Client, error) {
 	kf := f.kafka
-	kf.Timeout = min(kf.Timeout, connectAttempt)
 	wait := time.Second
 	for attempt := 1; ; attempt++ {
 		cl, err := kafka.Connect(ctx, &kf, opts...)
