@@ -152,3 +152,41 @@ func TestRejectValueAndSpend(t *testing.T) {
 		t.Fatalf("spends without Options.Spending: %+v", l.spends)
 	}
 }
+
+// TestArrivalMaxFuture: a message is in the future against its arrival
+// time, not against the start of the run.
+func TestArrivalMaxFuture(t *testing.T) {
+	late := time.Now().Add(72 * time.Hour).Unix()
+	row := time.Unix(late-3600, 0).UTC().Format("2006-01-02 15:04:05 UTC") + ",cart,1,2,,,5.00,7,s1"
+	// Arrived three days from now (a consumer running that long): valid.
+	s := script{{Partition: 0, Pos: 0, Arrival: late, Values: msgs(row)}}
+	if _, sum := runScript(t, s, Options{TTL: time.Minute}); sum.Malformed != 0 || sum.Carts != 1 {
+		t.Fatalf("summary %+v: the row is an hour before its arrival", sum)
+	}
+	// Arrived now: three days ahead, past the 24h default.
+	s = script{{Partition: 0, Pos: 0, Arrival: time.Now().Unix(), Values: msgs(row, "2019-11-01 00:00:00 UTC,view,1,2,,,5.00,7,s1")}}
+	if l, sum := runScript(t, s, Options{TTL: time.Minute}); sum.Malformed != 1 || l.rejects[0].Pos != 0 {
+		t.Fatalf("summary %+v: want the row in the future", sum)
+	}
+}
+
+// failFlush is a sink whose Flush fails: a barrier after it must not be done.
+type failFlush struct{ logSink }
+
+func (f *failFlush) Flush(end bool) error { return errBroken }
+
+type doneLog struct{ done []uint64 }
+
+func (d *doneLog) Shard(uint64, int, ShardView)      {}
+func (d *doneLog) Done(id uint64, _ map[int32]int64) { d.done = append(d.done, id) }
+
+// TestNoDoneAfterFailedFlush: Checkpointer.Done is not called for a
+// barrier whose outputs could not be flushed.
+func TestNoDoneAfterFailedFlush(t *testing.T) {
+	s := script{{Partition: 0, Pos: 0, Values: msgs("2019-11-01 00:00:00 UTC,cart,1,2,,,5.00,7,s1")}, {Barrier: 1}}
+	d := &doneLog{}
+	_, err := Run(context.Background(), &s, Options{Sink: &failFlush{}, Checkpoint: d}, nil)
+	if err == nil || len(d.done) != 0 {
+		t.Fatalf("err %v, barriers done %v: want an error and none done", err, d.done)
+	}
+}

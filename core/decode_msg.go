@@ -3,6 +3,7 @@ package core
 import (
 	"fmt"
 	"math"
+	"time"
 
 	"github.com/cartwatch/cartwatch/event"
 	"github.com/cartwatch/cartwatch/format"
@@ -37,6 +38,13 @@ func (e *engine) decodeMessages(p *format.Parser, b *batch) {
 	p.ViewUser = extend
 	views, n := int64(0), e.nshard
 	wall := e.opt.WallClock
+	// A message is in the future against the time it arrived: a consumer
+	// runs for longer than --max-future, and a limit fixed at its start
+	// would come to reject live traffic.
+	if b.rec.Arrival != 0 && e.opt.MaxFuture > 0 {
+		defer func(old int64) { p.MaxTime = old }(p.MaxTime)
+		p.MaxTime = b.rec.Arrival + int64(e.opt.MaxFuture/time.Second)
+	}
 	for i, v := range vals {
 		r := p.ParseMessage(v, &ev, full)
 		if r != format.ReasonOK {

@@ -630,7 +630,11 @@ func (e *engine) merge(stop context.CancelCauseFunc) (Summary, error) {
 			if err := e.sink.Flush(false); err != nil {
 				fail(err)
 			}
-			if cp := e.opt.Checkpoint; cp != nil {
+			// A barrier is done only when everything before it was
+			// delivered: after a failed write or flush, never (the run
+			// is failing, and positions committed past an alert that was
+			// not delivered would lose it).
+			if cp := e.opt.Checkpoint; cp != nil && werr == nil {
 				cp.Done(b.rec.Barrier, b.positions)
 			}
 		case kindEnd, kindAbort:
