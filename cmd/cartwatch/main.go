@@ -7,6 +7,7 @@
 // (the flags of run and their checks), run.go (one run, start to exit code),
 // produce.go (`cartwatch produce`: an input into a Kafka topic),
 // consume.go (`cartwatch consume`: a Kafka consumer-group member),
+// demo*.go (`cartwatch demo`: all of it on an in-process Kafka),
 // output.go (output files written beside their target and renamed over it),
 // progress.go (the progress line on stderr).
 package main
@@ -59,6 +60,7 @@ commands:
   run       find the abandoned carts of one input
   produce   replay an input (or the synthetic month) into a Kafka topic
   consume   find the abandoned carts in a Kafka topic, as a consumer-group member
+  demo      zero setup: an in-process Kafka, the sample played into it, live figures
   version   print the version and the VCS revision of this binary
   help      help on a command: cartwatch help run
 
@@ -79,6 +81,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return produceCmd(ctx, args[1:], stdout, stderr)
 	case "consume":
 		return consumeCmd(ctx, args[1:], stdout, stderr)
+	case "demo":
+		return demoCmd(ctx, args[1:], stdout, stderr)
 	case "help", "-h", "-help", "--help":
 		return help(args[1:], stdout, stderr)
 	case "version", "-version", "--version":
@@ -107,6 +111,8 @@ func help(args []string, stdout, stderr io.Writer) int {
 		printProduceHelp(stdout)
 	case args[0] == "consume":
 		printConsumeHelp(stdout)
+	case args[0] == "demo":
+		printDemoHelp(stdout)
 	case args[0] == "version":
 		fmt.Fprint(stdout, "usage: cartwatch version (or cartwatch --version)\n\nprints the module version, the VCS revision and the Go version of this binary.\n")
 	case args[0] == "help":
