@@ -340,7 +340,7 @@ func demoCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}()
 
 	src := &demoSource{cons: cons, feed: feed, stop: make(chan struct{}), ttl: int64(f.ttl / time.Second), seen: map[int32]bool{}}
-	d := &demoRun{f: f, speedup: speedup, feed: feed, src: src, cons: cons, sink: sink, stats: stats,
+	d := &demoRun{speedup: speedup, feed: feed, src: src, cons: cons, stats: stats,
 		started: started, input: feed.name}
 	view.Start(d.figures)
 

@@ -105,8 +105,10 @@ func (f *demoFeed) run(ctx context.Context) error {
 	if ferr := f.p.Flush(fctx); ferr != nil && err == nil {
 		err = fmt.Errorf("playing %s: %w", f.name, ferr)
 	}
+	// The client's Flush waited for the malformed rows too; their
+	// promises may still be running.
 	for f.rawDone.Load() < f.raw.Load() && fctx.Err() == nil {
-		time.Sleep(5 * time.Millisecond)
+		time.Sleep(time.Millisecond)
 	}
 	c := f.p.Counts()
 	if perr := kafka.ProduceError(c, f.p.FirstError()); perr != nil && err == nil {
@@ -273,8 +275,6 @@ type demoSource struct {
 	wasEarly atomic.Bool
 }
 
-type demoPhase uint8
-
 // tailItem is one Records of the tail: a Tick of a partition, or a
 // barrier.
 type tailItem struct {
@@ -282,6 +282,9 @@ type tailItem struct {
 	tick    int64
 	barrier uint64
 }
+
+// demoPhase is where a demoSource is.
+type demoPhase uint8
 
 const (
 	phasePlay  demoPhase = iota // the Consumer's records

@@ -222,14 +222,12 @@ type demoFigures struct {
 
 // demoRun is what demoRun.figures reads.
 type demoRun struct {
-	f       *demoFlags
 	speedup float64
 	input   string
 	started time.Time
 	feed    *demoFeed
 	src     *demoSource
 	cons    *kafka.Consumer
-	sink    *kafka.Sink
 	stats   *demoStats
 
 	ended atomic.Bool // the run is over
@@ -264,22 +262,24 @@ func (d *demoRun) figures() demoFigures {
 	d.mu.Unlock()
 
 	c := d.feed.clock
+	tail := false
 	if c.started() {
 		fig.EventTime = c.maxT.Load()
+		if t := d.src.tailT.Load(); t > fig.EventTime {
+			fig.EventTime, tail = t, true
+		}
 	}
 	switch {
-	case d.ended.Load() && !d.src.early():
-		fig.Phase = "done: the input is played and every cart has fallen due"
 	case d.src.early():
 		fig.Phase = "stopped"
+	case d.ended.Load():
+		fig.Phase = "done: the input is played and every cart has fallen due"
 	case !c.started():
 		fig.Phase = "starting"
+	case tail:
+		fig.Phase = "input played: the last carts fall due"
 	default:
 		fig.Phase = "playing"
-		if t := d.src.tailT.Load(); d.feed.finished() && t != math.MinInt64 && t > fig.EventTime {
-			fig.EventTime = t
-			fig.Phase = "input played: the last carts fall due"
-		}
 	}
 
 	s := d.stats
