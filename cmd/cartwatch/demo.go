@@ -181,12 +181,12 @@ func demoHelpGroups(fs *flag.FlagSet) []helpGroup {
 }
 
 // findSample returns the real sample's path: from the working directory,
-// then from the folder above the binary's; "" and the places looked at
-// when it is in neither.
-func findSample() (string, []string) {
+// then from the folder above the binary's (exe; "" to skip); "" and the
+// places looked at when it is in neither.
+func findSample(exe string) (string, []string) {
 	var tried []string
 	try := []string{demoSample}
-	if exe, err := os.Executable(); err == nil {
+	if exe != "" {
 		if exe, err := filepath.EvalSymlinks(exe); err == nil {
 			try = append(try, filepath.Join(filepath.Dir(filepath.Dir(exe)), demoSample))
 		}
@@ -232,7 +232,8 @@ func demoCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	case f.input != "":
 		feed.name = f.input
 	case !f.synthetic:
-		path, tried := findSample()
+		exe, _ := os.Executable()
+		path, tried := findSample(exe)
 		if path == "" {
 			view.Logf("no sample at %s: playing a synthetic day from loadgen instead (--days 1 --scale 0.01)", strings.Join(tried, " or "))
 		}

@@ -117,6 +117,55 @@ func TestDemoMatchesRun(t *testing.T) {
 	}
 }
 
+// TestDemoSyntheticDay: without a sample, the demo plays loadgen's day,
+// and its summary is that of `cartwatch run --synthetic` on the same day.
+func TestDemoSyntheticDay(t *testing.T) {
+	var stdout, stderr lockedBuf
+	if code := run(context.Background(), []string{"demo", "--synthetic", "--speedup", "1000000"}, &stdout, &stderr); code != exitOK {
+		t.Fatalf("demo exit %d, want 0\n%s", code, stderr.String())
+	}
+	var rout, rerr bytes.Buffer
+	if code := run(context.Background(), []string{"run", "--synthetic", "--days", "1", "--scale", "0.01", "--ttl", "5m"}, &rout, &rerr); code != exitOK {
+		t.Fatalf("run exit %d\n%s", code, rerr.String())
+	}
+	if got, want := summaryLines(stdout.String()), summaryLines(rout.String()); !slices.Equal(got, want) {
+		t.Fatalf("demo's summary differs from run's:\ndemo:\n%s\nrun:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+	if !strings.Contains(stderr.String(), "playing a synthetic day (loadgen --days 1 --scale 0.01)") {
+		t.Errorf("stderr does not name the synthetic day:\n%s", stderr.String())
+	}
+}
+
+// TestFindSample: the sample is looked for from the working directory,
+// then from the folder above the binary's.
+func TestFindSample(t *testing.T) {
+	root := t.TempDir()
+	sample := filepath.Join(root, "shared", "data", "events_sample_nov.csv")
+	for _, d := range []string{filepath.Dir(sample), filepath.Join(root, "repo", "bin"), filepath.Join(root, "elsewhere", "deeper")} {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	exe := filepath.Join(root, "repo", "bin", "cartwatch")
+	for _, p := range []string{sample, exe} {
+		if err := os.WriteFile(p, nil, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	t.Chdir(filepath.Join(root, "repo")) // ../shared from here
+	if got, _ := findSample(""); got != sample {
+		t.Errorf("from the working directory: %q, want %q", got, sample)
+	}
+	t.Chdir(filepath.Join(root, "elsewhere", "deeper")) // not from here, but from the binary
+	if got, _ := findSample(exe); got != sample {
+		t.Errorf("from the binary's folder: %q, want %q", got, sample)
+	}
+	got, tried := findSample("")
+	if got != "" || len(tried) != 1 || tried[0] != filepath.Join(root, "elsewhere", "shared", "data", "events_sample_nov.csv") {
+		t.Errorf("nowhere: %q, tried %q", got, tried)
+	}
+}
+
 // TestDemoStop: a signal (the context's end) or --duration stops the demo
 // cleanly within a few seconds: exit 0 and the summary so far, marked
 // interrupted.
