@@ -252,9 +252,16 @@ func runAlerts(t *testing.T, file string, args ...string) []string {
 // wall clock change the answer.
 func sampleRun(t *testing.T, ttl string) []string {
 	t.Helper()
-	keep := runAlerts(t, testrows.SamplePath, "--ttl", ttl, "--at-eof", "keep")
-	all := runAlerts(t, testrows.SamplePath, "--ttl", ttl)
 	_, rows := sample(t)
+	return fileRun(t, testrows.SamplePath, rows, ttl)
+}
+
+// fileRun is sampleRun for the file at path, whose rows (without the
+// header) are rows.
+func fileRun(t *testing.T, path string, rows [][]string, ttl string) []string {
+	t.Helper()
+	keep := runAlerts(t, path, "--ttl", ttl, "--at-eof", "keep")
+	all := runAlerts(t, path, "--ttl", ttl)
 	var last time.Time
 	for _, r := range rows {
 		if tm, err := time.Parse("2006-01-02 15:04:05 MST", r[0]); err == nil && tm.After(last) {
@@ -267,13 +274,38 @@ func sampleRun(t *testing.T, ttl string) []string {
 		}
 		json.Unmarshal([]byte(a), &m)
 		if d := m.At.Sub(last); d > -time.Minute && d <= time.Minute {
-			t.Fatalf("with --ttl %s a cart falls due at %v, within a minute of the sample's end (%v): the comparison would depend on timing; pick another ttl", ttl, m.At, last)
+			t.Fatalf("with --ttl %s a cart falls due at %v, within a minute of the input's end (%v): the comparison would depend on timing; pick another ttl", ttl, m.At, last)
 		}
 	}
 	if len(keep) == 0 || len(keep) == len(all) {
 		t.Fatalf("--ttl %s: %d alerts with --at-eof keep, %d without: want some, and fewer", ttl, len(keep), len(all))
 	}
 	return keep
+}
+
+// endClear reports whether no cart of the file at path falls due within a
+// minute of its last event time with ttl, and some are still open at its
+// end (fileRun's conditions).
+func endClear(t *testing.T, path string, rows [][]string, ttl string) bool {
+	t.Helper()
+	var last time.Time
+	for _, r := range rows {
+		if tm, err := time.Parse("2006-01-02 15:04:05 MST", r[0]); err == nil && tm.After(last) {
+			last = tm
+		}
+	}
+	all := runAlerts(t, path, "--ttl", ttl)
+	for _, a := range all {
+		var m struct {
+			At time.Time `json:"abandoned_at"`
+		}
+		json.Unmarshal([]byte(a), &m)
+		if d := m.At.Sub(last); d > -time.Minute && d <= time.Minute {
+			return false
+		}
+	}
+	keep := runAlerts(t, path, "--ttl", ttl, "--at-eof", "keep")
+	return len(keep) > 0 && len(keep) < len(all)
 }
 
 // sampleValues returns the sample as Python-style JSON values with their
@@ -646,4 +678,69 @@ func diff(got, want []string) string {
 		}
 	}
 	return b.String()
+}
+
+// TestConsumeSyntheticDay: a synthetic day (loadgen generate) written by
+// cartwatch produce to 12 partitions and read by cartwatch consume gives,
+// once its partitions are idle, the alerts of cartwatch run --at-eof keep
+// on the same file, as sets.
+func TestConsumeSyntheticDay(t *testing.T) {
+	c := need(t, 1)
+	file := filepath.Join(t.TempDir(), "day.csv")
+	if code, _, stderr := run(t, 60*time.Second, "loadgen", "generate", "--days", "1", "--rows", "30000", "--seed", "7", "-o", file); code != 0 {
+		t.Fatalf("loadgen generate: exit %d\n%s", code, stderr)
+	}
+	f, err := os.Open(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rows, err := csv.NewReader(f).ReadAll()
+	f.Close()
+	if err != nil || len(rows) < 30000 {
+		t.Fatalf("the day: %d rows, %v", len(rows), err)
+	}
+	// A TTL whose deadlines keep a minute away from the day's end (see
+	// fileRun): the first of a few that does, on this seed.
+	ttl := ""
+	for _, c := range []string{"5m", "11m", "13m", "17m", "19m", "23m", "29m", "31m"} {
+		if endClear(t, file, rows[1:], c) {
+			ttl = c
+			break
+		}
+	}
+	if ttl == "" {
+		t.Fatal("no TTL keeps the deadlines a minute from the day's end: change the seed")
+	}
+	want := fileRun(t, file, rows[1:], ttl)
+	adm := kadm.NewClient(c.client(t))
+	topic := topicName(t, adm, "consume-day")
+	alerts, group := topic+"-alerts", topic+"-group"
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		adm.DeleteTopics(ctx, alerts, topic+".dlq")
+	})
+	code, _, stderr := run(t, 60*time.Second, "cartwatch", "produce", "--brokers", strings.Join(c.brokers, ","),
+		"--topic", topic, "--partitions", "12", file)
+	if code != 0 {
+		t.Fatalf("cartwatch produce: exit %d\n%s", code, stderr)
+	}
+	ends := endOffsets(t, adm, topic)
+	// 12 partitions of a sparse day: a partition's own last event can be
+	// minutes before the day's last, and its watermark with it (each
+	// partition has its own). Once they are idle (--idle-timeout 1s) they
+	// all take the day's last time, so consume then holds what run holds at
+	// its end (no deadline lies within a minute of it: endClear).
+	p := startConsume(t, c, "consume", "--topic", topic, "--group", group, "--alerts-topic", alerts, "--ttl", ttl,
+		"--idle-timeout", "1s")
+	waitCommitted(t, adm, group, topic, ends, 60*time.Second)
+	time.Sleep(3 * time.Second)
+	p.stop(t)
+	got := alertSet(t, readAll(t, c, adm, alerts))
+	slices.Sort(got)
+	w := slices.Clone(want)
+	slices.Sort(w)
+	if !slices.Equal(got, w) {
+		t.Errorf("alerts of consume (%d) differ from run --at-eof keep (%d), as sets:\n%s", len(got), len(w), diff(got, w))
+	}
 }
