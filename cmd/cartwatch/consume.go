@@ -43,10 +43,7 @@ type consumeFlags struct {
 
 // consumeFlagGroups orders the flags in the help and in README.md's table
 // (TestConsumeHelpMatchesREADME keeps the two equal).
-var consumeFlagGroups = []struct {
-	title string
-	names []string
-}{
+var consumeFlagGroups = []flagGroup{
 	{"Kafka", []string{"brokers", "timeout", "topic", "group", "alerts-topic", "dlq-topic", "spending-topic", "replication-factor"}},
 	{"time", []string{"clock", "idle-timeout", "commit-interval"}},
 	{"detection", []string{"ttl", "lateness", "extend-on-activity", "max-future"}},
@@ -203,32 +200,7 @@ Exit codes: 0 stopped by a signal, 1 failed (a topic cannot be created,
 alerts cannot be delivered), 2 bad command line.
 `)
 	fs := newConsumeFlagSet(&consumeFlags{})
-	for _, g := range consumeHelpGroups(fs) {
-		fmt.Fprintf(w, "\n%s:\n", g.title)
-		for _, fl := range g.flags {
-			fmt.Fprintf(w, "  %s", consumeFlagTitle(fl))
-			if d := defaultText(fl); d != "" {
-				fmt.Fprintf(w, " (default %s)", d)
-			}
-			fmt.Fprintf(w, "\n        %s\n", flagUsage(fl))
-		}
-	}
-}
-
-// consumeHelpGroups returns the flags of fs by group, in
-// consumeFlagGroups' order.
-func consumeHelpGroups(fs *flag.FlagSet) []helpGroup {
-	var out []helpGroup
-	for _, g := range consumeFlagGroups {
-		hg := helpGroup{title: g.title}
-		for _, n := range g.names {
-			if fl := fs.Lookup(n); fl != nil {
-				hg.flags = append(hg.flags, fl)
-			}
-		}
-		out = append(out, hg)
-	}
-	return out
+	printFlagGroups(w, groupFlags(fs, consumeFlagGroups), consumeFlagTitle)
 }
 
 func consumeFlagTitle(fl *flag.Flag) string {

@@ -4,9 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"flag"
-	"os"
-	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -255,57 +252,8 @@ func TestConsumeBrokerGone(t *testing.T) {
 // TestConsumeHelpMatchesREADME: README.md's table of the flags of
 // cartwatch consume is the help's list, flag by flag.
 func TestConsumeHelpMatchesREADME(t *testing.T) {
-	b, err := os.ReadFile("../../README.md")
-	if err != nil {
-		t.Fatal(err)
-	}
-	readme := string(b)
-	i := strings.Index(readme, "\n### cartwatch consume\n")
-	if i < 0 {
-		t.Fatal("README.md has no '### cartwatch consume' section")
-	}
-	section := readme[i+1:]
-	if j := strings.Index(section[1:], "\n#"); j >= 0 {
-		section = section[:j+1]
-	}
-	var got []string
-	for _, line := range strings.Split(section, "\n") {
-		if !strings.HasPrefix(line, "| `--") {
-			continue
-		}
-		line = strings.ReplaceAll(line, `\|`, "\x00")
-		cells := strings.Split(strings.Trim(line, "|"), "|")
-		if len(cells) != 3 {
-			t.Errorf("README row %q: want 3 cells", line)
-			continue
-		}
-		for k := range cells {
-			cells[k] = strings.ReplaceAll(strings.Trim(strings.TrimSpace(cells[k]), "`"), "\x00", "|")
-		}
-		got = append(got, strings.Join(cells, " ; "))
-	}
 	fs := newConsumeFlagSet(&consumeFlags{})
-	var want []string
-	seen := map[string]bool{}
-	for _, g := range consumeHelpGroups(fs) {
-		for _, fl := range g.flags {
-			seen[fl.Name] = true
-			want = append(want, consumeFlagTitle(fl)+" ; "+defaultText(fl)+" ; "+flagUsage(fl))
-		}
-	}
-	fs.VisitAll(func(fl *flag.Flag) {
-		if !seen[fl.Name] {
-			t.Errorf("--%s is in no group of consumeFlagGroups", fl.Name)
-		}
-	})
-	if !slices.Equal(got, want) {
-		t.Errorf("README.md's flags of cartwatch consume differ from the help's:\nREADME:\n%s\nhelp (as README rows):", strings.Join(got, "\n"))
-		for _, w := range want {
-			c := strings.SplitN(w, " ; ", 3)
-			esc := func(s string) string { return strings.ReplaceAll(s, "|", `\|`) }
-			t.Logf("| `%s` | %s | %s |", esc(c[0]), wrapTick(c[1]), esc(c[2]))
-		}
-	}
+	_, section := checkREADMEFlags(t, "### cartwatch consume", "\n#", fs, groupFlags(fs, consumeFlagGroups), consumeFlagTitle)
 	for _, s := range []string{"0 stopped", "1 failed", "2 bad command line"} {
 		if !strings.Contains(section, s) {
 			t.Errorf("README's cartwatch consume section does not give the exit code %q", s)

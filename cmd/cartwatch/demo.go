@@ -44,10 +44,7 @@ type demoFlags struct {
 
 // demoFlagGroups orders the flags in the help and in README.md's table
 // (TestDemoHelpMatchesREADME keeps the two equal).
-var demoFlagGroups = []struct {
-	title string
-	names []string
-}{
+var demoFlagGroups = []flagGroup{
 	{"input", []string{"input", "synthetic"}},
 	{"pace", []string{"speedup", "duration"}},
 	{"detection", []string{"ttl"}},
@@ -152,32 +149,7 @@ Exit codes: 0 done or stopped, 1 failed (unreadable input, no valid row,
 a record not delivered), 2 bad command line.
 `, demoBrokers, demoTopic, kafka.DefaultAlertsTopic, kafka.DLQTopic(demoTopic), demoSpending, demoSample)
 	fs := newDemoFlagSet(&demoFlags{})
-	for _, g := range demoHelpGroups(fs) {
-		fmt.Fprintf(w, "\n%s:\n", g.title)
-		for _, fl := range g.flags {
-			fmt.Fprintf(w, "  %s", flagTitle(fl))
-			if d := defaultText(fl); d != "" {
-				fmt.Fprintf(w, " (default %s)", d)
-			}
-			fmt.Fprintf(w, "\n        %s\n", flagUsage(fl))
-		}
-	}
-}
-
-// demoHelpGroups returns the flags of fs by group, in demoFlagGroups'
-// order.
-func demoHelpGroups(fs *flag.FlagSet) []helpGroup {
-	var out []helpGroup
-	for _, g := range demoFlagGroups {
-		hg := helpGroup{title: g.title}
-		for _, n := range g.names {
-			if fl := fs.Lookup(n); fl != nil {
-				hg.flags = append(hg.flags, fl)
-			}
-		}
-		out = append(out, hg)
-	}
-	return out
+	printFlagGroups(w, groupFlags(fs, demoFlagGroups), flagTitle)
 }
 
 // findSample returns the real sample's path: from the working directory,

@@ -271,57 +271,8 @@ func TestDemoFlags(t *testing.T) {
 // TestDemoHelpMatchesREADME: README.md's table of the flags of cartwatch
 // demo is the help's list, flag by flag.
 func TestDemoHelpMatchesREADME(t *testing.T) {
-	b, err := os.ReadFile("../../README.md")
-	if err != nil {
-		t.Fatal(err)
-	}
-	readme := string(b)
-	i := strings.Index(readme, "\n### cartwatch demo\n")
-	if i < 0 {
-		t.Fatal("README.md has no '### cartwatch demo' section")
-	}
-	section := readme[i+1:]
-	if j := strings.Index(section[1:], "\n#"); j >= 0 {
-		section = section[:j+1]
-	}
-	var got []string
-	for _, line := range strings.Split(section, "\n") {
-		if !strings.HasPrefix(line, "| `--") {
-			continue
-		}
-		line = strings.ReplaceAll(line, `\|`, "\x00")
-		cells := strings.Split(strings.Trim(line, "|"), "|")
-		if len(cells) != 3 {
-			t.Errorf("README row %q: want 3 cells", line)
-			continue
-		}
-		for k := range cells {
-			cells[k] = strings.ReplaceAll(strings.Trim(strings.TrimSpace(cells[k]), "`"), "\x00", "|")
-		}
-		got = append(got, strings.Join(cells, " ; "))
-	}
 	fs := newDemoFlagSet(&demoFlags{})
-	var want []string
-	seen := map[string]bool{}
-	for _, g := range demoHelpGroups(fs) {
-		for _, fl := range g.flags {
-			seen[fl.Name] = true
-			want = append(want, flagTitle(fl)+" ; "+defaultText(fl)+" ; "+flagUsage(fl))
-		}
-	}
-	fs.VisitAll(func(fl *flag.Flag) {
-		if !seen[fl.Name] {
-			t.Errorf("--%s is in no group of demoFlagGroups", fl.Name)
-		}
-	})
-	if !slices.Equal(got, want) {
-		t.Errorf("README.md's flags of cartwatch demo differ from the help's:\nREADME:\n%s\nhelp (as README rows):", strings.Join(got, "\n"))
-		for _, w := range want {
-			c := strings.SplitN(w, " ; ", 3)
-			esc := func(s string) string { return strings.ReplaceAll(s, "|", `\|`) }
-			t.Logf("| `%s` | %s | %s |", esc(c[0]), wrapTick(c[1]), esc(c[2]))
-		}
-	}
+	readme, _ := checkREADMEFlags(t, "### cartwatch demo", "\n#", fs, groupFlags(fs, demoFlagGroups), flagTitle)
 	for _, s := range []string{"go run ./cmd/cartwatch demo", "bin/cartwatch demo"} {
 		if !strings.Contains(readme[:strings.Index(readme, "\n## ")], s) {
 			t.Errorf("README's opening does not show %q", s)

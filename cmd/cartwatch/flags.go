@@ -38,10 +38,7 @@ const minChunkFlag = 64 << 10
 // flagGroups orders the flags in the help and in README.md's table (the
 // test TestHelpMatchesREADME keeps the two equal). A flag of the FlagSet
 // missing here is a test failure too.
-var flagGroups = []struct {
-	title string
-	names []string
-}{
+var flagGroups = []flagGroup{
 	{"detection", []string{"ttl", "lateness", "extend-on-activity", "at-eof", "max-future"}},
 	{"output", []string{"alerts", "rejects", "summary", "progress"}},
 	{"input", []string{"member", "synthetic"}},
@@ -101,21 +98,19 @@ type usageError struct{ error }
 
 func usagef(format string, a ...any) error { return usageError{fmt.Errorf(format, a...)} }
 
-// parseRunFlags parses and checks the arguments of `cartwatch run`: every
-// error it returns is a usageError, or flag.ErrHelp.
-func parseRunFlags(args []string) (*runFlags, error) {
-	f := &runFlags{}
-	fs := newRunFlagSet(f)
-	// Flags may come before or after the input name; after "--" every
-	// argument is an input name.
+// parseInputArgs parses args with fs, flags before or after the one input
+// name (after "--" every argument is an input name), and returns the input
+// name: "" with --synthetic (*synthetic, read after parsing). Every error it
+// returns is a usageError, or flag.ErrHelp.
+func parseInputArgs(fs *flag.FlagSet, args []string, synthetic *bool) (string, error) {
 	var pos []string
 	for {
 		err := fs.Parse(args)
 		if errors.Is(err, flag.ErrHelp) {
-			return nil, err
+			return "", err
 		}
 		if err != nil {
-			return nil, usageError{flagError(fs, err)}
+			return "", usageError{flagError(fs, err)}
 		}
 		rest := fs.Args()
 		if len(rest) == 0 {
@@ -130,14 +125,27 @@ func parseRunFlags(args []string) (*runFlags, error) {
 	}
 	switch {
 	case len(pos) > 1:
-		return nil, usagef("one input expected, got %d: %s", len(pos), strings.Join(pos, " "))
-	case len(pos) == 1 && f.synthetic:
-		return nil, usagef("give either an input file (%s) or --synthetic, not both", pos[0])
-	case len(pos) == 0 && !f.synthetic:
-		return nil, usagef("no input: give a CSV file, - for stdin, or --synthetic")
+		return "", usagef("one input expected, got %d: %s", len(pos), strings.Join(pos, " "))
+	case len(pos) == 1 && *synthetic:
+		return "", usagef("give either an input file (%s) or --synthetic, not both", pos[0])
+	case len(pos) == 0 && !*synthetic:
+		return "", usagef("no input: give a CSV file, - for stdin, or --synthetic")
 	case len(pos) == 1:
-		f.input = pos[0]
+		return pos[0], nil
 	}
+	return "", nil
+}
+
+// parseRunFlags parses and checks the arguments of `cartwatch run`: every
+// error it returns is a usageError, or flag.ErrHelp.
+func parseRunFlags(args []string) (*runFlags, error) {
+	f := &runFlags{}
+	fs := newRunFlagSet(f)
+	input, err := parseInputArgs(fs, args, &f.synthetic)
+	if err != nil {
+		return nil, err
+	}
+	f.input = input
 	if f.member != "" && f.synthetic {
 		return nil, usagef("--member %q: the member of a zip input, not with --synthetic", f.member)
 	}
@@ -234,16 +242,7 @@ Exit codes: 0 done, 1 the run failed (unreadable input, no valid row, an
 output that cannot be written), 2 bad command line, 130 interrupted (SIGINT,
 SIGTERM; the summary so far is printed; a second signal exits at once).
 `)
-	for _, g := range helpGroups() {
-		fmt.Fprintf(w, "\n%s:\n", g.title)
-		for _, fl := range g.flags {
-			fmt.Fprintf(w, "  %s", flagTitle(fl))
-			if d := defaultText(fl); d != "" {
-				fmt.Fprintf(w, " (default %s)", d)
-			}
-			fmt.Fprintf(w, "\n        %s\n", flagUsage(fl))
-		}
-	}
+	printFlagGroups(w, helpGroups(), flagTitle)
 }
 
 type helpGroup struct {
@@ -251,11 +250,20 @@ type helpGroup struct {
 	flags []*flag.Flag
 }
 
+// flagGroup names the flags of one group of a command's help, in order; nil
+// names stand for the generator flags (loadgen.Config.AddFlags).
+type flagGroup struct {
+	title string
+	names []string
+}
+
 // helpGroups returns the flags of run by group, in flagGroups' order.
-func helpGroups() []helpGroup {
-	fs := newRunFlagSet(&runFlags{})
+func helpGroups() []helpGroup { return groupFlags(newRunFlagSet(&runFlags{}), flagGroups) }
+
+// groupFlags returns the flags of fs by group, in the order of groups.
+func groupFlags(fs *flag.FlagSet, groups []flagGroup) []helpGroup {
 	var out []helpGroup
-	for _, g := range flagGroups {
+	for _, g := range groups {
 		names := g.names
 		if names == nil {
 			names = generatorFlags()
@@ -269,6 +277,21 @@ func helpGroups() []helpGroup {
 		out = append(out, hg)
 	}
 	return out
+}
+
+// printFlagGroups writes the flags of a command's help, group by group,
+// each as title(fl), its default and its usage.
+func printFlagGroups(w io.Writer, groups []helpGroup, title func(*flag.Flag) string) {
+	for _, g := range groups {
+		fmt.Fprintf(w, "\n%s:\n", g.title)
+		for _, fl := range g.flags {
+			fmt.Fprintf(w, "  %s", title(fl))
+			if d := defaultText(fl); d != "" {
+				fmt.Fprintf(w, " (default %s)", d)
+			}
+			fmt.Fprintf(w, "\n        %s\n", flagUsage(fl))
+		}
+	}
 }
 
 // flagTitle is "--name ARG", or "--name" for a boolean flag. ARG is from

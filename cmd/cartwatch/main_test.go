@@ -210,21 +210,24 @@ func TestVersion(t *testing.T) {
 	}
 }
 
-// TestHelpMatchesREADME: README.md's table of the flags of cartwatch run is
-// the help's list, flag by flag: the same names, arguments, defaults and
-// words, in the same order.
-func TestHelpMatchesREADME(t *testing.T) {
+// checkREADMEFlags holds the flag table in README.md's section under
+// heading (up to the next heading starting with end) to a command's help:
+// the same flags, arguments, defaults and words, in the same order, every
+// flag of fs in a group. It returns the README and the section; on a
+// difference it logs the help as README rows, ready to paste.
+func checkREADMEFlags(t *testing.T, heading, end string, fs *flag.FlagSet, groups []helpGroup, title func(*flag.Flag) string) (readme, section string) {
+	t.Helper()
 	b, err := os.ReadFile("../../README.md")
 	if err != nil {
 		t.Fatal(err)
 	}
-	readme := string(b)
-	i := strings.Index(readme, "\n## cartwatch run\n")
+	readme = string(b)
+	i := strings.Index(readme, "\n"+heading+"\n")
 	if i < 0 {
-		t.Fatal("README.md has no '## cartwatch run' section")
+		t.Fatalf("README.md has no '%s' section", heading)
 	}
-	section := readme[i+1:]
-	if j := strings.Index(section[1:], "\n## "); j >= 0 {
+	section = readme[i+1:]
+	if j := strings.Index(section[1:], end); j >= 0 {
 		section = section[:j+1]
 	}
 	var got []string
@@ -245,25 +248,33 @@ func TestHelpMatchesREADME(t *testing.T) {
 	}
 	var want []string
 	seen := map[string]bool{}
-	for _, g := range helpGroups() {
+	for _, g := range groups {
 		for _, fl := range g.flags {
 			seen[fl.Name] = true
-			want = append(want, flagTitle(fl)+" ; "+defaultText(fl)+" ; "+flagUsage(fl))
+			want = append(want, title(fl)+" ; "+defaultText(fl)+" ; "+flagUsage(fl))
 		}
 	}
-	newRunFlagSet(&runFlags{}).VisitAll(func(fl *flag.Flag) {
+	fs.VisitAll(func(fl *flag.Flag) {
 		if !seen[fl.Name] {
-			t.Errorf("--%s is in no group of flagGroups", fl.Name)
+			t.Errorf("--%s is in no group of the help", fl.Name)
 		}
 	})
 	if !slices.Equal(got, want) {
-		t.Errorf("README.md's flags of cartwatch run differ from the help's:\nREADME:\n%s\nhelp (as README rows):", strings.Join(got, "\n"))
+		t.Errorf("README.md's flags (%s) differ from the help's:\nREADME:\n%s\nhelp (as README rows):", heading, strings.Join(got, "\n"))
 		for _, w := range want {
 			c := strings.SplitN(w, " ; ", 3)
 			esc := func(s string) string { return strings.ReplaceAll(s, "|", `\|`) }
 			t.Logf("| `%s` | %s | %s |", esc(c[0]), wrapTick(c[1]), esc(c[2]))
 		}
 	}
+	return readme, section
+}
+
+// TestHelpMatchesREADME: README.md's table of the flags of cartwatch run is
+// the help's list, flag by flag: the same names, arguments, defaults and
+// words, in the same order.
+func TestHelpMatchesREADME(t *testing.T) {
+	_, section := checkREADMEFlags(t, "## cartwatch run", "\n## ", newRunFlagSet(&runFlags{}), helpGroups(), flagTitle)
 	for _, s := range []string{"0 done", "1 the run failed", "2 bad command line", "130 interrupted"} {
 		if !strings.Contains(section, s) {
 			t.Errorf("README's cartwatch run section does not give the exit code %q", s)

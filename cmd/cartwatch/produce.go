@@ -40,10 +40,7 @@ type produceFlags struct {
 
 // produceFlagGroups orders the flags in the help and in README.md's table
 // (TestProduceHelpMatchesREADME keeps the two equal).
-var produceFlagGroups = []struct {
-	title string
-	names []string
-}{
+var produceFlagGroups = []flagGroup{
 	{"Kafka", []string{"brokers", "timeout", "topic", "partitions", "replication-factor"}},
 	{"records", []string{"format", "compression", "acks", "linger", "ack-timeout"}},
 	{"pace (neither: as fast as the brokers take them)", []string{"rate", "speedup"}},
@@ -70,36 +67,11 @@ func newProduceFlagSet(f *produceFlags) *flag.FlagSet {
 func parseProduceFlags(args []string) (*produceFlags, error) {
 	f := &produceFlags{}
 	fs := newProduceFlagSet(f)
-	var pos []string
-	for {
-		err := fs.Parse(args)
-		if errors.Is(err, flag.ErrHelp) {
-			return nil, err
-		}
-		if err != nil {
-			return nil, usageError{flagError(fs, err)}
-		}
-		rest := fs.Args()
-		if len(rest) == 0 {
-			break
-		}
-		if n := len(args) - len(rest); n > 0 && args[n-1] == "--" {
-			pos = append(pos, rest...)
-			break
-		}
-		pos = append(pos, rest[0])
-		args = rest[1:]
+	input, err := parseInputArgs(fs, args, &f.synthetic)
+	if err != nil {
+		return nil, err
 	}
-	switch {
-	case len(pos) > 1:
-		return nil, usagef("one input expected, got %d: %s", len(pos), strings.Join(pos, " "))
-	case len(pos) == 1 && f.synthetic:
-		return nil, usagef("give either an input file (%s) or --synthetic, not both", pos[0])
-	case len(pos) == 0 && !f.synthetic:
-		return nil, usagef("no input: give a CSV file, - for stdin, or --synthetic")
-	case len(pos) == 1:
-		f.input = pos[0]
-	}
+	f.input = input
 	if given := f.gen.FlagsGiven(); len(given) > 0 && !f.synthetic {
 		return nil, usagef("--%s: a generator flag, only with --synthetic", strings.Join(given, ", --"))
 	}
@@ -161,36 +133,7 @@ line, 130 interrupted (SIGINT, SIGTERM: reading stops and the records read
 so far are delivered; a second signal exits at once).
 `)
 	fs := newProduceFlagSet(&produceFlags{})
-	for _, g := range produceHelpGroups(fs) {
-		fmt.Fprintf(w, "\n%s:\n", g.title)
-		for _, fl := range g.flags {
-			fmt.Fprintf(w, "  %s", flagTitle(fl))
-			if d := defaultText(fl); d != "" {
-				fmt.Fprintf(w, " (default %s)", d)
-			}
-			fmt.Fprintf(w, "\n        %s\n", flagUsage(fl))
-		}
-	}
-}
-
-// produceHelpGroups returns the flags of fs by group, in
-// produceFlagGroups' order.
-func produceHelpGroups(fs *flag.FlagSet) []helpGroup {
-	var out []helpGroup
-	for _, g := range produceFlagGroups {
-		names := g.names
-		if names == nil {
-			names = generatorFlags()
-		}
-		hg := helpGroup{title: g.title}
-		for _, n := range names {
-			if fl := fs.Lookup(n); fl != nil {
-				hg.flags = append(hg.flags, fl)
-			}
-		}
-		out = append(out, hg)
-	}
-	return out
+	printFlagGroups(w, groupFlags(fs, produceFlagGroups), flagTitle)
 }
 
 // produceCmd is `cartwatch produce`. The input is opened before the

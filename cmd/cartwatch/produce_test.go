@@ -3,9 +3,7 @@ package main
 import (
 	"flag"
 	"net"
-	"os"
 	"path/filepath"
-	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -101,63 +99,6 @@ func TestProduceUnreachable(t *testing.T) {
 // TestProduceHelpMatchesREADME: README.md's table of the flags of cartwatch
 // produce is the help's list, flag by flag.
 func TestProduceHelpMatchesREADME(t *testing.T) {
-	b, err := os.ReadFile("../../README.md")
-	if err != nil {
-		t.Fatal(err)
-	}
-	readme := string(b)
-	i := strings.Index(readme, "\n### cartwatch produce\n")
-	if i < 0 {
-		t.Fatal("README.md has no '### cartwatch produce' section")
-	}
-	section := readme[i+1:]
-	if j := strings.Index(section[1:], "\n#"); j >= 0 {
-		section = section[:j+1]
-	}
-	got := readmeFlagRows(t, section)
-	var want []string
-	seen := map[string]bool{}
 	fs := newProduceFlagSet(&produceFlags{})
-	for _, g := range produceHelpGroups(fs) {
-		for _, fl := range g.flags {
-			seen[fl.Name] = true
-			want = append(want, flagTitle(fl)+" ; "+defaultText(fl)+" ; "+flagUsage(fl))
-		}
-	}
-	fs.VisitAll(func(fl *flag.Flag) {
-		if !seen[fl.Name] {
-			t.Errorf("--%s is in no group of produceFlagGroups", fl.Name)
-		}
-	})
-	if !slices.Equal(got, want) {
-		t.Errorf("README.md's flags of cartwatch produce differ from the help's:\nREADME:\n%s\nhelp (as README rows):", strings.Join(got, "\n"))
-		for _, w := range want {
-			c := strings.SplitN(w, " ; ", 3)
-			esc := func(s string) string { return strings.ReplaceAll(s, "|", `\|`) }
-			t.Logf("| `%s` | %s | %s |", esc(c[0]), wrapTick(c[1]), esc(c[2]))
-		}
-	}
-}
-
-// readmeFlagRows returns the rows "| `--flag ARG` | default | what |" of a
-// README section as "--flag ARG ; default ; what".
-func readmeFlagRows(t *testing.T, section string) []string {
-	t.Helper()
-	var rows []string
-	for _, line := range strings.Split(section, "\n") {
-		if !strings.HasPrefix(line, "| `--") {
-			continue
-		}
-		line = strings.ReplaceAll(line, `\|`, "\x00")
-		cells := strings.Split(strings.Trim(line, "|"), "|")
-		if len(cells) != 3 {
-			t.Errorf("README row %q: want 3 cells", line)
-			continue
-		}
-		for k := range cells {
-			cells[k] = strings.ReplaceAll(strings.Trim(strings.TrimSpace(cells[k]), "`"), "\x00", "|")
-		}
-		rows = append(rows, strings.Join(cells, " ; "))
-	}
-	return rows
+	checkREADMEFlags(t, "### cartwatch produce", "\n#", fs, groupFlags(fs, produceFlagGroups), flagTitle)
 }
