@@ -24,7 +24,7 @@ func TestSteadyStateAllocs(t *testing.T) {
 	var text bytes.Buffer
 	for i := 0; i < 2000; i++ {
 		typ := []string{"view", "cart", "view", "purchase", "remove_from_cart"}[i%5]
-		fmt.Fprintf(&text, "2019-11-01 00:%02d:%02d UTC,%s,%d,2,a.b,brand,%d.%02d,%d,4d3b30da-a5e4-49df-b1a8-ba5943f1dd33\n",
+		fmt.Fprintf(&text, "2019-11-01 00:%02d:%02d UTC,%s,%d,2,a.b,brand,%d.%02d,%d,00000000-1111-2222-3333-444444444444\n",
 			i/60%60, i%60, typ, 1000+i%37, i%500, i%100, 500000+i%301)
 	}
 	b := &batch{routed: make([][]routed, 2), payloads: make([][]payload, 2), alerts: make([][]Alert, 2)}

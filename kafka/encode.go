@@ -18,9 +18,9 @@ type Format uint8
 const (
 	// JSON is one object per event, keyed by the CSV header's names:
 	//
-	//	{"event_time":"2019-11-01 00:00:00 UTC","event_type":"view","product_id":1003461,
-	//	 "category_id":2053013555631882655,"category_code":"electronics.smartphone",
-	//	 "brand":"xiaomi","price":489.07,"user_id":520088904,"user_session":"4d3b30da-..."}
+	//	{"event_time":"2019-11-01 00:00:14 UTC","event_type":"cart","product_id":1234567,
+	//	 "category_id":2000000000000000001,"category_code":"electronics.gadget",
+	//	 "brand":"acme","price":123.45,"user_id":500000001,"user_session":"00000000-..."}
 	//
 	// product_id, category_id and user_id are JSON integers (exact up to
 	// 2^64-1: a reader must not take them through float64), price a number

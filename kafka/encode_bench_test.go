@@ -5,6 +5,7 @@ import (
 
 	"github.com/cartwatch/cartwatch/event"
 	"github.com/cartwatch/cartwatch/format"
+	"github.com/cartwatch/cartwatch/internal/testrows"
 )
 
 // BenchmarkEncode: one event with its row's text into a reused buffer, as
@@ -12,7 +13,7 @@ import (
 //
 //	go test ./kafka -run '^$' -bench Encode -benchmem
 func BenchmarkEncode(b *testing.B) {
-	row := []byte("2019-11-01 00:00:00 UTC,view,1003461,2053013555631882655,electronics.smartphone,xiaomi,489.07,520088904,4d3b30da-a5e4-49df-b1a8-ba5943f1dd33")
+	row := []byte(testrows.Row(testrows.Good...))
 	var ev event.Event
 	if r := format.ParseRow(row, &ev, true); r != format.ReasonOK {
 		b.Fatal(r)

@@ -56,14 +56,14 @@ func decodeJSON(t *testing.T, v []byte) jsonEvent {
 // into valid JSON and valid UTF-8.
 func TestJSONValue(t *testing.T) {
 	ev := event.Event{Time: time.Date(2019, 11, 1, 0, 0, 7, 0, time.UTC).Unix(), Type: event.EventCart,
-		ProductID: math.MaxUint64, CategoryID: 2053013555631882655, PriceCents: 48907, UserID: math.MaxUint64}
+		ProductID: math.MaxUint64, CategoryID: 2000000000000000001, PriceCents: 48907, UserID: math.MaxUint64}
 	text := &Text{EventType: []byte("cart"), CategoryCode: []byte("a \"quoted\" \\ back\x01\x1f\n\t\r"),
 		Brand: []byte("caf\xc3\xa9 \xe2\x82\xac ok"), Session: []byte("ab\xff\xfecd\xe2\x82")}
 	var e Encoder
 	v := e.Append(nil, &ev, text)
 	je := decodeJSON(t, v)
 	want := jsonEvent{EventTime: "2019-11-01 00:00:07 UTC", EventType: "cart", ProductID: "18446744073709551615",
-		CategoryID: "2053013555631882655", CategoryCode: "a \"quoted\" \\ back\x01\x1f\n\t\r", Brand: "café € ok",
+		CategoryID: "2000000000000000001", CategoryCode: "a \"quoted\" \\ back\x01\x1f\n\t\r", Brand: "café € ok",
 		Price: "489.07", UserID: "18446744073709551615", UserSession: "ab\uFFFD\uFFFDcd\uFFFD\uFFFD"}
 	if je != want {
 		t.Fatalf("decoded\n%+v\nwant\n%+v\nfrom %s", je, want, v)
@@ -311,7 +311,7 @@ func TestEncodeNoAlloc(t *testing.T) {
 
 // TestKey: the key is the user_id in decimal.
 func TestKey(t *testing.T) {
-	for _, u := range []uint64{0, 7, 520088904, math.MaxUint64} {
+	for _, u := range []uint64{0, 7, 500000001, math.MaxUint64} {
 		ev := event.Event{UserID: u}
 		if got := string(AppendKey(nil, &ev)); got != strconv.FormatUint(u, 10) {
 			t.Errorf("key of %d = %q", u, got)

@@ -39,7 +39,7 @@ func demoHour(t *testing.T) string {
 			typ = "purchase"
 		}
 		user := 500000000 + rng.Intn(30)
-		fmt.Fprintf(&b, "%s UTC,%s,%d,2053013555631882655,electronics.smartphone,acme,%d.%02d,%d,s-%d\n",
+		fmt.Fprintf(&b, "%s UTC,%s,%d,2000000000000000001,electronics.smartphone,acme,%d.%02d,%d,s-%d\n",
 			t0.Add(time.Duration(i*9)*time.Second).Format(time.DateTime), typ, 1000+rng.Intn(50), 1+rng.Intn(900), rng.Intn(100), user, user)
 		switch i {
 		case 100:
