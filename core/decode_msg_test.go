@@ -29,36 +29,27 @@ import (
 // copy of the values and offsets, which Release overwrites: the engine must
 // not read them after.
 type msgSource struct {
-	parts        [][][]byte
-	offs         [][]int64
-	rng          *rand.Rand
-	maxBatch     int
-	barrierEvery int
+	parts [][][]byte
+	offs  [][]int64
+	schedule
 
 	mu       sync.Mutex
 	released int
-	n        int
-	barrier  uint64
 }
 
 func (s *msgSource) Next(ctx context.Context, r *Records) error {
-	if s.barrierEvery > 0 && s.n > 0 && s.n%s.barrierEvery == 0 && r.Barrier == 0 {
-		s.n++
-		s.barrier++
-		r.Barrier = s.barrier
-		return nil
-	}
-	var live []int
+	left := make([]int, len(s.parts))
 	for p := range s.parts {
-		if len(s.parts[p]) > 0 {
-			live = append(live, p)
-		}
+		left[p] = len(s.parts[p])
 	}
-	if len(live) == 0 {
+	barrier, p, n, ok := s.next(left)
+	if !ok {
 		return io.EOF
 	}
-	p := live[s.rng.IntN(len(live))]
-	n := min(len(s.parts[p]), 1+s.rng.IntN(s.maxBatch))
+	if barrier != 0 {
+		r.Barrier = barrier
+		return nil
+	}
 	for _, v := range s.parts[p][:n] {
 		r.Values = append(r.Values, bytes.Clone(v))
 	}
@@ -68,7 +59,6 @@ func (s *msgSource) Next(ctx context.Context, r *Records) error {
 		s.offs[p] = s.offs[p][n:]
 	}
 	r.Partition = int32(p)
-	s.n++
 	return nil
 }
 
@@ -152,7 +142,7 @@ func TestMessagesSample(t *testing.T) {
 
 				// One partition, with and without offsets.
 				for _, offsets := range []bool{false, true} {
-					src := &msgSource{parts: [][][]byte{msgs}, rng: rand.New(rand.NewPCG(rng.Uint64(), 1)), maxBatch: 700}
+					src := &msgSource{parts: [][][]byte{msgs}, schedule: schedule{rng: rand.New(rand.NewPCG(rng.Uint64(), 1)), maxBatch: 700}}
 					if offsets {
 						src.offs = [][]int64{kafkaOffsets(rng, len(msgs))}
 					}
@@ -191,7 +181,7 @@ func TestMessagesSample(t *testing.T) {
 				var l alertLog
 				o := opt
 				o.Sink = &l
-				src := &msgSource{parts: parts, offs: offs, rng: rand.New(rand.NewPCG(rng.Uint64(), 2)), maxBatch: 300}
+				src := &msgSource{parts: parts, offs: offs, schedule: schedule{rng: rand.New(rand.NewPCG(rng.Uint64(), 2)), maxBatch: 300}}
 				sum, err := Run(context.Background(), src, o, nil)
 				if err != nil {
 					t.Fatal(err)
@@ -304,7 +294,7 @@ func TestMessagesPositions(t *testing.T) {
 	for _, withOffsets := range []bool{true, false} {
 		var l rejectList
 		cp := &positionLog{next: map[uint64]map[int32]int64{}}
-		src := &msgSource{parts: slices.Clone(parts), rng: rand.New(rand.NewPCG(5, 6)), maxBatch: 60, barrierEvery: 5}
+		src := &msgSource{parts: slices.Clone(parts), schedule: schedule{rng: rand.New(rand.NewPCG(5, 6)), maxBatch: 60, barrierEvery: 5}}
 		if withOffsets {
 			src.offs = slices.Clone(offs)
 		}

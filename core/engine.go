@@ -284,7 +284,7 @@ func (e *engine) run(ctx context.Context, src Source) (Summary, error) {
 	}
 	if sum.Events == 0 {
 		var head []byte
-		if h, ok := src.(interface{ headBytes() []byte }); ok {
+		if h, ok := src.(headSource); ok {
 			head = h.headBytes()
 		}
 		return sum, e.noValidRows(sum, head)

@@ -21,41 +21,66 @@ import (
 // The seam's tests: partitions, barriers, interrupts, aborts and faults,
 // through in-process sources written here.
 
-// partSource hands out the events of several partitions as Blocks, each
-// Records one partition's next slice, partitions interleaved at random; a
-// barrier (id 1, 2, ...) every barrierEvery Records if that is not 0.
-type partSource struct {
-	parts        [][]event.Event // per partition, in its order
+// schedule is what the tests' partitioned sources share: which partition's
+// records come next (one with records left, at random, 1 to maxBatch of
+// them) and a barrier (id 1, 2, ...) every barrierEvery Records if that is
+// not 0.
+type schedule struct {
 	rng          *rand.Rand
 	maxBatch     int
 	barrierEvery int
 
-	started []bool
 	n       int    // Records handed out
 	barrier uint64 // the last barrier id
 }
 
-func (s *partSource) Next(ctx context.Context, r *Records) error {
-	if s.barrierEvery > 0 && s.n > 0 && s.n%s.barrierEvery == 0 && r.Barrier == 0 {
+// next returns a barrier id, or the partition and count of the next
+// records, given how many each partition has left; ok is false at the end.
+func (s *schedule) next(left []int) (barrier uint64, p, n int, ok bool) {
+	if s.barrierEvery > 0 && s.n > 0 && s.n%s.barrierEvery == 0 {
 		s.n++
 		s.barrier++
-		r.Barrier = s.barrier
-		return nil
+		return s.barrier, 0, 0, true
 	}
 	var live []int
-	for p := range s.parts {
-		if len(s.parts[p]) > 0 {
+	for p, k := range left {
+		if k > 0 {
 			live = append(live, p)
 		}
 	}
 	if len(live) == 0 {
+		return 0, 0, 0, false
+	}
+	p = live[s.rng.IntN(len(live))]
+	s.n++
+	return 0, p, min(left[p], 1+s.rng.IntN(s.maxBatch)), true
+}
+
+// partSource hands out the events of several partitions as Blocks, each
+// Records one partition's next slice (schedule).
+type partSource struct {
+	parts [][]event.Event // per partition, in its order
+	schedule
+
+	started []bool
+}
+
+func (s *partSource) Next(ctx context.Context, r *Records) error {
+	left := make([]int, len(s.parts))
+	for p := range s.parts {
+		left[p] = len(s.parts[p])
+	}
+	barrier, p, n, ok := s.next(left)
+	if !ok {
 		return io.EOF
+	}
+	if barrier != 0 {
+		r.Barrier = barrier
+		return nil
 	}
 	if s.started == nil {
 		s.started = make([]bool, len(s.parts))
 	}
-	p := live[s.rng.IntN(len(live))]
-	n := min(len(s.parts[p]), 1+s.rng.IntN(s.maxBatch))
 	b := &r.own.block
 	b.Reset()
 	b.AppendEvents(s.parts[p][:n])
@@ -64,7 +89,6 @@ func (s *partSource) Next(ctx context.Context, r *Records) error {
 	if !s.started[p] {
 		r.Pos, s.started[p] = 2, true
 	}
-	s.n++
 	return nil
 }
 
@@ -133,7 +157,7 @@ func TestPartitionsAlone(t *testing.T) {
 			var l alertLog
 			o := opt
 			o.Sink = &l
-			src := &partSource{parts: slices.Clone(parts), rng: rand.New(rand.NewPCG(uint64(iter), 1)), maxBatch: 300}
+			src := &partSource{parts: slices.Clone(parts), schedule: schedule{rng: rand.New(rand.NewPCG(uint64(iter), 1)), maxBatch: 300}}
 			sum, err := Run(context.Background(), src, o, nil)
 			if err != nil {
 				t.Fatal(err)
@@ -175,7 +199,7 @@ func TestPartitionsUnion(t *testing.T) {
 		}
 		var many alertLog
 		o.Sink = &many
-		src := &partSource{parts: splitByUser(evs, 5), rng: rand.New(rand.NewPCG(uint64(iter), 2)), maxBatch: 200}
+		src := &partSource{parts: splitByUser(evs, 5), schedule: schedule{rng: rand.New(rand.NewPCG(uint64(iter), 2)), maxBatch: 200}}
 		got, err := Run(context.Background(), src, o, nil)
 		if err != nil {
 			t.Fatal(err)
@@ -248,7 +272,7 @@ func TestBarrierCut(t *testing.T) {
 		p int32
 		n int
 	}
-	src := &partSource{parts: slices.Clone(parts), rng: rand.New(rand.NewPCG(5, 6)), maxBatch: 250, barrierEvery: 7}
+	src := &partSource{parts: slices.Clone(parts), schedule: schedule{rng: rand.New(rand.NewPCG(5, 6)), maxBatch: 250, barrierEvery: 7}}
 	rec := &recordingSource{src: src, log: &order}
 	if _, err := Run(context.Background(), rec, o, nil); err != nil {
 		t.Fatal(err)

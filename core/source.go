@@ -36,6 +36,10 @@ type releaser interface{ Release(r *Records) }
 // return.
 type interrupter interface{ Interrupt() }
 
+// headSource is a Source that can show its input's first bytes, for
+// format.Diagnose when no row is valid.
+type headSource interface{ headBytes() []byte }
+
 // sizer is a Source that knows roughly how many rows it holds, to size the
 // session tables and the batches' lists up front.
 type sizer interface{ expectedRows() int64 }
@@ -105,7 +109,6 @@ type Records struct {
 	own struct {
 		block event.Block
 		chunk *textChunk
-		mapLo int
 	}
 }
 

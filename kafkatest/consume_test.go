@@ -469,13 +469,7 @@ func TestConsumeSample12Partitions(t *testing.T) {
 	waitCommitted(t, adm, group, topic, ends, 40*time.Second)
 	p.stop(t)
 
-	got := alertSet(t, readAll(t, c, adm, alerts))
-	slices.Sort(got)
-	w := slices.Clone(want)
-	slices.Sort(w)
-	if !slices.Equal(got, w) {
-		t.Errorf("alerts of consume (%d) differ from run --at-eof keep (%d), as sets:\n%s", len(got), len(w), diff(got, w))
-	}
+	sameSet(t, "consume", alertSet(t, readAll(t, c, adm, alerts)), want)
 
 	dlq := readAll(t, c, adm, topic+".dlq")
 	type dead struct{ val, part, off string }
@@ -524,13 +518,7 @@ func TestConsumeProduced(t *testing.T) {
 	p := startConsume(t, c, "consume", "--topic", topic, "--group", group, "--alerts-topic", alerts, "--ttl", "5m")
 	waitCommitted(t, adm, group, topic, ends, 40*time.Second)
 	p.stop(t)
-	got := alertSet(t, readAll(t, c, adm, alerts))
-	slices.Sort(got)
-	w := slices.Clone(want)
-	slices.Sort(w)
-	if !slices.Equal(got, w) {
-		t.Errorf("alerts of consume (%d) differ from run --at-eof keep (%d), as sets:\n%s", len(got), len(w), diff(got, w))
-	}
+	sameSet(t, "consume", alertSet(t, readAll(t, c, adm, alerts)), want)
 }
 
 // TestConsumeTwoInstances: two `cartwatch consume` in one group split 12
@@ -653,6 +641,18 @@ func TestConsumeIdleBound(t *testing.T) {
 }
 
 // diff lists the lines only in got and only in want.
+// sameSet fails t unless got and want hold the same alerts, in any order;
+// who names where got came from.
+func sameSet(t *testing.T, who string, got, want []string) {
+	t.Helper()
+	g, w := slices.Clone(got), slices.Clone(want)
+	slices.Sort(g)
+	slices.Sort(w)
+	if !slices.Equal(g, w) {
+		t.Errorf("alerts of %s (%d) differ from run --at-eof keep (%d), as sets:\n%s", who, len(g), len(w), diff(g, w))
+	}
+}
+
 func diff(got, want []string) string {
 	var b strings.Builder
 	in := func(s []string, x string) bool { return slices.Contains(s, x) }
@@ -736,11 +736,5 @@ func TestConsumeSyntheticDay(t *testing.T) {
 	waitCommitted(t, adm, group, topic, ends, 60*time.Second)
 	time.Sleep(3 * time.Second)
 	p.stop(t)
-	got := alertSet(t, readAll(t, c, adm, alerts))
-	slices.Sort(got)
-	w := slices.Clone(want)
-	slices.Sort(w)
-	if !slices.Equal(got, w) {
-		t.Errorf("alerts of consume (%d) differ from run --at-eof keep (%d), as sets:\n%s", len(got), len(w), diff(got, w))
-	}
+	sameSet(t, "consume", alertSet(t, readAll(t, c, adm, alerts)), want)
 }
