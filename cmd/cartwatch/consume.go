@@ -99,12 +99,8 @@ func newConsumeFlagSet(f *consumeFlags) *flag.FlagSet {
 func parseConsumeFlags(args []string) (*consumeFlags, error) {
 	f := &consumeFlags{}
 	fs := newConsumeFlagSet(f)
-	err := fs.Parse(args)
-	if errors.Is(err, flag.ErrHelp) {
+	if err := parseFlagSet(fs, args); err != nil {
 		return nil, err
-	}
-	if err != nil {
-		return nil, usageError{flagError(fs, err)}
 	}
 	if fs.NArg() > 0 {
 		return nil, usagef("unexpected argument %q: consume reads --topic (flags only)", fs.Arg(0))
@@ -228,13 +224,8 @@ func (l *logger) Logf(format string, a ...any) { l.Log(fmt.Sprintf(format, a...)
 // a failure.
 func consumeCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	f, err := parseConsumeFlags(args)
-	if errors.Is(err, flag.ErrHelp) {
-		printConsumeHelp(stdout)
-		return exitOK
-	}
-	if err != nil {
-		fmt.Fprintf(stderr, "cartwatch consume: %v\n(cartwatch consume --help lists the flags)\n", err)
-		return exitUsage
+	if code, done := usageExit("consume", err, stdout, stderr, printConsumeHelp); done {
+		return code
 	}
 	log := &logger{w: stderr}
 	fail := func(err error) int {

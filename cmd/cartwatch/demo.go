@@ -95,12 +95,8 @@ func newDemoFlagSet(f *demoFlags) *flag.FlagSet {
 func parseDemoFlags(args []string) (*demoFlags, error) {
 	f := &demoFlags{}
 	fs := newDemoFlagSet(f)
-	err := fs.Parse(args)
-	if errors.Is(err, flag.ErrHelp) {
+	if err := parseFlagSet(fs, args); err != nil {
 		return nil, err
-	}
-	if err != nil {
-		return nil, usageError{flagError(fs, err)}
 	}
 	switch {
 	case fs.NArg() > 0:
@@ -179,13 +175,8 @@ func findSample(exe string) (string, []string) {
 // demoCmd is `cartwatch demo`.
 func demoCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	f, err := parseDemoFlags(args)
-	if errors.Is(err, flag.ErrHelp) {
-		printDemoHelp(stdout)
-		return exitOK
-	}
-	if err != nil {
-		fmt.Fprintf(stderr, "cartwatch demo: %v\n(cartwatch demo --help lists the flags)\n", err)
-		return exitUsage
+	if code, done := usageExit("demo", err, stdout, stderr, printDemoHelp); done {
+		return code
 	}
 	view := newDemoView(stdout, stderr)
 	// fail ends the demo before it runs: a signal then is a stop.

@@ -98,6 +98,16 @@ type usageError struct{ error }
 
 func usagef(format string, a ...any) error { return usageError{fmt.Errorf(format, a...)} }
 
+// parseFlagSet parses args with fs: its error is flag.ErrHelp, or a
+// usageError naming the flag.
+func parseFlagSet(fs *flag.FlagSet, args []string) error {
+	err := fs.Parse(args)
+	if err == nil || errors.Is(err, flag.ErrHelp) {
+		return err
+	}
+	return usageError{flagError(fs, err)}
+}
+
 // parseInputArgs parses args with fs, flags before or after the one input
 // name (after "--" every argument is an input name), and returns the input
 // name: "" with --synthetic (*synthetic, read after parsing). Every error it
@@ -105,12 +115,8 @@ func usagef(format string, a ...any) error { return usageError{fmt.Errorf(format
 func parseInputArgs(fs *flag.FlagSet, args []string, synthetic *bool) (string, error) {
 	var pos []string
 	for {
-		err := fs.Parse(args)
-		if errors.Is(err, flag.ErrHelp) {
+		if err := parseFlagSet(fs, args); err != nil {
 			return "", err
-		}
-		if err != nil {
-			return "", usageError{flagError(fs, err)}
 		}
 		rest := fs.Args()
 		if len(rest) == 0 {

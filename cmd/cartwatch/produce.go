@@ -140,13 +140,8 @@ so far are delivered; a second signal exits at once).
 // brokers are asked anything, so a typo in a path costs no topic.
 func produceCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	f, err := parseProduceFlags(args)
-	if errors.Is(err, flag.ErrHelp) {
-		printProduceHelp(stdout)
-		return exitOK
-	}
-	if err != nil {
-		fmt.Fprintf(stderr, "cartwatch produce: %v\n(cartwatch produce --help lists the flags)\n", err)
-		return exitUsage
+	if code, done := usageExit("produce", err, stdout, stderr, printProduceHelp); done {
+		return code
 	}
 	fail := func(err error) int {
 		fmt.Fprintf(stderr, "cartwatch produce: %v\n", err)

@@ -17,22 +17,32 @@ import (
 	"github.com/cartwatch/cartwatch/loadgen"
 )
 
+// usageExit ends a command whose arguments did not parse: for --help its
+// help on stdout and exit 0, else the error and a pointer to the help on
+// stderr and exit 2. done is false when err is nil.
+func usageExit(cmd string, err error, stdout, stderr io.Writer, help func(io.Writer)) (code int, done bool) {
+	switch {
+	case err == nil:
+		return 0, false
+	case errors.Is(err, flag.ErrHelp):
+		help(stdout)
+		return exitOK, true
+	}
+	fmt.Fprintf(stderr, "cartwatch %s: %v\n(cartwatch %s --help lists the flags)\n", cmd, err, cmd)
+	return exitUsage, true
+}
+
 // runCmd is `cartwatch run`. The order is what keeps files safe: the
 // command line is checked in full, then the input is opened, and only then
 // are outputs created (as temporary files, renamed over their targets when
 // the run succeeds).
 func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	f, err := parseRunFlags(args)
-	if errors.Is(err, flag.ErrHelp) {
-		printRunHelp(stdout)
-		return exitOK
-	}
 	if err == nil {
 		err = checkPaths(f.input, f.outputs())
 	}
-	if err != nil {
-		fmt.Fprintf(stderr, "cartwatch run: %v\n(cartwatch run --help lists the flags)\n", err)
-		return exitUsage
+	if code, done := usageExit("run", err, stdout, stderr, printRunHelp); done {
+		return code
 	}
 	fail := func(err error) int {
 		fmt.Fprintf(stderr, "cartwatch run: %v\n", err)
