@@ -522,6 +522,19 @@ func (p *Parser) splitFields(line []byte, keep int) (int, Reason) {
 	return n, ReasonOK
 }
 
+// SplitFields splits line (no '\n'; a trailing '\r' already dropped) into
+// its fields by the rules the parser reads rows with (splitFields: RFC 4180
+// as encoding/csv without LazyQuotes, one line one record), keeping the
+// first keep of them for Field, and returns how many fields the line has,
+// or ReasonQuote. For callers that need a row's text the parser does not
+// store in an Event (kafka.Splitter).
+func (p *Parser) SplitFields(line []byte, keep int) (int, Reason) { return p.splitFields(line, keep) }
+
+// Field returns field i (below SplitFields' keep and count) of the row
+// SplitFields last split, unquoted. It aliases the Parser's buffer, valid
+// until its next use.
+func (p *Parser) Field(i int) []byte { return p.field(i) }
+
 // field returns field i (below the keep and the count of the last
 // splitFields) of the row splitFields last split. It aliases p.scratch.
 func (p *Parser) field(i int) []byte {

@@ -18,8 +18,7 @@ type Text struct {
 // Splitter takes the Text out of CSV rows. It keeps a buffer for unquoted
 // fields: not safe for concurrent use.
 type Splitter struct {
-	buf  []byte
-	ends []int
+	p format.Parser // its field splitter only
 }
 
 // The columns of Text, by their place in the 2019-Nov order
@@ -72,67 +71,15 @@ func (s *Splitter) Split(line []byte, h *format.Header, t *Text) bool {
 }
 
 // splitFields is Split's general path (quotes, or a header's order): the
-// fields are unquoted one after another into s.buf, and the columns picked
-// by h.
+// row is split by format.Parser's own splitter and the columns picked by h.
 func (s *Splitter) splitFields(line []byte, h *format.Header, t *Text) bool {
 	want := format.NumFields
 	if h != nil {
 		want = h.Fields()
 	}
-	if cap(s.buf) < len(line) {
-		s.buf = make([]byte, 0, max(len(line), 256))
-	}
-	if cap(s.ends) < want {
-		s.ends = make([]int, want)
-	}
-	buf := s.buf[:0] // never grows: the fields are no longer than line
-	ends := s.ends[:want]
-	n, i := 0, 0
-	for {
-		if n == want {
-			return false
-		}
-		if i < len(line) && line[i] == '"' {
-			i++
-			for {
-				j := bytes.IndexByte(line[i:], '"')
-				if j < 0 {
-					return false
-				}
-				buf = append(buf, line[i:i+j]...)
-				i += j + 1
-				if i < len(line) && line[i] == '"' {
-					buf = append(buf, '"')
-					i++
-					continue
-				}
-				break
-			}
-			if i < len(line) && line[i] != ',' {
-				return false
-			}
-		} else {
-			j := bytes.IndexByte(line[i:], ',')
-			if j < 0 {
-				j = len(line) - i
-			}
-			if bytes.IndexByte(line[i:i+j], '"') >= 0 {
-				return false
-			}
-			buf = append(buf, line[i:i+j]...)
-			i += j
-		}
-		ends[n] = len(buf)
-		n++
-		if i >= len(line) {
-			break
-		}
-		i++ // the comma
-	}
-	if n != want {
+	if n, r := s.p.SplitFields(line, want); r != format.ReasonOK || n != want {
 		return false
 	}
-	s.buf = buf
 	field := func(c int) []byte {
 		k := c
 		if h != nil {
@@ -140,11 +87,7 @@ func (s *Splitter) splitFields(line []byte, h *format.Header, t *Text) bool {
 				return nil
 			}
 		}
-		start := 0
-		if k > 0 {
-			start = ends[k-1]
-		}
-		return buf[start:ends[k]:ends[k]]
+		return s.p.Field(k)
 	}
 	t.EventType, t.CategoryCode, t.Brand, t.Session = field(colEventType), field(colCategoryCode), field(colBrand), field(colSession)
 	return true
