@@ -87,14 +87,14 @@ func ShardReplay(blocks []event.Block, opt Options) (func() int64, error) {
 
 // Test shorthands for Run over the usual sources.
 
-// RunSlice runs evs as Blocks of opt.BatchEvents rows (EventsSource).
+// RunSlice runs evs as Blocks of opt.BatchEvents rows (eventsSource).
 func RunSlice(evs []event.Event, opt Options) (Summary, error) {
-	return Run(context.Background(), EventsSource(evs, opt.BatchEvents), opt, nil)
+	return Run(context.Background(), eventsSource(evs, opt.BatchEvents), opt, nil)
 }
 
-// RunBlockSlice runs blocks, one batch each (BlocksSource).
+// RunBlockSlice runs blocks, one batch each (blocksSourceOf).
 func RunBlockSlice(blocks []event.Block, opt Options) (Summary, error) {
-	return Run(context.Background(), BlocksSource(blocks), opt, nil)
+	return Run(context.Background(), blocksSourceOf(blocks), opt, nil)
 }
 
 // RunBlocks runs the Blocks read fills (BlockSource).

@@ -136,7 +136,7 @@ func alertLines(t *testing.T, evs []event.Event, opt Options) []string {
 	t.Helper()
 	var l alertLog
 	opt.Sink = &l
-	if _, err := Run(context.Background(), EventsSource(evs, 97), opt, nil); err != nil {
+	if _, err := Run(context.Background(), eventsSource(evs, 97), opt, nil); err != nil {
 		t.Fatal(err)
 	}
 	return l.lines
@@ -193,7 +193,7 @@ func TestPartitionsUnion(t *testing.T) {
 		var one alertLog
 		o := opt
 		o.Sink = &one
-		want, err := Run(context.Background(), EventsSource(evs, 256), o, nil)
+		want, err := Run(context.Background(), eventsSource(evs, 256), o, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -303,7 +303,7 @@ func TestBarrierCut(t *testing.T) {
 			o.KeepAtEOF = true
 			var pl alertLog
 			o.Sink = &pl
-			sum, err := Run(context.Background(), EventsSource(prefix[p], 50), o, nil)
+			sum, err := Run(context.Background(), eventsSource(prefix[p], 50), o, nil)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -511,7 +511,7 @@ func TestBlockLimits(t *testing.T) {
 		want, wsum := runEngine(t, evs, opt)
 		var alerts, rejects bytes.Buffer
 		opt.Alerts, opt.Rejects = &alerts, &rejects
-		sum, err := Run(context.Background(), BlocksSource(blocksOf(with, 700)), opt, nil)
+		sum, err := Run(context.Background(), blocksSourceOf(blocksOf(with, 700)), opt, nil)
 		if err != nil {
 			t.Fatal(err)
 		}

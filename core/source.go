@@ -44,13 +44,6 @@ type headSource interface{ headBytes() []byte }
 // session tables and the batches' lists up front.
 type sizer interface{ expectedRows() int64 }
 
-// Format says how Records.Text is encoded.
-type Format uint8
-
-const (
-	FormatCSV Format = iota // the 2019-Nov CSV schema, one row per line
-)
-
 // PosNext as Records.Pos: the records follow the previous Records of their
 // partition, one position per line (the engine counts the lines).
 const PosNext = -1
@@ -66,12 +59,11 @@ type Records struct {
 	// number, an offset), or PosNext.
 	Pos int64
 
-	// Text holds whole lines of Format; Skip lines before them belong to
+	// Text holds whole lines of CSV; Skip lines before them belong to
 	// these Records but are not in Text (a header line), and count in the
 	// positions.
 	Text   []byte
 	Skip   int
-	Format Format
 	Header *format.Header // CSV columns by name; nil: the 2019-Nov order
 
 	// Block, instead of Text: rows in columns, each row one position.
@@ -114,7 +106,7 @@ type Records struct {
 
 func (r *Records) reset() {
 	r.Partition, r.Pos = 0, PosNext
-	r.Text, r.Skip, r.Format, r.Header = nil, 0, FormatCSV, nil
+	r.Text, r.Skip, r.Header = nil, 0, nil
 	r.Block, r.Barrier = nil, 0
 	r.Values, r.Offsets = nil, nil
 	r.Tick, r.Drop, r.Arrival = 0, false, 0
@@ -152,9 +144,9 @@ func (s *blockSource) Next(ctx context.Context, r *Records) error {
 
 func (s *blockSource) Close() error { return nil }
 
-// BlocksSource reads blocks, which it only reads, one batch each (tests and
+// blocksSourceOf reads blocks, which it only reads, one batch each (tests and
 // benchmarks: no row is copied on input). Rows are numbered from 2.
-func BlocksSource(blocks []event.Block) Source { return &blocksSource{blocks: blocks} }
+func blocksSourceOf(blocks []event.Block) Source { return &blocksSource{blocks: blocks} }
 
 type blocksSource struct {
 	blocks  []event.Block
@@ -191,9 +183,9 @@ func (s *blocksSource) expectedRows() int64 {
 
 func (s *blocksSource) Close() error { return nil }
 
-// EventsSource reads evs, batch events at a time, as Blocks (a copy of each
+// eventsSource reads evs, batch events at a time, as Blocks (a copy of each
 // batch): rows are numbered from 2.
-func EventsSource(evs []event.Event, batch int) Source {
+func eventsSource(evs []event.Event, batch int) Source {
 	if batch <= 0 {
 		batch = 64 << 10
 	}
