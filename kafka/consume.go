@@ -105,6 +105,12 @@ type ConsumerConfig struct {
 	Log func(msg string)
 	// Now is the wall clock; default time.Now (tests).
 	Now func() time.Time
+	// UntilEnd: at each assignment the Consumer reads the partitions' end
+	// offsets, and it stops (as Stop does) once every partition it owns has
+	// been handed out up to them: a run over what the topic held when it
+	// started, for benchmarks and backfills. Open carts stay open, as on
+	// any stop.
+	UntilEnd bool
 }
 
 // Consumer is a consumer-group member as a core.Source and a
@@ -154,6 +160,9 @@ type Consumer struct {
 	commitCtx    context.Context // ends at Close: a commit in flight gives up
 	commitCancel context.CancelFunc
 
+	firstData time.Time // when the first records were handed out (mu)
+	atEnd     time.Time // UntilEnd: when every owned partition was read to its end (mu)
+
 	// Counters, read by any goroutine (Stats).
 	records    atomic.Int64
 	commits    atomic.Int64
@@ -173,6 +182,7 @@ type partInfo struct {
 	maxT        int64     // highest event time known: reported, ticked or arrived; MinInt64: none
 	hw          int64     // high watermark of the last fetch, for the lag; -1: unknown
 	queued      int64     // the highest offset queued for commit
+	start, end  int64     // UntilEnd: where reading starts and the end offset at the assignment; end -1: unknown
 }
 
 // barrierSnap is a barrier's cut as the Consumer handed it out.
@@ -303,6 +313,9 @@ func (c *Consumer) Next(ctx context.Context, r *core.Records) error {
 	c.startPoll.Do(func() { go c.poll() })
 	for {
 		c.takeCtrl()
+		if c.cfg.UntilEnd && !c.finalQueued && c.readToEnd() {
+			c.Stop()
+		}
 		if !c.finalQueued && c.stopping() {
 			// What was fetched is handed out, then the last barrier.
 			c.pollCancel()
@@ -341,6 +354,31 @@ func (c *Consumer) Next(ctx context.Context, r *core.Records) error {
 		}
 		c.timer.Stop()
 	}
+}
+
+// readToEnd reports whether every owned partition has been handed out up
+// to the end offset it had when it was assigned (UntilEnd), and notes when
+// that happened first.
+func (c *Consumer) readToEnd() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if len(c.owned) == 0 {
+		return false
+	}
+	for _, p := range c.owned {
+		pi := c.parts[p]
+		pos := pi.start
+		if pi.handed {
+			pos = max(pos, pi.next)
+		}
+		if pi.end < 0 || pos < pi.end {
+			return false
+		}
+	}
+	if c.atEnd.IsZero() {
+		c.atEnd = c.cfg.Now()
+	}
+	return true
 }
 
 // tickWait is how long Next waits for records before it looks at the idle
@@ -540,6 +578,9 @@ func (c *Consumer) hand(r *core.Records) {
 		pi.next = it.offs[len(it.offs)-1] + 1
 		pi.leaderEpoch = it.leaderEpoch
 		pi.lastData = it.arrival
+		if c.firstData.IsZero() {
+			c.firstData = it.arrival
+		}
 		if c.cfg.WallClock {
 			pi.maxT = max(pi.maxT, it.arrival.Unix())
 		}
@@ -823,21 +864,71 @@ func (c *Consumer) commitPending(ctx context.Context) {
 // onAssigned is kgo's callback: the partitions start with no state (the
 // engine makes it at their first record) and count as not idle for
 // IdleTimeout.
-func (c *Consumer) onAssigned(_ context.Context, _ *kgo.Client, m map[string][]int32) {
+func (c *Consumer) onAssigned(ctx context.Context, cl *kgo.Client, m map[string][]int32) {
 	ps := m[c.cfg.Topic]
 	if len(ps) == 0 {
 		return
+	}
+	var start, end map[int32]int64
+	if c.cfg.UntilEnd {
+		var err error
+		if start, end, err = c.bounds(ctx, cl); err != nil {
+			c.cfg.Log(fmt.Sprintf("--until-end: reading the offsets of %s: %v; stopping", c.cfg.Topic, err))
+			c.Stop()
+		}
 	}
 	now := c.cfg.Now()
 	c.mu.Lock()
 	for _, p := range ps {
 		pi := c.part(p)
-		*pi = partInfo{owned: true, epoch: pi.epoch + 1, lastData: now, maxT: math.MinInt64, hw: -1, queued: -1}
+		*pi = partInfo{owned: true, epoch: pi.epoch + 1, lastData: now, maxT: math.MinInt64, hw: -1, queued: -1, end: -1}
+		if e, ok := end[p]; ok {
+			pi.start, pi.end = start[p], e
+		}
 	}
 	c.setOwned()
 	c.mu.Unlock()
 	slices.Sort(ps)
 	c.cfg.Log(fmt.Sprintf("assigned %s partitions %s", c.cfg.Topic, PartList(ps)))
+}
+
+// bounds returns, for UntilEnd, each partition's first offset to read (the
+// group's committed offset, else the log's start, as ConsumeResetOffset
+// says) and its end offset now.
+func (c *Consumer) bounds(ctx context.Context, cl *kgo.Client) (start, end map[int32]int64, err error) {
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	adm := kadm.NewClient(cl)
+	ends, err := adm.ListEndOffsets(ctx, c.cfg.Topic)
+	if err == nil {
+		err = ends.Error()
+	}
+	if err != nil {
+		return nil, nil, err
+	}
+	starts, err := adm.ListStartOffsets(ctx, c.cfg.Topic)
+	if err == nil {
+		err = starts.Error()
+	}
+	if err != nil {
+		return nil, nil, err
+	}
+	committed, err := adm.FetchOffsets(ctx, c.cfg.Group)
+	if err == nil {
+		err = committed.Error()
+	}
+	if err != nil {
+		return nil, nil, err
+	}
+	start, end = map[int32]int64{}, map[int32]int64{}
+	ends.Each(func(o kadm.ListedOffset) { end[o.Partition] = o.Offset })
+	starts.Each(func(o kadm.ListedOffset) { start[o.Partition] = o.Offset })
+	for p := range end {
+		if o, ok := committed.Lookup(c.cfg.Topic, p); ok && o.At >= 0 {
+			start[p] = max(start[p], o.At)
+		}
+	}
+	return start, end, nil
 }
 
 // onRevoked is kgo's callback: Next queues a barrier and the partitions'
@@ -932,6 +1023,8 @@ type ConsumerStats struct {
 	CommitErrs int64
 	Ticks      int64
 	Drops      int64
+	FirstData  time.Time // when the first records were handed to the engine; zero: none yet
+	AtEnd      time.Time // UntilEnd: when every owned partition was read to its end; zero: not yet
 }
 
 // Stats returns the Consumer's figures; safe from any goroutine.
@@ -939,6 +1032,7 @@ func (c *Consumer) Stats() ConsumerStats {
 	s := ConsumerStats{Records: c.records.Load(), Commits: c.commits.Load(), CommitErrs: c.commitErrs.Load(),
 		Ticks: c.ticks.Load(), Drops: c.drops.Load()}
 	c.mu.Lock()
+	s.FirstData, s.AtEnd = c.firstData, c.atEnd
 	s.Partitions = slices.Clone(c.owned)
 	for _, p := range s.Partitions {
 		pi := c.parts[p]

@@ -546,3 +546,83 @@ func TestConsumerNoCommitAfterFailedDelivery(t *testing.T) {
 		t.Errorf("committed %v (%d commits) after a failed delivery, want nothing", off, c.Stats().Commits)
 	}
 }
+
+// TestConsumerUntilEnd: with UntilEnd the Consumer stops by itself once
+// every partition is read to the end offset it had at the assignment,
+// including a partition with no records and one whose committed offset is
+// already at its end; records written after the assignment are not waited
+// for, and the last barrier commits the end offsets.
+func TestConsumerUntilEnd(t *testing.T) {
+	const topic, per = "events", 200
+	addrs := fakeKafka(t, topic, 4)
+	var ps []int32
+	var vals []string
+	for i := 0; i < per; i++ {
+		for _, p := range []int32{0, 1, 3} {
+			ps = append(ps, p)
+			vals = append(vals, fmt.Sprintf("%d/%d", p, i))
+		}
+	}
+	produceAt(t, addrs, topic, ps, vals) // partition 2 stays empty
+	// Partition 3 was read to its end by an earlier run of the group.
+	cl, err := kgo.NewClient(kgo.SeedBrokers(addrs...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	var offs kadm.Offsets
+	offs.Add(kadm.Offset{Topic: topic, Partition: 3, At: per})
+	if _, err := kadm.NewClient(cl).CommitOffsets(ctx, "g", offs); err != nil {
+		t.Fatal(err)
+	}
+	cl.Close()
+
+	c, _ := startConsumer(t, addrs, ConsumerConfig{Topic: topic, Group: "g", UntilEnd: true})
+	g, done := drive(t, c)
+	select {
+	case err := <-done:
+		if !errors.Is(err, ErrStopped) {
+			t.Fatalf("Next at the end: %v, want ErrStopped", err)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatalf("no stop at the end offsets: %d records read", g.count())
+	}
+	if n := g.count(); n != 2*per {
+		t.Errorf("%d records read, want %d (partitions 0 and 1)", n, 2*per)
+	}
+	if n := len(g.vals[3]); n != 0 {
+		t.Errorf("partition 3 was committed at its end, yet %d records were read again", n)
+	}
+	off := committed(t, addrs, "g", topic)
+	if off[0] != per || off[1] != per || off[3] != per {
+		t.Errorf("committed %v, want %d on partitions 0, 1 and 3", off, per)
+	}
+	s := c.Stats()
+	if s.AtEnd.IsZero() || s.FirstData.IsZero() || s.AtEnd.Before(s.FirstData) {
+		t.Errorf("Stats: first data %v, at end %v: want both, in that order", s.FirstData, s.AtEnd)
+	}
+}
+
+// TestConsumerWithoutUntilEndKeepsGoing: the same input without UntilEnd
+// is read and the Consumer waits for more (the run ends only by Stop).
+func TestConsumerWithoutUntilEndKeepsGoing(t *testing.T) {
+	const topic = "events"
+	addrs := fakeKafka(t, topic, 2)
+	produceAt(t, addrs, topic, []int32{0, 1}, []string{"0/0", "1/0"})
+	c, _ := startConsumer(t, addrs, ConsumerConfig{Topic: topic, Group: "g"})
+	g, done := drive(t, c)
+	waitUntil(t, 20*time.Second, "every record", func() bool { return g.count() == 2 })
+	select {
+	case err := <-done:
+		t.Fatalf("Next ended by itself: %v", err)
+	case <-time.After(500 * time.Millisecond):
+	}
+	if !c.Stats().AtEnd.IsZero() {
+		t.Error("Stats.AtEnd set without UntilEnd")
+	}
+	c.Stop()
+	if err := <-done; !errors.Is(err, ErrStopped) {
+		t.Fatalf("Next after Stop: %v", err)
+	}
+}

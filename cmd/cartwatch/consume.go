@@ -39,13 +39,14 @@ type consumeFlags struct {
 	commitInterval time.Duration
 	maxFuture      time.Duration
 	status         time.Duration
+	untilEnd       bool
 }
 
 // consumeFlagGroups orders the flags in the help and in README.md's table
 // (TestConsumeHelpMatchesREADME keeps the two equal).
 var consumeFlagGroups = []flagGroup{
 	{"Kafka", []string{"brokers", "timeout", "topic", "group", "alerts-topic", "dlq-topic", "spending-topic", "replication-factor"}},
-	{"time", []string{"clock", "idle-timeout", "commit-interval"}},
+	{"time", []string{"clock", "idle-timeout", "commit-interval", "until-end"}},
 	{"detection", []string{"ttl", "lateness", "extend-on-activity", "max-future"}},
 	{"output", []string{"status-interval"}},
 	{"parallelism (never changes the output)", []string{"shards", "parsers"}},
@@ -88,6 +89,7 @@ func newConsumeFlagSet(f *consumeFlags) *flag.FlagSet {
 	fs.DurationVar(&f.opt.Lateness, "lateness", 0, "allowed lateness: the watermark is the highest event time seen minus this")
 	fs.BoolVar(&f.opt.ExtendOnActivity, "extend-on-activity", false, "any event of a user with an open cart moves its deadline to that event's time + ttl")
 	fs.DurationVar(&f.maxFuture, "max-future", 24*time.Hour, "a message later than the wall clock plus this is malformed (time in the future); 0: none after now, negative: no limit")
+	fs.BoolVar(&f.untilEnd, "until-end", false, "stop once the partitions this instance is assigned are read up to the end offsets they had when assigned (benchmarks, backfills); open carts stay open")
 	fs.DurationVar(&f.status, "status-interval", 5*time.Second, "a status line on stderr this often (records/s, alerts, malformed, lag); 0: none")
 	fs.IntVar(&f.opt.Shards, "shards", 0, fmt.Sprintf("session table shards, one goroutine each, 1 to %d (0: GOMAXPROCS)", core.MaxShards))
 	fs.IntVar(&f.opt.Parsers, "parsers", 0, fmt.Sprintf("decoding goroutines, 1 to %d (0: GOMAXPROCS)", core.MaxParsers))
@@ -192,8 +194,13 @@ A broker that cannot be reached is retried with backoff. SIGINT or
 SIGTERM stops fetching, delivers the alerts, commits the offsets and
 exits 0 (a second signal exits at once).
 
-Exit codes: 0 stopped by a signal, 1 failed (a topic cannot be created,
-alerts cannot be delivered), 2 bad command line.
+With --until-end it stops by itself once its partitions are read up to
+the end offsets they had when assigned, and prints the records/s from
+the first record to there.
+
+Exit codes: 0 stopped by a signal or at the end (--until-end), 1 failed
+(a topic cannot be created, alerts cannot be delivered), 2 bad command
+line.
 `)
 	fs := newConsumeFlagSet(&consumeFlags{})
 	printFlagGroups(w, groupFlags(fs, consumeFlagGroups), consumeFlagTitle)
@@ -290,7 +297,7 @@ func consumeCmd(ctx context.Context, args []string, stdout, stderr io.Writer) in
 		Source: f.topic, FlushCtx: flushCtx})
 	cons := kafka.NewConsumer(kafka.ConsumerConfig{Topic: f.topic, Group: f.group, IdleTimeout: f.idleTimeout,
 		CommitInterval: f.commitInterval, WallClock: f.opt.WallClock, Lateness: f.opt.Lateness,
-		SinkErr: sink.Err, Log: log.Log})
+		SinkErr: sink.Err, Log: log.Log, UntilEnd: f.untilEnd})
 	seeds, _ := f.kafka.Seeds()
 	ccl, err := kgo.NewClient(append([]kgo.Opt{kgo.SeedBrokers(seeds...), kgo.DialTimeout(f.kafka.Timeout),
 		kgo.WithHooks(hook)}, cons.Opts()...)...)
@@ -358,6 +365,14 @@ func consumeCmd(ctx context.Context, args []string, stdout, stderr io.Writer) in
 	summary := fmt.Sprintf("%s records, %s alerts, %s malformed (to %s), %s offset commits",
 		kafka.Thousands(st.Records), kafka.Thousands(sc.Alerts), kafka.Thousands(sc.Rejects), f.dlqTopic, kafka.Thousands(st.Commits))
 	if errors.Is(runErr, kafka.ErrStopped) && sink.Err() == nil {
+		if f.untilEnd && !st.AtEnd.IsZero() {
+			log.Logf("read to the end offsets: %s", summary)
+			if d := st.AtEnd.Sub(st.FirstData); d > 0 {
+				log.Logf("%s records/s from the first record to the end offsets (%v)",
+					kafka.Thousands(int64(float64(st.Records)/d.Seconds()+0.5)), d.Round(time.Millisecond))
+			}
+			return exitOK
+		}
 		stopMu.Lock()
 		took := time.Since(stoppedAt)
 		stopMu.Unlock()
