@@ -1,0 +1,193 @@
+#!/usr/bin/env bash
+# bench/kafka.sh: the Kafka pipeline against Kafka's own tools, side by side in one run on one
+# local broker (deploy/kafka/kafka.sh); the figures of results/kafka.md.
+#
+#   ./bench/kafka.sh                       (REPS=5 DAYS=2 E2E_SECONDS=600 RATE=50000 by default)
+#   REPS=3 DAYS=1 E2E_SECONDS=60 ./bench/kafka.sh      (a quicker look)
+#   SECTIONS="produce consume" ./bench/kafka.sh        (some of: produce consume e2e)
+#
+#   produce  REPS rounds, each: `cartwatch produce --synthetic --days DAYS`, `loadgen kafka --days
+#            DAYS` and ProducerPerformance with the same records (a payload file of the JSON values
+#            cartwatch wrote, read back with Kafka's ConsoleConsumer), the same count, acks=all,
+#            lz4, linger.ms=10 and batches up to 1 MB (franz-go's default, which ours use), each
+#            into a fresh 12-partition topic. Prints each rate and the medians.
+#   consume  on the topic of the first produce round (DAYS of the synthetic month, 12 partitions):
+#            REPS rounds of ConsumerPerformance then `cartwatch consume --until-end` (decode,
+#            detect, alerts produced), each in a new group. Kafka's fetch rate (its time from the
+#            first fetch) against ours from the first record to the end offsets.
+#   e2e      `cartwatch consume --clock wall --ttl 1s` fed by `loadgen kafka --rate RATE` for
+#            E2E_SECONDS; bench/cmd/alertlat reads the alerts back: deadline to alert produced and
+#            to alert read back, p50/p99/p99.9/max. The consumer's RSS every 10 s (VmRSS).
+#
+# Every figure is printed with the command that made it. Timed sections take /work/bench.lock
+# style locks when BENCH_LOCK names a file (flock), so two benchmarks do not share the cores.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$PWD
+ctl=$root/deploy/kafka/kafka.sh
+reps=${REPS:-5}
+days=${DAYS:-2}
+e2e_seconds=${E2E_SECONDS:-600}
+rate=${RATE:-50000}
+sections=${SECTIONS:-produce consume e2e}
+
+if [ -n "${BENCH_LOCK:-}" ] && [ -z "${BENCH_LOCKED:-}" ]; then
+  export BENCH_LOCKED=1
+  exec flock "$BENCH_LOCK" "$0" "$@"
+fi
+
+work=$(mktemp -d "${TMPDIR:-/tmp}/cartwatch-kafka-bench.XXXXXX")
+export KAFKA_RUN_DIR=$work/kafka
+mkdir -p "$KAFKA_RUN_DIR"
+pids=()
+cleanup() {
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  if [ -f "$KAFKA_RUN_DIR/nodes" ]; then "$ctl" down >/dev/null 2>&1 || true; fi
+  [ -n "${KEEP_LOGS:-}" ] && echo "logs kept in $work" || rm -rf "$work"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+median() { sort -n | awk '{a[NR]=$1} END {if (NR) print (NR % 2) ? a[(NR+1)/2] : (a[NR/2] + a[NR/2+1]) / 2}'; }
+range() { sort -n | awk 'NR==1{lo=$1} {hi=$1} END {if (NR) printf "%s-%s", lo, hi}'; }
+num() { tr -d ','; }  # 1,234 -> 1234
+say() { printf '%s\n' "$*"; }
+
+go build -buildvcs=auto -o "$work/bin/" ./cmd/cartwatch ./cmd/loadgen ./bench/cmd/alertlat
+cw=$work/bin/cartwatch lg=$work/bin/loadgen
+"$ctl" fetch >/dev/null
+"$ctl" up 1 >/dev/null 2>&1
+bs=$("$ctl" bootstrap)
+say "# bench/kafka.sh $(date -u +%FT%TZ): Kafka $("$ctl" version), $($cw version 2>/dev/null | head -1)"
+say "# $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(free -g | awk '/Mem:/{print $2}') GiB;" \
+  "load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
+say "# REPS=$reps DAYS=$days E2E_SECONDS=$e2e_seconds RATE=$rate"
+topics() { "$ctl" run org.apache.kafka.tools.TopicCommand --bootstrap-server "$bs" "$@"; }
+mktopic() { topics --create --topic "$1" --partitions 12 --replication-factor 1 --config retention.ms=-1 >/dev/null; }
+
+filled=""   # the topic of the first produce round: the consume section reads it
+events=0
+fill() {
+  filled=fill-events
+  "$cw" produce --brokers "$bs" --synthetic --days "$days" --topic "$filled" --partitions 12 2>/dev/null |
+    tee "$work/fill.out" >/dev/null
+  events=$(grep -o 'produce: [0-9,]* events' "$work/fill.out" | grep -o '[0-9,]*' | num)
+}
+
+if [[ " $sections " == *" produce "* ]]; then
+  say ""
+  say "## produce: $days days of the synthetic month, JSON values, lz4, acks=all, linger 10ms, 12 partitions"
+  declare -a r_cw r_lg r_pp
+  for ((i = 1; i <= reps; i++)); do
+    if [ "$i" = 1 ] && [ -z "$filled" ]; then
+      fill
+      out=$(cat "$work/fill.out")
+      # The payload file: the same JSON values, for ProducerPerformance.
+      "$ctl" run org.apache.kafka.tools.consumer.ConsoleConsumer --bootstrap-server "$bs" --topic "$filled" \
+        --from-beginning --max-messages 200000 --timeout-ms 20000 >"$work/payloads.json" 2>/dev/null || true
+      plines=$(wc -l <"$work/payloads.json")
+      pbytes=$(wc -c <"$work/payloads.json")
+      say "payload file for ProducerPerformance: $plines JSON values read back from $filled, $((pbytes / plines)) bytes each on average"
+    else
+      out=$("$cw" produce --brokers "$bs" --synthetic --days "$days" --topic "prod-cw-$i" --partitions 12 2>/dev/null)
+    fi
+    r=$(grep -o '[0-9,]* events/s' <<<"$out" | head -1 | grep -o '^[0-9,]*' | num)
+    r_cw+=("$r")
+    say "round $i cartwatch produce:   $r events/s   ($(tail -1 <<<"$out"))"
+
+    out=$("$lg" kafka --brokers "$bs" --days "$days" --topic "prod-lg-$i" --partitions 12 2>/dev/null | grep '^loadgen kafka:')
+    r=$(grep -o '[0-9,]* events/s' <<<"$out" | head -1 | grep -o '^[0-9,]*' | num)
+    r_lg+=("$r")
+    say "round $i loadgen kafka:       $r events/s   ($out)"
+
+    mktopic "prod-pp-$i"
+    out=$("$ctl" run org.apache.kafka.tools.ProducerPerformance --bootstrap-server "$bs" --topic "prod-pp-$i" \
+      --num-records "$events" --payload-file "$work/payloads.json" --throughput -1 \
+      --producer-props acks=all compression.type=lz4 linger.ms=10 batch.size=1000000 2>/dev/null | tail -1)
+    r=$(grep -o '[0-9.]* records/sec' <<<"$out" | cut -d' ' -f1 | cut -d. -f1)
+    r_pp+=("$r")
+    say "round $i ProducerPerformance: $r records/s   ($out)"
+  done
+  say "commands:"
+  say "  cartwatch produce --synthetic --days $days --topic T --partitions 12            (defaults: json, lz4, acks all, linger 10ms)"
+  say "  loadgen kafka --days $days --topic T --partitions 12                              (same defaults)"
+  say "  kafka.sh run org.apache.kafka.tools.ProducerPerformance --topic T --num-records $events --payload-file P --throughput -1 --producer-props acks=all compression.type=lz4 linger.ms=10 batch.size=1000000"
+  say "median events/s (min-max) over $reps rounds:"
+  say "  cartwatch produce    $(printf '%s\n' "${r_cw[@]}" | median)   ($(printf '%s\n' "${r_cw[@]}" | range))"
+  say "  loadgen kafka        $(printf '%s\n' "${r_lg[@]}" | median)   ($(printf '%s\n' "${r_lg[@]}" | range))"
+  say "  ProducerPerformance  $(printf '%s\n' "${r_pp[@]}" | median)   ($(printf '%s\n' "${r_pp[@]}" | range))"
+fi
+
+if [[ " $sections " == *" consume "* ]]; then
+  [ -n "$filled" ] || fill
+  say ""
+  say "## consume: $events events ($days days of the synthetic month, JSON) on 12 partitions of $filled"
+  declare -a c_pp c_ppall c_cw c_cwall
+  for ((i = 1; i <= reps; i++)); do
+    out=$("$ctl" run org.apache.kafka.tools.ConsumerPerformance --bootstrap-server "$bs" --topic "$filled" \
+      --num-records "$events" --group "perf-$i" --timeout 60000 2>/dev/null | tail -1)
+    # start, end, MB, MB/s, records, records/s, rebalance ms, fetch ms, fetch MB/s, fetch records/s
+    all=$(cut -d, -f6 <<<"$out" | tr -d ' ' | cut -d. -f1)
+    fetch=$(cut -d, -f10 <<<"$out" | tr -d ' ' | cut -d. -f1)
+    c_pp+=("$fetch") c_ppall+=("$all")
+    say "round $i ConsumerPerformance: fetch $fetch records/s, overall $all records/s   ($out)"
+
+    t0=$(date +%s%N)
+    "$cw" consume --brokers "$bs" --topic "$filled" --group "cw-$i" --alerts-topic "alerts-$i" --until-end \
+      --status-interval 0 2>"$work/consume-$i.err"
+    t1=$(date +%s%N)
+    r=$(grep -o '[0-9,]* records/s from the first record' "$work/consume-$i.err" | grep -o '^[0-9,]*' | num)
+    wall=$(((t1 - t0) / 1000000))
+    allr=$((events * 1000 / wall))
+    c_cw+=("$r") c_cwall+=("$allr")
+    say "round $i cartwatch consume:   $r records/s from the first record, $allr records/s over the process's $wall ms   ($(grep 'read to the end' "$work/consume-$i.err" | sed 's/^cartwatch consume: //'))"
+  done
+  say "commands:"
+  say "  kafka.sh run org.apache.kafka.tools.ConsumerPerformance --topic $filled --num-records $events --group G --timeout 60000"
+  say "  cartwatch consume --topic $filled --group G --alerts-topic A --until-end"
+  say "median records/s (min-max) over $reps rounds:"
+  say "  ConsumerPerformance fetch rate (from its first fetch)   $(printf '%s\n' "${c_pp[@]}" | median)   ($(printf '%s\n' "${c_pp[@]}" | range))"
+  say "  cartwatch consume from its first record                 $(printf '%s\n' "${c_cw[@]}" | median)   ($(printf '%s\n' "${c_cw[@]}" | range))"
+  say "  ConsumerPerformance overall (group join included)       $(printf '%s\n' "${c_ppall[@]}" | median)   ($(printf '%s\n' "${c_ppall[@]}" | range))"
+  say "  cartwatch consume over the whole process (start, join, topics, exit)   $(printf '%s\n' "${c_cwall[@]}" | median)   ($(printf '%s\n' "${c_cwall[@]}" | range))"
+fi
+
+if [[ " $sections " == *" e2e "* ]]; then
+  say ""
+  say "## e2e: loadgen kafka --rate $rate for ${e2e_seconds}s into cartwatch consume --clock wall --ttl 1s"
+  mktopic e2e-events
+  mktopic e2e-alerts
+  rows=$((rate * e2e_seconds))
+  "$cw" consume --brokers "$bs" --topic e2e-events --group e2e --alerts-topic e2e-alerts --clock wall --ttl 1s \
+    --status-interval 10s 2>"$work/e2e-consume.err" &
+  cpid=$!
+  pids+=("$cpid")
+  sleep 3
+  "$work/bin/alertlat" --brokers "$bs" --topic e2e-alerts --for "$((e2e_seconds + 8))s" --skip 5s >"$work/alertlat.out" 2>&1 &
+  apid=$!
+  pids+=("$apid")
+  (
+    while kill -0 "$cpid" 2>/dev/null; do
+      printf '%s %s\n' "$(date +%s)" "$(awk '/VmRSS/{print $2}' "/proc/$cpid/status" 2>/dev/null)"
+      sleep 10
+    done
+  ) >"$work/rss.txt" &
+  pids+=("$!")
+  sleep 1
+  "$lg" kafka --brokers "$bs" --topic e2e-events --rate "$rate" --rows "$rows" 2>&1 | grep '^loadgen kafka:\|^rate:' >"$work/e2e-loadgen.out" || true
+  wait "$apid" || true
+  kill -TERM "$cpid" 2>/dev/null || true
+  wait "$cpid" || true
+  cat "$work/e2e-loadgen.out"
+  cat "$work/alertlat.out"
+  say "cartwatch consume RSS (MiB) every 10 s:"
+  awk 'NR==1{t0=$1} $2!=""{printf "  %4ds %6.1f\n", $1-t0, $2/1024}' "$work/rss.txt" | paste -sd' ' | fold -w 100
+  awk '$2!=""{v[NR]=$2} END {n=NR; if (n>=4) {a=v[int(n/2)]; b=v[n]; printf "RSS second half: %.1f -> %.1f MiB (%+.1f%%)\n", a/1024, b/1024, (b-a)*100/a}}' "$work/rss.txt"
+  say "consume's last status line: $(grep 'records/s' "$work/e2e-consume.err" | tail -1 | sed 's/^cartwatch consume: //')"
+  say "commands:"
+  say "  cartwatch consume --topic e2e-events --group e2e --alerts-topic e2e-alerts --clock wall --ttl 1s"
+  say "  go run ./bench/cmd/alertlat --topic e2e-alerts --for $((e2e_seconds + 8))s --skip 5s"
+  say "  loadgen kafka --topic e2e-events --rate $rate --rows $rows"
+fi
+say ""
+say "# load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
