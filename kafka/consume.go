@@ -988,13 +988,17 @@ func (c *Consumer) onLost(_ context.Context, _ *kgo.Client, m map[string][]int32
 }
 
 // disown marks partitions as no longer this member's: no barrier commits
-// them any more.
+// them any more, neither one in flight (their epoch moves on) nor offsets
+// already queued for the committer (their next owner may be past them, and
+// a broker takes a commit from any member of the group).
 func (c *Consumer) disown(ps []int32) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	for _, p := range ps {
 		if pi := c.parts[p]; pi != nil {
 			pi.owned = false
+			pi.epoch++
+			delete(c.pending, p)
 		}
 	}
 	c.setOwned()

@@ -626,3 +626,46 @@ func TestConsumerWithoutUntilEndKeepsGoing(t *testing.T) {
 		t.Fatalf("Next after Stop: %v", err)
 	}
 }
+
+// TestConsumerLost: a partition lost without a revoke (the member fell out
+// of the group) gets a Drop with no barrier before it, and no later
+// barrier commits it (the group would refuse the commit, and its next
+// owner reads again from the last commit); the partitions still owned go
+// on being committed. kfake cannot make a member fall out of the group on
+// cue, so the test calls the callback as kgo would.
+func TestConsumerLost(t *testing.T) {
+	const topic, per = "events", 100
+	addrs := fakeKafka(t, topic, 2)
+	var ps []int32
+	var vals []string
+	for i := 0; i < per; i++ {
+		ps = append(ps, 0, 1)
+		vals = append(vals, fmt.Sprintf("0/%d", i), fmt.Sprintf("1/%d", i))
+	}
+	produceAt(t, addrs, topic, ps, vals)
+	c, cl := startConsumer(t, addrs, ConsumerConfig{Topic: topic, Group: "g", CommitInterval: time.Hour})
+	g, done := drive(t, c)
+	waitUntil(t, 20*time.Second, "every record", func() bool { return g.count() == 2*per })
+	before := len(g.snapshot())
+
+	c.onLost(context.Background(), cl, map[string][]int32{topic: {0}})
+	waitUntil(t, 10*time.Second, "the drop", func() bool { return slices.Contains(g.snapshot(), "drop 0") })
+	after := g.snapshot()[before:]
+	if len(after) == 0 || after[0] != "drop 0" {
+		t.Errorf("after the loss the engine got %v, want the drop of partition 0 first (no barrier: nothing to commit)", after)
+	}
+	if s := c.Stats(); !slices.Equal(s.Partitions, []int32{1}) {
+		t.Errorf("owned after the loss: %v, want [1]", s.Partitions)
+	}
+	c.Stop() // its last barrier commits what is owned
+	if err := <-done; !errors.Is(err, ErrStopped) {
+		t.Fatalf("Next after Stop: %v", err)
+	}
+	off := committed(t, addrs, "g", topic)
+	if _, ok := off[0]; ok {
+		t.Errorf("partition 0 was committed at %d after it was lost", off[0])
+	}
+	if off[1] != per {
+		t.Errorf("partition 1 committed at %d, want %d", off[1], per)
+	}
+}
