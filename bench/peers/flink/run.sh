@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# bench/peers/flink/run.sh INPUT.csv [--ttl D] [--out DIR] [--parallelism N]: the
+# contract as an Apache Flink job in a local mini-cluster (README.md beside this
+# file), in the peers' layout (bench/peers/lib.sh). The first run fetches the
+# pinned Flink (pom.xml) from Maven Central with mvn into .cache/peers/ and
+# compiles src/Abandoned.java with javac (Java 17).
+source "$(dirname "$0")/../lib.sh"
+peer_args "$@"
+here=$(cd "$(dirname "$0")" && pwd)
+version=$(sed -n 's:.*<flink.version>\(.*\)</flink.version>.*:\1:p' "$here/pom.xml")
+cache=$peers_repo/.cache/peers/flink-$version
+if [ ! -f "$cache/lib/flink-streaming-java-$version.jar" ]; then
+  command -v mvn >/dev/null || { echo "$0: needs Maven 3 (apt-get install maven) to fetch Flink" >&2; exit 1; }
+  mvn -q -B -f "$here/pom.xml" dependency:copy-dependencies -DincludeScope=runtime \
+    -DoutputDirectory="$cache/lib" >"$cache.mvn.log" 2>&1 || { tail -n 30 "$cache.mvn.log" >&2; exit 1; }
+fi
+if [ ! -f "$cache/classes/Abandoned.class" ] || [ "$here/src/Abandoned.java" -nt "$cache/classes/Abandoned.class" ]; then
+  javac -nowarn -d "$cache/classes" -cp "$cache/lib/*" "$here/src/Abandoned.java" 2>&1 | grep -v '^Note:' >&2 || true
+  [ -f "$cache/classes/Abandoned.class" ] || { echo "$0: javac failed" >&2; exit 1; }
+fi
+[ "$input" != - ] || { echo "$0: the Flink job reads a file, not stdin" >&2; exit 2; }
+# Java 17 needs these opens for Flink 1.x's reflection (Flink's own conf/config.yaml has them).
+opens=()
+for p in java.base/java.util java.base/java.lang java.base/java.lang.reflect java.base/java.io java.base/java.net \
+  java.base/java.nio java.base/sun.nio.ch java.base/java.text java.base/java.time java.base/java.util.concurrent \
+  java.base/java.util.concurrent.atomic java.base/java.util.concurrent.locks; do
+  opens+=(--add-opens "$p=ALL-UNNAMED")
+done
+timed java ${FLINK_JAVA_OPTS:--Xmx2g} "${opens[@]}" -cp "$cache/classes:$cache/lib/*" Abandoned \
+  "$input" "$ttl_seconds" "$out" ${rest[@]+"${rest[@]}"}
+peer_done
