@@ -7,7 +7,7 @@ RACE_PKGS := ./core/... ./cmd/... ./wheel/... ./loadgen/... ./kafka/...
 # without them it fails under CI=true, so test-unit leaves it out.
 UNIT_PKGS = $$($(GO) list ./... | grep -v '/kafkatest$$')
 
-.PHONY: all build run test test-unit test-kafka bench fmt fmt-check vet lint staticcheck tidy-check kafka-up kafka-down clean
+.PHONY: all build run test test-unit test-kafka bench peers-check fmt fmt-check vet lint staticcheck tidy-check kafka-up kafka-down clean
 
 all: build
 
@@ -33,6 +33,11 @@ test-kafka:
 # make bench SUITES="wheel engine" runs only those suites.
 bench:
 	./bench/run.sh $(SUITES)
+
+# Every peer of bench/peers (Go baseline, DuckDB, Flink) against cartwatch on the sample and a
+# synthetic day at --ttl 5m and 30m; fetches DuckDB (PyPI) and Flink (Maven Central) on first use.
+peers-check:
+	./bench/peers/check.sh $(PEERS)
 
 fmt:
 	gofmt -w .
