@@ -173,6 +173,9 @@ func newEngine(opt Options, prog *Progress) (*engine, error) {
 		e.shards[i] = newShard(e.ttl, opt.ExtendOnActivity, max(1<<16, int(opt.ExpectedRows/rowsPerUser)/e.nshard))
 		e.shards[i].spending = opt.Spending
 	}
+	if opt.Live != nil {
+		opt.Live.bind(e)
+	}
 	return e, nil
 }
 
@@ -489,6 +492,7 @@ func (e *engine) sequence() {
 func (e *engine) runShard(i int) {
 	s := e.shards[i]
 	in := e.toShard[i]
+	live := e.opt.Live
 	outMax := 0
 	for b, ok := in.pop(); ok; b, ok = in.pop() {
 		switch b.kind {
@@ -496,6 +500,9 @@ func (e *engine) runShard(i int) {
 			if b.err == nil {
 				s.use(b.rec.Partition)
 				e.applyBatch(s, b, i)
+				if live != nil {
+					live.publishPart(i, s)
+				}
 			}
 		case kindBarrier:
 			if cp := e.opt.Checkpoint; cp != nil {
@@ -503,10 +510,19 @@ func (e *engine) runShard(i int) {
 			}
 		case kindDrop:
 			s.drop(b.rec.Partition)
+			if live != nil {
+				live.dropPart(i, b.rec.Partition)
+			}
 		case kindEnd:
 			s.finish(e.opt.KeepAtEOF)
+			if live != nil {
+				live.publishAll(i, s)
+			}
 		case kindAbort:
 			s.finish(true)
+			if live != nil {
+				live.publishAll(i, s)
+			}
 		}
 		// As with listHint: a batch's alert list starts as long as the
 		// longest this shard has filled.
@@ -589,6 +605,9 @@ func (e *engine) merge(stop context.CancelCauseFunc) (Summary, error) {
 		sum.Events += b.rows
 		sum.Malformed += b.bad
 		e.prog.Rows.Add(b.lines)
+		if e.opt.Live != nil {
+			e.opt.Live.publishMerged(&sum)
+		}
 		for _, r := range b.rejects {
 			rj := Reject{Partition: b.rec.Partition, Pos: b.pos(r.line), Reason: r.reason}
 			if r.hi > r.lo {

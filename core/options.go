@@ -53,6 +53,11 @@ type Options struct {
 	// Checkpoint, if set, is told of every barrier a source emits.
 	Checkpoint Checkpointer
 
+	// Live, if set, receives the run's figures after every batch, for
+	// other goroutines to read while it runs (Live.Snapshot: /metrics, a
+	// dashboard). nil: none, at no cost.
+	Live *Live
+
 	// newHandoff, if set, makes the sequencer-to-shard hand-offs instead
 	// of the SPSC rings (ring.go); only the tests and benchmarks set it, to
 	// buffered channels, the baseline the rings are measured against

@@ -12,6 +12,7 @@ type handoff interface {
 	push(b *batch)
 	pop() (*batch, bool) // false once closed and drained
 	close()
+	len() int // batches waiting; safe from any goroutine
 }
 
 // ring is a bounded single-producer single-consumer queue of batches built
@@ -77,6 +78,13 @@ func (r *ring) push(b *batch) {
 		default:
 		}
 	}
+}
+
+// len returns the batches waiting in r; safe from any goroutine. The head
+// is read first: the tail can only have moved on since, never behind it.
+func (r *ring) len() int {
+	h := r.head.Load()
+	return int(r.tail.Load() - h)
 }
 
 // close marks the end: pop returns false once the ring is drained.

@@ -112,6 +112,7 @@ func newChanHandoff(n int) handoff { return chanHandoff(make(chan *batch, n)) }
 
 func (c chanHandoff) push(b *batch) { c <- b }
 func (c chanHandoff) close()        { close(c) }
+func (c chanHandoff) len() int      { return len(c) }
 func (c chanHandoff) pop() (*batch, bool) {
 	b, ok := <-c
 	return b, ok
