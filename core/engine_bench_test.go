@@ -145,6 +145,53 @@ func BenchmarkEngine(b *testing.B) {
 	}
 }
 
+// BenchmarkEngineLive: BenchmarkEngine's block input with Options.Live off
+// and on, on; a goroutine takes a Snapshot every 10 ms (a hundred times
+// the rate of a 1 s scrape). Compare the two with
+//
+//	go test ./core -run '^$' -bench EngineLive -count 6 > live.txt
+//	benchstat -col /live live.txt
+func BenchmarkEngineLive(b *testing.B) {
+	const rows = 4_000_000
+	blocks := monthBlocks(b, rows)
+	for _, on := range []bool{false, true} {
+		b.Run(fmt.Sprintf("live=%v", on), func(b *testing.B) {
+			b.ReportAllocs()
+			opt := core.Options{}
+			stop := make(chan struct{})
+			var wg sync.WaitGroup
+			if on {
+				opt.Live = new(core.Live)
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					t := time.NewTicker(10 * time.Millisecond)
+					defer t.Stop()
+					for {
+						select {
+						case <-stop:
+							return
+						case <-t.C:
+							opt.Live.Snapshot()
+						}
+					}
+				}()
+			}
+			start := time.Now()
+			for i := 0; i < b.N; i++ {
+				sum, err := core.RunBlockSlice(blocks, opt)
+				if err != nil || sum.Events != rows {
+					b.Fatalf("err %v, summary %+v", err, sum)
+				}
+			}
+			el := time.Since(start).Seconds()
+			close(stop)
+			wg.Wait()
+			b.ReportMetric(float64(rows*b.N)/el, "events/s")
+		})
+	}
+}
+
 // BenchmarkEngineMonth: BenchmarkEngine on the full default month held in
 // memory (67,501,979 events: 5.4 GB as []event.Event, about 1.4 GB as
 // Blocks), skipped unless CARTWATCH_MONTH=1. Each iteration runs the Block

@@ -8,7 +8,8 @@ import (
 
 // Live publishes a running engine's figures to other goroutines (a
 // /metrics scrape, a dashboard's tick) while the run goes on. Set
-// Options.Live to a new Live; nil costs nothing. A Live serves one run.
+// Options.Live to a new Live; nil costs nothing. A Live serves one run at
+// a time: a run started with it starts its figures from zero.
 //
 // The engine publishes per batch, never per event: after each batch a shard
 // copies the tallies of the partition it applied into its own slot, and the

@@ -1023,6 +1023,7 @@ type ConsumerStats struct {
 	Records    int64   // handed to the engine
 	Partitions []int32 // owned, in order
 	Lag        int64   // records in the owned partitions not yet handed out (from the last fetches' high watermarks); -1: unknown
+	PartLag    []int64 // Lag of each of Partitions; -1: unknown (no fetch yet)
 	Commits    int64   // successful commits
 	CommitErrs int64
 	Ticks      int64
@@ -1038,13 +1039,17 @@ func (c *Consumer) Stats() ConsumerStats {
 	c.mu.Lock()
 	s.FirstData, s.AtEnd = c.firstData, c.atEnd
 	s.Partitions = slices.Clone(c.owned)
-	for _, p := range s.Partitions {
+	s.PartLag = make([]int64, len(s.Partitions))
+	for i, p := range s.Partitions {
 		pi := c.parts[p]
 		switch {
 		case pi.hw < 0:
-			s.Lag = -1
-		case s.Lag >= 0 && pi.handed:
-			s.Lag += max(0, pi.hw-pi.next)
+			s.Lag, s.PartLag[i] = -1, -1
+		case pi.handed:
+			s.PartLag[i] = max(0, pi.hw-pi.next)
+		}
+		if s.Lag >= 0 && s.PartLag[i] > 0 {
+			s.Lag += s.PartLag[i]
 		}
 	}
 	c.mu.Unlock()

@@ -237,8 +237,8 @@ func TestConsumerPartitionsApart(t *testing.T) {
 	if k[len(k)-1] != "barrier" {
 		t.Errorf("the last Records before ErrStopped is %q, want the last barrier", k[len(k)-1])
 	}
-	if s := c.Stats(); s.Records != parts*per || s.Lag != 0 {
-		t.Errorf("Stats: %d records, lag %d; want %d, 0", s.Records, s.Lag, parts*per)
+	if s := c.Stats(); s.Records != parts*per || s.Lag != 0 || len(s.PartLag) != len(s.Partitions) || slices.ContainsFunc(s.PartLag, func(l int64) bool { return l != 0 }) {
+		t.Errorf("Stats: %d records, lag %d (per partition %v of %v); want %d, 0", s.Records, s.Lag, s.PartLag, s.Partitions, parts*per)
 	}
 }
 

@@ -69,3 +69,27 @@ func render(name string, bi *debug.BuildInfo, ok bool) string {
 	b.WriteString(" " + goVersion + " " + runtime.GOOS + "/" + runtime.GOARCH)
 	return b.String()
 }
+
+// Build returns the module version ("(devel)" when the build recorded none)
+// and the VCS revision (12 hex digits, "" when not recorded) of the
+// running binary: the labels of cartwatch_build_info.
+func Build() (ver, rev string) {
+	bi, ok := debug.ReadBuildInfo()
+	return build(bi, ok)
+}
+
+func build(bi *debug.BuildInfo, ok bool) (ver, rev string) {
+	if !ok || bi == nil {
+		return "(devel)", ""
+	}
+	ver = bi.Main.Version
+	if ver == "" {
+		ver = "(devel)"
+	}
+	for _, s := range bi.Settings {
+		if s.Key == "vcs.revision" {
+			rev = s.Value[:min(len(s.Value), 12)]
+		}
+	}
+	return ver, rev
+}

@@ -53,3 +53,16 @@ func TestStringOfThisBinary(t *testing.T) {
 	}
 	t.Log(got)
 }
+
+func TestBuild(t *testing.T) {
+	f := func(bi *debug.BuildInfo, ok bool, ver, rev string) {
+		t.Helper()
+		if v, r := build(bi, ok); v != ver || r != rev {
+			t.Fatalf("build: %q %q, want %q %q", v, r, ver, rev)
+		}
+	}
+	f(nil, false, "(devel)", "")
+	f(&debug.BuildInfo{}, true, "(devel)", "")
+	f(&debug.BuildInfo{Main: debug.Module{Version: "v1.2.3"},
+		Settings: []debug.BuildSetting{{Key: "vcs.revision", Value: "1a2b3c4d5e6f7a8b9c0d"}}}, true, "v1.2.3", "1a2b3c4d5e6f")
+}
