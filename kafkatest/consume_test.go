@@ -113,7 +113,7 @@ type consumeProc struct {
 // test's end kills it if it still runs.
 func startConsume(t *testing.T, c cluster, name string, args ...string) *consumeProc {
 	t.Helper()
-	args = append([]string{"consume", "--brokers", strings.Join(c.brokers, ","), "--status-interval", "1s"}, args...)
+	args = append([]string{"consume", "--brokers", strings.Join(c.brokers, ","), "--status-interval", "1s", "--http", ""}, args...)
 	p := &consumeProc{cmd: exec.Command(bin(t, "cartwatch"), args...), stderr: &syncBuf{}, done: make(chan error, 1), name: name}
 	p.cmd.Stderr = p.stderr
 	p.cmd.Stdout = p.stderr

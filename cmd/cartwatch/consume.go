@@ -7,12 +7,15 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"net"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/cartwatch/cartwatch/core"
 	"github.com/cartwatch/cartwatch/kafka"
+	"github.com/cartwatch/cartwatch/metrics"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -40,6 +43,7 @@ type consumeFlags struct {
 	maxFuture      time.Duration
 	status         time.Duration
 	untilEnd       bool
+	http           string
 }
 
 // consumeFlagGroups orders the flags in the help and in README.md's table
@@ -50,6 +54,7 @@ var consumeFlagGroups = []flagGroup{
 	{"detection", []string{"ttl", "lateness", "extend-on-activity", "max-future"}},
 	{"output", []string{"status-interval"}},
 	{"parallelism (never changes the output)", []string{"shards", "parsers"}},
+	{"observability", []string{"http"}},
 }
 
 // consumeArgs are the placeholders of consume's flag values in the help,
@@ -57,7 +62,7 @@ var consumeFlagGroups = []flagGroup{
 var consumeArgs = map[string]string{
 	"brokers": "ADDRS", "timeout": "DURATION", "topic": "TOPIC", "group": "NAME", "alerts-topic": "TOPIC",
 	"dlq-topic": "TOPIC", "spending-topic": "TOPIC", "replication-factor": "N", "clock": "event|wall",
-	"idle-timeout": "DURATION", "commit-interval": "DURATION", "status-interval": "DURATION",
+	"idle-timeout": "DURATION", "commit-interval": "DURATION", "status-interval": "DURATION", "http": "ADDR",
 }
 
 // Limits of consume's durations.
@@ -93,6 +98,7 @@ func newConsumeFlagSet(f *consumeFlags) *flag.FlagSet {
 	fs.DurationVar(&f.status, "status-interval", 5*time.Second, "a status line on stderr this often (records/s, alerts, malformed, lag); 0: none")
 	fs.IntVar(&f.opt.Shards, "shards", 0, fmt.Sprintf("session table shards, one goroutine each, 1 to %d (0: GOMAXPROCS)", core.MaxShards))
 	fs.IntVar(&f.opt.Parsers, "parsers", 0, fmt.Sprintf("decoding goroutines, 1 to %d (0: GOMAXPROCS)", core.MaxParsers))
+	fs.StringVar(&f.http, "http", defaultHTTP, httpUsage+"; \"\": none")
 	return fs
 }
 
@@ -231,10 +237,25 @@ func (l *logger) Logf(format string, a ...any) { l.Log(fmt.Sprintf(format, a...)
 // a failure.
 func consumeCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	f, err := parseConsumeFlags(args)
+	var ln net.Listener
+	if err == nil && f.http != "" {
+		ln, err = listenHTTP(f.http)
+	}
 	if code, done := usageExit("consume", err, stdout, stderr, printConsumeHelp); done {
 		return code
 	}
 	log := &logger{w: stderr}
+	var met *metrics.Metrics
+	var late lateSources
+	if ln != nil {
+		// Served from the start (the process is up before a broker is
+		// reached); the figures come as their sources start.
+		f.opt.Live = new(core.Live)
+		met = metrics.New(metrics.Sources{Live: f.opt.Live, Consumer: &late.cons, Sink: &late.sink})
+		srv := serveHTTP(ln, newMux(met, nil))
+		defer srv.stop()
+		log.Logf("serving /metrics on http://%s", ln.Addr())
+	}
 	fail := func(err error) int {
 		log.Log(err.Error())
 		return exitError
@@ -305,10 +326,12 @@ func consumeCmd(ctx context.Context, args []string, stdout, stderr io.Writer) in
 		return fail(err)
 	}
 	cons.Start(ccl)
+	late.cons.p.Store(cons)
+	late.sink.p.Store(sink)
 	log.Logf("consuming %s in group %s at %s; alerts to %s, malformed messages to %s", f.topic, f.group,
 		strings.Join(seeds, ","), f.alertsTopic, f.dlqTopic)
 
-	f.opt.Sink = &rejectNote{Sink: sink, log: log, dlq: f.dlqTopic}
+	f.opt.Sink = &rejectNote{Sink: sink, log: log, dlq: f.dlqTopic, met: met}
 	f.opt.Checkpoint = cons
 	f.opt.Spending = f.spendingTopic != ""
 
@@ -442,6 +465,48 @@ type rejectNote struct {
 	log  *logger
 	dlq  string
 	seen int
+	met  *metrics.Metrics // nil without --http
+}
+
+// Alert produces a and records its latency: the wall clock now minus its
+// deadline read as a wall-clock time. That is the alert's delay for live
+// traffic (event times near the wall clock, or --clock wall); for a replay
+// of old events it is their age, past the last bucket.
+func (n *rejectNote) Alert(a *core.Alert) error {
+	if err := n.Sink.Alert(a); err != nil {
+		return err
+	}
+	if n.met != nil {
+		n.met.ObserveAlertLatency(time.Since(time.Unix(a.AbandonedAt, 0)))
+	}
+	return nil
+}
+
+// lateSources are consume's metric sources, which come after its server
+// starts: until then they read as zero.
+type lateSources struct {
+	cons lateConsumer
+	sink lateSink
+}
+
+type lateConsumer struct {
+	p atomic.Pointer[kafka.Consumer]
+}
+
+func (l *lateConsumer) Stats() kafka.ConsumerStats {
+	if c := l.p.Load(); c != nil {
+		return c.Stats()
+	}
+	return kafka.ConsumerStats{}
+}
+
+type lateSink struct{ p atomic.Pointer[kafka.Sink] }
+
+func (l *lateSink) Counts() kafka.SinkCounts {
+	if s := l.p.Load(); s != nil {
+		return s.Counts()
+	}
+	return kafka.SinkCounts{}
 }
 
 func (n *rejectNote) Reject(r *core.Reject) error {

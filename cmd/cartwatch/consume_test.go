@@ -45,7 +45,7 @@ func startConsumeCmd(t *testing.T, args ...string) (stderr *lockedBuf, stop func
 	stderr = &lockedBuf{}
 	var stdout lockedBuf
 	code := make(chan int, 1)
-	go func() { code <- run(ctx, append([]string{"consume"}, args...), &stdout, stderr) }()
+	go func() { code <- run(ctx, append([]string{"consume", "--http", ""}, args...), &stdout, stderr) }()
 	var once sync.Once
 	var c int
 	stop = func() int {
@@ -100,6 +100,8 @@ func TestConsumeFlags(t *testing.T) {
 		{"--frobnicate", []string{"--frobnicate"}},
 		{"--idle-timeout", []string{"--idle-timeout", "ten"}},
 		{"unexpected argument", []string{"file.csv"}},
+		{"--http", []string{"--http", "localhost"}},
+		{"the port is busy", []string{"--http", busyPort(t)}},
 	}
 	for _, b := range bad {
 		code, stdout, stderr := runArgs(append([]string{"consume"}, b.args...)...)

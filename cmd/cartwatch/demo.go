@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -16,6 +17,7 @@ import (
 	"github.com/cartwatch/cartwatch/core"
 	"github.com/cartwatch/cartwatch/kafka"
 	"github.com/cartwatch/cartwatch/loadgen"
+	"github.com/cartwatch/cartwatch/metrics"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -40,6 +42,7 @@ type demoFlags struct {
 	duration   time.Duration
 	ttl        time.Duration
 	partitions int
+	http       string
 }
 
 // demoFlagGroups orders the flags in the help and in README.md's table
@@ -49,6 +52,7 @@ var demoFlagGroups = []flagGroup{
 	{"pace", []string{"speedup", "duration"}},
 	{"detection", []string{"ttl"}},
 	{"Kafka (in process)", []string{"partitions"}},
+	{"observability", []string{"http"}},
 }
 
 // The demo's setting.
@@ -86,6 +90,7 @@ func newDemoFlagSet(f *demoFlags) *flag.FlagSet {
 		demoSpeedupFile, demoSpeedupDay))
 	fs.DurationVar(&f.duration, "duration", 0, "stop after `DURATION`, with the summary so far; 0: when the input is played and every cart has fallen due")
 	fs.DurationVar(&f.ttl, "ttl", demoDefaultTT, "a cart is abandoned this long after its last cart event (run's default is 30m; the sample is one hour, and with 30m most of its carts would only fall due at its end)")
+	fs.StringVar(&f.http, "http", defaultHTTP, httpUsage+"; \"\": none")
 	fs.IntVar(&f.partitions, "partitions", 4, fmt.Sprintf("`N` partitions of the events topic (and of the topics the alerts go to), 1 to %d", demoMaxParts))
 	return fs
 }
@@ -175,8 +180,15 @@ func findSample(exe string) (string, []string) {
 // demoCmd is `cartwatch demo`.
 func demoCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	f, err := parseDemoFlags(args)
+	var ln net.Listener
+	if err == nil && f.http != "" {
+		ln, err = listenHTTP(f.http)
+	}
 	if code, done := usageExit("demo", err, stdout, stderr, printDemoHelp); done {
 		return code
+	}
+	if ln != nil {
+		defer ln.Close() // until the server owns it
 	}
 	view := newDemoView(stdout, stderr)
 	// fail ends the demo before it runs: a signal then is a stop.
@@ -265,8 +277,17 @@ func demoCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	cons.Start(ccl)
 	stats := newDemoStats()
-	opt := core.Options{TTL: f.ttl, Spending: true, Sink: &demoTee{Sink: sink, stats: stats, dlq: dlq, log: view.Logf},
-		Checkpoint: &demoCheckpoint{cons: cons, stats: stats}}
+	tee := &demoTee{Sink: sink, stats: stats, dlq: dlq, log: view.Logf, clock: feed.clock}
+	opt := core.Options{TTL: f.ttl, Spending: true, Sink: tee, Checkpoint: &demoCheckpoint{cons: cons, stats: stats}}
+	if ln != nil {
+		opt.Live = new(core.Live)
+		tee.met = metrics.New(metrics.Sources{Live: opt.Live, Consumer: cons, Sink: sink})
+		// The dashboard (package dash) is the mux's second argument: its
+		// handler serves d.figures at /.
+		srv := serveHTTP(ln, newMux(tee.met, nil))
+		defer srv.stop()
+		view.Logf("serving /metrics on http://%s", ln.Addr())
+	}
 	// The feed draws the --max-future line (the default, 24h) at the
 	// start, as `cartwatch run` does; the consumer draws it at each
 	// message's arrival (docs/semantics.md, Kafka).
@@ -306,10 +327,6 @@ func demoCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	d := &demoRun{speedup: speedup, feed: feed, src: src, cons: cons, stats: stats,
 		started: started, input: feed.name}
 	view.Start(d.figures)
-
-	// The dashboard of the observability work mounts its http.Handler
-	// here: it serves d.figures (demoFigures, JSON-ready), the snapshot the
-	// terminal view prints each second.
 
 	// Stopping: SIGINT/SIGTERM (ctx), --duration, or a feed that failed.
 	feedCtx, feedCancel := context.WithCancel(context.Background())

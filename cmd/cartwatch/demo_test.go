@@ -82,7 +82,7 @@ func TestDemoMatchesRun(t *testing.T) {
 	in := demoHour(t)
 	var stdout, stderr lockedBuf
 	start := time.Now()
-	code := run(context.Background(), []string{"demo", "--input", in, "--speedup", "100000", "--ttl", "5m", "--partitions", "3"}, &stdout, &stderr)
+	code := run(context.Background(), []string{"demo", "--http", "", "--input", in, "--speedup", "100000", "--ttl", "5m", "--partitions", "3"}, &stdout, &stderr)
 	took := time.Since(start)
 	if code != exitOK {
 		t.Fatalf("demo exit %d, want 0\nstdout:\n%s\nstderr:\n%s", code, stdout.String(), stderr.String())
@@ -121,7 +121,7 @@ func TestDemoMatchesRun(t *testing.T) {
 // and its summary is that of `cartwatch run --synthetic` on the same day.
 func TestDemoSyntheticDay(t *testing.T) {
 	var stdout, stderr lockedBuf
-	if code := run(context.Background(), []string{"demo", "--synthetic", "--speedup", "1000000"}, &stdout, &stderr); code != exitOK {
+	if code := run(context.Background(), []string{"demo", "--http", "", "--synthetic", "--speedup", "1000000"}, &stdout, &stderr); code != exitOK {
 		t.Fatalf("demo exit %d, want 0\n%s", code, stderr.String())
 	}
 	var rout, rerr bytes.Buffer
@@ -173,7 +173,7 @@ func TestDemoStop(t *testing.T) {
 	in := demoHour(t)
 	for _, how := range []string{"signal", "duration"} {
 		t.Run(how, func(t *testing.T) {
-			args := []string{"demo", "--input", in, "--speedup", "1"}
+			args := []string{"demo", "--http", "", "--input", in, "--speedup", "1"}
 			ctx, cancel := context.WithCancelCause(context.Background())
 			defer cancel(nil)
 			if how == "duration" {
@@ -259,10 +259,13 @@ func TestDemoFlags(t *testing.T) {
 	f("--input x.csv and --synthetic", "--input", "x.csv", "--synthetic")
 	f("--nope", "--nope")
 	f(`unexpected argument "x.csv"`, "x.csv")
+	f(`--http "8080": want host:port`, "--http", "8080")
+	busy := busyPort(t)
+	f("--http "+busy+": the port is busy", "--http", busy, "--input", filepath.Join(t.TempDir(), "missing.csv"))
 
 	var stdout, stderr bytes.Buffer
 	missing := filepath.Join(t.TempDir(), "missing.csv")
-	if code := run(context.Background(), []string{"demo", "--input", missing}, &stdout, &stderr); code != exitError ||
+	if code := run(context.Background(), []string{"demo", "--http", "", "--input", missing}, &stdout, &stderr); code != exitError ||
 		!strings.Contains(stderr.String(), missing) || strings.Contains(stderr.String(), "Kafka in process") {
 		t.Errorf("demo --input %s: exit %d, stderr %q; want exit 1 naming the file before any cluster", missing, code, stderr.String())
 	}

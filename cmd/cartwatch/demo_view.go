@@ -15,6 +15,7 @@ import (
 
 	"github.com/cartwatch/cartwatch/core"
 	"github.com/cartwatch/cartwatch/kafka"
+	"github.com/cartwatch/cartwatch/metrics"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
 
@@ -75,8 +76,12 @@ type demoTee struct {
 	stats *demoStats
 	dlq   string
 	log   func(format string, a ...any)
+	clock *replayClock
+	met   *metrics.Metrics // nil without --http
 }
 
+// Alert counts a, produces it, and records its latency: from the moment
+// the replay played its deadline to now.
 func (t *demoTee) Alert(a *core.Alert) error {
 	s := t.stats
 	s.mu.Lock()
@@ -84,7 +89,11 @@ func (t *demoTee) Alert(a *core.Alert) error {
 	s.abValue = addSat(s.abValue, a.ValueCents)
 	s.abUsers[a.UserID] = struct{}{}
 	s.mu.Unlock()
-	return t.Sink.Alert(a)
+	err := t.Sink.Alert(a)
+	if t.met != nil && t.clock.started() {
+		t.met.ObserveAlertLatency(time.Since(t.clock.playAt(a.AbandonedAt)))
+	}
+	return err
 }
 
 func (t *demoTee) Reject(r *core.Reject) error {

@@ -28,6 +28,7 @@ type runFlags struct {
 	tracef    string
 	member    string
 	input     string
+	http      string
 }
 
 // Limits of the command line beyond core.Options' own (core.MaxShards,
@@ -45,13 +46,14 @@ var flagGroups = []flagGroup{
 	{"generator (only with --synthetic)", nil}, // filled from loadgen.Config.AddFlags
 	{"parallelism (never changes the output)", []string{"shards", "parsers", "chunk-size"}},
 	{"profiling", []string{"cpuprofile", "memprofile", "trace"}},
+	{"observability", []string{"http"}},
 }
 
 // argNames are the placeholders of the flags' values in the help.
 var argNames = map[string]string{
 	"ttl": "DURATION", "lateness": "DURATION", "max-future": "DURATION",
 	"at-eof": "abandon|keep", "summary": "text|json", "progress": "auto|on|off",
-	"alerts": "FILE|-", "rejects": "FILE|-", "cpuprofile": "FILE", "memprofile": "FILE", "trace": "FILE",
+	"alerts": "FILE|-", "rejects": "FILE|-", "cpuprofile": "FILE", "memprofile": "FILE", "trace": "FILE", "http": "ADDR",
 	"shards": "N", "parsers": "N", "chunk-size": "BYTES", "member": "NAME",
 	"rows": "N", "scale": "F", "days": "D", "seed": "S", "workers": "N",
 }
@@ -90,6 +92,7 @@ func newRunFlagSet(f *runFlags) *flag.FlagSet {
 	fs.StringVar(&f.cpuprof, "cpuprofile", "", "write a CPU profile to FILE (go tool pprof)")
 	fs.StringVar(&f.memprof, "memprofile", "", "write a heap profile to FILE at the end")
 	fs.StringVar(&f.tracef, "trace", "", "write a runtime execution trace to FILE (go tool trace)")
+	fs.StringVar(&f.http, "http", "", httpUsage+"; off unless given")
 	return fs
 }
 

@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"runtime"
 	"runtime/pprof"
@@ -15,6 +16,7 @@ import (
 	"github.com/cartwatch/cartwatch/core"
 	"github.com/cartwatch/cartwatch/event"
 	"github.com/cartwatch/cartwatch/loadgen"
+	"github.com/cartwatch/cartwatch/metrics"
 )
 
 // usageExit ends a command whose arguments did not parse: for --help its
@@ -41,8 +43,17 @@ func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if err == nil {
 		err = checkPaths(f.input, f.outputs())
 	}
+	var ln net.Listener
+	if err == nil && f.http != "" {
+		ln, err = listenHTTP(f.http)
+	}
 	if code, done := usageExit("run", err, stdout, stderr, printRunHelp); done {
 		return code
+	}
+	if ln != nil {
+		f.opt.Live = new(core.Live)
+		srv := serveHTTP(ln, newMux(metrics.New(metrics.Sources{Live: f.opt.Live}), nil))
+		defer srv.stop()
 	}
 	fail := func(err error) int {
 		fmt.Fprintf(stderr, "cartwatch run: %v\n", err)
