@@ -147,9 +147,12 @@ func BenchmarkEngine(b *testing.B) {
 
 // BenchmarkEngineLive: BenchmarkEngine's block input with Options.Live off
 // and on, on; a goroutine takes a Snapshot every 10 ms (a hundred times
-// the rate of a 1 s scrape). Compare the two with
+// the rate of a 1 s scrape). -count runs every round of live=false before
+// live=true, so a neighbour's load that changes midway shows as a
+// difference; interleave the rounds instead:
 //
-//	go test ./core -run '^$' -bench EngineLive -count 6 > live.txt
+//	go test -c -o core.test ./core
+//	for i in 1 2 3 4 5 6; do ./core.test -test.run '^$' -test.bench EngineLive; done > live.txt
 //	benchstat -col /live live.txt
 func BenchmarkEngineLive(b *testing.B) {
 	const rows = 4_000_000
