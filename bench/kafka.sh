@@ -133,7 +133,7 @@ if [[ " $sections " == *" consume "* ]]; then
     say "round $i ConsumerPerformance: fetch $fetch records/s, overall $all records/s   ($out)"
 
     t0=$(date +%s%N)
-    "$cw" consume --brokers "$bs" --topic "$filled" --group "cw-$i" --alerts-topic "alerts-$i" --until-end \
+    "$cw" consume --http 127.0.0.1:0 --brokers "$bs" --topic "$filled" --group "cw-$i" --alerts-topic "alerts-$i" --until-end \
       --status-interval 0 2>"$work/consume-$i.err"
     t1=$(date +%s%N)
     r=$(grep -o '[0-9,]* records/s from the first record' "$work/consume-$i.err" | grep -o '^[0-9,]*' | num)
@@ -158,7 +158,7 @@ if [[ " $sections " == *" e2e "* ]]; then
   mktopic e2e-events
   mktopic e2e-alerts
   rows=$((rate * e2e_seconds))
-  "$cw" consume --brokers "$bs" --topic e2e-events --group e2e --alerts-topic e2e-alerts --clock wall --ttl 1s \
+  "$cw" consume --http 127.0.0.1:0 --brokers "$bs" --topic e2e-events --group e2e --alerts-topic e2e-alerts --clock wall --ttl 1s \
     --status-interval 10s 2>"$work/e2e-consume.err" &
   cpid=$!
   pids+=("$cpid")
