@@ -12,9 +12,11 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/cartwatch/cartwatch/core"
+	"github.com/cartwatch/cartwatch/dash"
 	"github.com/cartwatch/cartwatch/kafka"
 	"github.com/cartwatch/cartwatch/loadgen"
 	"github.com/cartwatch/cartwatch/metrics"
@@ -279,14 +281,19 @@ func demoCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	stats := newDemoStats()
 	tee := &demoTee{Sink: sink, stats: stats, dlq: dlq, log: view.Logf, clock: feed.clock}
 	opt := core.Options{TTL: f.ttl, Spending: true, Sink: tee, Checkpoint: &demoCheckpoint{cons: cons, stats: stats}}
+	var cur atomic.Pointer[demoRun] // the run, for the dashboard
+	var board *dash.Server
 	if ln != nil {
 		opt.Live = new(core.Live)
 		tee.met = metrics.New(metrics.Sources{Live: opt.Live, Consumer: cons, Sink: sink})
-		// The dashboard (package dash) is the mux's second argument: its
-		// handler serves d.figures at /.
-		srv := serveHTTP(ln, newMux(tee.met, nil))
+		// The dashboard (package dash) at /: the figures of the terminal
+		// (d.figures, once d exists).
+		board = newDemoBoard(&cur)
+		srv := serveHTTP(ln, newMux(tee.met, board))
 		defer srv.stop()
+		defer board.Close() // before the server's stop: the streams end
 		view.Logf("serving /metrics on http://%s", ln.Addr())
+		view.Logf("dashboard: http://%s/", ln.Addr())
 	}
 	// The feed draws the --max-future line (the default, 24h) at the
 	// start, as `cartwatch run` does; the consumer draws it at each
@@ -327,6 +334,7 @@ func demoCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	d := &demoRun{speedup: speedup, feed: feed, src: src, cons: cons, stats: stats,
 		started: started, input: feed.name}
 	view.Start(d.figures)
+	cur.Store(d)
 
 	// Stopping: SIGINT/SIGTERM (ctx), --duration, or a feed that failed.
 	feedCtx, feedCancel := context.WithCancel(context.Background())
@@ -396,6 +404,9 @@ func demoCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	stats.waitRead(sink.Counts().Alerts, 2*time.Second)
 	view.Stop()
+	if board != nil {
+		board.Stop() // the page shows the final figures, stopped
+	}
 
 	early := src.early()
 	ferr := feed.err()

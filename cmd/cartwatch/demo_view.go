@@ -205,7 +205,7 @@ func (s *demoStats) waitRead(n int64, d time.Duration) {
 }
 
 // demoFigures is one look at the demo: what the view prints each second,
-// and what the dashboard of the observability work will serve (as JSON).
+// and what the dashboard shows (dashFigures, demo_dash.go).
 type demoFigures struct {
 	Input           string         `json:"input"`
 	Speedup         float64        `json:"speedup"`
@@ -223,10 +223,13 @@ type demoFigures struct {
 	TopSpenders     []core.Spender `json:"top_spenders"`
 	AlertsRead      int64          `json:"alerts_read_back"`
 	LatestAlerts    []demoAlert    `json:"latest_alerts"`
+	LatencyCount    int64          `json:"alert_latency_count"` // alerts timed
 	LatencyP50      time.Duration  `json:"alert_latency_p50_ns"`
+	LatencyP90      time.Duration  `json:"alert_latency_p90_ns"`
 	LatencyP99      time.Duration  `json:"alert_latency_p99_ns"`
 	LatencyMax      time.Duration  `json:"alert_latency_max_ns"`
 	Partitions      []int32        `json:"partitions"`
+	Lag             int64          `json:"consumer_lag"` // records not yet consumed; -1: unknown
 }
 
 // demoRun is what demoRun.figures reads.
@@ -258,7 +261,7 @@ func (d *demoRun) figures() demoFigures {
 	now := time.Now()
 	st := d.cons.Stats()
 	fig := demoFigures{Input: d.input, Speedup: d.speedup, Elapsed: now.Sub(d.started), Consumed: st.Records,
-		Partitions: st.Partitions}
+		Partitions: st.Partitions, Lag: st.Lag}
 	d.mu.Lock()
 	if d.rate.lastAt.IsZero() {
 		d.rate.lastAt = d.started
@@ -302,8 +305,9 @@ func (d *demoRun) figures() demoFigures {
 	fig.TopSpenders = topSpenders(s.spent, 5)
 	fig.AlertsRead = s.read
 	fig.LatestAlerts = slices.Clone(s.latest)
-	if s.latency.Count() > 0 {
-		fig.LatencyP50, fig.LatencyP99, fig.LatencyMax = s.latency.Quantile(0.5), s.latency.Quantile(0.99), s.latency.Max()
+	if fig.LatencyCount = s.latency.Count(); fig.LatencyCount > 0 {
+		fig.LatencyP50, fig.LatencyP90, fig.LatencyP99, fig.LatencyMax = s.latency.Quantile(0.5), s.latency.Quantile(0.9),
+			s.latency.Quantile(0.99), s.latency.Max()
 	}
 	s.mu.Unlock()
 	return fig
