@@ -131,22 +131,28 @@ func (s *Server) run() {
 			return
 		case <-t.C:
 		}
-		s.mu.Lock()
-		n := len(s.viewers)
-		s.mu.Unlock()
-		if n == 0 {
-			continue
-		}
-		f := s.take(false)
-		s.mu.Lock()
-		if !s.stopped {
-			s.last = f
-			for v := range s.viewers {
-				send(v, f)
-			}
-		}
-		s.mu.Unlock()
+		s.tick1()
 	}
+}
+
+// tick1 is one tick: the figures, taken once if anyone watches, to every
+// viewer.
+func (s *Server) tick1() {
+	s.mu.Lock()
+	n := len(s.viewers)
+	s.mu.Unlock()
+	if n == 0 {
+		return
+	}
+	f := s.take(false)
+	s.mu.Lock()
+	if !s.stopped {
+		s.last = f
+		for v := range s.viewers {
+			send(v, f)
+		}
+	}
+	s.mu.Unlock()
 }
 
 // send hands f to a viewer without waiting: a viewer still writing the
