@@ -15,7 +15,6 @@ import (
 
 	"github.com/cartwatch/cartwatch/dash"
 	"github.com/cartwatch/cartwatch/internal/browser"
-	"github.com/cartwatch/cartwatch/internal/testrows"
 	"github.com/chromedp/chromedp"
 )
 
@@ -130,7 +129,7 @@ func TestDemoDashboardStream(t *testing.T) {
 // Chromium: the figures update without a reload, and when the demo ends
 // the page says the processor has stopped, with its last figures.
 //
-// CARTWATCH_SCREENSHOT=FILE plays the real sample instead, at a pace a
+// CARTWATCH_SCREENSHOT=FILE plays the synthetic day instead, at a pace a
 // viewer would watch, and writes a screenshot of the page to FILE while it
 // runs (results/dashboard.png, shown in README.md):
 //
@@ -140,8 +139,9 @@ func TestDemoDashboardBrowser(t *testing.T) {
 	ctx := browser.New(t, 1280, 1000)
 	args := []string{"--input", demoHour(t), "--speedup", "600", "--ttl", "5m"}
 	if shot != "" {
-		testrows.OpenSample(t).Close()
-		args = []string{"--input", testrows.SamplePath, "--speedup", "120", "--duration", "40s"}
+		// loadgen's made-up day, not the real sample: no row of the sample
+		// goes into the repository, not even as a picture.
+		args = []string{"--synthetic", "--speedup", "1440", "--duration", "45s"}
 	}
 	addr, _, stderr, wait := startDemo(t, args...)
 	if err := chromedp.Do(ctx, chromedp.Navigate("http://"+addr+"/")); err != nil {
