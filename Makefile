@@ -2,7 +2,7 @@
 GO       ?= go
 BIN      := bin
 # Concurrent packages (and the wheel, which the shards drive): tested under the race detector.
-RACE_PKGS := ./core/... ./cmd/... ./wheel/... ./loadgen/... ./kafka/...
+RACE_PKGS := ./core/... ./cmd/... ./wheel/... ./loadgen/... ./kafka/... ./dash/...
 # kafkatest/ runs (with -race) in test-kafka, which starts the brokers it needs;
 # without them it fails under CI=true, so test-unit leaves it out.
 UNIT_PKGS = $$($(GO) list ./... | grep -v '/kafkatest$$')

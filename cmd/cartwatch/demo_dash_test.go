@@ -87,7 +87,9 @@ func TestDemoDashboardStream(t *testing.T) {
 			figs = append(figs, f)
 		}
 		if stopped {
-			l, err = r.ReadString('\n')
+			if l, err = r.ReadString('\n'); err != nil {
+				t.Fatalf("the stopped event has no data: %v", err)
+			}
 			var f dash.Figures
 			if err := json.Unmarshal([]byte(strings.TrimPrefix(l, "data: ")), &f); err != nil {
 				t.Fatalf("the stopped event's data %q: %v", l, err)
