@@ -61,7 +61,8 @@ func (e *engine) routeEvent(b *batch, ev *event.Event, m int64, line int64) {
 	if ev.Type == event.EventCart || ev.Type == event.EventPurchase {
 		r.xt |= uint32(len(b.payloads[i])) << 2
 		b.payloads[i] = append(b.payloads[i], payload{ProductID: ev.ProductID, CategoryID: ev.CategoryID,
-			PriceCents: ev.PriceCents, SessionLen: ev.SessionLen, Session: ev.Session})
+			PriceCents: ev.PriceCents, SessionLen: ev.SessionLen, Session: ev.Session,
+			CategoryLen: ev.CategoryLen, Category: ev.Category})
 	}
 	b.routed[i] = append(b.routed[i], r)
 }

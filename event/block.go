@@ -27,8 +27,10 @@ type BlockRest struct {
 	ProductID  uint64
 	CategoryID uint64
 	PriceCents int64
-	SessionLen uint8
-	Session    [SessionMax]byte
+	SessionLen  uint8
+	Session     [SessionMax]byte
+	CategoryLen uint8 // the top-level category, as Event has it
+	Category    [CategoryMax]byte
 }
 
 // Len returns the number of rows in b.
@@ -39,15 +41,16 @@ func (b *Block) Reset() {
 	b.Time, b.Type, b.UserID, b.Rest = b.Time[:0], b.Type[:0], b.UserID[:0], b.Rest[:0]
 }
 
-// Append adds ev as b's last row. A view's product, category, price and
-// session are not kept: no rule reads them.
+// Append adds ev as b's last row. A view's product, category, price,
+// session and top-level category are not kept: no rule reads them.
 func (b *Block) Append(ev *Event) {
 	b.Time = append(b.Time, ev.Time)
 	b.Type = append(b.Type, ev.Type)
 	b.UserID = append(b.UserID, ev.UserID)
 	if ev.Type != EventView {
 		b.Rest = append(b.Rest, BlockRest{ProductID: ev.ProductID, CategoryID: ev.CategoryID,
-			PriceCents: ev.PriceCents, SessionLen: ev.SessionLen, Session: ev.Session})
+			PriceCents: ev.PriceCents, SessionLen: ev.SessionLen, Session: ev.Session,
+			CategoryLen: ev.CategoryLen, Category: ev.Category})
 	}
 }
 
@@ -59,7 +62,8 @@ func (b *Block) AppendEvents(evs []Event) {
 }
 
 // AppendTo appends b's rows to dst as Events and returns it; a view has
-// zero product, category, price and session (Append did not keep them).
+// zero product, category, price, session and top-level category (Append
+// did not keep them).
 func (b *Block) AppendTo(dst []Event) ([]Event, error) {
 	if err := b.Check(); err != nil {
 		return dst, err
@@ -75,6 +79,7 @@ func (b *Block) AppendTo(dst []Event) ([]Event, error) {
 			k++
 			ev.ProductID, ev.CategoryID, ev.PriceCents = r.ProductID, r.CategoryID, r.PriceCents
 			ev.SessionLen, ev.Session = r.SessionLen, r.Session
+			ev.CategoryLen, ev.Category = r.CategoryLen, r.Category
 		}
 		dst = append(dst, ev)
 	}

@@ -35,7 +35,8 @@ import (
 //     stored when it is a valid uint64, else 0;
 //   - category_code, brand and user_session are free text (user_session is
 //     stored up to SessionMax bytes; longer ones are truncated and counted in
-//     Parser.Truncated).
+//     Parser.Truncated; of category_code, the part before its first '.' is
+//     stored up to event.CategoryMax bytes, event.Event.SetCategory).
 //
 //   - with Parser.MaxTime set, event_time no later than it (ReasonFuture).
 //
@@ -338,6 +339,7 @@ func (p *Parser) fill(f *[NumFields][]byte, ev *event.Event, full bool) Reason {
 	ev.ProductID = product
 	ev.PriceCents = price
 	ev.CategoryID, _ = parseUint64(f[3])
+	ev.SetCategory(f[4])
 	if !ev.SetSession(f[8]) {
 		p.Truncated++
 	}
@@ -607,9 +609,11 @@ func (p *Parser) fast(buf []byte, ev *event.Event, full bool) (int, bool) {
 		return 0, false
 	}
 	// category_code, brand.
+	code := i
 	if i, ok = textField(buf, i); !ok {
 		return 0, false
 	}
+	codeEnd := i - 1
 	if i, ok = textField(buf, i); !ok {
 		return 0, false
 	}
@@ -638,6 +642,7 @@ func (p *Parser) fast(buf []byte, ev *event.Event, full bool) (int, bool) {
 	}
 	ev.UserID = user
 	ev.ProductID, ev.CategoryID, ev.PriceCents = product, category, price
+	ev.SetCategory(buf[code:codeEnd])
 	session := buf[i:end]
 	if n := len(session); n > 0 && session[n-1] == '\r' {
 		session = session[:n-1]

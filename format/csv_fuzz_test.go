@@ -95,6 +95,8 @@ func refParseRow(line string) (event.Event, bool) {
 		return ev, false
 	}
 	ev.CategoryID, _ = refUint64(rec[3])
+	top, _, _ := strings.Cut(rec[4], ".")
+	ev.CategoryLen = uint8(copy(ev.Category[:], top))
 	if ev.PriceCents, ok = refPrice(rec[6]); !ok {
 		return ev, false
 	}

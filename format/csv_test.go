@@ -31,6 +31,7 @@ func TestParseRowOK(t *testing.T) {
 	cart := event.Event{Time: 1572566414, UserID: 500000001, ProductID: 1234567, CategoryID: 2000000000000000001,
 		PriceCents: 12345, Type: event.EventCart}
 	cart.SetSession([]byte(testrows.Good[8]))
+	cart.SetCategory([]byte(testrows.Good[4]))
 	f(testrows.Row(testrows.Good...), false, cart)
 	f(testrows.Row(testrows.Good...)+"\r", false, cart) // CRLF
 	f(testrows.Row(testrows.Good...), true, cart)
@@ -107,7 +108,9 @@ func TestParseRowOK(t *testing.T) {
 
 	// Quoted fields (RFC 4180).
 	f(`"2019-11-01 00:00:14 UTC","cart","1234567",2000000000000000001,"electronics.gadget","acme","123.45","500000001","`+testrows.Good[8]+`"`, false, cart)
-	f(testrows.With(4, `"a,b ""c"""`), false, cart)
+	quoted := cart
+	quoted.SetCategory([]byte(`a,b "c"`))
+	f(testrows.With(4, `"a,b ""c"""`), false, quoted)
 	f(testrows.With(5, `""`), false, cart)
 	e = cart
 	e.Session = [event.SessionMax]byte{}

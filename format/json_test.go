@@ -37,6 +37,7 @@ func TestParseJSON(t *testing.T) {
 	want := event.Event{Time: 1572566414, Type: event.EventCart, ProductID: 1234567,
 		CategoryID: 2000000000000000001, PriceCents: 12345, UserID: 500000001}
 	want.SetSession([]byte(testrows.Good[8]))
+	want.SetCategory([]byte(testrows.Good[4]))
 	with := func(f func(*event.Event)) event.Event { e := want; f(&e); return e }
 	session := func(e *event.Event, s string) { e.Session = [event.SessionMax]byte{}; e.SetSession([]byte(s)) }
 	const maxU = "18446744073709551615"
@@ -99,7 +100,7 @@ func TestParseJSON(t *testing.T) {
 		{"brand null", goodJSON(5, `null`), want, ReasonOK, ""},
 		{"session number", goodJSON(8, `42`), with(func(e *event.Event) { session(e, "42") }), ReasonOK, ""},
 		{"optional missing", `{"event_time":"2019-11-01 00:00:14 UTC","event_type":"cart","product_id":1234567,"price":123.45,"user_id":500000001}`,
-			with(func(e *event.Event) { e.CategoryID = 0; session(e, "") }), ReasonOK, ""},
+			with(func(e *event.Event) { e.CategoryID = 0; e.SetCategory(nil); session(e, "") }), ReasonOK, ""},
 		{"missing event_time", goodJSON(0, "-"), event.Event{}, ReasonMissingField, "missing field event_time"},
 		{"missing event_type", goodJSON(1, "-"), event.Event{}, ReasonMissingField, "missing field event_type"},
 		{"missing product_id", goodJSON(2, "-"), event.Event{}, ReasonMissingField, "missing field product_id"},

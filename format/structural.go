@@ -310,8 +310,20 @@ func (p *Parser) fastAt(data []byte, mask []uint64, s int, ev *event.Event, full
 			return p.walkAt(data, mask, s, t, ev, full)
 		}
 		c[2] = i + a2
-		c[3] = -1 // not used
 		c[4], c[5], c[6] = base-int(z4), base-int(z5), base-int(z6)
+		// category_code's end: the fourth end from the bottom of c0, or
+		// else the one below z4 in h.
+		c0r2 := c0r & (c0r - 1)
+		if a3 := bits.TrailingZeros64(c0r2 & (c0r2 - 1)); a3 < 64 {
+			c[3] = i + a3
+		} else if z3 := uint(bits.LeadingZeros64(h ^ 1<<((63-z4)&63))); z3 < 64 {
+			c[3] = base - int(z3)
+		} else {
+			return p.walkAt(data, mask, s, t, ev, full)
+		}
+		if c[3] <= c[2] || c[3] >= c[4] {
+			return p.walkAt(data, mask, s, t, ev, full)
+		}
 		return p.finishAt(data, mask, s, t, &c, end, ev, full)
 	}
 	if end-s > p.maxLine() {
@@ -413,8 +425,8 @@ func (p *Parser) walkAt(data []byte, mask []uint64, s int, t int64, ev *event.Ev
 	return p.finishAt(data, mask, s, t, &c, end, ev, full)
 }
 
-// finishAt completes fastAt for any row once its seven field ends c (c[3]
-// is not needed) and its first X byte end are known.
+// finishAt completes fastAt for any row once its seven field ends c and its
+// first X byte end are known.
 func (p *Parser) finishAt(data []byte, mask []uint64, s int, t int64, c *[7]int, end int, ev *event.Event, full bool) (int, bool) {
 	// The line end: '\n', end of data (the sentinel), or '\r' before
 	// either.
@@ -478,6 +490,7 @@ func (p *Parser) finishAt(data []byte, mask []uint64, s int, t int64, c *[7]int,
 	}
 	ev.Time, ev.Type, ev.UserID = t, typ, user
 	ev.ProductID, ev.CategoryID, ev.PriceCents = product, category, price
+	ev.SetCategory(data[c[2]+1 : c[3]])
 	if !ev.SetSession(data[c[6]+1 : sessEnd]) {
 		p.Truncated++
 	}

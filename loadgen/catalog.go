@@ -3,9 +3,12 @@ package loadgen
 import (
 	"fmt"
 	"math"
+	"slices"
 	"sort"
 	"strconv"
 	"unsafe"
+
+	"github.com/cartwatch/cartwatch/event"
 )
 
 // Catalogue parameters (docs/loadgen-model.md explains each choice).
@@ -99,8 +102,33 @@ var _ = [1]int{}[unsafe.Sizeof(product{})-1<<prodShift] // a product is 1<<prodS
 type product struct {
 	id, category uint64
 	priceCents   int64
-	_            [8]byte // two records per cache line
+	top          uint8   // index in tops of its category_code's top level
+	_            [7]byte // two records per cache line
 }
+
+// topCat is a top-level category as event.Event carries it.
+type topCat struct {
+	n uint8
+	b [event.CategoryMax]byte
+}
+
+// tops lists the top levels of codes (tops[0] is the empty one of a
+// category without a code), and codeTop gives each code's index in it.
+var tops, codeTop = func() ([]topCat, []uint8) {
+	ts := []topCat{{}}
+	idx := make([]uint8, len(codes))
+	for k, c := range codes {
+		var t topCat
+		t.n = event.TopCategory(&t.b, []byte(c))
+		i := slices.Index(ts, t)
+		if i < 0 {
+			i = len(ts)
+			ts = append(ts, t)
+		}
+		idx[k] = uint8(i)
+	}
+	return ts, idx
+}()
 
 // priceKnots is the event-weighted inverse CDF of price: the published p50,
 // p90, p99 and max, the zero-price share, and between them the shape of the
@@ -348,6 +376,7 @@ func newCatalogue(seed uint64) *catalogue {
 		b = append(b, ',')
 		if k := catCode[prodCat[i]]; k >= 0 {
 			b = append(b, codes[k]...)
+			p.top = codeTop[k]
 		}
 		b = append(b, ',')
 		b = append(b, brands[prodBrand[i]]...)

@@ -115,6 +115,8 @@ func (g *Generator) merge(dst []event.Event) int {
 				p := &c.prods[x.prod()]
 				e.Time = MonthStart + int64(x.t)
 				e.ProductID, e.CategoryID, e.PriceCents = p.id, p.category, p.priceCents
+				tc := &tops[p.top]
+				e.CategoryLen, e.Category = tc.n, tc.b
 				e.Type = x.typ()
 				if x.sess != noSession {
 					// NOTE: the user_id from the session's line (prefetched)
@@ -205,7 +207,9 @@ func (g *Generator) mergeBlock(dst *event.Block, limit int) int {
 				dst.UserID = append(dst.UserID, uid)
 				if typ != event.EventView {
 					p := &c.prods[x.prod()]
-					r := event.BlockRest{ProductID: p.id, CategoryID: p.category, PriceCents: p.priceCents}
+					tc := &tops[p.top]
+					r := event.BlockRest{ProductID: p.id, CategoryID: p.category, PriceCents: p.priceCents,
+						CategoryLen: tc.n, Category: tc.b}
 					if st != nil {
 						r.Session, r.SessionLen = *st.uuid(), event.SessionMax
 					}

@@ -103,6 +103,7 @@ func parseCSV(t *testing.T, data []byte) []event.Event {
 		c, _ := strconv.ParseInt(frac, 10, 64)
 		e.PriceCents = w*100 + c
 		e.SetSession([]byte(f[8]))
+		e.SetCategory([]byte(f[4]))
 		out = append(out, e)
 	}
 	return out
