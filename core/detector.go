@@ -31,6 +31,7 @@ type cartRec struct {
 	value      int64
 	hash       uint64       // event.HashUser(uid), for the user's record at abandon
 	handle     wheel.Handle // the deadline's timer; 0 = none
+	cat        uint32       // first of its items by category in cats, +1; 0 = none
 	nprod      uint8
 	sessionLen uint8
 	live       bool
@@ -57,18 +58,6 @@ func addCents(a, b int64) int64 {
 	return s
 }
 
-// Counters are the detector's tallies; a shard owns one, the pipeline adds
-// them up.
-type Counters struct {
-	Views, Carts, Purchases, Others int64
-	CartsOpened, Converted          int64
-	Abandoned, AbandonedValue       int64
-	Direct, Late                    int64
-	Spending                        int64
-	AbandoningUsers                 int64
-	OpenCarts                       int64
-}
-
 // partState is a shard's state for one source partition: the partition's
 // users routed to this shard, their open carts and the wheel of their
 // deadlines, and the partition's watermark as this shard has applied it.
@@ -83,6 +72,17 @@ type partState struct {
 	wheel *wheel.Wheel
 	w     int64 // watermark the wheel was last advanced to
 	cnt   Counters
+	// cats holds each open cart's items and value by category, a short
+	// list per cart (cartRec.cat), recycled through catFree like carts.
+	cats    []catEnt
+	catFree []uint32
+}
+
+// catEnt is an open cart's items and value of one category.
+type catEnt struct {
+	next uint32 // the cart's next entry, +1; 0 = last
+	name CategoryName
+	t    Tally
 }
 
 func newPartState(userHint int) partState {
@@ -97,8 +97,9 @@ func newPartState(userHint int) partState {
 // partitions existed; use swaps another partition in, once per batch (one
 // copy of a few words). A file has one partition and never swaps.
 type shard struct {
-	ttl    int64
-	extend bool
+	ttl      int64
+	extend   bool
+	recovery int64 // Options.RecoveryWindow in seconds; 0 = off
 
 	part int32 // the partition in partState
 	partState
@@ -114,8 +115,8 @@ type shard struct {
 	hashes   []uint64 // warm's HashUser of each cart and purchase of the batch, in order
 }
 
-func newShard(ttl int64, extend bool, userHint int) *shard {
-	s := &shard{ttl: ttl, extend: extend, partState: newPartState(userHint), parts: map[int32]*partState{}}
+func newShard(ttl, recovery int64, extend bool, userHint int) *shard {
+	s := &shard{ttl: ttl, recovery: recovery, extend: extend, partState: newPartState(userHint), parts: map[int32]*partState{}}
 	// Later partitions start small and grow: the first one is sized for
 	// the whole input, which is right for a file (one partition).
 	s.userHint = minTableSize
@@ -228,9 +229,18 @@ func (s *shard) abandon(idx uint32, keyR int64, kind uint8, tie uint64) {
 	})
 	s.cnt.Abandoned++
 	s.cnt.AbandonedValue = addCents(s.cnt.AbandonedValue, c.value)
+	s.cnt.ByHour[hourOf(c.last)].add(Tally{c.items, c.value})
+	for k := c.cat; k != 0; {
+		e := &s.cats[k-1]
+		s.cnt.ByCategory.add(&e.name, e.t)
+		k = e.next
+	}
 	s.open.del(c.uid)
 	r := s.users.find(c.uid, c.hash)
 	r.lastAbandoned = c.deadline
+	r.abandonedValue = c.value
+	r.abandonedGap = gap32(c.deadline - c.last)
+	r.flags &^= recRecovered
 	if r.flags&recAbandoner == 0 {
 		r.flags |= recAbandoner
 		s.cnt.AbandoningUsers++
@@ -249,8 +259,46 @@ func (s *shard) allocCart() uint32 {
 }
 
 func (s *shard) freeCart(idx uint32) {
-	s.carts[idx].live = false
+	c := &s.carts[idx]
+	c.live = false
+	for k := c.cat; k != 0; k = s.cats[k-1].next {
+		s.catFree = append(s.catFree, k-1)
+	}
+	c.cat = 0
 	s.free = append(s.free, idx)
+}
+
+// addCat adds a cart event's price to open cart idx's entry for its
+// category, opening one on the cart's first item of that category.
+func (s *shard) addCat(idx uint32, p *payload) {
+	name := CategoryName{p.CategoryLen, p.Category}
+	c := &s.carts[idx]
+	for k := c.cat; k != 0; {
+		e := &s.cats[k-1]
+		if e.name == name {
+			e.t.add(Tally{1, p.PriceCents})
+			return
+		}
+		k = e.next
+	}
+	var k uint32
+	if n := len(s.catFree); n > 0 {
+		k = s.catFree[n-1]
+		s.catFree = s.catFree[:n-1]
+	} else {
+		s.cats = append(s.cats, catEnt{})
+		k = uint32(len(s.cats) - 1)
+	}
+	s.cats[k] = catEnt{next: c.cat, name: name, t: Tally{1, p.PriceCents}}
+	c.cat = k + 1
+}
+
+// gap32 is abandoned_at - last_cart_at for userRec.abandonedGap, clamped
+// to the int32 range (68 years): a delay computed from a clamped gap lands
+// in the same bucket of DelayHistogram as the true one, since the recovery
+// window is at most MaxRecoveryWindow and a negative delay counts as 0.
+func gap32(d int64) int32 {
+	return int32(min(max(d, math.MinInt32), math.MaxInt32))
 }
 
 // setDeadline puts cart idx's deadline on the wheel, or abandons it at once
@@ -336,6 +384,7 @@ func (s *shard) apply(ev *routed, h uint64, pl []payload, w int64, line int64) {
 		}
 		c.session = p.Session
 		c.sessionLen = p.SessionLen
+		s.addCat(idx, p)
 		s.setDeadline(idx, line)
 	case event.EventPurchase:
 		price := pl[ev.x()].PriceCents
@@ -351,15 +400,26 @@ func (s *shard) apply(ev *routed, h uint64, pl []payload, w int64, line int64) {
 		switch {
 		case open:
 			s.open.del(ev.uid)
-			if th := s.carts[idx].handle; th != 0 {
-				s.wheel.Cancel(th)
+			c := &s.carts[idx]
+			if c.handle != 0 {
+				s.wheel.Cancel(c.handle)
 			}
+			s.cnt.Delay.Observe(ev.t - c.last)
 			s.freeCart(idx)
 			s.cnt.Converted++
 		case ev.t < r.lastAbandoned:
 			s.cnt.Late++
 		default:
 			s.cnt.Direct++
+			// A recovery: the first direct purchase within the window
+			// after the user's last reported cart (not late, so
+			// ev.t >= r.lastAbandoned).
+			if r.flags&(recAbandoner|recRecovered) == recAbandoner && ev.t-r.lastAbandoned < s.recovery {
+				r.flags |= recRecovered
+				s.cnt.Recovered++
+				s.cnt.RecoveredValue = addCents(s.cnt.RecoveredValue, r.abandonedValue)
+				s.cnt.Delay.Observe(ev.t - (r.lastAbandoned - int64(r.abandonedGap)))
+			}
 		}
 	default:
 		// Views and other events reach a shard only with

@@ -68,7 +68,11 @@ func checkAgainstRef(t *testing.T, evs []event.Event, opt Options) (string, Summ
 	if opt.TTL != 0 {
 		ttl = int64(opt.TTL / time.Second)
 	}
-	ref := refRun(evs, ttl, int64(opt.Lateness/time.Second), opt.KeepAtEOF, opt.ExtendOnActivity)
+	recovery := int64(24 * 3600)
+	if opt.RecoveryWindow != 0 {
+		recovery = max(int64(opt.RecoveryWindow/time.Second), 0)
+	}
+	ref := refRun(evs, ttl, int64(opt.Lateness/time.Second), opt.KeepAtEOF, opt.ExtendOnActivity, recovery)
 	normalized(&ref.sum)
 	wantAlerts := refAlerts(ref)
 	var first string

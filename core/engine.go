@@ -60,7 +60,7 @@ type batch struct {
 	payloads [][]payload // per shard
 	localMax int64       // max event time in the batch; math.MinInt64 if none
 	lines    int64       // positions (lines, rows) the batch covers
-	cnt      Counters    // Views, Carts, Purchases, Others
+	cnt      Counters    // Views, Carts, Purchases, Others only
 	rows     int64       // valid records
 	bad      int64       // malformed records
 	rejects  []reject
@@ -111,7 +111,11 @@ var ErrNoValidRows = errors.New("no valid row in the input")
 type engine struct {
 	opt      Options
 	ttl, lat int64
+	recovery int64 // seconds; 0 = off
 	nshard   int
+	// rowCnt sums the batches' counts by event type; the merger owns it
+	// until it returns.
+	rowCnt Counters
 	prog     *Progress
 	sink     Sink
 	// spendSink is sink as a SpendSink, with Options.Spending.
@@ -141,7 +145,7 @@ func newEngine(opt Options, prog *Progress) (*engine, error) {
 		prog = new(Progress)
 	}
 	e := &engine{opt: opt, ttl: int64(opt.TTL / time.Second), lat: int64(opt.Lateness / time.Second),
-		nshard: opt.Shards, prog: prog, sink: opt.sink(), maxTime: math.MaxInt64, end: kindEnd}
+		recovery: max(int64(opt.RecoveryWindow/time.Second), 0), nshard: opt.Shards, prog: prog, sink: opt.sink(), maxTime: math.MaxInt64, end: kindEnd}
 	if ss, ok := e.sink.(SpendSink); ok && opt.Spending {
 		e.spendSink = ss
 	}
@@ -170,7 +174,7 @@ func newEngine(opt Options, prog *Progress) (*engine, error) {
 			e.toShard = append(e.toShard, newRing(npool+1))
 		}
 		e.done[i] = make(chan *batch, npool+1)
-		e.shards[i] = newShard(e.ttl, opt.ExtendOnActivity, max(1<<16, int(opt.ExpectedRows/rowsPerUser)/e.nshard))
+		e.shards[i] = newShard(e.ttl, e.recovery, opt.ExtendOnActivity, max(1<<16, int(opt.ExpectedRows/rowsPerUser)/e.nshard))
 		e.shards[i].spending = opt.Spending
 	}
 	if opt.Live != nil {
@@ -598,10 +602,7 @@ func (e *engine) merge(stop context.CancelCauseFunc) (Summary, error) {
 		if b.err != nil {
 			fail(b.err)
 		}
-		sum.Views += b.cnt.Views
-		sum.Carts += b.cnt.Carts
-		sum.Purchases += b.cnt.Purchases
-		sum.OtherEvents += b.cnt.Others
+		e.rowCnt.Add(&b.cnt)
 		sum.Events += b.rows
 		sum.Malformed += b.bad
 		e.prog.Rows.Add(b.lines)
@@ -687,21 +688,13 @@ func (e *engine) spendOut(b *batch, fail func(error)) {
 	}
 }
 
-// total adds the shards' tallies to sum.
+// total adds the merger's row counts and the shards' tallies to sum.
 func (e *engine) total(sum *Summary) {
+	cnt := e.rowCnt
 	for _, s := range e.shards {
-		s.eachPart(func(ps *partState) {
-			sum.CartsOpened += ps.cnt.CartsOpened
-			sum.Converted += ps.cnt.Converted
-			sum.Abandoned += ps.cnt.Abandoned
-			sum.AbandonedValueCents = addCents(sum.AbandonedValueCents, ps.cnt.AbandonedValue)
-			sum.DirectPurchases += ps.cnt.Direct
-			sum.LatePurchases += ps.cnt.Late
-			sum.SpendingCents = addCents(sum.SpendingCents, ps.cnt.Spending)
-			sum.UniqueAbandoningUsers += ps.cnt.AbandoningUsers
-			sum.OpenCarts += ps.cnt.OpenCarts
-		})
+		s.eachPart(func(ps *partState) { cnt.Add(&ps.cnt) })
 	}
+	sum.setCounters(&cnt)
 	top := make([]Spender, 0, 6)
 	for _, s := range e.shards {
 		top = s.topSpenders(top, 5)

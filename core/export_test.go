@@ -74,7 +74,7 @@ func ShardReplay(blocks []event.Block, opt Options) (func() int64, error) {
 		batches = append(batches, b)
 	}
 	return func() int64 {
-		s := newShard(e.ttl, opt.ExtendOnActivity, max(1<<16, int(opt.ExpectedRows/rowsPerUser)))
+		s := newShard(e.ttl, e.recovery, opt.ExtendOnActivity, max(1<<16, int(opt.ExpectedRows/rowsPerUser)))
 		e.shards[0] = s
 		for _, b := range batches {
 			e.applyBatch(s, b, 0)

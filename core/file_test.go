@@ -84,6 +84,8 @@ func simpleParse(t testing.TB, data []byte) ([]event.Event, int) {
 			e.Type = event.EventPurchase
 		}
 		e.SetSession([]byte(rec[8]))
+		top, _, _ := strings.Cut(rec[4], ".")
+		e.CategoryLen = uint8(copy(e.Category[:], top))
 		evs = append(evs, e)
 	}
 	return evs, bad
@@ -113,7 +115,7 @@ func TestSampleAgainstSimple(t *testing.T) {
 	}
 	for _, ttl := range []time.Duration{5 * time.Minute, 30 * time.Minute} {
 		for _, extend := range []bool{false, true} {
-			ref := refRun(evs, int64(ttl/time.Second), 0, false, extend)
+			ref := refRun(evs, int64(ttl/time.Second), 0, false, extend, 24*3600)
 			normalized(&ref.sum)
 			want := refAlerts(ref)
 			for _, shards := range []int{1, 2, 8} {

@@ -79,7 +79,7 @@ func TestSumsPinnedAtPriceLimit(t *testing.T) {
 	if preload {
 		n = 1002
 	}
-	s := newShard(300, false, 1<<10)
+	s := newShard(300, 0, false, 1<<10)
 	pl := []payload{{ProductID: 1, PriceCents: format.MaxPriceCents}}
 	cart := routed{t: 0, uid: 1, xt: uint32(event.EventCart)}
 	buy := routed{t: 0, uid: 2, xt: uint32(event.EventPurchase)}

@@ -14,6 +14,10 @@ type Options struct {
 	Lateness         time.Duration // allowed lateness; default 0
 	KeepAtEOF        bool          // --at-eof keep: leave open carts open at the end
 	ExtendOnActivity bool          // any event of a user with an open cart moves its deadline
+	// RecoveryWindow: a direct purchase this long after a user's last
+	// abandoned cart recovers it (docs/semantics.md, rule 9). Default 24h;
+	// negative: off; at most MaxRecoveryWindow.
+	RecoveryWindow time.Duration
 
 	// MaxFuture: a record whose event time is later than the wall clock at
 	// the start of the run plus MaxFuture is malformed (format.ReasonFuture)
@@ -74,6 +78,11 @@ const (
 	MaxBatchEvents = 1 << 28
 )
 
+// MaxRecoveryWindow bounds Options.RecoveryWindow: a year is longer than any
+// shop's second thought, and the bound keeps a recovery's delay exact in the
+// user record's 32-bit gap (gap32).
+const MaxRecoveryWindow = 365 * 24 * time.Hour
+
 // MaxRejectLog is how many malformed rows the RejectLog shorthand describes.
 const MaxRejectLog = 10
 
@@ -110,6 +119,12 @@ func (o *Options) ensureDefaults() error {
 	}
 	if o.Lateness < 0 || o.Lateness%time.Second != 0 {
 		return bad("lateness", o.Lateness, "want a non-negative whole number of seconds")
+	}
+	if o.RecoveryWindow == 0 {
+		o.RecoveryWindow = 24 * time.Hour
+	}
+	if o.RecoveryWindow > MaxRecoveryWindow || o.RecoveryWindow%time.Second != 0 {
+		return bad("recovery-window", o.RecoveryWindow, "want a whole number of seconds up to 8760h (0: off)")
 	}
 	if o.MaxFuture == 0 {
 		o.MaxFuture = 24 * time.Hour

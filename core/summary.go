@@ -1,12 +1,15 @@
 package core
 
 import (
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"io"
 	"math"
 	"strconv"
+	"slices"
 	"strings"
+	"time"
 )
 
 // Summary is the result of a run. Field names follow the --summary json keys.
@@ -27,6 +30,13 @@ type Summary struct {
 	UniqueAbandoningUsers int64     `json:"unique_abandoning_users"`
 	TopSpenders           []Spender `json:"top_spenders"`
 	OpenCarts             int64     `json:"open_carts"`
+	// The shop figures (docs/semantics.md, rules 9 to 11).
+	RecoveredCarts      int64            `json:"recovered_carts"`
+	RecoveredValueCents int64            `json:"recovered_value_cents"`
+	CartToPurchase      Delays           `json:"cart_to_purchase"`
+	TTLAdvisor          []TTLShare       `json:"ttl_advisor"`
+	AbandonedByCategory []CategoryFigure `json:"abandoned_by_category"`
+	AbandonedByHour     []HourFigure     `json:"abandoned_by_hour"`
 	ElapsedSeconds        float64   `json:"elapsed_seconds"`
 	EventsPerSecond       float64   `json:"events_per_second"`
 	// Interrupted: the run was stopped (its context ended) before the end
@@ -35,11 +45,129 @@ type Summary struct {
 	Interrupted bool `json:"interrupted,omitempty"`
 }
 
+// Delays is the cart-to-purchase delay of the converted and recovered
+// carts (rule 10): their number, approximate quantiles and the histogram.
+type Delays struct {
+	Carts      int64         `json:"carts"`
+	P50Seconds int64         `json:"p50_seconds"`
+	P90Seconds int64         `json:"p90_seconds"`
+	P99Seconds int64         `json:"p99_seconds"`
+	Buckets    []DelayBucket `json:"buckets"`
+}
+
+// DelayBucket is one bucket of Delays: the carts whose delay d is
+// FromSeconds <= d < ToSeconds (no upper bound when ToSeconds is 0).
+type DelayBucket struct {
+	FromSeconds int64 `json:"from_seconds"`
+	ToSeconds   int64 `json:"to_seconds,omitempty"`
+	Carts       int64 `json:"carts"`
+}
+
+// TTLShare is one line of the TTL advisor: of the converted and recovered
+// carts, Caught had a delay below TTLSeconds (a TTL that long would have
+// seen their purchase in time); Share is Caught over all of them (0 when
+// there are none).
+type TTLShare struct {
+	TTLSeconds int64   `json:"ttl_seconds"`
+	Caught     int64   `json:"caught"`
+	Share      float64 `json:"share"`
+}
+
+// CategoryFigure is the abandoned items and value of one top-level category
+// (rule 11); "unknown" holds the items without a category_code, "other"
+// those of the categories after the first MaxCategories.
+type CategoryFigure struct {
+	Category   string `json:"category"`
+	Items      int64  `json:"items"`
+	ValueCents int64  `json:"value_cents"`
+}
+
+// HourFigure is the abandoned carts' items and value of one UTC hour of
+// day (of their last cart event).
+type HourFigure struct {
+	Hour       int   `json:"hour"`
+	Items      int64 `json:"items"`
+	ValueCents int64 `json:"value_cents"`
+}
+
+// setCounters sets the figures of s that come from the tallies c.
+func (s *Summary) setCounters(c *Counters) {
+	s.Views, s.Carts, s.Purchases, s.OtherEvents = c.Views, c.Carts, c.Purchases, c.Others
+	s.CartsOpened, s.Converted = c.CartsOpened, c.Converted
+	s.Abandoned, s.AbandonedValueCents = c.Abandoned, c.AbandonedValue
+	s.DirectPurchases, s.LatePurchases = c.Direct, c.Late
+	s.SpendingCents, s.UniqueAbandoningUsers, s.OpenCarts = c.Spending, c.AbandoningUsers, c.OpenCarts
+	s.RecoveredCarts, s.RecoveredValueCents = c.Recovered, c.RecoveredValue
+	s.setDelays(&c.Delay)
+	s.AbandonedByCategory = s.AbandonedByCategory[:0]
+	for i := range c.ByCategory.N {
+		t := c.ByCategory.Tallies[i]
+		s.AbandonedByCategory = append(s.AbandonedByCategory,
+			CategoryFigure{string(c.ByCategory.Names[i].bytes()), t.Items, t.Value})
+	}
+	for _, x := range []struct {
+		name string
+		t    Tally
+	}{{"unknown", c.ByCategory.Unknown}, {"other", c.ByCategory.Other}} {
+		if x.t.Items > 0 {
+			s.AbandonedByCategory = append(s.AbandonedByCategory, CategoryFigure{x.name, x.t.Items, x.t.Value})
+		}
+	}
+	// The most value first (ties: most items, then by name).
+	slices.SortStableFunc(s.AbandonedByCategory, func(a, b CategoryFigure) int {
+		if c := cmp.Compare(b.ValueCents, a.ValueCents); c != 0 {
+			return c
+		}
+		return cmp.Compare(b.Items, a.Items)
+	})
+	s.AbandonedByHour = make([]HourFigure, 24)
+	for h, t := range c.ByHour {
+		s.AbandonedByHour[h] = HourFigure{h, t.Items, t.Value}
+	}
+}
+
+// setDelays sets CartToPurchase and TTLAdvisor from the histogram h.
+func (s *Summary) setDelays(h *DelayHistogram) {
+	n := h.Total()
+	s.CartToPurchase = Delays{Carts: n, P50Seconds: h.Quantile(0.5), P90Seconds: h.Quantile(0.9),
+		P99Seconds: h.Quantile(0.99), Buckets: make([]DelayBucket, NumDelayBuckets)}
+	var from int64
+	for i, c := range h.Counts {
+		b := DelayBucket{FromSeconds: from, Carts: c}
+		if i < len(DelayEdges) {
+			b.ToSeconds = DelayEdges[i]
+			from = DelayEdges[i]
+		}
+		s.CartToPurchase.Buckets[i] = b
+	}
+	s.TTLAdvisor = make([]TTLShare, len(AdvisorTTLs))
+	for i, ttl := range AdvisorTTLs {
+		caught := h.Below(ttl)
+		var share float64
+		if n > 0 {
+			share = float64(caught) / float64(n)
+		}
+		s.TTLAdvisor[i] = TTLShare{ttl, caught, share}
+	}
+}
+
 // WriteJSON writes s as one JSON object and a newline.
 func (s *Summary) WriteJSON(w io.Writer) error {
 	out := *s
 	if out.TopSpenders == nil {
 		out.TopSpenders = []Spender{}
+	}
+	if out.AbandonedByCategory == nil {
+		out.AbandonedByCategory = []CategoryFigure{}
+	}
+	if out.TTLAdvisor == nil { // a Summary not filled by a run
+		out.setDelays(&DelayHistogram{})
+	}
+	if out.AbandonedByHour == nil {
+		out.AbandonedByHour = make([]HourFigure, 24)
+		for h := range out.AbandonedByHour {
+			out.AbandonedByHour[h].Hour = h
+		}
 	}
 	b, err := json.Marshal(&out)
 	if err != nil {
@@ -75,9 +203,52 @@ func (s *Summary) WriteText(w io.Writer) error {
 	for i, t := range s.TopSpenders {
 		line(fmt.Sprintf("top spender %d", i+1), fmt.Sprintf("user %d, %s", t.UserID, money(t.SpendingCents)))
 	}
+	n("recovered carts", s.RecoveredCarts)
+	line("recovered value", money(s.RecoveredValueCents))
+	d := &s.CartToPurchase
+	if d.Carts > 0 {
+		line("cart to purchase", fmt.Sprintf("%s carts: median %s, p90 %s, p99 %s",
+			group(d.Carts), span(d.P50Seconds), span(d.P90Seconds), span(d.P99Seconds)))
+		line("TTL advisor", "a TTL of ... sees this share of those purchases in time")
+		for _, a := range s.TTLAdvisor {
+			line("  "+span(a.TTLSeconds), fmt.Sprintf("%5.1f %%  (%s)", 100*a.Share, group(a.Caught)))
+		}
+	} else {
+		line("cart to purchase", "no converted or recovered carts")
+	}
+	if len(s.AbandonedByCategory) > 0 {
+		line("abandoned by category", "items, value")
+		for _, c := range s.AbandonedByCategory {
+			line("  "+c.Category, fmt.Sprintf("%s, %s", group(c.Items), money(c.ValueCents)))
+		}
+	}
+	if s.Abandoned > 0 {
+		line("abandoned by hour (UTC)", "items, value (hour of the last cart event)")
+		for _, h := range s.AbandonedByHour {
+			line(fmt.Sprintf("  %02d:00", h.Hour), fmt.Sprintf("%s, %s", group(h.Items), money(h.ValueCents)))
+		}
+	}
 	line("elapsed", fmt.Sprintf("%.3f s (%s events/s)", s.ElapsedSeconds, group(int64(s.EventsPerSecond))))
 	_, err := io.WriteString(w, b.String())
 	return err
+}
+
+// span writes seconds as a short duration: 45s, 5m, 1h30m, 24h, 3d.
+func span(sec int64) string {
+	switch {
+	case sec < 60:
+		return fmt.Sprintf("%ds", sec)
+	case sec >= 2*86400 && sec%86400 == 0:
+		return fmt.Sprintf("%dd", sec/86400)
+	}
+	d := time.Duration(sec * int64(time.Second)).String()
+	if strings.HasSuffix(d, "m0s") {
+		d = d[:len(d)-2]
+	}
+	if strings.HasSuffix(d, "h0m") {
+		d = d[:len(d)-2]
+	}
+	return d
 }
 
 // group writes n with thousands separators: 67,501,979.

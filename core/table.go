@@ -15,14 +15,18 @@ type userRec struct {
 	// lastAbandoned is the abandoned_at of the user's last reported cart,
 	// or noAbandon; rule 4 compares purchases against it.
 	lastAbandoned int64
-	flags         uint32
-	_             uint32
+	// abandonedValue and abandonedGap are that cart's value and
+	// abandoned_at - last_cart_at (gap32), for a recovery (rule 9).
+	abandonedValue int64
+	flags          uint32
+	abandonedGap   int32
 }
 
 const (
 	recUsed      uint32 = 1 << 0 // slot holds a user
 	recAbandoner uint32 = 1 << 1 // user has at least one abandoned cart
 	recPurchaser uint32 = 1 << 2 // user made at least one purchase
+	recRecovered uint32 = 1 << 3 // the last abandoned cart was recovered
 )
 
 // userTable is an open-addressing table with linear probing, keyed by
