@@ -146,6 +146,7 @@ func TestRules(t *testing.T) {
 				"direct": s.DirectPurchases, "late": s.LatePurchases, "spending": s.SpendingCents,
 				"open": s.OpenCarts, "other": s.OtherEvents, "views": s.Views, "events": s.Events,
 				"abandoned_value": s.AbandonedValueCents, "abandoners": s.UniqueAbandoningUsers,
+				"recovered": s.RecoveredCarts, "recovered_value": s.RecoveredValueCents,
 			}
 			var bad []string
 			for i := 0; i < len(pairs); i += 2 {
@@ -231,6 +232,88 @@ func TestRules(t *testing.T) {
 	f("r6-keep", Options{TTL: 5 * time.Minute, KeepAtEOF: true}, []event.Event{ev(0, C, 2, 10, 100), ev(1, C, 1, 10, 100)},
 		"", want("abandoned", 0, "open", 2))
 
+	// Rule 9: a direct purchase within the recovery window after the
+	// user's last abandoned cart recovers it, once; at the window's end
+	// it is too late, and a late purchase recovers nothing.
+	f("r9-recovered", ttl5, []event.Event{
+		ev(0, C, 1, 10, 100), ev(0, C, 2, 10, 200), ev(10, C, 3, 10, 300),
+		ev(400, P, 1, 10, 7),       // abandons the three carts; recovers 1's (100)
+		ev(305, P, 3, 10, 5),       // late: 305 < 310
+		ev(320, P, 3, 10, 5),       // recovers 3's (300)
+		ev(500, P, 1, 10, 1),       // direct: 1's cart is recovered already
+		ev(300+86400, P, 2, 10, 1), // direct: exactly at the window's end
+	}, "1@300 1 100; 2@300 1 200; 3@310 1 300", want("direct", 4, "late", 1, "recovered", 2, "recovered_value", 400))
+	// Each abandoned cart can be recovered once; a new abandoned cart
+	// can be again.
+	f("r9-once-per-cart", ttl5, []event.Event{
+		ev(0, C, 1, 10, 100), ev(400, P, 1, 10, 1), ev(500, C, 1, 10, 50), ev(900, P, 1, 10, 1), ev(950, P, 1, 10, 1),
+	}, "1@300 1 100; 1@800 1 50", want("direct", 3, "recovered", 2, "recovered_value", 150))
+	f("r9-window", Options{TTL: 5 * time.Minute, RecoveryWindow: 100 * time.Second}, []event.Event{
+		ev(0, C, 1, 10, 100), ev(0, C, 2, 10, 200), ev(399, P, 1, 10, 1), ev(400, P, 2, 10, 1),
+	}, "1@300 1 100; 2@300 1 200", want("direct", 2, "recovered", 1, "recovered_value", 100))
+	f("r9-off", Options{TTL: 5 * time.Minute, RecoveryWindow: -1}, []event.Event{
+		ev(0, C, 1, 10, 100), ev(400, P, 1, 10, 1),
+	}, "1@300 1 100", want("direct", 1, "recovered", 0))
+
+	// Rule 10: the delay from a converted or recovered cart's last cart
+	// event to its purchase; the advisor counts delays below each TTL (a
+	// purchase at 5m is not seen in time by a TTL of 5m).
+	f("r10-delay", Options{}, []event.Event{
+		ev(0, C, 1, 10, 1), ev(0, C, 2, 10, 1), ev(0, C, 3, 10, 1), ev(0, C, 4, 10, 1),
+		ev(100, C, 3, 10, 1),
+		ev(299, P, 1, 10, 1),  // 299 s
+		ev(300, P, 2, 10, 1),  // 300 s
+		ev(1899, P, 3, 10, 1), // 1799 s from the last cart event
+		ev(9000, P, 4, 10, 1), // 4's cart, abandoned at 1800, recovered: 9000 s
+	}, "4@1800 1 1", func(s Summary) string {
+		d := s.CartToPurchase
+		var got []string
+		for _, b := range d.Buckets {
+			if b.Carts > 0 {
+				got = append(got, fmt.Sprintf("[%d,%d):%d", b.FromSeconds, b.ToSeconds, b.Carts))
+			}
+		}
+		for _, a := range s.TTLAdvisor {
+			got = append(got, fmt.Sprintf("%d<%d", a.Caught, a.TTLSeconds))
+		}
+		got = append(got, fmt.Sprintf("n=%d p50=%d", d.Carts, d.P50Seconds))
+		want := "[180,300):1 [300,420):1 [1200,1800):1 [7200,10800):1 1<300 2<900 3<1800 3<3600 3<7200 4<86400 n=4 p50=420"
+		if g := strings.Join(got, " "); g != want || s.TTLAdvisor[0].Share != 0.25 {
+			return fmt.Sprintf("delays %q (share %v), want %q (share 0.25)", g, s.TTLAdvisor[0].Share, want)
+		}
+		return ""
+	})
+
+	// Rule 11: abandoned items and value by each cart event's top-level
+	// category (converted carts count nothing), and by the UTC hour of
+	// the cart's last cart event.
+	cat := func(e event.Event, code string) event.Event { e.SetCategory([]byte(code)); return e }
+	f("r11-category", ttl5, []event.Event{
+		cat(ev(0, C, 1, 10, 100), "electronics.smartphone"), cat(ev(10, C, 1, 11, 50), "appliances.kitchen.oven"),
+		cat(ev(20, C, 1, 12, 30), "electronics.audio"), cat(ev(30, C, 1, 13, 5), ""),
+		cat(ev(40, C, 2, 14, 70), "furniture"), ev(50, P, 2, 14, 70),
+	}, "1@330 4 185", func(s Summary) string {
+		got := fmt.Sprint(s.AbandonedByCategory)
+		if want := "[{electronics 2 130} {appliances 1 50} {unknown 1 5}]"; got != want {
+			return fmt.Sprintf("categories %s, want %s", got, want)
+		}
+		return ""
+	})
+	f("r11-hour", Options{}, []event.Event{
+		ev(-1, C, 2, 10, 5), ev(3000, C, 1, 10, 10), ev(3700, C, 1, 10, 20),
+	}, "2@1799 1 5; 1@5500 2 30", func(s Summary) string {
+		var got []string
+		for _, h := range s.AbandonedByHour {
+			if h.Items > 0 {
+				got = append(got, fmt.Sprint(h))
+			}
+		}
+		if g, want := strings.Join(got, " "), "{1 2 30} {23 1 5}"; g != want {
+			return fmt.Sprintf("hours %s, want %s", g, want)
+		}
+		return ""
+	})
+
 	// Rule 7: money is summed in integer cents.
 	f("r7-cents", ttl5, []event.Event{ev(0, C, 1, 10, 10), ev(1, C, 1, 11, 20), ev(2, P, 2, 3, 30)},
 		"1@301 2 30", want("abandoned_value", 30, "spending", 30))
@@ -264,7 +347,16 @@ func TestRandomAgainstReference(t *testing.T) {
 			typ := []event.EventType{V, V, V, C, C, P, O}[rng.IntN(7)]
 			evs = append(evs, ev(t, typ, uint64(rng.IntN(users))*7919, uint64(rng.IntN(50)), int64(rng.IntN(10000))))
 		}
+		// Categories: few, or more than MaxCategories (some long, cut
+		// to event.CategoryMax), some empty.
+		ncat := []int{3, MaxCategories + 20}[rng.IntN(2)]
+		for i := range evs {
+			if k := rng.IntN(ncat + 1); k > 0 {
+				evs[i].SetCategory(fmt.Appendf(nil, "cat%02d-%s.sub", k, strings.Repeat("x", k%20)))
+			}
+		}
 		opt := Options{
+			RecoveryWindow:   []time.Duration{0, -1, time.Duration(1+rng.IntN(3000)) * time.Second}[rng.IntN(3)],
 			TTL:              time.Duration(60+rng.IntN(600)) * time.Second,
 			Lateness:         time.Duration(rng.IntN(3)*60) * time.Second,
 			KeepAtEOF:        rng.IntN(4) == 0,

@@ -116,8 +116,8 @@ type engine struct {
 	// rowCnt sums the batches' counts by event type; the merger owns it
 	// until it returns.
 	rowCnt Counters
-	prog     *Progress
-	sink     Sink
+	prog   *Progress
+	sink   Sink
 	// spendSink is sink as a SpendSink, with Options.Spending.
 	spendSink SpendSink
 	maxTime   int64 // latest valid event time (MaxFuture); math.MaxInt64 for none

@@ -123,7 +123,7 @@ func (o *Options) ensureDefaults() error {
 	if o.RecoveryWindow == 0 {
 		o.RecoveryWindow = 24 * time.Hour
 	}
-	if o.RecoveryWindow > MaxRecoveryWindow || o.RecoveryWindow%time.Second != 0 {
+	if o.RecoveryWindow > MaxRecoveryWindow || (o.RecoveryWindow > 0 && o.RecoveryWindow%time.Second != 0) {
 		return bad("recovery-window", o.RecoveryWindow, "want a whole number of seconds up to 8760h (0: off)")
 	}
 	if o.MaxFuture == 0 {

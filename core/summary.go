@@ -6,8 +6,8 @@ import (
 	"fmt"
 	"io"
 	"math"
-	"strconv"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -37,8 +37,8 @@ type Summary struct {
 	TTLAdvisor          []TTLShare       `json:"ttl_advisor"`
 	AbandonedByCategory []CategoryFigure `json:"abandoned_by_category"`
 	AbandonedByHour     []HourFigure     `json:"abandoned_by_hour"`
-	ElapsedSeconds        float64   `json:"elapsed_seconds"`
-	EventsPerSecond       float64   `json:"events_per_second"`
+	ElapsedSeconds      float64          `json:"elapsed_seconds"`
+	EventsPerSecond     float64          `json:"events_per_second"`
 	// Interrupted: the run was stopped (its context ended) before the end
 	// of its input; the figures cover what was read, and open carts were
 	// not abandoned at the end (rule 6). Only written when true.

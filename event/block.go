@@ -24,9 +24,9 @@ type Block struct {
 // BlockRest is what a Block keeps of a row that is not a view, besides its
 // time, type and user.
 type BlockRest struct {
-	ProductID  uint64
-	CategoryID uint64
-	PriceCents int64
+	ProductID   uint64
+	CategoryID  uint64
+	PriceCents  int64
 	SessionLen  uint8
 	Session     [SessionMax]byte
 	CategoryLen uint8 // the top-level category, as Event has it
