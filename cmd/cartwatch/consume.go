@@ -41,6 +41,7 @@ type consumeFlags struct {
 	idleTimeout    time.Duration
 	commitInterval time.Duration
 	maxFuture      time.Duration
+	recovery       time.Duration
 	status         time.Duration
 	untilEnd       bool
 	http           string
@@ -51,7 +52,7 @@ type consumeFlags struct {
 var consumeFlagGroups = []flagGroup{
 	{"Kafka", []string{"brokers", "timeout", "topic", "group", "alerts-topic", "dlq-topic", "spending-topic", "replication-factor"}},
 	{"time", []string{"clock", "idle-timeout", "commit-interval", "until-end"}},
-	{"detection", []string{"ttl", "lateness", "extend-on-activity", "max-future"}},
+	{"detection", []string{"ttl", "lateness", "extend-on-activity", "max-future", "recovery-window"}},
 	{"output", []string{"status-interval"}},
 	{"parallelism (never changes the output)", []string{"shards", "parsers"}},
 	{"observability", []string{"http"}},
@@ -95,6 +96,7 @@ func newConsumeFlagSet(f *consumeFlags) *flag.FlagSet {
 	fs.BoolVar(&f.opt.ExtendOnActivity, "extend-on-activity", false, "any event of a user with an open cart moves its deadline to that event's time + ttl")
 	fs.DurationVar(&f.maxFuture, "max-future", 24*time.Hour, "a message later than the wall clock plus this is malformed (time in the future); 0: none after now, negative: no limit")
 	fs.BoolVar(&f.untilEnd, "until-end", false, "stop once the partitions this instance is assigned are read up to the end offsets they had when assigned (benchmarks, backfills); open carts stay open")
+	fs.DurationVar(&f.recovery, "recovery-window", 24*time.Hour, recoveryUsage)
 	fs.DurationVar(&f.status, "status-interval", 5*time.Second, "a status line on stderr this often (records/s, alerts, malformed, lag); 0: none")
 	fs.IntVar(&f.opt.Shards, "shards", 0, fmt.Sprintf("session table shards, one goroutine each, 1 to %d (0: GOMAXPROCS)", core.MaxShards))
 	fs.IntVar(&f.opt.Parsers, "parsers", 0, fmt.Sprintf("decoding goroutines, 1 to %d (0: GOMAXPROCS)", core.MaxParsers))
@@ -172,6 +174,10 @@ func parseConsumeFlags(args []string) (*consumeFlags, error) {
 		f.opt.MaxFuture = -1
 	default:
 		f.opt.MaxFuture = f.maxFuture
+	}
+	var err error
+	if f.opt.RecoveryWindow, err = recoveryWindow(f.recovery); err != nil {
+		return nil, err
 	}
 	if err := f.opt.Validate(); err != nil {
 		return nil, usageError{err}

@@ -43,6 +43,7 @@ type demoFlags struct {
 	speedup    float64
 	duration   time.Duration
 	ttl        time.Duration
+	recovery   time.Duration // --recovery-window; in Options' terms after parsing
 	partitions int
 	http       string
 }
@@ -52,7 +53,7 @@ type demoFlags struct {
 var demoFlagGroups = []flagGroup{
 	{"input", []string{"input", "synthetic"}},
 	{"pace", []string{"speedup", "duration"}},
-	{"detection", []string{"ttl"}},
+	{"detection", []string{"ttl", "recovery-window"}},
 	{"Kafka (in process)", []string{"partitions"}},
 	{"observability", []string{"http"}},
 }
@@ -92,6 +93,7 @@ func newDemoFlagSet(f *demoFlags) *flag.FlagSet {
 		demoSpeedupFile, demoSpeedupDay))
 	fs.DurationVar(&f.duration, "duration", 0, "stop after `DURATION`, with the summary so far; 0: when the input is played and every cart has fallen due")
 	fs.DurationVar(&f.ttl, "ttl", demoDefaultTT, "a cart is abandoned this long after its last cart event (run's default is 30m; the sample is one hour, and with 30m most of its carts would only fall due at its end)")
+	fs.DurationVar(&f.recovery, "recovery-window", 24*time.Hour, recoveryUsage)
 	fs.StringVar(&f.http, "http", defaultHTTP, httpUsage+"; \"\": none")
 	fs.IntVar(&f.partitions, "partitions", 4, fmt.Sprintf("`N` partitions of the events topic (and of the topics the alerts go to), 1 to %d", demoMaxParts))
 	return fs
@@ -120,7 +122,11 @@ func parseDemoFlags(args []string) (*demoFlags, error) {
 	if f.ttl <= 0 {
 		return nil, usagef("--ttl %v: want a positive whole number of seconds, e.g. 5m", f.ttl)
 	}
-	opt := core.Options{TTL: f.ttl}
+	var err error
+	if f.recovery, err = recoveryWindow(f.recovery); err != nil {
+		return nil, err
+	}
+	opt := core.Options{TTL: f.ttl, RecoveryWindow: f.recovery}
 	if err := opt.Validate(); err != nil {
 		return nil, usageError{err}
 	}
@@ -280,7 +286,7 @@ func demoCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	cons.Start(ccl)
 	stats := newDemoStats()
 	tee := &demoTee{Sink: sink, stats: stats, dlq: dlq, log: view.Logf, clock: feed.clock}
-	opt := core.Options{TTL: f.ttl, Spending: true, Sink: tee, Checkpoint: &demoCheckpoint{cons: cons, stats: stats}}
+	opt := core.Options{TTL: f.ttl, RecoveryWindow: f.recovery, Spending: true, Sink: tee, Checkpoint: &demoCheckpoint{cons: cons, stats: stats}}
 	var cur atomic.Pointer[demoRun] // the run, for the dashboard
 	var board *dash.Server
 	if ln != nil {

@@ -16,6 +16,7 @@ import (
 type runFlags struct {
 	opt       core.Options
 	maxFuture time.Duration
+	recovery  time.Duration
 	atEOF     string
 	alerts    string
 	rejects   string
@@ -40,7 +41,7 @@ const minChunkFlag = 64 << 10
 // test TestHelpMatchesREADME keeps the two equal). A flag of the FlagSet
 // missing here is a test failure too.
 var flagGroups = []flagGroup{
-	{"detection", []string{"ttl", "lateness", "extend-on-activity", "at-eof", "max-future"}},
+	{"detection", []string{"ttl", "lateness", "extend-on-activity", "at-eof", "max-future", "recovery-window"}},
 	{"output", []string{"alerts", "rejects", "summary", "progress"}},
 	{"input", []string{"member", "synthetic"}},
 	{"generator (only with --synthetic)", nil}, // filled from loadgen.Config.AddFlags
@@ -51,7 +52,7 @@ var flagGroups = []flagGroup{
 
 // argNames are the placeholders of the flags' values in the help.
 var argNames = map[string]string{
-	"ttl": "DURATION", "lateness": "DURATION", "max-future": "DURATION",
+	"ttl": "DURATION", "lateness": "DURATION", "max-future": "DURATION", "recovery-window": "DURATION",
 	"at-eof": "abandon|keep", "summary": "text|json", "progress": "auto|on|off",
 	"alerts": "FILE|-", "rejects": "FILE|-", "cpuprofile": "FILE", "memprofile": "FILE", "trace": "FILE", "http": "ADDR",
 	"shards": "N", "parsers": "N", "chunk-size": "BYTES", "member": "NAME",
@@ -79,6 +80,7 @@ func newRunFlagSet(f *runFlags) *flag.FlagSet {
 	fs.BoolVar(&f.opt.ExtendOnActivity, "extend-on-activity", false, "any event of a user with an open cart moves its deadline to that event's time + ttl")
 	fs.StringVar(&f.atEOF, "at-eof", "abandon", "at the end of input: abandon every open cart, or keep them open (counted as open_carts)")
 	fs.DurationVar(&f.maxFuture, "max-future", 24*time.Hour, "a row later than the wall clock plus this is malformed (time in the future); 0: none after now, negative: no limit")
+	fs.DurationVar(&f.recovery, "recovery-window", 24*time.Hour, recoveryUsage)
 	fs.StringVar(&f.alerts, "alerts", "", "write one JSON line per abandoned cart to FILE, or - for stdout")
 	fs.StringVar(&f.rejects, "rejects", "", "write the line number and reason of each malformed row to FILE, or - for stdout (the first 10 also go to stderr)")
 	fs.StringVar(&f.summary, "summary", "text", "summary format: text, or json (one JSON object); on stdout, or on stderr when an output is -")
@@ -94,6 +96,20 @@ func newRunFlagSet(f *runFlags) *flag.FlagSet {
 	fs.StringVar(&f.tracef, "trace", "", "write a runtime execution trace to FILE (go tool trace)")
 	fs.StringVar(&f.http, "http", "", httpUsage+"; off unless given")
 	return fs
+}
+
+const recoveryUsage = "a purchase this long after a user's last cart was abandoned recovers it (counted, with the cart's value, in the summary); 0: off"
+
+// recoveryWindow maps --recovery-window to core.Options.RecoveryWindow,
+// where 0 is the default and off is negative; Validate checks the rest.
+func recoveryWindow(d time.Duration) (time.Duration, error) {
+	switch {
+	case d < 0:
+		return 0, usagef("--recovery-window %v: want a duration up to 8760h, or 0 for off", d)
+	case d == 0:
+		return -1, nil
+	}
+	return d, nil
 }
 
 // usageError is a bad command line: exit 2.
@@ -186,6 +202,9 @@ func parseRunFlags(args []string) (*runFlags, error) {
 		f.opt.MaxFuture = -1
 	default:
 		f.opt.MaxFuture = f.maxFuture
+	}
+	if f.opt.RecoveryWindow, err = recoveryWindow(f.recovery); err != nil {
+		return nil, err
 	}
 	if c := f.opt.ChunkBytes; c != 0 && (c < minChunkFlag || c > core.MaxChunkBytes) {
 		return nil, usagef("--chunk-size %d: want %d (64 KiB) to %d (1 GiB) bytes (0: 4 MiB)", c, minChunkFlag, core.MaxChunkBytes)
