@@ -211,7 +211,7 @@ func (s *Summary) WriteText(w io.Writer) error {
 			group(d.Carts), span(d.P50Seconds), span(d.P90Seconds), span(d.P99Seconds)))
 		line("TTL advisor", "a TTL of ... sees this share of those purchases in time")
 		for _, a := range s.TTLAdvisor {
-			line("  "+span(a.TTLSeconds), fmt.Sprintf("%5.1f %%  (%s)", 100*a.Share, group(a.Caught)))
+			line("  "+span(a.TTLSeconds), fmt.Sprintf("%5.1f %%  (%s of %s)", 100*a.Share, group(a.Caught), group(d.Carts)))
 		}
 	} else {
 		line("cart to purchase", "no converted or recovered carts")
@@ -223,8 +223,11 @@ func (s *Summary) WriteText(w io.Writer) error {
 		}
 	}
 	if s.Abandoned > 0 {
-		line("abandoned by hour (UTC)", "items, value (hour of the last cart event)")
+		line("abandoned by hour (UTC)", "items, value (hour of the last cart event; hours with none left out)")
 		for _, h := range s.AbandonedByHour {
+			if h.Items == 0 {
+				continue
+			}
 			line(fmt.Sprintf("  %02d:00", h.Hour), fmt.Sprintf("%s, %s", group(h.Items), money(h.ValueCents)))
 		}
 	}

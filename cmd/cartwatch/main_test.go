@@ -122,6 +122,9 @@ func TestFlagLimits(t *testing.T) {
 	f("lateness", "1.5s")
 	f("lateness", "soon")
 	f("max-future", "tomorrow")
+	f("recovery-window", "-1h")
+	f("recovery-window", "8761h")
+	f("recovery-window", "1.5s")
 	f("at-eof", "later")
 	f("summary", "xml")
 	f("progress", "always")
@@ -788,5 +791,45 @@ func TestProgressRun(t *testing.T) {
 	}
 	if !strings.Contains(stderr, "%") {
 		t.Logf("the bar was never drawn (a fast machine): %q", stderr)
+	}
+}
+
+// TestRecoveryWindow: --recovery-window sets the window of rule 9 (0 turns
+// it off), and the text summary shows the shop figures.
+func TestRecoveryWindow(t *testing.T) {
+	dir := t.TempDir()
+	in := writeFile(t, dir, "in.csv", "event_time,event_type,product_id,category_id,category_code,brand,price,user_id,user_session\n"+
+		"2019-11-01 00:00:00 UTC,cart,1,2,electronics.audio,b,10.00,7,s\n"+
+		"2019-11-01 00:06:40 UTC,purchase,1,2,electronics.audio,b,10.00,7,s\n")
+	f := func(window string, want int64) {
+		t.Helper()
+		args := []string{"run", "--summary", "json", "--ttl", "5m", in}
+		if window != "" {
+			args = append(args, "--recovery-window", window)
+		}
+		code, stdout, stderr := runArgs(args...)
+		var s core.Summary
+		if err := json.Unmarshal([]byte(stdout), &s); code != 0 || err != nil {
+			t.Fatalf("%v: exit %d, %v, stderr %q", args, code, err, stderr)
+		}
+		if s.RecoveredCarts != want || s.RecoveredValueCents != want*1000 {
+			t.Errorf("--recovery-window %q: recovered %d (%d cents), want %d", window, s.RecoveredCarts, s.RecoveredValueCents, want)
+		}
+	}
+	f("", 1)
+	f("24h", 1)
+	f("0", 0)
+	f("1m", 0) // the purchase is 100 s after abandoned_at
+	f("101s", 1)
+	code, stdout, _ := runArgs("run", "--ttl", "5m", in)
+	for _, s := range []string{"recovered carts          1\n", "TTL advisor", "  5m                       0.0 %  (0 of 1)", "  15m                    100.0 %  (1 of 1)", "abandoned by category", "  electronics            1, 10.00", "  00:00                  1, 10.00"} {
+		if code != 0 || !strings.Contains(stdout, s) {
+			t.Errorf("text summary (exit %d) has no %q:\n%s", code, s, stdout)
+		}
+	}
+	for _, s := range []string{"01:00", "23:00"} { // only the hours with abandoned items
+		if strings.Contains(stdout, s) {
+			t.Errorf("text summary has an empty hour %q:\n%s", s, stdout)
+		}
 	}
 }
