@@ -210,6 +210,7 @@ func TestRoundTrip(t *testing.T) {
 				text = Text{EventType: utf8Valid(text.EventType), CategoryCode: utf8Valid(text.CategoryCode),
 					Brand: utf8Valid(text.Brand), Session: utf8Valid(text.Session)}
 				ev.SetSession(text.Session)
+				ev.SetCategory(text.CategoryCode)
 			}
 			if back != ev {
 				t.Fatalf("%s of %q: %q decodes to\n%+v, want\n%+v", f, row, buf, back, ev)
@@ -251,6 +252,7 @@ func jsonToEvent(t *testing.T, je jsonEvent) event.Event {
 	if r := format.ParseRow([]byte(row), &ev, true); r != format.ReasonOK {
 		t.Fatalf("JSON %+v as row %q: %v", je, row, r)
 	}
+	ev.SetCategory([]byte(je.CategoryCode))
 	return ev
 }
 
@@ -381,6 +383,7 @@ func TestParseMessageReadsValues(t *testing.T) {
 			}
 			if f == JSON {
 				ev.SetSession(utf8Valid(text.Session))
+				ev.SetCategory(utf8Valid(text.CategoryCode))
 			}
 			if back != ev {
 				t.Fatalf("%s value %q: ParseMessage gives\n%+v, want\n%+v", f, buf, back, ev)
