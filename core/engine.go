@@ -607,7 +607,7 @@ func (e *engine) merge(stop context.CancelCauseFunc) (Summary, error) {
 		sum.Malformed += b.bad
 		e.prog.Rows.Add(b.lines)
 		if e.opt.Live != nil {
-			e.opt.Live.publishMerged(&sum)
+			e.opt.Live.publishMerged(&sum, &e.rowCnt)
 		}
 		for _, r := range b.rejects {
 			rj := Reject{Partition: b.rec.Partition, Pos: b.pos(r.line), Reason: r.reason}

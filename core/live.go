@@ -128,17 +128,17 @@ func (l *Live) dropPart(i int, p int32) {
 	sl.mu.Lock()
 	if lp, ok := sl.parts[p]; ok {
 		lp.cnt.OpenCarts = 0
-		addCounters(&sl.retired, &lp.cnt)
+		sl.retired.Add(&lp.cnt)
 		delete(sl.parts, p)
 	}
 	sl.mu.Unlock()
 }
 
 // publishMerged copies the merger's running counts into its slot.
-func (l *Live) publishMerged(sum *Summary) {
+func (l *Live) publishMerged(sum *Summary, rows *Counters) {
 	m := l.merger
 	m.mu.Lock()
-	m.cnt.Views, m.cnt.Carts, m.cnt.Purchases, m.cnt.Others = sum.Views, sum.Carts, sum.Purchases, sum.OtherEvents
+	m.cnt.Views, m.cnt.Carts, m.cnt.Purchases, m.cnt.Others = rows.Views, rows.Carts, rows.Purchases, rows.Others
 	m.events, m.malformed = sum.Events, sum.Malformed
 	m.mu.Unlock()
 }
@@ -156,11 +156,11 @@ func (l *Live) Snapshot() LiveFigures {
 	wm := map[int32]int64{}
 	for _, sl := range l.shards {
 		sl.mu.Lock()
-		addCounters(&f.Counters, &sl.retired)
+		f.Counters.Add(&sl.retired)
 		for p, lp := range sl.parts {
 			c := lp.cnt
 			c.OpenCarts = lp.open
-			addCounters(&f.Counters, &c)
+			f.Counters.Add(&c)
 			if w, ok := wm[p]; !ok || lp.wm < w {
 				wm[p] = lp.wm
 			}
@@ -183,24 +183,4 @@ func (l *Live) Snapshot() LiveFigures {
 		f.QueueDepth[i] = q.len()
 	}
 	return f
-}
-
-// addCounters adds o to c, money sums pinned as everywhere (addCents).
-//
-// NOTE for the lead: the shop branch brings (*Counters).Add; once it lands,
-// replace addCounters with it, so that the new figures flow here too.
-func addCounters(c, o *Counters) {
-	c.Views += o.Views
-	c.Carts += o.Carts
-	c.Purchases += o.Purchases
-	c.Others += o.Others
-	c.CartsOpened += o.CartsOpened
-	c.Converted += o.Converted
-	c.Abandoned += o.Abandoned
-	c.AbandonedValue = addCents(c.AbandonedValue, o.AbandonedValue)
-	c.Direct += o.Direct
-	c.Late += o.Late
-	c.Spending = addCents(c.Spending, o.Spending)
-	c.AbandoningUsers += o.AbandoningUsers
-	c.OpenCarts += o.OpenCarts
 }

@@ -188,7 +188,7 @@ func TestLivePublishAllocs(t *testing.T) {
 	publish := func() {
 		s.cnt.CartsOpened++
 		live.publishPart(1, s)
-		live.publishMerged(&sum)
+		live.publishMerged(&sum, &e.rowCnt)
 	}
 	publish()
 	if n := testing.AllocsPerRun(100, publish); n != 0 {
