@@ -112,6 +112,11 @@ func TestDrop(t *testing.T) {
 	if len(l.alerts) != 1 || l.alerts[0].UserID != 8 || sum.Converted != 1 || sum.Abandoned != 1 {
 		t.Fatalf("alerts %+v, summary %+v: want user 8's cart alone abandoned, user 9's converted", l.alerts, sum)
 	}
+	// The dropped partition's tallies stay counted (its carts opened, user
+	// 7's and the later one), its cart is neither open nor abandoned.
+	if sum.CartsOpened != 3 || sum.OpenCarts != 0 || sum.Carts != 3 {
+		t.Errorf("summary: %d carts opened, %d open, %d cart events; want 3, 0, 3", sum.CartsOpened, sum.OpenCarts, sum.Carts)
+	}
 }
 
 // TestWallClock: with WallClock a message's arrival time is its event time.

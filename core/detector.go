@@ -105,6 +105,7 @@ type shard struct {
 	partState
 	parts    map[int32]*partState // every partition's state but while it is in partState
 	userHint int
+	retired  Counters // the tallies of the partitions dropped
 
 	out      []Alert // alerts since the caller last took them, in output order
 	spends   []Spend // purchases with running totals (spending on), since taken
@@ -149,8 +150,18 @@ func (s *shard) use(p int32) {
 }
 
 // drop forgets partition p's state (a revoked partition): its users, open
-// carts and their timers, its watermark, its tallies. Nothing is reported.
+// carts and their timers, its watermark. Nothing is reported. Its tallies
+// stay counted in retired (less its open carts, which are gone).
 func (s *shard) drop(p int32) {
+	ps := s.parts[p]
+	if p == s.part {
+		ps = &s.partState
+	}
+	if ps != nil {
+		c := ps.cnt
+		c.OpenCarts = 0
+		s.retired.Add(&c)
+	}
 	if p == s.part {
 		s.partState = newPartState(s.userHint)
 	}

@@ -693,6 +693,7 @@ func (e *engine) total(sum *Summary) {
 	cnt := e.rowCnt
 	for _, s := range e.shards {
 		s.eachPart(func(ps *partState) { cnt.Add(&ps.cnt) })
+		cnt.Add(&s.retired)
 	}
 	sum.setCounters(&cnt)
 	top := make([]Spender, 0, 6)

@@ -101,15 +101,19 @@ func (s *dropSource) Next(_ context.Context, r *Records) error {
 
 func (s *dropSource) Close() error { return nil }
 
-// TestLiveDropKeepsCounts: a dropped partition's state is gone from the
-// Summary, but its counts stay in Live's (Prometheus counters never go
-// down), its open carts and watermark do not.
+// TestLiveDropKeepsCounts: a dropped partition's state is gone, but its
+// counts stay counted, in the Summary and in Live's (Prometheus counters
+// never go down); its open carts and watermark do not.
 func TestLiveDropKeepsCounts(t *testing.T) {
 	rng := rand.New(rand.NewPCG(7, 8))
 	parts := splitByUser(timeOrdered(rng, 6000), 2)
-	alone, err := RunSlice(parts[1], Options{Shards: 2, KeepAtEOF: true})
-	if err != nil {
-		t.Fatal(err)
+	var alone [2]Summary
+	for i := range alone {
+		s, err := RunSlice(parts[i], Options{Shards: 2, KeepAtEOF: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		alone[i] = s
 	}
 	live := new(Live)
 	src := &dropSource{parts: [2][]event.Event{parts[0], parts[1]}}
@@ -118,17 +122,18 @@ func TestLiveDropKeepsCounts(t *testing.T) {
 		t.Fatal(err)
 	}
 	f := live.Snapshot()
-	if alone.CartsOpened == 0 || alone.OpenCarts == 0 {
-		t.Fatalf("partition 1 opens no cart or leaves none open: %+v", alone)
+	if alone[1].CartsOpened == 0 || alone[1].OpenCarts == 0 {
+		t.Fatalf("partition 1 opens no cart or leaves none open: %+v", alone[1])
 	}
-	if got, want := f.Counters.CartsOpened, sum.CartsOpened+alone.CartsOpened; got != want {
-		t.Errorf("carts opened: Live %d, want the summary's %d + the dropped partition's %d", got, sum.CartsOpened, alone.CartsOpened)
+	if want := alone[0].CartsOpened + alone[1].CartsOpened; sum.CartsOpened != want || f.Counters.CartsOpened != want {
+		t.Errorf("carts opened: summary %d, Live %d; want both partitions' %d", sum.CartsOpened, f.Counters.CartsOpened, want)
 	}
-	if got, want := f.Counters.Spending, sum.SpendingCents+alone.SpendingCents; got != want {
-		t.Errorf("spending: Live %d, want %d", got, want)
+	if want := alone[0].SpendingCents + alone[1].SpendingCents; sum.SpendingCents != want || f.Counters.Spending != want {
+		t.Errorf("spending: summary %d, Live %d; want %d", sum.SpendingCents, f.Counters.Spending, want)
 	}
-	if f.Counters.OpenCarts != sum.OpenCarts {
-		t.Errorf("open carts: Live %d, the summary's %d (the dropped partition's are gone)", f.Counters.OpenCarts, sum.OpenCarts)
+	if sum.OpenCarts != alone[0].OpenCarts || f.Counters.OpenCarts != sum.OpenCarts {
+		t.Errorf("open carts: summary %d, Live %d; want partition 0's %d (the dropped partition's are gone)",
+			sum.OpenCarts, f.Counters.OpenCarts, alone[0].OpenCarts)
 	}
 	if len(f.Partitions) != 1 || f.Partitions[0].Partition != 0 {
 		t.Errorf("watermarks %+v, want partition 0's only", f.Partitions)
