@@ -56,6 +56,7 @@ var consumeFlagGroups = []flagGroup{
 	{"output", []string{"status-interval"}},
 	{"parallelism (never changes the output)", []string{"shards", "parsers"}},
 	{"observability", []string{"http"}},
+	securityGroup,
 }
 
 // consumeArgs are the placeholders of consume's flag values in the help,
@@ -266,6 +267,9 @@ func consumeCmd(ctx context.Context, args []string, stdout, stderr io.Writer) in
 		log.Log(err.Error())
 		return exitError
 	}
+	for _, w := range f.kafka.Warnings() {
+		log.Log("warning: " + w)
+	}
 	hook := &kafka.ConnectLog{Log: log.Log}
 
 	// The producing client; reaching a broker is retried until a signal.
@@ -326,8 +330,11 @@ func consumeCmd(ctx context.Context, args []string, stdout, stderr io.Writer) in
 		CommitInterval: f.commitInterval, WallClock: f.opt.WallClock, Lateness: f.opt.Lateness,
 		SinkErr: sink.Err, Log: log.Log, UntilEnd: f.untilEnd})
 	seeds, _ := f.kafka.Seeds()
-	ccl, err := kgo.NewClient(append([]kgo.Opt{kgo.SeedBrokers(seeds...), kgo.DialTimeout(f.kafka.Timeout),
-		kgo.WithHooks(hook)}, cons.Opts()...)...)
+	copts, err := f.kafka.ClientOpts()
+	if err != nil {
+		return fail(err)
+	}
+	ccl, err := kgo.NewClient(append(append(copts, kgo.WithHooks(hook)), cons.Opts()...)...)
 	if err != nil {
 		return fail(err)
 	}

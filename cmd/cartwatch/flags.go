@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/cartwatch/cartwatch/core"
+	"github.com/cartwatch/cartwatch/kafka"
 	"github.com/cartwatch/cartwatch/loadgen"
 )
 
@@ -277,6 +278,10 @@ type helpGroup struct {
 	title string
 	flags []*flag.Flag
 }
+
+// securityGroup is the TLS and SASL flags (kafka.Flags) in the help of
+// every command that talks to a real broker.
+var securityGroup = flagGroup{"security (TLS, SASL; the password: --sasl-password-file or $" + kafka.PasswordEnv + ")", kafka.SecurityFlags}
 
 // flagGroup names the flags of one group of a command's help, in order; nil
 // names stand for the generator flags (loadgen.Config.AddFlags).

@@ -46,6 +46,7 @@ var produceFlagGroups = []flagGroup{
 	{"pace (neither: as fast as the brokers take them)", []string{"rate", "speedup"}},
 	{"input", []string{"member", "synthetic", "max-future"}},
 	{"generator (only with --synthetic)", nil}, // loadgen.Config.AddFlags
+	securityGroup,
 }
 
 func newProduceFlagSet(f *produceFlags) *flag.FlagSet {
@@ -149,6 +150,9 @@ func produceCmd(ctx context.Context, args []string, stdout, stderr io.Writer) in
 			return exitInterrupted
 		}
 		return exitError
+	}
+	for _, w := range f.kafka.Warnings() {
+		fmt.Fprintf(stderr, "cartwatch produce: warning: %s\n", w)
 	}
 
 	var src core.Source

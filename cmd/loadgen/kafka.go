@@ -102,6 +102,9 @@ func loadKafka(ctx context.Context, o *kafkaOpts, stdout, stderr io.Writer) int 
 		}
 		return exitError
 	}
+	for _, w := range o.conn.Warnings() {
+		fmt.Fprintf(stderr, "loadgen kafka: warning: %s\n", w)
+	}
 	format, _ := kafka.ParseFormat(o.out.Format)
 	ws := make([]*worker, o.producers)
 	defer func() {
