@@ -6,7 +6,9 @@
 // kafka, built from this tree, read back by a consumer; consume_test.go:
 // cartwatch consume of the real sample on 1 and 12 partitions and as two
 // members of one group against cartwatch run, the dead-letter topic, the
-// idle bound). It has no non-test
+// idle bound; secure_test.go: produce and consume over SASL_SSL with
+// SCRAM-SHA-512 on a broker the test starts with kafka.sh's
+// KAFKA_SECURITY=sasl_ssl, in the 1-node phase). It has no non-test
 // code, so there is nothing to use concurrently.
 //
 // The tests find the cluster through environment variables that test.sh sets:

@@ -9,6 +9,7 @@
 #   kafka.sh stop ID       stop one broker (SIGTERM, controlled shutdown); kill ID: SIGKILL
 #   kafka.sh start ID      start a stopped broker again on its old data, wait for it
 #   kafka.sh bootstrap     print the bootstrap addresses of the running cluster
+#   kafka.sh bootstrap-secure  the same for the SASL_SSL listeners (KAFKA_SECURITY=sasl_ssl)
 #   kafka.sh fetch         only fetch the jars into the cache
 #   kafka.sh run CLASS ..  run a Java main class (e.g. org.apache.kafka.tools.ProducerPerformance)
 #                          on the cached classpath with quiet logging
@@ -23,6 +24,17 @@
 #   KAFKA_HEAP_OPTS    JVM heap per broker (default -Xms128m -Xmx512m)
 #   KAFKA_UP_TIMEOUT   seconds to wait for the brokers (default 120)
 #   KAFKA_MVN_ARGS     extra mvn arguments, e.g. -Dmaven.repo.local=/tmp/emptyrepo
+#
+# Secure mode (opt-in, read by up): KAFKA_SECURITY=sasl_ssl adds to every broker a
+# SASL_SSL listener on base+100.. (KAFKA_SECURE_PORT_BASE) taking SCRAM-SHA-512; the
+# PLAINTEXT listener stays for the controllers, the brokers among themselves and
+# tools. What it needs is made by the caller (kafkatest's TestSecureSASLSSL makes
+# both in Go), never by this script:
+#   KAFKA_SSL_KEYSTORE     PEM file: the server's unencrypted PKCS#8 key, then its
+#                          certificate chain (ssl.keystore.type=PEM)
+#   KAFKA_SCRAM_USERS      file of "user password" lines ([A-Za-z0-9._-] only): the
+#                          SCRAM-SHA-512 users, written into the metadata at format time
+#                          (kafka-storage format --add-scram); never printed
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -31,6 +43,7 @@ run_dir=${KAFKA_RUN_DIR:-$here/run}
 port_base=${KAFKA_PORT_BASE:-9092}
 heap=${KAFKA_HEAP_OPTS:--Xms128m -Xmx512m}
 up_timeout=${KAFKA_UP_TIMEOUT:-120}
+secure_base=${KAFKA_SECURE_PORT_BASE:-$((port_base + 100))}
 
 die() { echo "kafka.sh: $*" >&2; exit 1; }
 log() { echo "kafka.sh: $*" >&2; }
@@ -83,16 +96,23 @@ kready_bin() {
 
 broker_port() { echo $((port_base + $1 - 1)); }
 ctrl_port() { echo $((port_base + 10000 + $1 - 1)); }
+secure_port() { echo $((secure_base + $1 - 1)); }
+# security: the mode the recorded cluster was started in (none or sasl_ssl).
+security() { cat "$run_dir/security" 2>/dev/null || echo none; }
 
 port_busy() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
 nodes() { cat "$run_dir/nodes" 2>/dev/null || true; }
 
 bootstrap() {
-  local n i out=""
+  local n i out="" port=broker_port
   n=$(nodes)
   [ -n "$n" ] || die "no cluster recorded in $run_dir (run: kafka.sh up)"
-  for ((i = 1; i <= n; i++)); do out+="${out:+,}127.0.0.1:$(broker_port "$i")"; done
+  if [ "${1:-}" = secure ]; then
+    [ "$(security)" = sasl_ssl ] || die "the cluster in $run_dir has no SASL_SSL listener (start it with KAFKA_SECURITY=sasl_ssl)"
+    port=secure_port
+  fi
+  for ((i = 1; i <= n; i++)); do out+="${out:+,}127.0.0.1:$($port "$i")"; done
   echo "$out"
 }
 
@@ -144,6 +164,41 @@ share.coordinator.state.topic.min.isr=$isr
 # Tests and users start consuming right away; the 3 s default only adds latency here.
 group.initial.rebalance.delay.ms=0
 EOF
+  if [ "${KAFKA_SECURITY:-}" = sasl_ssl ]; then
+    # The SASL_SSL listener beside PLAINTEXT: later keys win in a properties file.
+    cat >>"$run_dir/node$id/server.properties" <<EOF
+# KAFKA_SECURITY=sasl_ssl: clients with TLS and SCRAM-SHA-512 on $(secure_port "$id").
+listeners=PLAINTEXT://127.0.0.1:$(broker_port "$id"),CONTROLLER://127.0.0.1:$(ctrl_port "$id"),SASL_SSL://127.0.0.1:$(secure_port "$id")
+advertised.listeners=PLAINTEXT://127.0.0.1:$(broker_port "$id"),SASL_SSL://127.0.0.1:$(secure_port "$id")
+listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT,SASL_SSL:SASL_SSL
+sasl.enabled.mechanisms=SCRAM-SHA-512
+listener.name.sasl_ssl.scram-sha-512.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required;
+ssl.keystore.type=PEM
+ssl.keystore.location=$KAFKA_SSL_KEYSTORE
+EOF
+  fi
+}
+
+# check_security validates the secure mode's inputs before anything starts and
+# sets scram_args, the --add-scram arguments of the format step.
+scram_args=()
+check_security() {
+  case "${KAFKA_SECURITY:-}" in
+    "" | none) return 0 ;;
+    sasl_ssl) ;;
+    *) die "KAFKA_SECURITY=${KAFKA_SECURITY}: want sasl_ssl (or nothing)" ;;
+  esac
+  [ -r "${KAFKA_SSL_KEYSTORE:-}" ] || die "KAFKA_SECURITY=sasl_ssl needs KAFKA_SSL_KEYSTORE, a readable PEM file (key, then certificate)"
+  [ -r "${KAFKA_SCRAM_USERS:-}" ] || die "KAFKA_SECURITY=sasl_ssl needs KAFKA_SCRAM_USERS, a readable file of 'user password' lines"
+  local user pw n=0
+  while read -r user pw; do
+    [ -n "$user" ] || continue
+    [[ "$user" =~ ^[A-Za-z0-9._-]+$ && "$pw" =~ ^[A-Za-z0-9._-]+$ ]] ||
+      die "KAFKA_SCRAM_USERS line $((n + 1)): want 'user password', each of [A-Za-z0-9._-]"
+    scram_args+=(--add-scram "SCRAM-SHA-512=[name=$user,password=$pw]")
+    n=$((n + 1))
+  done <"$KAFKA_SCRAM_USERS"
+  [ "$n" -gt 0 ] || die "KAFKA_SCRAM_USERS: no user"
 }
 
 start_node() {
@@ -189,9 +244,12 @@ cmd_up() {
     cmd_down >/dev/null 2>&1
   fi
   java_ok
+  check_security
   fetch
   for ((i = 1; i <= n; i++)); do
-    for p in "$(broker_port "$i")" "$(ctrl_port "$i")"; do
+    local ports=("$(broker_port "$i")" "$(ctrl_port "$i")")
+    if [ "${KAFKA_SECURITY:-}" = sasl_ssl ]; then ports+=("$(secure_port "$i")"); fi
+    for p in "${ports[@]}"; do
       port_busy "$p" && die "127.0.0.1:$p is already in use (another Kafka? try KAFKA_PORT_BASE=19192)"
     done
   done
@@ -201,6 +259,7 @@ cmd_up() {
   data=$(mktemp -d "${TMPDIR:-/tmp}/cartwatch-kafka.XXXXXX")
   echo "$data" >"$run_dir/data"
   echo "$n" >"$run_dir/nodes"
+  if [ "${KAFKA_SECURITY:-}" = sasl_ssl ]; then echo sasl_ssl >"$run_dir/security"; fi
   # One cluster id for every node: they must agree or the quorum never forms.
   local cid
   cid=$(cluster_id)
@@ -214,7 +273,7 @@ cmd_up() {
     # A short-lived JVM: C1 only and the serial collector start it faster.
     java -XX:TieredStopAtLevel=1 -XX:+UseSerialGC -Xmx256m -cp "$lib/*" \
       -Dlog4j2.configurationFile="$here/log4j2.xml" -Dkafka.logs.dir="$run_dir/node$id" \
-      kafka.tools.StorageTool format -t "$cid" -c "$run_dir/node$id/server.properties" \
+      kafka.tools.StorageTool format -t "$cid" -c "$run_dir/node$id/server.properties" "${scram_args[@]}" \
       >"$run_dir/node$id/format.log" 2>&1 &
     fpids+=($!)
   done
@@ -235,7 +294,9 @@ cmd_up() {
     [ "$rc" -eq 3 ] && die "a Kafka $version broker exited during startup (its log is above)"
     die "Kafka $version ($n node) did not answer metadata within ${up_timeout}s (logs above; KAFKA_UP_TIMEOUT raises the bound)"
   fi
-  log "Kafka $version up: $n node(s) at $(bootstrap) in $((($(date +%s%N) - t0) / 1000000)) ms (data $data, state $run_dir)"
+  local sec=""
+  if [ "$(security)" = sasl_ssl ]; then sec=", SASL_SSL (SCRAM-SHA-512) at $(bootstrap secure)"; fi
+  log "Kafka $version up: $n node(s) at $(bootstrap)$sec in $((($(date +%s%N) - t0) / 1000000)) ms (data $data, state $run_dir)"
 }
 
 stop_node() {
@@ -274,7 +335,7 @@ cmd_down() {
     "${TMPDIR:-/tmp}"/cartwatch-kafka.*) rm -rf "$data" ;;
     *) [ -z "$data" ] || log "not removing unexpected data path '$data'" ;;
   esac
-  rm -f "$run_dir/nodes" "$run_dir/data"
+  rm -f "$run_dir/nodes" "$run_dir/data" "$run_dir/security"
   log "stopped $n node(s), removed $data"
 }
 
@@ -340,6 +401,7 @@ case "${1:-}" in
   kill) cmd_stop "${2:-}" KILL ;;
   start) cmd_start "${2:-}" ;;
   bootstrap) bootstrap ;;
+  bootstrap-secure) bootstrap secure ;;
   fetch) java_ok; fetch ;;
   version) echo "$version" ;;
   run) shift; cmd_run "$@" ;;
