@@ -203,7 +203,8 @@ committed every --commit-interval once the alerts before them are
 delivered: after a crash, the alerts since the last commit may come
 again. A partition taken away by a rebalance loses its open carts.
 
-A broker that cannot be reached is retried with backoff. SIGINT or
+A broker that cannot be reached is retried with backoff; a failed TLS
+handshake or SASL authentication is exit 1 at once. SIGINT or
 SIGTERM stops fetching, delivers the alerts, commits the offsets and
 exits 0 (a second signal exits at once).
 
@@ -212,8 +213,8 @@ the end offsets they had when assigned, and prints the records/s from
 the first record to there.
 
 Exit codes: 0 stopped by a signal or at the end (--until-end), 1 failed
-(a topic cannot be created, alerts cannot be delivered), 2 bad command
-line.
+(authentication failed, a topic cannot be created, alerts cannot be
+delivered), 2 bad command line.
 `)
 	fs := newConsumeFlagSet(&consumeFlags{})
 	printFlagGroups(w, groupFlags(fs, consumeFlagGroups), consumeFlagTitle)

@@ -128,8 +128,9 @@ waiting when none has been acknowledged for --ack-timeout.
 Every second stderr shows the records acknowledged so far and the rate; at
 the end stdout has the totals and the average rate.
 
-Exit codes: 0 done, 1 failed (no broker answers, the topic cannot be
-created, unreadable input, no valid row, any record failed), 2 bad command
+Exit codes: 0 done, 1 failed (no broker answers, authentication failed,
+the topic cannot be created, unreadable input, no valid row, any record
+failed), 2 bad command
 line, 130 interrupted (SIGINT, SIGTERM: reading stops and the records read
 so far are delivered; a second signal exits at once).
 `)
