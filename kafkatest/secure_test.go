@@ -103,7 +103,9 @@ func TestSecureSASLSSL(t *testing.T) {
 	alerts, group := topic+"-alerts", topic+"-group"
 	t.Cleanup(func() { adm.DeleteTopics(t.Context(), alerts, topic+".dlq") })
 
-	tlsFlags := func(ca string) []string { return []string{"--brokers", secure, "--timeout", "10s", "--tls", "--tls-ca", ca} }
+	tlsFlags := func(ca string) []string {
+		return []string{"--brokers", secure, "--timeout", "10s", "--tls", "--tls-ca", ca}
+	}
 	scramFlags := func(pw string) []string {
 		return []string{"--sasl-mechanism", "SCRAM-SHA-512", "--sasl-user", "alice", "--sasl-password-file", pw}
 	}
@@ -152,12 +154,12 @@ func TestSecureSASLSSL(t *testing.T) {
 		[]string{"--topic", topic, "--partitions", "1", in})...)
 	sec(0, "read to the end offsets", concat([]string{"consume"}, tlsFlags(certs.CA),
 		[]string{"--sasl-mechanism", "SCRAM-SHA-512", "--sasl-user", "alice", "--topic", topic, "--group", group,
-			"--alerts-topic", alerts, "--until-end", "--status-interval", "200ms"})...)
+			"--alerts-topic", alerts, "--until-end", "--status-interval", "200ms", "--http", ""})...)
 	sameSet(t, "consume over SASL_SSL", alertSet(t, readAll(t, plain, adm, alerts)), want)
 
 	// A wrong password, and a CA that did not sign the broker's
 	// certificate: exit 1 at once (well within --timeout 10s), consume too.
-	for _, cmd := range [][]string{{"produce", "--topic", topic, in}, {"consume", "--topic", topic, "--group", group}} {
+	for _, cmd := range [][]string{{"produce", "--topic", topic, in}, {"consume", "--topic", topic, "--group", group, "--http", ""}} {
 		t0 := time.Now()
 		sec(1, "authentication failed", concat(cmd[:1], tlsFlags(certs.CA), scramFlags(wrongFile), cmd[1:])...)
 		sec(1, "--tls-ca", concat(cmd[:1], tlsFlags(other.CA), scramFlags(pwFile), cmd[1:])...)

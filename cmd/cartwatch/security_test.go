@@ -78,7 +78,7 @@ func TestNoSecretPrinted(t *testing.T) {
 	for _, cmd := range []string{"produce", "consume"} {
 		input := []string{in}
 		if cmd == "consume" {
-			input = nil
+			input = []string{"--http", ""} // no listener on the default port
 		}
 		args := func(brokers string, rest ...[]string) []string {
 			return cat([]string{cmd, "--brokers", brokers, "--timeout", "2s"}, cat(rest...), input)
@@ -112,5 +112,5 @@ func TestNoSecretPrinted(t *testing.T) {
 		"--sasl-mechanism", "SCRAM-SHA-512", "--sasl-user", "alice", "--topic", "ev", "--partitions", "1", in)
 	f(3*time.Second, exitOK, "records/s", "consume", "--brokers", secure, "--tls", "--tls-ca", certs.CA,
 		"--sasl-mechanism", "SCRAM-SHA-512", "--sasl-user", "alice", "--sasl-password-file", pwFile,
-		"--topic", "ev", "--status-interval", "200ms")
+		"--topic", "ev", "--status-interval", "200ms", "--http", "")
 }
