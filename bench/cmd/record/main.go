@@ -281,7 +281,7 @@ func readCheck(path string) (*benchrec.Check, error) {
 		case "abandoned":
 			c.Abandoned, c.PeerAbandoned = n.Cartwatch, n.Peer
 		}
-		if n.Compared && !n.Equal {
+		if n.Compared && !n.Equal && n.Key != "events" && n.Key != "abandoned" {
 			differ = append(differ, fmt.Sprintf("%s %d vs %d", n.Key, n.Cartwatch, n.Peer))
 		}
 	}
@@ -347,14 +347,19 @@ func parseBench(r io.Reader, suite, system, cmd string) ([]benchrec.Measurement,
 			sys = pkg
 		}
 		for _, v := range res.Values {
-			key := name + " " + v.Unit
+			// The units as go test printed them (ns/op), not benchfmt's tidied ones (sec/op).
+			unit, val := v.OrigUnit, v.OrigValue
+			if unit == "" {
+				unit, val = v.Unit, v.Value
+			}
+			key := name + " " + unit
 			i, ok := index[key]
 			if !ok {
 				i = len(ms)
 				index[key] = i
-				ms = append(ms, benchrec.Measurement{Suite: suite, System: sys, Name: "Benchmark" + name, Unit: v.Unit, Command: cmd})
+				ms = append(ms, benchrec.Measurement{Suite: suite, System: sys, Name: "Benchmark" + name, Unit: unit, Command: cmd})
 			}
-			ms[i].Samples = append(ms[i].Samples, v.Value)
+			ms[i].Samples = append(ms[i].Samples, val)
 		}
 	}
 	return ms, rd.Err()
