@@ -30,9 +30,11 @@ test-unit:
 test-kafka:
 	./deploy/kafka/test.sh
 
-# make bench SUITES="wheel engine" runs only those suites.
+# make bench: the perf report (results/REPORT.md, report.json, charts/, runs/); bench/run.sh.
+# make bench QUICK=1: small inputs, <= 5 minutes; REPORT_DIR=DIR writes the report there.
+# make bench SUITES="wheel engine" runs only those suites (and reports them).
 bench:
-	./bench/run.sh $(SUITES)
+	QUICK=$(QUICK) REPORT_DIR=$(REPORT_DIR) ./bench/run.sh $(SUITES)
 
 # Every peer of bench/peers (Go baseline, DuckDB, Flink) against cartwatch on the sample and a
 # synthetic day at --ttl 5m and 30m; fetches DuckDB (PyPI) and Flink (Maven Central) on first use.

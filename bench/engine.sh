@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# bench/engine.sh: the cartwatch run figures of results/engine.md.
+# bench/engine.sh: the cartwatch run figures of results/notes/engine.md.
 #
 #   ./bench/engine.sh            full synthetic month (.cache/nov.csv, ~9 GB; generated if absent)
 #   CSV=path ./bench/engine.sh   another file in the 2019-Nov schema
@@ -14,14 +14,18 @@
 # Then the Go benchmarks (engine alone on pre-generated events, as core.Blocks
 # and as []core.Event, named block,... and extend=...; parse and
 # apply, session table against map / sync.Map / xsync, ring against channel),
-# COUNT runs each, summarised by benchstat. Writes results/engine.md.
+# COUNT runs each, summarised by benchstat. Writes results/notes/engine.md, or
+# $BENCH_OUT/engine.md under make bench, which also gets every figure as JSON
+# (bench/cmd/record). QUICK=1: of the Go benchmarks only the session table's.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 RUNS=${RUNS:-5}
 COUNT=${COUNT:-6} # benchstat needs 6 for a confidence interval
 BEFORE_COUNT=${BEFORE_COUNT:-10}
 CSV=${CSV:-.cache/nov.csv}
-OUT=results/engine.md
+OUT=${OUT:-results/notes/engine.md}
+[ -z "${BENCH_OUT:-}" ] || OUT=$BENCH_OUT/engine.md
+record=${RECORD:-go run ./bench/cmd/record}
 TMP=$(mktemp -d)
 trap 'rm -rf "$TMP"' EXIT
 
@@ -53,14 +57,27 @@ wc_c=$(median <"$TMP/wc.cpu"); run_c=$(median <"$TMP/run.cpu"); ext_c=$(median <
 run_rss=$(sort -g "$TMP/run.rss" | tail -1); ext_rss=$(sort -g "$TMP/ext.rss" | tail -1)
 events=$(grep -o '"events":[0-9]*' "$TMP/run.json" | cut -d: -f2)
 
+for s in wc:"wc -l $CSV":"wc -l" run:"bin/cartwatch run --summary json $CSV":cartwatch ext:"bin/cartwatch run --extend-on-activity --summary json $CSV":"cartwatch --extend-on-activity"; do
+  IFS=: read -r k c sys <<<"$s"
+  rss=0; [ -f "$TMP/$k.rss" ] && rss=$(sort -g "$TMP/$k.rss" | tail -1)
+  $record add -suite engine -system "$sys" -name "run, page cache" -unit s -input "$(basename "$CSV" .csv)=$CSV" -events "$events" -rss "$rss" -cmd "$c" $(cat "$TMP/$k")
+done
+
 go test -c -o "$TMP/core.test" ./core
-(cd core && "$TMP/core.test" -test.run '^$' -test.bench 'Engine|ParseApply' \
-  -test.benchtime 3x -test.count "$COUNT" -test.benchmem) | tee "$TMP/bench.txt"
+: >"$TMP/bench.txt"
+if [ -z "${QUICK:-}" ]; then
+  (cd core && "$TMP/core.test" -test.run '^$' -test.bench 'Engine|ParseApply' \
+    -test.benchtime 3x -test.count "$COUNT" -test.benchmem) | tee "$TMP/bench.txt"
+fi
 # One table pass is ~10 ms: 3 of them are all noise on a shared machine.
 (cd core && "$TMP/core.test" -test.run '^$' -test.bench 'Table' \
   -test.benchtime 10x -test.count "$COUNT" -test.benchmem) | tee -a "$TMP/bench.txt"
 # Handoff needs more than 3 iterations to mean anything.
-(cd core && "$TMP/core.test" -test.run '^$' -test.bench 'Handoff' -test.count "$COUNT") | tee -a "$TMP/bench.txt"
+if [ -z "${QUICK:-}" ]; then
+  (cd core && "$TMP/core.test" -test.run '^$' -test.bench 'Handoff' -test.count "$COUNT") | tee -a "$TMP/bench.txt"
+fi
+$record gobench -suite engine -system core \
+  -cmd "go test ./core -run '^\$' -bench 'Engine|ParseApply' -benchtime 3x -benchmem, -bench Table -benchtime 10x, -bench Handoff; -count $COUNT each" "$TMP/bench.txt"
 BENCHSTAT=$(go env GOPATH)/bin/benchstat
 cp "$TMP/bench.txt" "$TMP/engine"
 stat=$(cd "$TMP" && "$BENCHSTAT" engine 2>&1 || true)

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# bench/kafka-perf.sh: the Kafka floors in results/kafka-broker.md, measured with
+# bench/kafka-perf.sh: the Kafka floors in results/notes/kafka-broker.md, measured with
 # deploy/kafka/kafka.sh and Kafka's own perf tools against one local broker.
 #
 #   ./bench/kafka-perf.sh                 (or: make bench SUITES=kafka-perf ... ./bench/run.sh kafka-perf)

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # bench/kafka.sh: the Kafka pipeline against Kafka's own tools, side by side in one run on one
-# local broker (deploy/kafka/kafka.sh); the figures of results/kafka.md.
+# local broker (deploy/kafka/kafka.sh); the Kafka section of results/REPORT.md.
 #
 #   ./bench/kafka.sh                       (REPS=5 DAYS=2 E2E_SECONDS=600 RATE=50000 by default)
 #   REPS=3 DAYS=1 E2E_SECONDS=60 ./bench/kafka.sh      (a quicker look)
@@ -19,7 +19,11 @@
 #            E2E_SECONDS; bench/cmd/alertlat reads the alerts back: deadline to alert produced and
 #            to alert read back, p50/p99/p99.9/max. The consumer's RSS every 10 s (VmRSS).
 #
-# Every figure is printed with the command that made it. Timed sections take /work/bench.lock
+#   SCALE=F (optional) passes --scale F to cartwatch produce and loadgen kafka: a fraction of
+#            the days' volume (make bench QUICK=1 uses it).
+#
+# Every figure is printed with the command that made it, and recorded as JSON in $BENCH_OUT
+# under make bench (bench/cmd/record). Timed sections take /work/bench.lock
 # style locks when BENCH_LOCK names a file (flock), so two benchmarks do not share the cores.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -30,6 +34,8 @@ days=${DAYS:-2}
 e2e_seconds=${E2E_SECONDS:-600}
 rate=${RATE:-50000}
 sections=${SECTIONS:-produce consume e2e}
+scale=(); [ -z "${SCALE:-}" ] || scale=(--scale "$SCALE")
+record=${RECORD:-go run ./bench/cmd/record}
 
 if [ -n "${BENCH_LOCK:-}" ] && [ -z "${BENCH_LOCKED:-}" ]; then
   export BENCH_LOCKED=1
@@ -69,7 +75,7 @@ filled=""   # the topic of the first produce round: the consume section reads it
 events=0
 fill() {
   filled=fill-events
-  "$cw" produce --brokers "$bs" --synthetic --days "$days" --topic "$filled" --partitions 12 2>/dev/null |
+  "$cw" produce --brokers "$bs" --synthetic --days "$days" ${scale[@]+"${scale[@]}"} --topic "$filled" --partitions 12 2>/dev/null |
     tee "$work/fill.out" >/dev/null
   events=$(grep -o 'produce: [0-9,]* events' "$work/fill.out" | grep -o '[0-9,]*' | num)
 }
@@ -89,13 +95,13 @@ if [[ " $sections " == *" produce "* ]]; then
       pbytes=$(wc -c <"$work/payloads.json")
       say "payload file for ProducerPerformance: $plines JSON values read back from $filled, $((pbytes / plines)) bytes each on average"
     else
-      out=$("$cw" produce --brokers "$bs" --synthetic --days "$days" --topic "prod-cw-$i" --partitions 12 2>/dev/null)
+      out=$("$cw" produce --brokers "$bs" --synthetic --days "$days" ${scale[@]+"${scale[@]}"} --topic "prod-cw-$i" --partitions 12 2>/dev/null)
     fi
     r=$(grep -o '[0-9,]* events/s' <<<"$out" | head -1 | grep -o '^[0-9,]*' | num)
     r_cw+=("$r")
     say "round $i cartwatch produce:   $r events/s   ($(tail -1 <<<"$out"))"
 
-    out=$("$lg" kafka --brokers "$bs" --days "$days" --topic "prod-lg-$i" --partitions 12 2>/dev/null | grep '^loadgen kafka:')
+    out=$("$lg" kafka --brokers "$bs" --days "$days" ${scale[@]+"${scale[@]}"} --topic "prod-lg-$i" --partitions 12 2>/dev/null | grep '^loadgen kafka:')
     r=$(grep -o '[0-9,]* events/s' <<<"$out" | head -1 | grep -o '^[0-9,]*' | num)
     r_lg+=("$r")
     say "round $i loadgen kafka:       $r events/s   ($out)"
@@ -116,6 +122,13 @@ if [[ " $sections " == *" produce "* ]]; then
   say "  cartwatch produce    $(printf '%s\n' "${r_cw[@]}" | median)   ($(printf '%s\n' "${r_cw[@]}" | range))"
   say "  loadgen kafka        $(printf '%s\n' "${r_lg[@]}" | median)   ($(printf '%s\n' "${r_lg[@]}" | range))"
   say "  ProducerPerformance  $(printf '%s\n' "${r_pp[@]}" | median)   ($(printf '%s\n' "${r_pp[@]}" | range))"
+  in="$days days${SCALE:+ at scale $SCALE}="
+  $record add -suite kafka -system "cartwatch produce" -name produce -unit events/s -input "$in" -events "$events" \
+    -cmd "cartwatch produce --synthetic --days $days ${scale[*]} --topic T --partitions 12" "${r_cw[@]}"
+  $record add -suite kafka -system "loadgen kafka" -name produce -unit events/s -input "$in" -events "$events" \
+    -cmd "loadgen kafka --days $days ${scale[*]} --topic T --partitions 12" "${r_lg[@]}"
+  $record add -suite kafka -system ProducerPerformance -name produce -unit events/s -input "$in" -events "$events" \
+    -cmd "kafka.sh run org.apache.kafka.tools.ProducerPerformance --topic T --num-records $events --payload-file P --throughput -1 --producer-props acks=all compression.type=lz4 linger.ms=10 batch.size=1000000" "${r_pp[@]}"
 fi
 
 if [[ " $sections " == *" consume "* ]]; then
@@ -150,6 +163,13 @@ if [[ " $sections " == *" consume "* ]]; then
   say "  cartwatch consume from its first record                 $(printf '%s\n' "${c_cw[@]}" | median)   ($(printf '%s\n' "${c_cw[@]}" | range))"
   say "  ConsumerPerformance overall (group join included)       $(printf '%s\n' "${c_ppall[@]}" | median)   ($(printf '%s\n' "${c_ppall[@]}" | range))"
   say "  cartwatch consume over the whole process (start, join, topics, exit)   $(printf '%s\n' "${c_cwall[@]}" | median)   ($(printf '%s\n' "${c_cwall[@]}" | range))"
+  in="$days days${SCALE:+ at scale $SCALE}="
+  pcmd="kafka.sh run org.apache.kafka.tools.ConsumerPerformance --topic $filled --num-records $events --group G --timeout 60000"
+  ccmd="cartwatch consume --topic $filled --group G --alerts-topic A --until-end"
+  $record add -suite kafka -system ConsumerPerformance -name consume -unit events/s -param measure=fetch -input "$in" -events "$events" -cmd "$pcmd" "${c_pp[@]}"
+  $record add -suite kafka -system "cartwatch consume" -name consume -unit events/s -param "measure=from the first record" -input "$in" -events "$events" -cmd "$ccmd" "${c_cw[@]}"
+  $record add -suite kafka -system ConsumerPerformance -name consume -unit events/s -param "measure=overall, group join included" -input "$in" -events "$events" -cmd "$pcmd" "${c_ppall[@]}"
+  $record add -suite kafka -system "cartwatch consume" -name consume -unit events/s -param "measure=whole process" -input "$in" -events "$events" -cmd "$ccmd" "${c_cwall[@]}"
 fi
 
 if [[ " $sections " == *" e2e "* ]]; then
@@ -188,6 +208,17 @@ if [[ " $sections " == *" e2e "* ]]; then
   say "  cartwatch consume --topic e2e-events --group e2e --alerts-topic e2e-alerts --clock wall --ttl 1s"
   say "  go run ./bench/cmd/alertlat --topic e2e-alerts --for $((e2e_seconds + 8))s --skip 5s"
   say "  loadgen kafka --topic e2e-events --rate $rate --rows $rows"
+  # "  deadline to alert produced   p50 2.1ms  p99 8.5ms  p99.9 20ms  max 45ms": each in ms.
+  grep 'p50 ' "$work/alertlat.out" | while read -r line; do
+    what=$(sed 's/ *p50 .*//; s/^ *//' <<<"$line")
+    for q in p50 p99 p99.9 max; do
+      v=$(grep -o " $q [0-9.]*[µumsh]*" <<<" $line" | awk '{v=$2; u=v; sub(/^[0-9.]+/, "", u); n=v+0
+        f = (u=="s") ? 1000 : (u=="ms") ? 1 : (u=="µs" || u=="us") ? 0.001 : (u=="ns") ? 1e-6 : (u=="m") ? 60000 : 1
+        printf "%.3f", n*f}')
+      [ -n "$v" ] && $record add -suite kafka -system "cartwatch consume" -name e2e -unit ms -param "what=$what" -param "q=$q" \
+        -cmd "cartwatch consume --clock wall --ttl 1s fed by loadgen kafka --rate $rate for ${e2e_seconds}s; go run ./bench/cmd/alertlat --for $((e2e_seconds + 8))s --skip 5s" "$v"
+    done
+  done
 fi
 say ""
 say "# load average after: $(cut -d' ' -f1-3 /proc/loadavg)"

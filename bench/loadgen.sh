@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# bench/loadgen.sh: the speed figures of results/dataset-fidelity.md.
+# bench/loadgen.sh: the speed figures of results/notes/dataset-fidelity.md.
 #
 #   ./bench/loadgen.sh            3 rounds of file writes (4 kinds each), then the iterator benchmark
 #   ROUNDS=5 ./bench/loadgen.sh   more rounds

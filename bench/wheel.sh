@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# bench/wheel.sh: the timing-wheel benchmarks, run the way results/wheel.md
+# bench/wheel.sh: the timing-wheel benchmarks, run the way results/notes/wheel.md
 # was produced, and the table of medians and ratios that file quotes.
 #
 #   ./bench/wheel.sh                 full run (5 rounds, about 10-15 minutes)
@@ -8,7 +8,8 @@
 #   WHEEL_BENCH_RUNTIME_10M=1 ./bench/wheel.sh   also runtime timers at 10M
 #                                    in RandomCancel (about 1.4 GiB)
 #
-# Raw output goes to $OUT (default /tmp/wheel-bench.txt); the table to stdout. Wheel, heap
+# Raw output goes to $OUT (default /tmp/wheel-bench.txt); the table to stdout; every
+# figure as JSON to $BENCH_OUT under make bench (bench/cmd/record). Wheel, heap
 # and runtime timers run in the same invocation, one after another for each
 # size, so they share the machine's load; ratios are of medians.
 set -euo pipefail
@@ -25,6 +26,7 @@ for i in $(seq "$COUNT"); do
 	echo "# round $i/$COUNT $(date -u +%Y-%m-%dT%H:%M:%SZ) ${cmd[*]}" | tee -a "$out"
 	"${cmd[@]}" | tee -a "$out"
 done
+${RECORD:-go run ./bench/cmd/record} gobench -suite wheel -system wheel -cmd "${cmd[*]} ($COUNT rounds, bench/wheel.sh)" "$out"
 echo
 echo "command: ${cmd[*]}, $COUNT rounds (bench/wheel.sh)"
 echo "medians of $COUNT runs; ratio = heap (or runtime) median / wheel median"

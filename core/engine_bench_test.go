@@ -95,7 +95,7 @@ func toBlocks(evs []event.Event, n int) []event.Block {
 // BenchmarkEngine: the engine alone (routing, shards, wheel, merge) on
 // events generated beforehand by loadgen, 4 M of them (all 30 days at 1/17
 // of the month's density); the events/s metric is the figure of
-// results/engine.md. The input is named first:
+// results/notes/engine.md. The input is named first:
 //
 //	block,...   event.Block columns (RunBlockSlice), built before the timer:
 //	            the engine's in-process input, the ">= 100 M events/s" one;

@@ -65,7 +65,7 @@ type Options struct {
 	// newHandoff, if set, makes the sequencer-to-shard hand-offs instead
 	// of the SPSC rings (ring.go); only the tests and benchmarks set it, to
 	// buffered channels, the baseline the rings are measured against
-	// (ring_test.go, results/engine.md).
+	// (ring_test.go, results/notes/engine.md).
 	newHandoff func(n int) handoff
 }
 

@@ -19,7 +19,7 @@ type handoff interface {
 // on two atomic counters, with a channel only for sleeping when it is empty
 // or full. It is the hand-off from the sequencer to each shard. A buffered
 // channel measured the same inside the engine (BenchmarkEngineHandoff;
-// results/engine.md) and stays only as the benchmarks' baseline
+// results/notes/engine.md) and stays only as the benchmarks' baseline
 // (Options.newHandoff). Safe for one pushing and one popping goroutine.
 //
 // A side that finds the ring empty (or full) yields at most spins times and

@@ -2,7 +2,7 @@ package wheel
 
 // Benchmarks: the Wheel beside the container/heap baseline (refHeap) and Go's
 // runtime timers, at 1k, 100k, 1M and 10M live timers. Run them the way
-// results/wheel.md was produced with
+// results/notes/wheel.md was produced with
 //
 //	./bench/wheel.sh
 //

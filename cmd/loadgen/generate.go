@@ -29,7 +29,7 @@ kernel's copy, so writing takes less CPU and less time, but the file is then
 not in memory. It is off by default because the next step is usually
 cartwatch run FILE, which reads the month from the page cache after a
 buffered write 3-4 times faster than from the disk after --direct, more than
---direct saved (results/dataset-fidelity.md). Use it when the file is not
+--direct saved (results/notes/dataset-fidelity.md). Use it when the file is not
 read back soon, or when the page cache is needed for something else.`,
 	newFlags: func() *flag.FlagSet { fs, _ := generateFlags(); return fs },
 	run:      generate,
@@ -91,7 +91,7 @@ func generate(args []string, stdout, stderr io.Writer) int {
 		// write waited for a P held by a busy worker while the disk idled.
 		// Month with --direct, 2 rounds side by side: 10.33 and 9.36 s
 		// with GOMAXPROCS=2, 7.32 and 8.57 s with 3 (and 3 workers). The
-		// buffered File was measured with it too (results/dataset-fidelity.md).
+		// buffered File was measured with it too (results/notes/dataset-fidelity.md).
 		runtime.GOMAXPROCS(runtime.GOMAXPROCS(0) + 1)
 	}
 	if o.cpuprofile != "" {
