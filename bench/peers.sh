@@ -38,6 +38,7 @@ direct() {
   printf '{"wall_seconds":%s,"peak_rss_kb":%s,"command":"%s"}\n' "$(awk -v n="$ns" 'BEGIN{printf "%.3f", n/1e9}')" "$(tail -1 "$dir/rss")" "$*" >"$dir/resources.json"
 }
 
+[ -f bench/peers/lib.sh ] || $record note "bench/peers.sh: no bench/peers/ runners in this tree: only cartwatch and the floors measured, answers not checked"
 for spec in "${inputs[@]}"; do
   name=${spec%%=*} file=${spec#*=}
   events=$(($(wc -l <"$file") - 1))
@@ -53,7 +54,6 @@ for spec in "${inputs[@]}"; do
     fi
     if [ "$p" = floors ]; then systems+=("wc -l" "cat"); else systems+=("$p"); fi
   done
-  [ -f bench/peers/lib.sh ] || $record note "bench/peers.sh: no bench/peers/ runners in this tree: only cartwatch and the floors measured, answers not checked"
   for ((i = 1; i <= ROUNDS; i++)); do
     for p in $PEERS; do
       out=$work/$name/$p
