@@ -78,7 +78,7 @@ for spec in "${inputs[@]}"; do
         d=${dirs[$k]} s=${names[$k]}
         walls[$s]+="$(jnum "$d/resources.json" wall_seconds) "
         rss[$s]+="$(jnum "$d/resources.json" peak_rss_kb) "
-        cmds[$s]=$(sed -n 's/.*"command":"\(.*\)"}.*/\1/p' "$d/resources.json" | sed "s#$root/##g")
+        cmds[$s]=$(sed -n 's/.*"command":"\(.*\)"}.*/\1/p' "$d/resources.json" | sed "s#$root/##g; s/\\\\\"/\"/g")
       done
       if [ "$i" = 1 ] && [ -f bench/peers/lib.sh ] && [ "$p" != cartwatch ] && [ "$p" != floors ]; then
         go run ./bench/peers/compare --json "$work/$name/cartwatch" "$out" >"$work/$name-$p.check" 2>/dev/null || true
@@ -109,5 +109,6 @@ done
 file=${inputs[-1]#*=}
 ./bin/cartwatch run --progress off --summary json --cpuprofile "$work/cpu.pprof" "$file" >/dev/null
 go tool pprof -top -nodecount 15 bin/cartwatch "$work/cpu.pprof" 2>/dev/null >"$work/top.txt"
-$record profile -cmd "bin/cartwatch run --cpuprofile cpu.pprof $file" -tool "go tool pprof -top -nodecount 15 bin/cartwatch cpu.pprof" "$work/top.txt"
+$record profile -cmd "bin/cartwatch run --cpuprofile cpu.pprof $file" -tool "go tool pprof -top -nodecount 15 bin/cartwatch cpu.pprof" "$work/top.txt" ||
+  $record note "bench/peers.sh: the CPU profile of $file has no samples (the input is too small)"
 sed -n '1,12p' "$work/top.txt"
