@@ -44,6 +44,8 @@ fi
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/cartwatch-kafka-bench.XXXXXX")
 export KAFKA_RUN_DIR=$work/kafka
+# Its own ports, away from the default 9092 of kafka-up and the tests.
+export KAFKA_PORT_BASE=${KAFKA_PORT_BASE:-29092}
 mkdir -p "$KAFKA_RUN_DIR"
 pids=()
 cleanup() {
