@@ -79,7 +79,7 @@ func (Secret) MarshalJSON() ([]byte, error) { return []byte(`"` + Redacted + `"`
 
 // ErrAuth is wrapped by Connect's error when a broker answers but the TLS
 // handshake or the SASL authentication fails: trying again would not help.
-var ErrAuth = errors.New("Kafka authentication failed")
+var ErrAuth = errors.New("kafka: authentication failed")
 
 // checkSecurity checks the TLS and SASL flags, reads the files they name
 // and the password, and keeps what it read in f. The first error names its

@@ -34,7 +34,7 @@ func TestSecretNeverPrinted(t *testing.T) {
 	type exported struct {
 		Kafka *Flags
 	}
-	vals := []any{kf.Password, &kf.Password, kf, &kf, cmdFlags{kafka: kf}, &cmdFlags{kafka: kf}, exported{&kf},
+	vals := []any{kf.Password, &kf.Password, kf, &kf, cmdFlags{kafka: kf, topic: "t"}, &cmdFlags{kafka: kf, topic: "t"}, exported{&kf},
 		[]Secret{kf.Password}, map[string]Secret{"pw": kf.Password}}
 	for _, v := range vals {
 		for _, verb := range []string{"%v", "%+v", "%#v", "%s", "%q", "%x", "%X", "%T", "%d", "%10.3s"} {

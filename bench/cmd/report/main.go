@@ -58,8 +58,7 @@ func run(dir, md, js, charts string) error {
 	if err := drawCharts(rep, charts); err != nil {
 		return fmt.Errorf("charts: %w", err)
 	}
-	var b []byte
-	b = rep.markdown(filepath.ToSlash(rel))
+	b := rep.markdown(filepath.ToSlash(rel))
 	tmp := md + ".tmp"
 	if err := os.WriteFile(tmp, b, 0o644); err != nil {
 		return err
