@@ -1,6 +1,7 @@
 # bench/peers/lib.sh: what the peers' runners share (sourced, not run).
 #
 # A runner is called as  bench/peers/NAME/run.sh INPUT.csv [--ttl D] [--out DIR] [its own flags]
+# or, for a peer that reads Kafka,  run.sh --topic T --brokers B [--ttl D] [--out DIR] [its flags]
 # and writes into DIR (default .cache/peers/NAME):
 #   alerts.jsonl    one JSON object per abandoned cart, cartwatch's alert keys
 #   summary.json    the counts, cartwatch's --summary json keys (at least events and abandoned)
@@ -31,6 +32,34 @@ peer_args() {
   fi
   [ "$input" = - ] || [ -r "$input" ] || { echo "$0: cannot read $input" >&2; exit 2; }
   [ "$input" = - ] || input=$(cd "$(dirname "$input")" && pwd)/$(basename "$input")
+  ttl_seconds=$(ttl_to_seconds "$ttl")
+  mkdir -p "$out"
+  out=$(cd "$out" && pwd)
+  rm -f "$out/alerts.jsonl" "$out/summary.json" "$out/resources.json"
+}
+
+# peer_kafka_args --topic T --brokers B [--ttl D] [--out DIR] [rest...]: the
+# Kafka form of a runner (a topic on a broker instead of a file). Sets topic,
+# brokers, ttl, ttl_seconds, out and rest as peer_args does.
+peer_kafka_args() {
+  topic="" brokers="" ttl=30m out="$peers_repo/.cache/peers/$peer_name-kafka" rest=()
+  while [ $# -gt 0 ]; do
+    case $1 in
+      --topic) topic=$2; shift 2 ;;
+      --topic=*) topic=${1#*=}; shift ;;
+      --brokers) brokers=$2; shift 2 ;;
+      --brokers=*) brokers=${1#*=}; shift ;;
+      --ttl) ttl=$2; shift 2 ;;
+      --ttl=*) ttl=${1#*=}; shift ;;
+      --out) out=$2; shift 2 ;;
+      --out=*) out=${1#*=}; shift ;;
+      *) rest+=("$1"); shift ;;
+    esac
+  done
+  if [ -z "$topic" ] || [ -z "$brokers" ]; then
+    echo "usage: $0 --topic T --brokers HOST:PORT [--ttl D] [--out DIR]" >&2
+    exit 2
+  fi
   ttl_seconds=$(ttl_to_seconds "$ttl")
   mkdir -p "$out"
   out=$(cd "$out" && pwd)
