@@ -6,10 +6,20 @@
 // cart. The end of the bounded input sends the final watermark, which fires
 // every timer (rule 6).
 //
+// The Kafka variant reads a topic instead (the JSON values cartwatch produce
+// writes, keyed by user_id), from its start to the end offsets it had when the
+// job started (KafkaSource's setBounded(OffsetsInitializer.latest())). Each
+// partition has its own watermark, the highest event time seen in it, as in
+// docs/semantics.md "Partitions"; the deserializer stamps every event with its
+// partition's watermark, so the detector decides with the user's own
+// partition's W even though Flink's timers fire at the lowest of them.
+//
 //   java -cp LIB/*:CLASSES Abandoned INPUT.csv TTL_SECONDS OUT_DIR [--parallelism N] [--max-future-seconds S]
+//   java -cp LIB/*:CLASSES Abandoned --kafka BROKERS TOPIC TTL_SECONDS OUT_DIR [same flags]
 //
 // Writes OUT_DIR/alerts.jsonl (cartwatch's alert lines, in the order the sink
-// gets them) and OUT_DIR/summary.json (the counts, from accumulators).
+// gets them) and OUT_DIR/summary.json (the counts, from accumulators; for a
+// topic also events_per_second, from the first record read to the last).
 import java.io.BufferedWriter;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
@@ -23,6 +33,10 @@ import java.util.TreeMap;
 
 import org.apache.flink.api.common.JobExecutionResult;
 import org.apache.flink.api.common.accumulators.LongCounter;
+import org.apache.flink.api.common.accumulators.LongMaximum;
+import org.apache.flink.api.common.accumulators.LongMinimum;
+import org.apache.flink.api.common.functions.RichFilterFunction;
+import org.apache.flink.api.common.typeinfo.TypeInformation;
 import org.apache.flink.api.common.eventtime.Watermark;
 import org.apache.flink.api.common.eventtime.WatermarkGenerator;
 import org.apache.flink.api.common.eventtime.WatermarkOutput;
@@ -32,6 +46,9 @@ import org.apache.flink.api.common.state.ValueState;
 import org.apache.flink.api.common.state.ValueStateDescriptor;
 import org.apache.flink.configuration.Configuration;
 import org.apache.flink.connector.file.src.FileSource;
+import org.apache.flink.connector.kafka.source.KafkaSource;
+import org.apache.flink.connector.kafka.source.enumerator.initializer.OffsetsInitializer;
+import org.apache.flink.connector.kafka.source.reader.deserializer.KafkaRecordDeserializationSchema;
 import org.apache.flink.connector.file.src.reader.TextLineInputFormat;
 import org.apache.flink.core.fs.Path;
 import org.apache.flink.streaming.api.datastream.DataStream;
@@ -39,14 +56,20 @@ import org.apache.flink.streaming.api.environment.StreamExecutionEnvironment;
 import org.apache.flink.streaming.api.functions.KeyedProcessFunction;
 import org.apache.flink.streaming.api.functions.sink.RichSinkFunction;
 import org.apache.flink.util.Collector;
+import org.apache.kafka.clients.consumer.ConsumerRecord;
+
+import com.fasterxml.jackson.core.JsonFactory;
+import com.fasterxml.jackson.core.JsonParser;
+import com.fasterxml.jackson.core.JsonToken;
 
 public class Abandoned {
-    static final byte VIEW = 0, CART = 1, PURCHASE = 2, OTHER = 3;
+    static final byte VIEW = 0, CART = 1, PURCHASE = 2, OTHER = 3, MALFORMED = 4;
     static final long MAX_PRICE_CENTS = 1_000_000_000_000L;
 
     /** One valid row; a POJO so Flink serializes it without Kryo. */
     public static class Event {
         public long t; // Unix seconds
+        public long w; // the watermark of the row's partition with the row applied (Unix seconds)
         public byte type;
         public long product, cents, user;
         public String session;
@@ -72,7 +95,6 @@ public class Abandoned {
         transient int nFields;
         transient boolean first;
         transient LongCounter events, views, carts, purchases, other, malformed, spending;
-        transient DateTimeFormatter fmt;
 
         Parse(long maxTime) { this.maxTime = maxTime; }
 
@@ -81,7 +103,6 @@ public class Abandoned {
             col = new int[] {0, 1, 2, 6, 7, 8};
             nFields = 9;
             first = true;
-            fmt = DateTimeFormatter.ofPattern("yyyy-MM-dd HH:mm:ss");
             events = counter("events"); views = counter("views"); carts = counter("carts");
             purchases = counter("purchases"); other = counter("other_events");
             malformed = counter("malformed"); spending = counter("spending_cents");
@@ -130,12 +151,13 @@ public class Abandoned {
             }
             String s = col[5] >= 0 ? f[col[5]] : "";
             e.session = s.length() > 36 ? s.substring(0, 36) : s;
+            e.w = e.t;
             out.collect(e);
         }
 
-        long parseTime(String s) {
+        static long parseTime(String s) {
             try {
-                if (s.endsWith(" UTC") && s.length() == 23) return LocalDateTime.parse(s.substring(0, 19), fmt).toEpochSecond(ZoneOffset.UTC);
+                if (s.endsWith(" UTC") && s.length() == 23) return LocalDateTime.parse(s.substring(0, 19), TEXT_TIME).toEpochSecond(ZoneOffset.UTC);
                 return java.time.Instant.parse(s).getEpochSecond();
             } catch (RuntimeException ex) {
                 return Long.MIN_VALUE;
@@ -160,6 +182,127 @@ public class Abandoned {
             for (char ch : (whole + frac).toCharArray()) if (ch < '0' || ch > '9') return -1;
             long c = Long.parseLong(whole) * 100 + (frac.isEmpty() ? 0 : Long.parseLong(frac) * (frac.length() == 1 ? 10 : 1));
             return c <= MAX_PRICE_CENTS ? c : -1;
+        }
+    }
+
+    static final DateTimeFormatter TEXT_TIME = DateTimeFormatter.ofPattern("yyyy-MM-dd HH:mm:ss");
+
+    /**
+     * The Kafka variant's record values: cartwatch produce's JSON objects, read
+     * with Jackson's streaming parser (numbers from their text, so user_id up to
+     * 2^64-1 and the price in cents stay exact). Each event leaves stamped with
+     * its partition's watermark; a value that is not a valid event leaves as
+     * MALFORMED, to be counted.
+     */
+    public static class Values implements KafkaRecordDeserializationSchema<Event> {
+        final long maxTime;
+        transient JsonFactory json;
+        transient long[] high; // per partition: the highest event time seen
+
+        Values(long maxTime) { this.maxTime = maxTime; }
+
+        @Override
+        public void deserialize(ConsumerRecord<byte[], byte[]> r, Collector<Event> out) throws IOException {
+            if (json == null) { json = new JsonFactory(); high = new long[0]; }
+            Event e = new Event();
+            if (!parse(r.value(), e)) {
+                e.type = MALFORMED;
+                out.collect(e);
+                return;
+            }
+            int p = r.partition();
+            if (p >= high.length) {
+                int n = high.length;
+                high = java.util.Arrays.copyOf(high, p + 1);
+                java.util.Arrays.fill(high, n, p + 1, Long.MIN_VALUE);
+            }
+            high[p] = Math.max(high[p], e.t);
+            e.w = high[p];
+            out.collect(e);
+        }
+
+        boolean parse(byte[] v, Event e) throws IOException {
+            if (v == null) return false;
+            String time = null, type = null, product = null, price = null, user = null, session = "";
+            try (JsonParser p = json.createParser(v)) {
+                if (p.nextToken() != JsonToken.START_OBJECT) return false;
+                while (p.nextToken() == JsonToken.FIELD_NAME) {
+                    String k = p.getCurrentName();
+                    JsonToken t = p.nextToken();
+                    if (t == JsonToken.START_OBJECT || t == JsonToken.START_ARRAY) { p.skipChildren(); continue; }
+                    String text = t == JsonToken.VALUE_NULL ? null : p.getText();
+                    switch (k) {
+                        case "event_time": time = text; break;
+                        case "event_type": type = text; break;
+                        case "product_id": product = text; break;
+                        case "price": price = text; break;
+                        case "user_id": user = text; break;
+                        case "user_session": session = text == null ? "" : text; break;
+                        default:
+                    }
+                }
+            } catch (com.fasterxml.jackson.core.JsonProcessingException ex) {
+                return false;
+            }
+            if (time == null || type == null || type.isEmpty() || product == null || price == null || user == null) return false;
+            if ((e.t = Parse.parseTime(time)) == Long.MIN_VALUE || e.t > maxTime) return false;
+            if ((e.product = Parse.parseUint(product)) == -1 && !product.equals("18446744073709551615")) return false;
+            if ((e.user = Parse.parseUint(user)) == -1 && !user.equals("18446744073709551615")) return false;
+            if ((e.cents = Parse.parseCents(price)) < 0) return false;
+            switch (type) {
+                case "view": e.type = VIEW; break;
+                case "cart": e.type = CART; break;
+                case "purchase": e.type = PURCHASE; break;
+                default: e.type = OTHER;
+            }
+            e.session = session.length() > 36 ? session.substring(0, 36) : session;
+            return true;
+        }
+
+        @Override
+        public TypeInformation<Event> getProducedType() { return TypeInformation.of(Event.class); }
+    }
+
+    /**
+     * The Kafka variant's counts (the file job's Parse keeps them itself), and
+     * the wall time of the first and the last record read, for events/s.
+     */
+    public static class Count extends RichFilterFunction<Event> {
+        transient LongCounter events, views, carts, purchases, other, malformed, spending;
+        transient LongMinimum first;
+        transient LongMaximum last;
+
+        @Override
+        public void open(Configuration c) {
+            events = counter("events"); views = counter("views"); carts = counter("carts");
+            purchases = counter("purchases"); other = counter("other_events");
+            malformed = counter("malformed"); spending = counter("spending_cents");
+            first = new LongMinimum();
+            last = new LongMaximum();
+            getRuntimeContext().addAccumulator("first_record_nanos", first);
+            getRuntimeContext().addAccumulator("last_record_nanos", last);
+        }
+
+        LongCounter counter(String name) {
+            LongCounter c = new LongCounter();
+            getRuntimeContext().addAccumulator(name, c);
+            return c;
+        }
+
+        @Override
+        public boolean filter(Event e) {
+            long now = System.nanoTime();
+            if (first.getLocalValuePrimitive() == Long.MAX_VALUE) first.add(now);
+            last.add(now);
+            switch (e.type) {
+                case VIEW: views.add(1); break;
+                case CART: carts.add(1); break;
+                case PURCHASE: purchases.add(1); spending.add(e.cents); break;
+                case OTHER: other.add(1); break;
+                default: malformed.add(1); return false;
+            }
+            events.add(1);
+            return true;
         }
     }
 
@@ -200,9 +343,10 @@ public class Abandoned {
         public void processElement(Event e, Context ctx, Collector<String> out) throws IOException {
             User u = state.value();
             if (u == null) u = new User();
-            // Flink's watermark here is the highest time before this row; rule 2's
-            // W includes the row about to apply.
-            long w = Math.max(ctx.timerService().currentWatermark(), e.t * 1000);
+            // Flink's watermark here is the highest time before this row (the
+            // lowest over the partitions, for a topic); rule 2's W is the row's
+            // partition's and includes the row about to apply.
+            long w = Math.max(ctx.timerService().currentWatermark(), e.w * 1000);
             if (u.open && u.deadline * 1000 <= w) abandon(u, ctx.getCurrentKey(), out, ctx);
             if (e.type == CART) {
                 if (!u.open) {
@@ -273,11 +417,15 @@ public class Abandoned {
     }
 
     public static void main(String[] args) throws Exception {
-        String input = args[0], outDir = args[2];
-        long ttl = Long.parseLong(args[1]);
+        String input = null, brokers = null, topic = null;
+        int a = 0;
+        if (args[0].equals("--kafka")) { brokers = args[1]; topic = args[2]; a = 3; }
+        else input = args[a++];
+        long ttl = Long.parseLong(args[a]);
+        String outDir = args[a + 1];
         int parallelism = Runtime.getRuntime().availableProcessors();
         long maxFuture = 24 * 3600;
-        for (int i = 3; i + 1 < args.length; i += 2) {
+        for (int i = a + 2; i + 1 < args.length; i += 2) {
             if (args[i].equals("--parallelism")) parallelism = Integer.parseInt(args[i + 1]);
             else if (args[i].equals("--max-future-seconds")) maxFuture = Long.parseLong(args[i + 1]);
             else throw new IllegalArgumentException("unknown flag " + args[i]);
@@ -286,26 +434,54 @@ public class Abandoned {
 
         StreamExecutionEnvironment env = StreamExecutionEnvironment.getExecutionEnvironment();
         env.setParallelism(parallelism);
-        FileSource<String> src = FileSource.forRecordStreamFormat(new TextLineInputFormat(), new Path(input)).build();
-        DataStream<Event> events = env.fromSource(src, WatermarkStrategy.noWatermarks(), "csv").setParallelism(1)
-            .flatMap(new Parse(maxTime)).setParallelism(1).name("parse")
-            .assignTimestampsAndWatermarks(WatermarkStrategy.<Event>forGenerator(c -> new MaxSeen())
-                .withTimestampAssigner((e, ts) -> e.t * 1000)).setParallelism(1).name("watermark");
+        DataStream<Event> events;
+        if (brokers == null) {
+            FileSource<String> src = FileSource.forRecordStreamFormat(new TextLineInputFormat(), new Path(input)).build();
+            events = env.fromSource(src, WatermarkStrategy.noWatermarks(), "csv").setParallelism(1)
+                .flatMap(new Parse(maxTime)).setParallelism(1).name("parse")
+                .assignTimestampsAndWatermarks(WatermarkStrategy.<Event>forGenerator(c -> new MaxSeen())
+                    .withTimestampAssigner((e, ts) -> e.t * 1000)).setParallelism(1).name("watermark");
+        } else {
+            // One watermark generator per partition (the source's strategy runs per
+            // split); the source emits the lowest of them.
+            KafkaSource<Event> src = KafkaSource.<Event>builder()
+                .setBootstrapServers(brokers).setTopics(topic)
+                .setGroupId("flink-peer-" + Long.toHexString(System.nanoTime()))
+                .setStartingOffsets(OffsetsInitializer.earliest())
+                .setBounded(OffsetsInitializer.latest())
+                .setDeserializer(new Values(maxTime))
+                .setProperty("commit.offsets.on.checkpoint", "false")
+                .build();
+            events = env.fromSource(src, WatermarkStrategy.<Event>forGenerator(c -> new MaxSeen())
+                    .withTimestampAssigner((e, ts) -> e.type == MALFORMED ? Long.MIN_VALUE : e.t * 1000), "kafka")
+                .filter(new Count()).name("count");
+        }
         // Views change no cart at the default flags: they only move the watermark, above.
-        events.filter(e -> e.type == CART || e.type == PURCHASE).setParallelism(1).name("carts and purchases")
+        // At the parallelism of what feeds it (1 for a file), so each user's events keep their order.
+        events.filter(e -> e.type == CART || e.type == PURCHASE).setParallelism(events.getParallelism()).name("carts and purchases")
             .keyBy(e -> e.user)
             .process(new Detect(ttl)).name("detect")
             .addSink(new LineSink(Paths.get(outDir, "alerts.jsonl").toString())).setParallelism(1).name("alerts");
         JobExecutionResult r = env.execute("cartwatch-peer");
 
         Map<String, Object> acc = new TreeMap<>(r.getAllAccumulatorResults());
+        Object first = acc.remove("first_record_nanos"), last = acc.remove("last_record_nanos");
         StringBuilder b = new StringBuilder("{");
         for (Map.Entry<String, Object> en : acc.entrySet()) {
             if (b.length() > 1) b.append(',');
             b.append('"').append(en.getKey()).append("\":").append(en.getValue());
         }
-        b.append(",\"open_carts\":0,\"parallelism\":").append(parallelism).append("}\n");
+        b.append(",\"open_carts\":0,\"parallelism\":").append(parallelism);
+        String rate = "";
+        if (first != null && last != null) {
+            double secs = ((Long) last - (Long) first) / 1e9;
+            long n = (Long) acc.get("events");
+            double perSec = secs > 0 ? n / secs : 0;
+            b.append(String.format(",\"events_per_second\":%.1f,\"elapsed_seconds\":%.3f", perSec, secs));
+            rate = String.format("; %d events in %.3f s from the first record read to the last: %.0f events/s", n, secs, perSec);
+        }
+        b.append("}\n");
         Files.write(Paths.get(outDir, "summary.json"), b.toString().getBytes(StandardCharsets.UTF_8));
-        System.err.println("flink: " + r.getNetRuntime() + " ms job time, parallelism " + parallelism);
+        System.err.println("flink: " + r.getNetRuntime() + " ms job time, parallelism " + parallelism + rate);
     }
 }
