@@ -7,7 +7,7 @@ RACE_PKGS := ./core/... ./cmd/... ./wheel/... ./loadgen/... ./kafka/... ./dash/.
 # without them it fails under CI=true, so test-unit leaves it out.
 UNIT_PKGS = $$($(GO) list ./... | grep -v '/kafkatest$$')
 
-.PHONY: all build run test test-unit test-kafka bench peers-check fmt fmt-check vet lint staticcheck tidy-check kafka-up kafka-down clean
+.PHONY: all build run test test-unit test-kafka bench peers-check peers-kafka-check fmt fmt-check vet lint staticcheck tidy-check kafka-up kafka-down clean
 
 all: build
 
@@ -40,6 +40,13 @@ bench:
 # synthetic day at --ttl 5m and 30m; fetches DuckDB (PyPI) and Flink (Maven Central) on first use.
 peers-check:
 	./bench/peers/check.sh $(PEERS)
+
+# The Kafka peers (QuixStreams, Flink's Kafka variant) beside cartwatch consume on one topic of a
+# local broker it starts and stops (the sample and a synthetic day, --ttl 5m), under
+# /work/bench.lock when that file exists; fetches QuixStreams (PyPI) and Flink on first use.
+BENCH_LOCK ?= $(wildcard /work/bench.lock)
+peers-kafka-check:
+	BENCH_LOCK=$(BENCH_LOCK) ./bench/peers/kafka-check.sh $(PEERS)
 
 fmt:
 	gofmt -w .
