@@ -85,7 +85,7 @@ for in in "${inputs[@]}"; do
     "the true answer: $(json_num "$dir/cartwatch/summary.json" events) events, $(json_num "$dir/cartwatch/summary.json" abandoned) abandoned"
 
   t0=$(date +%s%N)
-  /usr/bin/time -v -o "$dir/consume.time" "$cw" consume --brokers "$bs" --topic "$topic" --group "cw-$name" \
+  /usr/bin/time -v -o "$dir/consume.time" "$cw" consume --http 127.0.0.1:0 --brokers "$bs" --topic "$topic" --group "cw-$name" \
     --alerts-topic "alerts-$name" --ttl "$ttl" --until-end --status-interval 0 2>"$dir/consume.err" ||
     { cat "$dir/consume.err" >&2; exit 1; }
   wall=$(awk -v ns="$(($(date +%s%N) - t0))" 'BEGIN {printf "%.3f", ns / 1e9}')
