@@ -67,11 +67,11 @@ echo "# bench/peers/kafka-check.sh $(date -u +%FT%TZ): Kafka $("$ctl" version) a
 
 # row SYSTEM EVENTS/S WALL RSS_KB ANSWER
 row() { printf '  %-22s %12s %9s %9s  %s\n' "$@"; }
-json_num() { grep -o "\"$2\":[0-9.]*" "$1" | head -1 | cut -d: -f2; }
+json_num() { grep -o "\"$2\": *[0-9.]*" "$1" | head -1 | sed 's/.*: *//'; }  # Go and Java write no space, Python one
 failed=0
 for in in "${inputs[@]}"; do
   name=$(basename "$in" .csv | tr -c 'a-zA-Z0-9\n' -)
-  topic=events-$name
+  topic=$name
   dir=$work/$name
   mkdir -p "$dir"
   "$cw" produce --brokers "$bs" --topic "$topic" --partitions 12 "$in" >"$dir/produce.out" 2>"$dir/produce.err" ||
