@@ -7,6 +7,7 @@
 package metrics
 
 import (
+	"fmt"
 	"math"
 	"net/http"
 	"runtime"
@@ -111,6 +112,13 @@ var (
 	dDirect       = desc("cartwatch_purchases_direct_total", "Purchases by a user with no open cart, not late.")
 	dLate         = desc("cartwatch_purchases_late_total", "Purchases after the deadline of the user's last abandoned cart.")
 	dSpending     = desc("cartwatch_spending_total", "Price of every purchase, in the currency's base unit (e.g. dollars, not cents).")
+	dRecovered    = desc("cartwatch_carts_recovered_total", "Abandoned carts recovered: a direct purchase by the user within --recovery-window of the alert (docs/semantics.md, rule 9).")
+	dRecValue     = desc("cartwatch_recovered_value_total", "Value of the recovered carts as their alerts reported it, in the currency's base unit.")
+	dDelay        = desc("cartwatch_cart_to_purchase_delay_seconds", "Cart-to-purchase delay of the converted and recovered carts (rule 10), counted in whole seconds: the bucket le=\"E-1\" holds the delays below E seconds, so le=\"299\" over the count is the share a --ttl 5m would catch.")
+	dCatItems     = desc("cartwatch_abandoned_items_by_category_total", "Items (cart events) of abandoned carts by top-level category (rule 11): at most 64 names, then \"unknown\" and \"other\".", "category")
+	dCatValue     = desc("cartwatch_abandoned_value_by_category_total", "Value of the abandoned items by top-level category (rule 11), in the currency's base unit.", "category")
+	dHourItems    = desc("cartwatch_abandoned_items_by_hour_total", "Items of abandoned carts by the UTC hour of day (00 to 23) of the cart's last cart event (rule 11).", "hour")
+	dHourValue    = desc("cartwatch_abandoned_value_by_hour_total", "Value of the abandoned items by the UTC hour of day (00 to 23) of the cart's last cart event, in the currency's base unit.", "hour")
 	dWatermark    = desc("cartwatch_watermark_timestamp_seconds", "The partition's watermark: event time up to which every deadline has fired, Unix seconds.", "partition")
 	dEventLag     = desc("cartwatch_event_time_lag_seconds", "Wall clock minus the partition's watermark.", "partition")
 	dQueue        = desc("cartwatch_shard_queue_batches", "Batches waiting in the shard's hand-off.", "shard")
@@ -128,7 +136,7 @@ type collector struct{ src Sources }
 
 func (c *collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{dEvents, dMalformed, dOpenCarts, dOpened, dConverted, dAbandoned, dAbValue,
-		dAbUsers, dDirect, dLate, dSpending, dWatermark, dEventLag, dQueue, dConsumed, dLag, dCommits, dCommitErrs,
+		dAbUsers, dDirect, dLate, dSpending, dRecovered, dRecValue, dDelay, dCatItems, dCatValue, dHourItems, dHourValue, dWatermark, dEventLag, dQueue, dConsumed, dLag, dCommits, dCommitErrs,
 		dAlertsOut, dDLQ, dProduceFails} {
 		ch <- d
 	}
@@ -158,9 +166,18 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 		counter(dDirect, float64(n.Direct))
 		counter(dLate, float64(n.Late))
 		counter(dSpending, money(n.Spending))
-		// NOTE for the lead: the shop branch's recovered carts, delay
-		// histogram and categories go here once Counters has them
-		// (cartwatch_carts_recovered_total, cartwatch_recovered_value_total, ...).
+		counter(dRecovered, float64(n.Recovered))
+		counter(dRecValue, money(n.RecoveredValue))
+		ch <- delayHistogram(&n.Delay)
+		for _, c := range categories(&n.ByCategory) {
+			counter(dCatItems, float64(c.t.Items), c.name)
+			counter(dCatValue, money(c.t.Value), c.name)
+		}
+		for h, t := range n.ByHour {
+			hour := hourLabels[h]
+			counter(dHourItems, float64(t.Items), hour)
+			counter(dHourValue, money(t.Value), hour)
+		}
 		now := float64(c.src.Now().UnixNano()) / 1e9
 		for _, p := range f.Partitions {
 			part := strconv.Itoa(int(p.Partition))
@@ -190,6 +207,85 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 		counter(dDLQ, float64(sc.Rejects))
 		counter(dProduceFails, float64(sc.Failed))
 	}
+}
+
+// delayBounds are the upper bounds (le) of the delay histogram's buckets:
+// each of core.DelayEdges minus one second. A bucket of core.DelayHistogram
+// holds the whole-second delays d with from <= d < to, and for whole
+// seconds d < to is d <= to-1, so the cumulative count below edge E is
+// exactly Prometheus' count of d <= E-1. Using E itself as le would claim
+// the delays of exactly E seconds, which the next bucket holds.
+var delayBounds = func() (b [len(core.DelayEdges)]float64) {
+	for i, e := range core.DelayEdges {
+		b[i] = float64(e - 1)
+	}
+	return b
+}()
+
+// delayHistogram is h as a Prometheus histogram: cumulative counts at
+// delayBounds, the last bucket in +Inf (the count).
+func delayHistogram(h *core.DelayHistogram) prometheus.Metric {
+	buckets := make(map[float64]uint64, len(delayBounds))
+	var cum uint64
+	for i, le := range delayBounds {
+		cum += uint64(h.Counts[i])
+		buckets[le] = cum
+	}
+	return prometheus.MustNewConstHistogram(dDelay, uint64(h.Total()), float64(h.Sum), buckets)
+}
+
+// hourLabels are the hour label's values, two digits so they sort.
+var hourLabels = func() (l [24]string) {
+	for h := range l {
+		l[h] = fmt.Sprintf("%02d", h)
+	}
+	return l
+}()
+
+// category is one value of the category label and its tally.
+type category struct {
+	name string
+	t    core.Tally
+}
+
+// categories returns the category label's values and their tallies: the
+// names c keeps, "unknown" and "other" when they have items. A real
+// category named "unknown" or "other" shares that value with the special
+// one (two series with one label value would fail the scrape), so there
+// are at most core.MaxCategories+2 values whatever the input.
+func categories(c *core.CategoryTallies) []category {
+	out := make([]category, 0, c.N+2)
+	unknown, other := c.Unknown, c.Other
+	for i := range c.N {
+		name := string(c.Names[i].Name[:c.Names[i].Len])
+		switch name {
+		case "unknown":
+			unknown = addTally(unknown, c.Tallies[i])
+		case "other":
+			other = addTally(other, c.Tallies[i])
+		default:
+			out = append(out, category{name, c.Tallies[i]})
+		}
+	}
+	if unknown.Items > 0 {
+		out = append(out, category{"unknown", unknown})
+	}
+	if other.Items > 0 {
+		out = append(out, category{"other", other})
+	}
+	return out
+}
+
+// addTally adds two tallies, the value pinned at the int64 maximum as the
+// engine pins its sums (rule 7).
+func addTally(a, b core.Tally) core.Tally {
+	a.Items += b.Items
+	if a.Value > math.MaxInt64-b.Value {
+		a.Value = math.MaxInt64
+	} else {
+		a.Value += b.Value
+	}
+	return a
 }
 
 // goVersion is the Go version the binary was built with.
