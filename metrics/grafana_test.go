@@ -5,6 +5,7 @@ import (
 	"os"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -121,8 +122,31 @@ func TestGrafanaQueries(t *testing.T) {
 	if n == 0 {
 		t.Fatal("no query in the dashboard")
 	}
+	// A bucket named by its le must be one the binary exports: the TTL
+	// advisor's le="299" is the delays below 5 m, a le="300" would select
+	// nothing.
+	les := map[string]bool{}
+	for _, mf := range mfs {
+		for _, mt := range mf.Metric {
+			for _, b := range mt.GetHistogram().GetBucket() {
+				les[mf.GetName()+"/"+strconv.FormatFloat(b.GetUpperBound(), 'f', -1, 64)] = true
+			}
+		}
+	}
+	bucketLE := regexp.MustCompile(`(\w+)_bucket\{[^}]*\ble="([^"]*)"`)
+	for _, p := range dash.Panels {
+		for _, tg := range p.Targets {
+			for _, m := range bucketLE.FindAllStringSubmatch(tg.Expr, -1) {
+				if !les[m[1]+"/"+m[2]] {
+					t.Errorf("panel %q: query %q selects the bucket le=%q of %s, which cartwatch does not export", p.Title, tg.Expr, m[2], m[1])
+				}
+			}
+		}
+	}
 	for _, want := range []string{"cartwatch_events_total", "cartwatch_kafka_consumer_lag_records", "cartwatch_open_carts",
-		"cartwatch_abandoned_value_total", "cartwatch_alert_latency_seconds_bucket"} {
+		"cartwatch_abandoned_value_total", "cartwatch_alert_latency_seconds_bucket", "cartwatch_carts_recovered_total",
+		"cartwatch_recovered_value_total", "cartwatch_cart_to_purchase_delay_seconds_bucket",
+		"cartwatch_abandoned_value_by_category_total"} {
 		if !strings.Contains(string(b), want) {
 			t.Errorf("the dashboard does not show %s", want)
 		}
