@@ -8,7 +8,9 @@
 // when the connection drops, the page says it is reconnecting.
 //
 // A Server is safe for concurrent use. The files: figures.go (Figures, the
-// snapshot the page shows), server.go (the handler and the ticks),
+// snapshot the page shows), live.go (LiveSource, the one adapter from a
+// running engine's core.Live and a Kafka consumer to Figures, used by demo,
+// consume and run), server.go (the handler and the ticks),
 // assets/ (the page; assets/README.md says where uPlot comes from and how
 // to update it).
 package dash

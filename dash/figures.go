@@ -19,8 +19,9 @@ type Figures struct {
 	// The prototype's KPIs.
 	KPIs *KPIs `json:"kpis,omitempty"`
 
-	// The latest alerts, newest first.
-	LatestAlerts []Alert `json:"latest_alerts,omitempty"`
+	// The latest alerts, newest first; nil (null): not known here (the
+	// page shows "—"), empty: none yet.
+	LatestAlerts []Alert `json:"latest_alerts"`
 
 	// Is it keeping up.
 	Engine  *Engine  `json:"engine,omitempty"`

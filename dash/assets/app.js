@@ -172,13 +172,13 @@ function render(f) {
   }
   drawTTL(f.ttl_advisor);
 
-  rows($("spenders"), k ? (k.top_spenders || []).slice(0, 5) : null, 3,
+  rows($("spenders"), k && has(k.top_spenders) ? k.top_spenders.slice(0, 5) : null, 3,
     (s, i) => [[String(i + 1)], [String(s.user_id)], [money(s.spending_cents), "num"]]);
   const cats = has(f.top_categories) ? f.top_categories.slice(0, 8) : null;
   const top = cats && cats.length ? Math.max(1, cats[0].value_cents) : 1;
   rows($("categories"), cats, 3,
     (x) => [[x.name, null, x.value_cents / top], [count(x.items), "num"], [money(x.value_cents), "num"]]);
-  rows($("alerts"), k || f.latest_alerts ? f.latest_alerts || [] : null, 6,
+  rows($("alerts"), has(f.latest_alerts) ? f.latest_alerts : null, 6,
     (a) => [[String(a.user_id)], [clock(a.abandoned_at)], [count(a.items), "num"], [money(a.cart_value_cents), "num"],
       [String(a.partition), "num"], [secs(a.latency_seconds), "num"]]);
 }
