@@ -294,7 +294,7 @@ func demoCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		tee.met = metrics.New(metrics.Sources{Live: opt.Live, Consumer: cons, Sink: sink})
 		// The dashboard (package dash) at /: the figures of the terminal
 		// (d.figures, once d exists).
-		board = newDemoBoard(&cur)
+		board = newDemoBoard(&cur, &dash.LiveSource{Live: opt.Live, Consumer: cons})
 		srv := serveHTTP(ln, newMux(tee.met, board))
 		defer srv.stop()
 		defer board.Close() // before the server's stop: the streams end

@@ -8,11 +8,11 @@ import (
 )
 
 // The demo's dashboard (package dash) on --http: the figures the
-// terminal shows, as the page's Figures.
+// terminal shows, as the page's Figures, then what the engine's core.Live
+// and the consumer give every command's page (dash.LiveSource: the carts'
+// fates and rates, categories, the TTL advisor, events/s).
 //
 // The handler mounts at "/" of the --http mux (http.go), beside /metrics.
-// NOTE: the figures the demo's seams cannot see (the carts' fates and
-// rates, categories, the TTL advisor) are for core.Live to fill.
 
 // dashFigures returns fig as the dashboard shows it.
 func (fig *demoFigures) dashFigures() dash.Figures {
@@ -45,14 +45,18 @@ func (fig *demoFigures) dashFigures() dash.Figures {
 }
 
 // newDemoBoard is the demo's dashboard: the figures of the run in cur,
-// or "starting" before it exists.
-func newDemoBoard(cur *atomic.Pointer[demoRun]) *dash.Server {
+// or "starting" before it exists, completed by live. The demo keeps what
+// only it knows: its replay's event time, the top spenders, the alerts
+// read back from the topic with their latency.
+func newDemoBoard(cur *atomic.Pointer[demoRun], live *dash.LiveSource) *dash.Server {
 	return dash.New(func() dash.Figures {
 		d := cur.Load()
 		if d == nil {
 			return dash.Figures{Title: "cartwatch demo", Phase: "starting"}
 		}
 		fig := d.figures()
-		return fig.dashFigures()
+		f := fig.dashFigures()
+		live.Fill(&f)
+		return f
 	}, dash.Options{})
 }

@@ -115,8 +115,18 @@ func TestDemoDashboardStream(t *testing.T) {
 	if last.Engine == nil || last.Engine.Malformed != 2 || last.Kafka == nil || len(last.LatestAlerts) == 0 {
 		t.Errorf("the last figures lack what the demo knows: %+v %+v %+v", last.Engine, last.Kafka, last.LatestAlerts)
 	}
-	if last.Carts != nil || last.TTLAdvisor != nil {
-		t.Errorf("the demo fills figures it does not have: %+v %+v", last.Carts, last.TTLAdvisor)
+	// The engine's figures (dash.LiveSource): the carts' fates as the
+	// summary counts them, categories, the TTL advisor.
+	m = regexp.MustCompile(`(?m)^  converted +(\S+)$`).FindStringSubmatch(stdout.String())
+	if m == nil {
+		t.Fatalf("no converted carts in the summary:\n%s", stdout)
+	}
+	conv, _ := strconv.ParseInt(strings.ReplaceAll(m[1], ",", ""), 10, 64)
+	if c := last.Carts; c == nil || c.Abandoned != want || c.Converted != conv || c.AbandonmentRate <= 0 {
+		t.Errorf("the last figures' carts %+v, want the summary's %d abandoned, %d converted", c, want, conv)
+	}
+	if len(last.Categories) == 0 || len(last.TTLAdvisor) != 6 || last.TTLAdvisor[5].Share <= 0 {
+		t.Errorf("the last figures lack the engine's categories or TTL advisor: %+v %+v", last.Categories, last.TTLAdvisor)
 	}
 	changed := false
 	for _, f := range figs[1:] {
@@ -171,5 +181,15 @@ func TestDemoDashboardBrowser(t *testing.T) {
 	}
 	if v := browser.Text(t, ctx, "kpi-abandoned"); v == "—" || v == "0" {
 		t.Errorf("abandoned carts %q at the end: want the final count", v)
+	}
+	// The engine's figures (dash.LiveSource): a category row, the TTL
+	// advisor drawn, the rates.
+	browser.WaitFor(t, ctx, 5*time.Second, "a category row", `document.querySelectorAll("#categories tr td.num").length > 0`)
+	browser.WaitFor(t, ctx, 5*time.Second, "the TTL advisor chart",
+		`!document.getElementById("chart-ttl").hidden && document.querySelector("#chart-ttl canvas") !== null && document.getElementById("ttl-empty").hidden`)
+	for _, id := range []string{"kpi-abandonment-rate", "kpi-recovery-rate"} {
+		if v := browser.Text(t, ctx, id); !strings.Contains(v, "%") {
+			t.Errorf("#%s %q at the end: want a rate", id, v)
+		}
 	}
 }
