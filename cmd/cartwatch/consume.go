@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/cartwatch/cartwatch/core"
+	"github.com/cartwatch/cartwatch/dash"
 	"github.com/cartwatch/cartwatch/kafka"
 	"github.com/cartwatch/cartwatch/metrics"
 	"github.com/twmb/franz-go/pkg/kadm"
@@ -255,17 +256,30 @@ func consumeCmd(ctx context.Context, args []string, stdout, stderr io.Writer) in
 	log := &logger{w: stderr}
 	var met *metrics.Metrics
 	var late lateSources
+	var live *dash.LiveSource
+	var ph phase
+	ph.set("connecting to the brokers")
 	if ln != nil {
 		// Served from the start (the process is up before a broker is
 		// reached); the figures come as their sources start.
 		f.opt.Live = new(core.Live)
 		met = metrics.New(metrics.Sources{Live: f.opt.Live, Consumer: &late.cons, Sink: &late.sink})
-		srv := serveHTTP(ln, newMux(met, nil))
+		live = &dash.LiveSource{Live: f.opt.Live, Consumer: &late.cons, Alerts: true}
+		board := newBoard("cartwatch consume: "+f.topic, &ph, live)
+		srv := serveHTTP(ln, newMux(met, board))
 		defer srv.stop()
+		// Before the server's stop: the stopped event (with the phase the
+		// command ended in) whatever the way out, then the streams end.
+		defer func() {
+			board.Stop()
+			board.Close()
+		}()
 		log.Logf("serving /metrics on http://%s", ln.Addr())
+		log.Logf("dashboard: http://%s/", ln.Addr())
 	}
 	fail := func(err error) int {
 		log.Log(err.Error())
+		ph.set("failed: " + err.Error())
 		return exitError
 	}
 	for _, w := range f.kafka.Warnings() {
@@ -279,6 +293,7 @@ func consumeCmd(ctx context.Context, args []string, stdout, stderr io.Writer) in
 	hook.Mute.Store(false)
 	if ctx.Err() != nil {
 		log.Log("stopped before a broker was reached")
+		ph.set("stopped before a broker was reached")
 		return exitOK
 	}
 	if err != nil {
@@ -345,7 +360,7 @@ func consumeCmd(ctx context.Context, args []string, stdout, stderr io.Writer) in
 	log.Logf("consuming %s in group %s at %s; alerts to %s, malformed messages to %s", f.topic, f.group,
 		strings.Join(seeds, ","), f.alertsTopic, f.dlqTopic)
 
-	f.opt.Sink = &rejectNote{Sink: sink, log: log, dlq: f.dlqTopic, met: met}
+	f.opt.Sink = &rejectNote{Sink: sink, log: log, dlq: f.dlqTopic, met: met, live: live}
 	f.opt.Checkpoint = cons
 	f.opt.Spending = f.spendingTopic != ""
 
@@ -362,6 +377,7 @@ func consumeCmd(ctx context.Context, args []string, stdout, stderr io.Writer) in
 			why = "stop"
 		}
 		log.Logf("%s: stopping: delivering the alerts and committing the offsets (a second signal exits at once)", why)
+		ph.set("stopping: delivering the alerts and committing the offsets")
 		cons.Stop()
 		time.AfterFunc(stopDeadline, func() {
 			err := fmt.Errorf("the brokers did not take the last alerts and offsets within %v", stopDeadline)
@@ -381,6 +397,7 @@ func consumeCmd(ctx context.Context, args []string, stdout, stderr io.Writer) in
 		}()
 	}
 
+	ph.set("consuming " + f.topic)
 	_, runErr := core.Run(runCtx, cons, f.opt, nil)
 	close(statusDone)
 	statusWG.Wait()
@@ -403,6 +420,7 @@ func consumeCmd(ctx context.Context, args []string, stdout, stderr io.Writer) in
 		kafka.Thousands(st.Records), kafka.Thousands(sc.Alerts), kafka.Thousands(sc.Rejects), f.dlqTopic, kafka.Thousands(st.Commits))
 	if errors.Is(runErr, kafka.ErrStopped) && sink.Err() == nil {
 		if f.untilEnd && !st.AtEnd.IsZero() {
+			ph.set("done: read to the end offsets")
 			log.Logf("read to the end offsets: %s", summary)
 			if d := st.AtEnd.Sub(st.FirstData); d > 0 {
 				log.Logf("%s records/s from the first record to the end offsets (%v)",
@@ -413,12 +431,14 @@ func consumeCmd(ctx context.Context, args []string, stdout, stderr io.Writer) in
 		stopMu.Lock()
 		took := time.Since(stoppedAt)
 		stopMu.Unlock()
+		ph.set("stopped")
 		log.Logf("stopped in %v: %s", took.Round(time.Millisecond), summary)
 		return exitOK
 	}
 	if runErr == nil || errors.Is(runErr, kafka.ErrStopped) {
 		runErr = sink.Err()
 	}
+	ph.set(fmt.Sprintf("failed: %v", runErr))
 	log.Logf("failed: %v (offsets committed up to the last delivered alerts; %s)", runErr, summary)
 	return exitError
 }
@@ -480,6 +500,7 @@ type rejectNote struct {
 	dlq  string
 	seen int
 	met  *metrics.Metrics // nil without --http
+	live *dash.LiveSource // the page's latest alerts; nil without --http
 }
 
 // Alert produces a and records its latency: the wall clock now minus its
@@ -491,7 +512,9 @@ func (n *rejectNote) Alert(a *core.Alert) error {
 		return err
 	}
 	if n.met != nil {
-		n.met.ObserveAlertLatency(time.Since(time.Unix(a.AbandonedAt, 0)))
+		lat := time.Since(time.Unix(a.AbandonedAt, 0))
+		n.met.ObserveAlertLatency(lat)
+		n.live.Alert(a, max(0, lat))
 	}
 	return nil
 }

@@ -4,11 +4,14 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"net/http"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/cartwatch/cartwatch/dash"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -260,5 +263,70 @@ func TestConsumeHelpMatchesREADME(t *testing.T) {
 		if !strings.Contains(section, s) {
 			t.Errorf("README's cartwatch consume section does not give the exit code %q", s)
 		}
+	}
+}
+
+// TestConsumeDashboard: consume --http serves the dashboard at / with the
+// engine's figures (dash.LiveSource): the carts, a category, the latest
+// alert, the Kafka group; when consume stops, a viewer gets the stopped
+// event with the phase "stopped".
+func TestConsumeDashboard(t *testing.T) {
+	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(1, "events"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	addrs := c.ListenAddrs()
+	cl, err := kgo.NewClient(kgo.SeedBrokers(addrs...), kgo.DefaultProduceTopic("events"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	// User 7's cart of electronics falls due when user 8's view at 00:10
+	// passes its deadline.
+	if err := cl.ProduceSync(ctx,
+		&kgo.Record{Key: []byte("7"), Value: []byte(`2019-11-01 00:00:00 UTC,cart,5,2,electronics.phone,,1.50,7,s7`)},
+		&kgo.Record{Key: []byte("8"), Value: []byte(`2019-11-01 00:10:00 UTC,view,1,2,,,3.00,8,s8`)},
+	).FirstErr(); err != nil {
+		t.Fatal(err)
+	}
+	stderr, stop := startConsumeCmd(t, "--brokers", strings.Join(addrs, ","), "--topic", "events", "--group", "g",
+		"--ttl", "5m", "--http", "127.0.0.1:0")
+	re := regexp.MustCompile(`dashboard: http://([^/\s]+)/`)
+	var addr string
+	for deadline := time.Now().Add(10 * time.Second); addr == ""; time.Sleep(10 * time.Millisecond) {
+		if m := re.FindStringSubmatch(stderr.String()); m != nil {
+			addr = m[1]
+		} else if time.Now().After(deadline) {
+			t.Fatalf("consume did not log its dashboard's address:\n%s", stderr)
+		}
+	}
+	var f dash.Figures
+	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		getJSON(t, "http://"+addr+"/figures.json", &f)
+		if f.Carts != nil && f.Carts.Abandoned == 1 && len(f.LatestAlerts) == 1 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no abandoned cart on the page: %+v\n%s", f, stderr)
+		}
+	}
+	if f.Phase != "consuming events" || f.Title != "cartwatch consume: events" || f.Kafka == nil || len(f.Kafka.Partitions) != 1 ||
+		len(f.Categories) != 1 || f.Categories[0] != (dash.Category{Name: "electronics", Items: 1, ValueCents: 150}) ||
+		f.LatestAlerts[0].UserID != 7 || f.KPIs == nil || f.KPIs.AbandonedValueCents != 150 || f.Engine.EventsConsumed != 2 {
+		t.Errorf("the page's figures: %+v (kafka %+v, categories %+v, alerts %+v, kpis %+v)", f, f.Kafka, f.Categories, f.LatestAlerts, f.KPIs)
+	}
+	ev, err := http.Get("http://" + addr + "/events")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ev.Body.Close()
+	if code := stop(); code != exitOK {
+		t.Fatalf("exit %d\n%s", code, stderr)
+	}
+	if last := lastEvent(t, ev.Body); !last.Stopped || last.Phase != "stopped" || last.Carts == nil || last.Carts.Abandoned != 1 {
+		t.Errorf("the last event: stopped %v, phase %q, carts %+v", last.Stopped, last.Phase, last.Carts)
 	}
 }

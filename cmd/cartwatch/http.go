@@ -20,7 +20,7 @@ import (
 const defaultHTTP = "127.0.0.1:8080"
 
 // httpUsage is the help of --http.
-const httpUsage = "serve /metrics (Prometheus) on `ADDR` (host:port; no host: 127.0.0.1; 0.0.0.0:PORT for every interface)"
+const httpUsage = "serve /metrics (Prometheus) and the dashboard at / on `ADDR` (host:port; no host: 127.0.0.1; 0.0.0.0:PORT for every interface)"
 
 // listenHTTP binds --http's address before the command does any work, so a
 // busy port is a bad command line (exit 2) and nothing has started. An
@@ -52,8 +52,8 @@ type httpServer struct {
 	done chan error
 }
 
-// newMux is the one mux of a command: /metrics and, when root is not nil,
-// the dashboard at /.
+// newMux is the one mux of a command: /metrics and, when root is not nil
+// (tests), the dashboard at /.
 func newMux(m *metrics.Metrics, root http.Handler) *http.ServeMux {
 	mux := http.NewServeMux()
 	mux.Handle("/metrics", m.Handler())

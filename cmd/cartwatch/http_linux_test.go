@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/cartwatch/cartwatch/dash"
 )
 
 // TestRunHTTP: run --http serves /metrics while it runs (on a pipe that
@@ -47,9 +49,30 @@ func TestRunHTTP(t *testing.T) {
 	if n == 0 || !strings.Contains(body, "cartwatch_build_info{") || !strings.Contains(body, `cartwatch_watermark_timestamp_seconds{partition="0"}`) {
 		t.Fatalf("GET /metrics during the run: no carts counted\n%.3000s", body)
 	}
+	// The dashboard at /, its figures from the engine, and a viewer who
+	// stays gets the stopped event when the run ends.
+	if resp, err := http.Get("http://" + addr + "/"); err != nil || resp.StatusCode != 200 ||
+		!strings.HasPrefix(resp.Header.Get("Content-Type"), "text/html") {
+		t.Fatalf("GET / during the run: %v %v", resp, err)
+	}
+	var during dash.Figures
+	getJSON(t, "http://"+addr+"/figures.json", &during)
+	if during.Engine == nil || during.Engine.EventsConsumed == 0 || during.Carts == nil || during.Carts.Opened == 0 ||
+		during.Phase != "running" || !strings.HasPrefix(during.Title, "cartwatch run") {
+		t.Errorf("the figures during the run: %+v, engine %+v, carts %+v", during, during.Engine, during.Carts)
+	}
+	ev, err := http.Get("http://" + addr + "/events")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ev.Body.Close()
 	stdin.Close()
 	if code := run.exit(t, 20*time.Second); code != exitOK {
 		t.Fatalf("run: exit %d\n%s", code, stderr.String())
+	}
+	last := lastEvent(t, ev.Body)
+	if !last.Stopped || !strings.HasPrefix(last.Phase, "done") || last.Carts == nil || last.Carts.Opened != 25_000 {
+		t.Errorf("the last event: stopped %v, phase %q, carts %+v; want stopped, done, 25,000 carts opened", last.Stopped, last.Phase, last.Carts)
 	}
 	if !strings.Contains(stdout.String(), "carts") {
 		t.Errorf("no summary: %q", stdout.String())

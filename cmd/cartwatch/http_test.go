@@ -1,11 +1,17 @@
 package main
 
 import (
+	"bufio"
+	"encoding/json"
+	"io"
 	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/cartwatch/cartwatch/dash"
 )
 
 // busyPort returns a loopback address something listens on until the test
@@ -55,4 +61,47 @@ func TestRunHTTPBusy(t *testing.T) {
 		ln.Close()
 	}
 
+}
+
+// getJSON decodes the JSON body of GET url into v.
+func getJSON(t *testing.T, url string, v any) {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if err := json.NewDecoder(resp.Body).Decode(v); err != nil {
+		t.Fatalf("GET %s: %v", url, err)
+	}
+}
+
+// lastEvent reads a dashboard's event stream to its end and returns the
+// figures of the stopped event, which must be the last.
+func lastEvent(t *testing.T, body io.Reader) dash.Figures {
+	t.Helper()
+	r := bufio.NewReader(body)
+	stopped := false
+	var f dash.Figures
+	for {
+		l, err := r.ReadString('\n')
+		if err != nil {
+			if !stopped {
+				t.Fatalf("the stream ended without the stopped event (%v)", err)
+			}
+			return f
+		}
+		if l == "event: stopped\n" {
+			stopped = true
+		}
+		if js, ok := strings.CutPrefix(l, "data: "); ok {
+			f = dash.Figures{}
+			if err := json.Unmarshal([]byte(js), &f); err != nil {
+				t.Fatalf("%q: %v", js, err)
+			}
+			if stopped {
+				return f
+			}
+		}
+	}
 }

@@ -8,12 +8,14 @@ import (
 	"io"
 	"net"
 	"os"
+	"path/filepath"
 	"runtime"
 	"runtime/pprof"
 	"runtime/trace"
 	"strings"
 
 	"github.com/cartwatch/cartwatch/core"
+	"github.com/cartwatch/cartwatch/dash"
 	"github.com/cartwatch/cartwatch/event"
 	"github.com/cartwatch/cartwatch/loadgen"
 	"github.com/cartwatch/cartwatch/metrics"
@@ -50,13 +52,30 @@ func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if code, done := usageExit("run", err, stdout, stderr, printRunHelp); done {
 		return code
 	}
+	var ph phase
+	ph.set("opening the input")
 	if ln != nil {
 		f.opt.Live = new(core.Live)
-		srv := serveHTTP(ln, newMux(metrics.New(metrics.Sources{Live: f.opt.Live}), nil))
+		title := "cartwatch run: " + filepath.Base(f.input)
+		if f.input == "-" || f.input == "" {
+			title = "cartwatch run: standard input"
+		}
+		// The alerts go to --alerts by the engine's own writer: the page
+		// has no latest alerts (no Alerts in the LiveSource, "—").
+		board := newBoard(title, &ph, &dash.LiveSource{Live: f.opt.Live})
+		srv := serveHTTP(ln, newMux(metrics.New(metrics.Sources{Live: f.opt.Live}), board))
 		defer srv.stop()
+		// Before the server's stop: the stopped event with the phase the
+		// run ended in, then the streams end.
+		defer func() {
+			board.Stop()
+			board.Close()
+		}()
+		fmt.Fprintf(stderr, "cartwatch run: serving /metrics on http://%s; dashboard: http://%s/\n", ln.Addr(), ln.Addr())
 	}
 	fail := func(err error) int {
 		fmt.Fprintf(stderr, "cartwatch run: %v\n", err)
+		ph.set("failed: " + err.Error())
 		return exitError
 	}
 	interrupted := func() int {
@@ -149,7 +168,16 @@ func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	stopNote := context.AfterFunc(ctx, func() {
 		fmt.Fprintln(warn, "cartwatch run: interrupted: stopping; the summary so far follows (interrupt again to exit at once)")
 	})
+	ph.set("running")
 	sum, runErr := core.Run(ctx, src, f.opt, prog)
+	switch {
+	case sum.Interrupted:
+		ph.set("interrupted: the figures so far")
+	case runErr != nil:
+		ph.set("failed: " + runErr.Error())
+	default:
+		ph.set("done: the input is read and every cart has fallen due")
+	}
 	stopNote()
 	bar.Stop()
 	// A signal after the end of the run does not undo it: Interrupted only.
