@@ -299,6 +299,17 @@ func TestRules(t *testing.T) {
 		}
 		return ""
 	})
+	// A category named "unknown" (or "other") in the data and the items
+	// without a category_code are one figure of that name.
+	f("r11-unknown-named", ttl5, []event.Event{
+		cat(ev(0, C, 1, 10, 100), "unknown.x"), cat(ev(10, C, 1, 11, 5), ""), cat(ev(20, C, 1, 12, 7), "other"),
+	}, "1@320 3 112", func(s Summary) string {
+		got := fmt.Sprint(s.AbandonedByCategory)
+		if want := "[{unknown 2 105} {other 1 7}]"; got != want {
+			return fmt.Sprintf("categories %s, want %s", got, want)
+		}
+		return ""
+	})
 	f("r11-hour", Options{}, []event.Event{
 		ev(-1, C, 2, 10, 5), ev(3000, C, 1, 10, 10), ev(3700, C, 1, 10, 20),
 	}, "2@1799 1 5; 1@5500 2 30", func(s Summary) string {

@@ -208,7 +208,8 @@ func refDelays(sum *Summary, delays []int64) {
 }
 
 // refCategories sets sum's categories: the first MaxCategories names in
-// byte order, the rest as "other", no name as "unknown"; the most value
+// byte order, the rest as "other", no name as "unknown" (a name "unknown"
+// or "other" in the data added to those); the most value
 // first, then the most items, then names in order, unknown, other.
 func refCategories(sum *Summary, byCat map[string]*Tally) {
 	var names []string
@@ -218,18 +219,25 @@ func refCategories(sum *Summary, byCat map[string]*Tally) {
 		}
 	}
 	sort.Strings(names)
-	var other Tally
+	var other, unknown Tally
+	if t := byCat[""]; t != nil {
+		unknown = *t
+	}
 	for i, name := range names {
 		t := byCat[name]
-		if i >= MaxCategories {
+		switch {
+		case i >= MaxCategories || name == "other":
 			other.Items += t.Items
 			other.Value += t.Value
-			continue
+		case name == "unknown": // one name, one figure
+			unknown.Items += t.Items
+			unknown.Value += t.Value
+		default:
+			sum.AbandonedByCategory = append(sum.AbandonedByCategory, CategoryFigure{name, t.Items, t.Value})
 		}
-		sum.AbandonedByCategory = append(sum.AbandonedByCategory, CategoryFigure{name, t.Items, t.Value})
 	}
-	if t := byCat[""]; t != nil {
-		sum.AbandonedByCategory = append(sum.AbandonedByCategory, CategoryFigure{"unknown", t.Items, t.Value})
+	if unknown.Items > 0 {
+		sum.AbandonedByCategory = append(sum.AbandonedByCategory, CategoryFigure{"unknown", unknown.Items, unknown.Value})
 	}
 	if other.Items > 0 {
 		sum.AbandonedByCategory = append(sum.AbandonedByCategory, CategoryFigure{"other", other.Items, other.Value})

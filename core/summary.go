@@ -100,15 +100,24 @@ func (s *Summary) setCounters(c *Counters) {
 	s.RecoveredCarts, s.RecoveredValueCents = c.Recovered, c.RecoveredValue
 	s.setDelays(&c.Delay)
 	s.AbandonedByCategory = s.AbandonedByCategory[:0]
+	unknown, other := c.ByCategory.Unknown, c.ByCategory.Other
 	for i := range c.ByCategory.N {
 		t := c.ByCategory.Tallies[i]
-		s.AbandonedByCategory = append(s.AbandonedByCategory,
-			CategoryFigure{string(c.ByCategory.Names[i].bytes()), t.Items, t.Value})
+		// A category named "unknown" or "other" in the data is added to
+		// the figure of that name: one name, one figure (as /metrics).
+		switch name := string(c.ByCategory.Names[i].bytes()); name {
+		case "unknown":
+			unknown.add(t)
+		case "other":
+			other.add(t)
+		default:
+			s.AbandonedByCategory = append(s.AbandonedByCategory, CategoryFigure{name, t.Items, t.Value})
+		}
 	}
 	for _, x := range []struct {
 		name string
 		t    Tally
-	}{{"unknown", c.ByCategory.Unknown}, {"other", c.ByCategory.Other}} {
+	}{{"unknown", unknown}, {"other", other}} {
 		if x.t.Items > 0 {
 			s.AbandonedByCategory = append(s.AbandonedByCategory, CategoryFigure{x.name, x.t.Items, x.t.Value})
 		}
