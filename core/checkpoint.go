@@ -7,7 +7,9 @@ package core
 // and none after: the shards' states at their barriers, with the positions
 // the sequencer stamped on it, are one consistent cut of the run.
 
-// Checkpointer is told of each barrier as it passes the engine.
+// Checkpointer is told of each barrier as it passes the engine. One that
+// wants each partition's state as bytes hands Shard's arguments to a
+// Snapshotter and takes the snapshots from it in Done (snapshot.go).
 type Checkpointer interface {
 	// Shard is called by shard goroutine i when it reaches barrier id. It
 	// may read the shard's state through v during the call only; the shard

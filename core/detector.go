@@ -71,7 +71,12 @@ type partState struct {
 	free  []uint32
 	wheel *wheel.Wheel
 	w     int64 // watermark the wheel was last advanced to
+	maxT  int64 // the partition's highest event time (the sequencer's maxT) as of the last batch
 	cnt   Counters
+	// rows are the partition's input tallies, kept by shard 0 only (one
+	// copy per partition) for its snapshots; the summary takes them from
+	// the merger.
+	rows rowTally
 	// cats holds each open cart's items and value by category, a short
 	// list per cart (cartRec.cat), recycled through catFree like carts.
 	cats    []catEnt
@@ -86,7 +91,7 @@ type catEnt struct {
 }
 
 func newPartState(userHint int) partState {
-	return partState{users: newUserTable(userHint), open: newOpenIndex(), w: math.MinInt64}
+	return partState{users: newUserTable(userHint), open: newOpenIndex(), w: math.MinInt64, maxT: math.MinInt64}
 }
 
 // shard is the state of one shard: per partition, its users, open carts

@@ -45,6 +45,7 @@ const (
 	kindData    batchKind = iota
 	kindBarrier           // a Checkpointer barrier: shards report, the merger flushes
 	kindDrop              // a partition's state is dropped (Records.Drop)
+	kindRestore           // a partition's state is restored (Records.Restore)
 	kindEnd               // end of input: the shards finish (rule 6)
 	kindAbort             // the run stops early: no end-of-input abandonment
 )
@@ -67,7 +68,8 @@ type batch struct {
 	rejVals  []byte  // the raw messages of the rejects (Values input)
 	offsets  []int64 // nil, or a copy of rec.Offsets (in offBuf): each record's position
 	offBuf   []int64
-	err      error // the batch could not be decoded: the run fails
+	snap     *Snapshot // kindRestore: the decoded snapshot, read-only from here on
+	err      error     // the batch could not be decoded: the run fails
 
 	// Set by the sequencer.
 	base      int64           // max event time of all earlier batches of the partition
@@ -340,6 +342,8 @@ func (e *engine) read(ctx context.Context, src Source) (err error) {
 			b.kind = kindBarrier
 		case b.rec.Drop:
 			b.kind = kindDrop
+		case b.rec.Restore != nil:
+			b.kind = kindRestore
 		}
 		if seq == 0 {
 			e.seedHint(&b.rec)
@@ -393,6 +397,13 @@ func (e *engine) decode(p *format.Parser, b *batch, rel releaser) {
 		}
 	}()
 	switch {
+	case b.kind == kindRestore:
+		b.reset()
+		b.snap, b.err = decodeRestore(&b.rec)
+		if rel != nil {
+			rel.Release(&b.rec)
+		}
+		b.rec.Restore = nil
 	case b.kind != kindData:
 		b.reset()
 	case b.rec.empty():
@@ -459,6 +470,9 @@ func (e *engine) sequence() {
 		if b.kind == kindDrop {
 			delete(parts, b.rec.Partition)
 		}
+		if b.kind == kindRestore && b.err == nil {
+			parts[b.rec.Partition] = &partSeq{maxT: b.snap.MaxTime, next: max(b.snap.Next, 1)}
+		}
 		if b.kind == kindBarrier {
 			b.positions = make(map[int32]int64, len(parts))
 			for p, ps := range parts {
@@ -504,6 +518,16 @@ func (e *engine) runShard(i int) {
 			if b.err == nil {
 				s.use(b.rec.Partition)
 				e.applyBatch(s, b, i)
+				if live != nil {
+					live.publishPart(i, s)
+				}
+				if i == 0 {
+					s.tally(b)
+				}
+			}
+		case kindRestore:
+			if b.err == nil {
+				s.restore(b.snap, i, e.nshard)
 				if live != nil {
 					live.publishPart(i, s)
 				}
@@ -574,7 +598,8 @@ func (e *engine) applyBatch(s *shard, b *batch, i int) {
 	// The whole batch has been seen: its last watermark holds for
 	// this shard too, so deadlines behind it fire now rather than
 	// at the shard's next event (the same alerts, sooner).
-	s.advance(e.watermark(max(b.base, b.localMax)))
+	s.maxT = max(s.maxT, b.base, b.localMax)
+	s.advance(e.watermark(s.maxT))
 }
 
 // merge collects each batch from every shard, hands its rejects and alerts
@@ -605,6 +630,17 @@ func (e *engine) merge(stop context.CancelCauseFunc) (Summary, error) {
 		e.rowCnt.Add(&b.cnt)
 		sum.Events += b.rows
 		sum.Malformed += b.bad
+		if b.kind == kindRestore && b.snap != nil {
+			// The restored partition's input so far counts as this run's:
+			// the summary is the one of a run never interrupted.
+			c := &b.snap.Counters
+			e.rowCnt.Views += c.Views
+			e.rowCnt.Carts += c.Carts
+			e.rowCnt.Purchases += c.Purchases
+			e.rowCnt.Others += c.Others
+			sum.Events += b.snap.Events
+			sum.Malformed += b.snap.Malformed
+		}
 		e.prog.Rows.Add(b.lines)
 		if e.opt.Live != nil {
 			e.opt.Live.publishMerged(&sum, &e.rowCnt)
@@ -662,6 +698,7 @@ func (e *engine) merge(stop context.CancelCauseFunc) (Summary, error) {
 		}
 		b.rejects = b.rejects[:0]
 		b.positions = nil
+		b.snap = nil
 		e.pool <- b
 	}
 end:

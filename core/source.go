@@ -92,6 +92,16 @@ type Records struct {
 	// Kafka partition): its open carts, users and watermark are forgotten
 	// without alerts; if it comes back it starts empty.
 	Drop bool
+	// Restore (and no records): partition Partition's state becomes the
+	// snapshot's (EncodeSnapshot), whatever it was: its users, open carts
+	// and their deadlines, watermark, counters and next position; each
+	// user goes to the shard its hash picks in this run. Sent before the
+	// partition's first record after the snapshot's position (Snapshot.Next),
+	// the partition goes on exactly as if the run that wrote it had. The
+	// engine reads the bytes only while it decodes them (a releaser gets the
+	// Records back right after); a snapshot that does not decode, or is of
+	// another partition, fails the run.
+	Restore []byte
 	// Arrival is the wall-clock time (Unix seconds) the Values arrived;
 	// with Options.WallClock it replaces their event times (--clock wall).
 	Arrival int64
@@ -110,6 +120,7 @@ func (r *Records) reset() {
 	r.Block, r.Barrier = nil, 0
 	r.Values, r.Offsets = nil, nil
 	r.Tick, r.Drop, r.Arrival = 0, false, 0
+	r.Restore = nil
 }
 
 // empty reports whether r holds no records: a barrier, if Barrier is set.
