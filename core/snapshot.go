@@ -389,11 +389,10 @@ func appendBody(dst []byte, sn *Snapshot) []byte {
 	dst = binary.AppendVarint(dst, sn.Next)
 	dst = binary.AppendVarint(dst, sn.MaxTime)
 	dst = binary.AppendVarint(dst, sn.Watermark)
-	cp := *sn
-	for _, f := range snapCounters(&cp) {
+	for _, f := range snapCounters(sn) {
 		dst = binary.AppendUvarint(dst, uint64(*f))
 	}
-	for _, f := range shopCounters(&cp.Counters) {
+	for _, f := range shopCounters(&sn.Counters) {
 		dst = binary.AppendUvarint(dst, uint64(*f))
 	}
 	bc := &sn.Counters.ByCategory
@@ -448,16 +447,19 @@ func appendBody(dst []byte, sn *Snapshot) []byte {
 
 // shopCounters lists the Counters of version 2 on (docs/semantics.md, rules
 // 9 to 11) but ByCategory, in their order.
-func shopCounters(c *Counters) []*int64 {
-	fs := []*int64{&c.Recovered, &c.RecoveredValue, &c.Delay.Sum}
+func shopCounters(c *Counters) (fs [3 + NumDelayBuckets + 2*24 + 4]*int64) {
+	n := copy(fs[:], []*int64{&c.Recovered, &c.RecoveredValue, &c.Delay.Sum})
 	for i := range c.Delay.Counts {
-		fs = append(fs, &c.Delay.Counts[i])
+		fs[n] = &c.Delay.Counts[i]
+		n++
 	}
 	for h := range c.ByHour {
-		fs = append(fs, &c.ByHour[h].Items, &c.ByHour[h].Value)
+		fs[n], fs[n+1] = &c.ByHour[h].Items, &c.ByHour[h].Value
+		n += 2
 	}
-	return append(fs, &c.ByCategory.Unknown.Items, &c.ByCategory.Unknown.Value,
-		&c.ByCategory.Other.Items, &c.ByCategory.Other.Value)
+	copy(fs[n:], []*int64{&c.ByCategory.Unknown.Items, &c.ByCategory.Unknown.Value,
+		&c.ByCategory.Other.Items, &c.ByCategory.Other.Value})
+	return fs
 }
 
 // appendCategory appends a category's name and tally.

@@ -609,6 +609,7 @@ func bigSnapshot(users, carts int) *Snapshot {
 		if rng.IntN(10) == 0 {
 			u.flags |= recAbandoner
 			u.lastAbandoned = sn.MaxTime - int64(rng.IntN(month))
+			u.abandonedValue, u.abandonedGap = int64(rng.IntN(100000)), 1800
 		}
 		sn.users = append(sn.users, u)
 	}
@@ -622,13 +623,17 @@ func bigSnapshot(users, carts int) *Snapshot {
 			c.value += int64(rng.IntN(100000))
 		}
 		c.sessionLen = uint8(copy(c.session[:], "3f0a6b1c-2d4e-4f5a-8b9c-0d1e2f3a4b5c"))
+		var name CategoryName
+		name.Len = uint8(copy(name.Name[:], "electronics"))
+		c.cat = uint32(len(sn.cats) + 1)
+		sn.cats = append(sn.cats, catEnt{name: name, t: Tally{c.items, c.value}})
 		sn.carts = append(sn.carts, c)
 	}
 	return sn
 }
 
 // BenchmarkSnapshot encodes and decodes a partition of 1M users and 10k
-// open carts, and reports the bytes per user and per open cart. Encoding
+// open carts (one category each), and reports the bytes per user and per open cart. Encoding
 // into a reused buffer allocates nothing; decoding allocates the
 // snapshot's two slices.
 //
