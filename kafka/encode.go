@@ -73,14 +73,14 @@ type Encoder struct {
 // Append appends ev as one value in e.Format to dst and returns it. t, when
 // not nil, is the row's text as read (Text): its event_type spelling,
 // category_code, brand and whole user_session are written instead of what
-// ev keeps (the EventType's name, nothing, nothing, and the session cut to
-// event.SessionMax bytes).
+// ev keeps (the EventType's name, its top-level category, nothing, and the
+// session cut to event.SessionMax bytes).
 func (e *Encoder) Append(dst []byte, ev *event.Event, t *Text) []byte {
 	var typ, code, brand, sess []byte
 	if t != nil {
 		typ, code, brand, sess = t.EventType, t.CategoryCode, t.Brand, t.Session
 	} else {
-		typ, sess = typeNames[ev.Type&3], ev.SessionBytes()
+		typ, code, sess = typeNames[ev.Type&3], ev.CategoryBytes(), ev.SessionBytes()
 	}
 	if e.Format == CSV {
 		dst = e.appendTime(dst, ev.Time)

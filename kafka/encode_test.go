@@ -81,12 +81,18 @@ func TestJSONValue(t *testing.T) {
 	if strings.Join(keys, ",") != strings.Join(format.Columns[:], ",") {
 		t.Fatalf("keys %v, want %v", keys, format.Columns)
 	}
-	// Without Text: the type's name, empty code and brand, ev's session.
+	// Without Text: the type's name, ev's top-level category as the code
+	// (loadgen's events have one), empty brand, ev's session.
 	ev.Type = event.EventOther
 	ev.SetSession([]byte("s-1"))
 	je = decodeJSON(t, e.Append(nil, &ev, nil))
 	if je.EventType != "other" || je.CategoryCode != "" || je.Brand != "" || je.UserSession != "s-1" {
 		t.Fatalf("without Text: %+v", je)
+	}
+	ev.SetCategory([]byte("electronics.audio"))
+	je = decodeJSON(t, e.Append(nil, &ev, nil))
+	if je.CategoryCode != "electronics" {
+		t.Fatalf("without Text, with a category: %+v, want category_code electronics", je)
 	}
 }
 
