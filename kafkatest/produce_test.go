@@ -418,7 +418,7 @@ func TestLoadgenKafka(t *testing.T) {
 	var rows []want
 	var e event.Event
 	for g.Next(&e) {
-		rows = append(rows, want{ev: e, text: [4]string{e.Type.String(), "", "", string(e.SessionBytes())}})
+		rows = append(rows, want{ev: e, text: [4]string{e.Type.String(), string(e.CategoryBytes()), "", string(e.SessionBytes())}})
 	}
 	if acked != len(rows) {
 		t.Errorf("loadgen says %d events acked, the generator has %d", acked, len(rows))
