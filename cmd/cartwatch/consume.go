@@ -8,6 +8,8 @@ import (
 	"io"
 	"math"
 	"net"
+	"os"
+	"runtime/pprof"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -46,6 +48,7 @@ type consumeFlags struct {
 	status         time.Duration
 	untilEnd       bool
 	http           string
+	cpuprof        string
 }
 
 // consumeFlagGroups orders the flags in the help and in README.md's table
@@ -54,7 +57,7 @@ var consumeFlagGroups = []flagGroup{
 	{"Kafka", []string{"brokers", "timeout", "topic", "group", "alerts-topic", "dlq-topic", "spending-topic", "replication-factor"}},
 	{"time", []string{"clock", "idle-timeout", "commit-interval", "until-end"}},
 	{"detection", []string{"ttl", "lateness", "extend-on-activity", "max-future", "recovery-window"}},
-	{"output", []string{"status-interval"}},
+	{"output", []string{"status-interval", "cpuprofile"}},
 	{"parallelism (never changes the output)", []string{"shards", "parsers"}},
 	{"observability", []string{"http"}},
 	securityGroup,
@@ -65,7 +68,7 @@ var consumeFlagGroups = []flagGroup{
 var consumeArgs = map[string]string{
 	"brokers": "ADDRS", "timeout": "DURATION", "topic": "TOPIC", "group": "NAME", "alerts-topic": "TOPIC",
 	"dlq-topic": "TOPIC", "spending-topic": "TOPIC", "replication-factor": "N", "clock": "event|wall",
-	"idle-timeout": "DURATION", "commit-interval": "DURATION", "status-interval": "DURATION", "http": "ADDR",
+	"idle-timeout": "DURATION", "commit-interval": "DURATION", "status-interval": "DURATION", "cpuprofile": "FILE", "http": "ADDR",
 }
 
 // Limits of consume's durations.
@@ -99,6 +102,7 @@ func newConsumeFlagSet(f *consumeFlags) *flag.FlagSet {
 	fs.DurationVar(&f.maxFuture, "max-future", 24*time.Hour, "a message later than the wall clock plus this is malformed (time in the future); 0: none after now, negative: no limit")
 	fs.BoolVar(&f.untilEnd, "until-end", false, "stop once the partitions this instance is assigned are read up to the end offsets they had when assigned (benchmarks, backfills); open carts stay open")
 	fs.DurationVar(&f.recovery, "recovery-window", 24*time.Hour, recoveryUsage)
+	fs.StringVar(&f.cpuprof, "cpuprofile", "", "write a CPU profile of the whole run to FILE (go tool pprof)")
 	fs.DurationVar(&f.status, "status-interval", 5*time.Second, "a status line on stderr this often (records/s, alerts, malformed, lag); 0: none")
 	fs.IntVar(&f.opt.Shards, "shards", 0, fmt.Sprintf("session table shards, one goroutine each, 1 to %d (0: GOMAXPROCS)", core.MaxShards))
 	fs.IntVar(&f.opt.Parsers, "parsers", 0, fmt.Sprintf("decoding goroutines, 1 to %d (0: GOMAXPROCS)", core.MaxParsers))
@@ -254,6 +258,19 @@ func consumeCmd(ctx context.Context, args []string, stdout, stderr io.Writer) in
 		return code
 	}
 	log := &logger{w: stderr}
+	if f.cpuprof != "" {
+		pf, err := os.Create(f.cpuprof)
+		if err != nil {
+			fmt.Fprintf(stderr, "cartwatch consume: --cpuprofile: %v\n", err)
+			return exitUsage
+		}
+		defer pf.Close()
+		if err := pprof.StartCPUProfile(pf); err != nil {
+			fmt.Fprintf(stderr, "cartwatch consume: --cpuprofile: %v\n", err)
+			return exitUsage
+		}
+		defer pprof.StopCPUProfile()
+	}
 	var met *metrics.Metrics
 	var late lateSources
 	var live *dash.LiveSource

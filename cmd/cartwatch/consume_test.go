@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"sync"
@@ -105,6 +106,7 @@ func TestConsumeFlags(t *testing.T) {
 		{"unexpected argument", []string{"file.csv"}},
 		{"--http", []string{"--http", "localhost"}},
 		{"the port is busy", []string{"--http", busyPort(t)}},
+		{"--cpuprofile", []string{"--http", "", "--cpuprofile", filepath.Join(t.TempDir(), "no", "such", "dir.prof")}},
 	}
 	for _, b := range bad {
 		code, stdout, stderr := runArgs(append([]string{"consume"}, b.args...)...)
