@@ -7,6 +7,32 @@ import (
 	"testing"
 )
 
+// TestCategoryPadding: CategoryTallies.add looks for an equal value first
+// (the bytes past Len included), yet a name is one name by its bytes: a
+// name with other bytes past its length (a Block built by hand) adds to the
+// same entry, and the entries stay in byte order.
+func TestCategoryPadding(t *testing.T) {
+	name := func(s string, pad byte) (n CategoryName) {
+		n.Len = uint8(copy(n.Name[:], s))
+		for i := int(n.Len); i < len(n.Name); i++ {
+			n.Name[i] = pad
+		}
+		return n
+	}
+	var c CategoryTallies
+	for i, s := range []string{"kids", "auto", "kids", "zoo", "auto", "kids"} {
+		n := name(s, byte(i))
+		c.add(&n, Tally{1, int64(len(s))})
+	}
+	var got []string
+	for i := range c.N {
+		got = append(got, fmt.Sprintf("%s=%v", c.Names[i].bytes(), c.Tallies[i]))
+	}
+	if want := []string{"auto={2 8}", "kids={3 12}", "zoo={1 3}"}; !slices.Equal(got, want) {
+		t.Fatalf("tallies %q, want %q", got, want)
+	}
+}
+
 // TestCategoryBound: a CategoryTallies keeps the first MaxCategories names in
 // byte order and puts the rest in Other, whatever the order of the
 // additions and however they are split into tallies summed with Add (the
