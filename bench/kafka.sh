@@ -203,7 +203,7 @@ if [[ " $sections " == *" e2e "* ]]; then
   cat "$work/e2e-loadgen.out"
   cat "$work/alertlat.out"
   say "cartwatch consume RSS (MiB) every 10 s:"
-  awk 'NR==1{t0=$1} $2!=""{printf "  %4ds %6.1f\n", $1-t0, $2/1024}' "$work/rss.txt" | paste -sd' ' | fold -w 100
+  awk 'NR==1{t0=$1} $2!=""{printf "  %4ds %6.1f", $1-t0, $2/1024; if (++n % 8 == 0) printf "\n"} END {if (n % 8) printf "\n"}' "$work/rss.txt"
   awk '$2!=""{v[NR]=$2} END {n=NR; if (n>=4) {a=v[int(n/2)]; b=v[n]; printf "RSS second half: %.1f -> %.1f MiB (%+.1f%%)\n", a/1024, b/1024, (b-a)*100/a}}' "$work/rss.txt"
   say "consume's last status line: $(grep 'records/s' "$work/e2e-consume.err" | tail -1 | sed 's/^cartwatch consume: //')"
   say "commands:"
