@@ -97,7 +97,8 @@ func (s *Sink) finish(r *kgo.Record, err error) {
 
 // AppendAlert appends a as the alerts topic's value: the JSON line of
 // `cartwatch run` (core.Alert.AppendJSON) with "fired_at" (firedAt, UTC,
-// RFC 3339 with milliseconds) and "partition" (the source partition).
+// RFC 3339 with milliseconds), "partition" (the source partition) and
+// "alert_id" (AppendAlertID).
 func AppendAlert(dst []byte, a *core.Alert, firedAt time.Time) []byte {
 	dst = a.AppendJSON(dst)
 	dst = dst[:len(dst)-1] // the closing brace
@@ -105,7 +106,26 @@ func AppendAlert(dst []byte, a *core.Alert, firedAt time.Time) []byte {
 	dst = firedAt.UTC().AppendFormat(dst, "2006-01-02T15:04:05.000Z07:00")
 	dst = append(dst, `","partition":`...)
 	dst = strconv.AppendInt(dst, int64(a.Partition), 10)
-	return append(dst, '}')
+	dst = append(dst, `,"alert_id":"`...)
+	dst = AppendAlertID(dst, a)
+	return append(dst, '"', '}')
+}
+
+// AppendAlertID appends a's id, "PARTITION-USER_ID-FIRST_CART_AT-ABANDONED_AT"
+// (the times in Unix seconds), e.g. "3-512345678-1572566414-1572568214".
+// Everything in it comes from the input records, none from the wall clock
+// or the run, so an alert sent again after a restart (records replayed from
+// the last committed offset over the state of the last snapshot, at least
+// once) has the id it had the first time; and no two carts of one user
+// share a first cart event and a deadline, so two alerts have two ids.
+func AppendAlertID(dst []byte, a *core.Alert) []byte {
+	dst = strconv.AppendInt(dst, int64(a.Partition), 10)
+	dst = append(dst, '-')
+	dst = strconv.AppendUint(dst, a.UserID, 10)
+	dst = append(dst, '-')
+	dst = strconv.AppendInt(dst, a.FirstCartAt, 10)
+	dst = append(dst, '-')
+	return strconv.AppendInt(dst, a.AbandonedAt, 10)
 }
 
 // Alert implements core.Sink: the alert goes to the alerts topic, keyed by

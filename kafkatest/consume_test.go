@@ -205,7 +205,8 @@ func readAll(t *testing.T, c cluster, adm *kadm.Client, topic string) []*kgo.Rec
 	return recs
 }
 
-// normAlert is an alert's JSON without fired_at and partition, keys sorted.
+// normAlert is an alert's JSON without fired_at, partition and alert_id,
+// keys sorted.
 func normAlert(t *testing.T, line []byte) string {
 	t.Helper()
 	var m map[string]any
@@ -216,6 +217,7 @@ func normAlert(t *testing.T, line []byte) string {
 	}
 	delete(m, "fired_at")
 	delete(m, "partition")
+	delete(m, "alert_id")
 	b, _ := json.Marshal(m)
 	return string(b)
 }

@@ -202,7 +202,9 @@ watermark and state. Start more instances with the same --group to share
 the partitions. The rules: docs/semantics.md.
 
 Alerts go to --alerts-topic, keyed by user_id: the JSON of cartwatch run
-plus "fired_at" (wall clock) and "partition" (the source partition).
+plus "fired_at" (wall clock), "partition" (the source partition) and
+"alert_id" (partition, user, first cart and deadline: the same when a
+replay sends the alert again).
 Malformed messages go to --dlq-topic and are skipped. Offsets are
 committed every --commit-interval once the alerts before them are
 delivered: after a crash, the alerts since the last commit may come
