@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"math"
 	"net"
 	"slices"
@@ -105,6 +106,24 @@ type ConsumerConfig struct {
 	Log func(msg string)
 	// Now is the wall clock; default time.Now (tests).
 	Now func() time.Time
+	// StateTopic, if set, keeps each partition's state across restarts
+	// and rebalances (state.go): at each checkpoint barrier (every
+	// CheckpointInterval, at a revoke and at the stop) the snapshot of every
+	// owned partition goes there, and the partition's offset is committed
+	// only once its snapshot is acknowledged, at checkpoints only; an
+	// assigned partition starts from its last snapshot, at the snapshot's
+	// offset. "": none (a partition starts empty at the committed offset).
+	StateTopic string
+	// CheckpointInterval: how often snapshots are written and offsets
+	// committed when StateTopic is set. Default DefaultCheckpointInterval.
+	CheckpointInterval time.Duration
+	// StateReplication is the replication factor of the state topic when
+	// the Consumer creates it (at its first assignment, with the input's
+	// partition count). Default 1.
+	StateReplication int16
+	// ClientOpts are the options of the clients the Consumer makes for the
+	// state topic (the seed brokers, TLS, SASL).
+	ClientOpts []kgo.Opt
 	// UntilEnd: at each assignment the Consumer reads the partitions' end
 	// offsets, and it stops (as Stop does) once every partition it owns has
 	// been handed out up to them: a run over what the topic held when it
@@ -160,6 +179,13 @@ type Consumer struct {
 	commitCtx    context.Context // ends at Close: a commit in flight gives up
 	commitCancel context.CancelFunc
 
+	// State (StateTopic set).
+	state          *kgo.Client      // writes the snapshots
+	snaps          core.Snapshotter // gathers them at checkpoint barriers
+	stateReady     bool             // the state topic is made (the group goroutine's)
+	lastCheckpoint time.Time        // the reader's
+	fatal          atomic.Pointer[error]
+
 	firstData time.Time // when the first records were handed out (mu)
 	atEnd     time.Time // UntilEnd: when every owned partition was read to its end (mu)
 
@@ -169,6 +195,8 @@ type Consumer struct {
 	commitErrs atomic.Int64
 	ticks      atomic.Int64
 	drops      atomic.Int64
+	restored   atomic.Int64
+	snapshots  atomic.Int64
 }
 
 // partInfo is what the Consumer knows of one partition.
@@ -183,13 +211,15 @@ type partInfo struct {
 	hw          int64     // high watermark of the last fetch, for the lag; -1: unknown
 	queued      int64     // the highest offset queued for commit
 	start, end  int64     // UntilEnd: where reading starts and the end offset at the assignment; end -1: unknown
+	from        int64     // restored: records before this offset (the snapshot's) are in the state already
 }
 
 // barrierSnap is a barrier's cut as the Consumer handed it out.
 type barrierSnap struct {
-	epochs map[int32]int64 // epoch of each owned partition
-	offs   map[int32]snapOff
-	waiter chan struct{} // closed once its offsets are committed; nil: none waits
+	checkpoint bool            // snapshots are written at it (StateTopic)
+	epochs     map[int32]int64 // epoch of each owned partition
+	offs       map[int32]snapOff
+	waiter     chan struct{} // closed once its offsets are committed; nil: none waits
 }
 
 type snapOff struct {
@@ -205,6 +235,7 @@ const (
 	itemTick
 	itemDrop
 	itemBarrier
+	itemRestore
 )
 
 // item is one queued core.Records.
@@ -220,13 +251,16 @@ type item struct {
 	epoch       int64         // itemDrop: the assignment it ends
 	waiter      chan struct{} // itemBarrier: closed once its offsets are committed
 	final       bool          // itemBarrier: Stop's last
+	checkpoint  bool          // itemBarrier: snapshots are written at it
+	restore     []byte        // itemRestore: the partition's snapshot
 }
 
 // ctrlMsg is a rebalance callback's request to Next.
 type ctrlMsg struct {
-	parts  []int32
-	lost   bool
-	waiter chan struct{} // revoke: closed once the offsets are committed
+	restore map[int32][]byte // an assignment's snapshots, by partition
+	parts   []int32
+	lost    bool
+	waiter  chan struct{} // revoke: closed once the offsets are committed
 }
 
 // NewConsumer returns a Consumer for cfg; it does nothing before Start.
@@ -239,6 +273,12 @@ func NewConsumer(cfg ConsumerConfig) *Consumer {
 	}
 	if cfg.CommitInterval <= 0 {
 		cfg.CommitInterval = DefaultCommitInterval
+	}
+	if cfg.CheckpointInterval <= 0 {
+		cfg.CheckpointInterval = DefaultCheckpointInterval
+	}
+	if cfg.StateReplication <= 0 {
+		cfg.StateReplication = 1
 	}
 	if cfg.StopWait <= 0 {
 		cfg.StopWait = 5 * time.Second
@@ -279,10 +319,37 @@ func (c *Consumer) Opts() []kgo.Opt {
 }
 
 // Start gives the Consumer its client (made with Opts) and starts the
-// committer. The caller closes the client after the run.
-func (c *Consumer) Start(cl *kgo.Client) {
+// committer. The caller closes the client after the run. With a
+// StateTopic it makes the client that writes the snapshots (ClientOpts).
+func (c *Consumer) Start(cl *kgo.Client) error {
 	c.cl = cl
+	if c.keep() {
+		st, err := kgo.NewClient(append(slices.Clone(c.cfg.ClientOpts), stateProducerOpts()...)...)
+		if err != nil {
+			return fmt.Errorf("state topic %s: %w", c.cfg.StateTopic, err)
+		}
+		c.state = st
+	}
 	go c.commitLoop()
+	return nil
+}
+
+// keep reports whether the Consumer keeps state (a StateTopic).
+func (c *Consumer) keep() bool { return c.cfg.StateTopic != "" }
+
+// fail ends the run with err: Next returns it, and nothing more is
+// committed (a partition whose state could not be restored must not have
+// its offsets moved past records its state lacks).
+func (c *Consumer) fail(err error) {
+	c.fatal.CompareAndSwap(nil, &err)
+	c.Stop()
+}
+
+func (c *Consumer) fatalErr() error {
+	if e := c.fatal.Load(); e != nil {
+		return *e
+	}
+	return nil
 }
 
 // Stop asks the Consumer to stop: Next stops fetching, hands out a last
@@ -312,6 +379,9 @@ func (c *Consumer) isClosed() bool {
 func (c *Consumer) Next(ctx context.Context, r *core.Records) error {
 	c.startPoll.Do(func() { go c.poll() })
 	for {
+		if err := c.fatalErr(); err != nil {
+			return err
+		}
 		c.takeCtrl()
 		if c.cfg.UntilEnd && !c.finalQueued && c.readToEnd() {
 			c.Stop()
@@ -319,7 +389,7 @@ func (c *Consumer) Next(ctx context.Context, r *core.Records) error {
 		if !c.finalQueued && c.stopping() {
 			// What was fetched is handed out, then the last barrier.
 			c.pollCancel()
-			c.queue = append(c.queue, item{kind: itemBarrier, waiter: make(chan struct{}), final: true})
+			c.queue = append(c.queue, item{kind: itemBarrier, waiter: make(chan struct{}), final: true, checkpoint: c.keep()})
 			c.finalQueued = true
 		}
 		if c.qhead < len(c.queue) {
@@ -332,7 +402,8 @@ func (c *Consumer) Next(ctx context.Context, r *core.Records) error {
 		now := c.cfg.Now()
 		c.queueTicks(now)
 		if c.handed && c.qhead == len(c.queue) && now.Sub(c.lastBarrier) >= min(c.cfg.CommitInterval, maxBarrierGap) {
-			c.queue = append(c.queue, item{kind: itemBarrier})
+			c.queue = append(c.queue, item{kind: itemBarrier,
+				checkpoint: c.keep() && now.Sub(c.lastCheckpoint) >= c.cfg.CheckpointInterval})
 		}
 		if c.qhead < len(c.queue) {
 			continue
@@ -474,6 +545,9 @@ func (c *Consumer) queueFetch(fs kgo.Fetches) {
 			pi.hw = ftp.HighWatermark
 		}
 		recs := ftp.Records
+		for len(recs) > 0 && recs[0].Offset < pi.from {
+			recs = recs[1:] // in the restored state already
+		}
 		for len(recs) > 0 {
 			n := min(len(recs), maxValues)
 			it := item{kind: itemData, part: ftp.Partition, arrival: now, vals: c.valsBuf(n), offs: c.offsBuf(n),
@@ -550,8 +624,14 @@ func (c *Consumer) takeCtrl() {
 // barrier (whose commit the callback waits for) and their Drops; for lost
 // ones their Drops.
 func (c *Consumer) queueCtrl(m ctrlMsg) {
+	if m.restore != nil {
+		for _, p := range slices.Sorted(maps.Keys(m.restore)) {
+			c.queue = append(c.queue, item{kind: itemRestore, part: p, restore: m.restore[p]})
+		}
+		return
+	}
 	if !m.lost {
-		c.queue = append(c.queue, item{kind: itemBarrier, waiter: m.waiter})
+		c.queue = append(c.queue, item{kind: itemBarrier, waiter: m.waiter, checkpoint: c.keep()})
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -602,9 +682,14 @@ func (c *Consumer) hand(r *core.Records) {
 			c.mu.Unlock()
 		}
 		c.drops.Add(1)
+	case itemRestore:
+		r.Restore = it.restore
 	case itemBarrier:
-		r.Barrier = c.snapshot(it.waiter)
+		r.Barrier = c.snapshot(it.waiter, it.checkpoint)
 		c.lastBarrier = c.cfg.Now()
+		if it.checkpoint {
+			c.lastCheckpoint = c.lastBarrier
+		}
 		c.handed = false
 		if it.final {
 			c.finalWait, c.finalSent = it.waiter, time.Now()
@@ -615,12 +700,12 @@ func (c *Consumer) hand(r *core.Records) {
 // snapshot records a barrier's cut: each owned partition's epoch, and for
 // those with records handed out in their assignment, the offset after
 // them. It returns the barrier's id.
-func (c *Consumer) snapshot(waiter chan struct{}) uint64 {
+func (c *Consumer) snapshot(waiter chan struct{}, checkpoint bool) uint64 {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.nextBarrier++
 	id := c.nextBarrier
-	bs := &barrierSnap{epochs: map[int32]int64{}, offs: map[int32]snapOff{}, waiter: waiter}
+	bs := &barrierSnap{epochs: map[int32]int64{}, offs: map[int32]snapOff{}, waiter: waiter, checkpoint: checkpoint}
 	for p, pi := range c.parts {
 		if !pi.owned {
 			continue
@@ -708,14 +793,20 @@ func (c *Consumer) setOwned() {
 // Shard implements core.Checkpointer: the watermark each partition has
 // reached at the barrier is its highest event time (less the lateness),
 // which the idle partitions take.
-func (c *Consumer) Shard(id uint64, _ int, v core.ShardView) {
+func (c *Consumer) Shard(id uint64, i int, v core.ShardView) {
 	lat := int64(c.cfg.Lateness / time.Second)
 	c.mu.Lock()
-	defer c.mu.Unlock()
 	bs := c.barriers[id]
+	c.mu.Unlock()
 	if bs == nil {
 		return
 	}
+	if bs.checkpoint {
+		// Out of mu: the shards copy their parts at once.
+		c.snaps.Shard(id, i, v)
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
 	for _, p := range v.Partitions() {
 		st, ok := v.Part(p)
 		pi := c.parts[p]
@@ -730,31 +821,59 @@ func (c *Consumer) Shard(id uint64, _ int, v core.ShardView) {
 
 // Done implements core.Checkpointer: every alert before barrier id has been
 // delivered, so each partition's next position (its next offset) can be
-// committed; the committer does it.
+// committed; the committer does it. With a StateTopic only checkpoint
+// barriers commit, and a partition's offset only once its snapshot at the
+// barrier is written and acknowledged (writeSnapshots): an offset is never
+// committed past the last snapshot of its partition.
 func (c *Consumer) Done(id uint64, next map[int32]int64) {
 	var sinkErr error
 	if c.cfg.SinkErr != nil {
 		sinkErr = c.cfg.SinkErr()
 	}
+	if sinkErr == nil {
+		sinkErr = c.fatalErr()
+	}
 	c.mu.Lock()
 	bs := c.barriers[id]
 	delete(c.barriers, id)
+	c.mu.Unlock()
 	if bs == nil {
-		c.mu.Unlock()
 		return
 	}
-	if sinkErr != nil {
-		c.mu.Unlock()
-		c.cfg.Log(fmt.Sprintf("offsets not committed: %v", sinkErr))
+	var snaps []*core.Snapshot
+	if bs.checkpoint {
+		snaps = c.snaps.Done(id, next)
+	}
+	release := func() {
 		if bs.waiter != nil {
 			close(bs.waiter)
 		}
+	}
+	if sinkErr != nil {
+		c.cfg.Log(fmt.Sprintf("offsets not committed: %v", sinkErr))
+		release()
 		return
 	}
+	var written map[int32]bool
+	if c.keep() {
+		if !bs.checkpoint {
+			return
+		}
+		var err error
+		if written, err = c.writeSnapshots(bs, snaps); err != nil {
+			c.cfg.Log(fmt.Sprintf("offsets not committed: %v (the next checkpoint tries again)", err))
+			release()
+			return
+		}
+	}
+	c.mu.Lock()
 	for p, so := range bs.offs {
 		pi := c.parts[p]
 		if pi == nil || pi.epoch != so.epoch {
 			continue // assigned again since: not this barrier's to commit
+		}
+		if written != nil && !written[p] {
+			continue // no snapshot at this offset: the last one's stays
 		}
 		off := so.next
 		if n, ok := next[p]; ok && n != off {
@@ -771,11 +890,43 @@ func (c *Consumer) Done(id uint64, next map[int32]int64) {
 	if bs.waiter != nil {
 		c.waiters = append(c.waiters, bs.waiter)
 	}
-	urgent := bs.waiter != nil
+	urgent := bs.waiter != nil || c.keep()
 	c.mu.Unlock()
 	if urgent {
 		c.wakeCommitter()
 	}
+}
+
+// writeSnapshots writes the snapshots of a checkpoint barrier to the state
+// topic, those of the partitions still owned in the assignment the barrier
+// saw, and waits for their acknowledgement; it returns the partitions
+// written. It runs on the engine's merger, which waits meanwhile.
+func (c *Consumer) writeSnapshots(bs *barrierSnap, snaps []*core.Snapshot) (map[int32]bool, error) {
+	written := map[int32]bool{}
+	var recs []*kgo.Record
+	c.mu.Lock()
+	for _, sn := range snaps {
+		pi := c.parts[sn.Partition]
+		if e, ok := bs.epochs[sn.Partition]; !ok || pi == nil || pi.epoch != e {
+			continue
+		}
+		recs = append(recs, &kgo.Record{Topic: c.cfg.StateTopic, Partition: sn.Partition, Key: stateKey(sn.Partition),
+			Value: core.EncodeSnapshot(nil, sn)})
+	}
+	c.mu.Unlock()
+	if len(recs) == 0 {
+		return written, nil
+	}
+	ctx, cancel := context.WithTimeout(c.commitCtx, 30*time.Second)
+	defer cancel()
+	if err := c.state.ProduceSync(ctx, recs...).FirstErr(); err != nil {
+		return nil, fmt.Errorf("writing snapshots to %s: %w", c.cfg.StateTopic, err)
+	}
+	for _, r := range recs {
+		written[r.Partition] = true
+	}
+	c.snapshots.Add(int64(len(recs)))
+	return written, nil
 }
 
 func (c *Consumer) wakeCommitter() {
@@ -890,6 +1041,81 @@ func (c *Consumer) onAssigned(ctx context.Context, cl *kgo.Client, m map[string]
 	c.mu.Unlock()
 	slices.Sort(ps)
 	c.cfg.Log(fmt.Sprintf("assigned %s partitions %s", c.cfg.Topic, PartList(ps)))
+	if c.keep() {
+		if err := c.restore(ctx, cl, ps); err != nil {
+			c.cfg.Log(err.Error())
+			c.fail(err)
+		}
+	}
+}
+
+// restore reads the last snapshot of each assigned partition from the
+// state topic (making the topic at the first assignment) and queues it
+// for the engine before the partition's first record, and moves the
+// partition's next offset to the snapshot's: the state holds exactly the
+// records before it. (The committed offset is the snapshot's unless a
+// commit failed after its snapshot was written, then it is behind: the
+// records between were processed and their alerts delivered, and are not
+// read again.) A partition with no snapshot starts empty at the committed
+// offset. It runs in the assignment callback, so the engine gets the
+// snapshots before any record of the partitions.
+func (c *Consumer) restore(ctx context.Context, cl *kgo.Client, ps []int32) error {
+	start := time.Now()
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+	defer cancel()
+	if !c.stateReady {
+		adm := kadm.NewClient(cl)
+		n, err := TopicPartitions(ctx, adm, c.cfg.Topic)
+		if err != nil {
+			return fmt.Errorf("state topic %s: the partitions of %s: %w", c.cfg.StateTopic, c.cfg.Topic, err)
+		}
+		t, err := EnsureStateTopic(ctx, adm, c.cfg.StateTopic, int32(n), c.cfg.StateReplication)
+		if err != nil {
+			return err
+		}
+		if t.Created {
+			c.cfg.Log(fmt.Sprintf("created state topic %s (%d partitions, cleanup.policy=compact, retention.ms=-1, max.message.bytes=%d)",
+				t.Name, t.Partitions, MaxSnapshotBytes))
+		}
+		c.stateReady = true
+	}
+	snaps, err := readState(ctx, c.cfg.ClientOpts, c.cfg.StateTopic, ps, false)
+	if err != nil {
+		return fmt.Errorf("restoring partitions %s: %w", PartList(ps), err)
+	}
+	if len(snaps) == 0 {
+		c.cfg.Log(fmt.Sprintf("no snapshot of partitions %s in %s: they start empty at the committed offsets", PartList(ps), c.cfg.StateTopic))
+		return nil
+	}
+	seek := map[int32]kgo.EpochOffset{}
+	c.mu.Lock()
+	for _, p := range slices.Sorted(maps.Keys(snaps)) {
+		sn, err := core.DecodeSnapshot(snaps[p])
+		if err == nil && sn.Partition != p {
+			err = fmt.Errorf("a snapshot of partition %d", sn.Partition)
+		}
+		if err != nil {
+			c.mu.Unlock()
+			return fmt.Errorf("state topic %s partition %d: %w", c.cfg.StateTopic, p, err)
+		}
+		pi := c.part(p)
+		pi.from = sn.Next
+		if pi.end >= 0 {
+			pi.start = sn.Next // UntilEnd reads from here
+		}
+		seek[p] = kgo.EpochOffset{Epoch: -1, Offset: sn.Next}
+		c.cfg.Log(fmt.Sprintf("restored partition %d: %d users, %d open carts, snapshot of offset %d (%d bytes) in %v",
+			p, sn.Users(), sn.OpenCarts(), sn.Next, len(snaps[p]), time.Since(start).Round(time.Millisecond)))
+	}
+	c.mu.Unlock()
+	select {
+	case c.ctrl <- ctrlMsg{restore: snaps}:
+	case <-c.closed:
+		return nil
+	}
+	cl.SetOffsets(map[string]map[int32]kgo.EpochOffset{c.cfg.Topic: seek})
+	c.restored.Add(int64(len(snaps)))
+	return nil
 }
 
 // bounds returns, for UntilEnd, each partition's first offset to read (the
@@ -1014,6 +1240,9 @@ func (c *Consumer) Close() error {
 		if c.cl != nil {
 			<-c.committerEnd
 		}
+		if c.state != nil {
+			c.state.Close()
+		}
 	})
 	return nil
 }
@@ -1028,6 +1257,8 @@ type ConsumerStats struct {
 	CommitErrs int64
 	Ticks      int64
 	Drops      int64
+	Restored   int64     // partitions restored from a snapshot (StateTopic)
+	Snapshots  int64     // snapshots written (StateTopic)
 	FirstData  time.Time // when the first records were handed to the engine; zero: none yet
 	AtEnd      time.Time // UntilEnd: when every owned partition was read to its end; zero: not yet
 }
@@ -1035,7 +1266,7 @@ type ConsumerStats struct {
 // Stats returns the Consumer's figures; safe from any goroutine.
 func (c *Consumer) Stats() ConsumerStats {
 	s := ConsumerStats{Records: c.records.Load(), Commits: c.commits.Load(), CommitErrs: c.commitErrs.Load(),
-		Ticks: c.ticks.Load(), Drops: c.drops.Load()}
+		Ticks: c.ticks.Load(), Drops: c.drops.Load(), Restored: c.restored.Load(), Snapshots: c.snapshots.Load()}
 	c.mu.Lock()
 	s.FirstData, s.AtEnd = c.firstData, c.atEnd
 	s.Partitions = slices.Clone(c.owned)

@@ -63,7 +63,9 @@ func startConsumer(t *testing.T, addrs []string, cfg ConsumerConfig) (*Consumer,
 	if err != nil {
 		t.Fatal(err)
 	}
-	c.Start(cl)
+	if err := c.Start(cl); err != nil {
+		t.Fatal(err)
+	}
 	t.Cleanup(func() {
 		c.Close()
 		cl.Close()

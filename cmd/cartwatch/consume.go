@@ -373,7 +373,10 @@ func consumeCmd(ctx context.Context, args []string, stdout, stderr io.Writer) in
 	if err != nil {
 		return fail(err)
 	}
-	cons.Start(ccl)
+	if err := cons.Start(ccl); err != nil {
+		ccl.Close()
+		return fail(err)
+	}
 	late.cons.p.Store(cons)
 	late.sink.p.Store(sink)
 	log.Logf("consuming %s in group %s at %s; alerts to %s, malformed messages to %s", f.topic, f.group,

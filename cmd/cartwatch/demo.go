@@ -283,7 +283,9 @@ func demoCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if err != nil {
 		return fail(err)
 	}
-	cons.Start(ccl)
+	if err := cons.Start(ccl); err != nil { // no state topic: cannot fail
+		return fail(err)
+	}
 	stats := newDemoStats()
 	tee := &demoTee{Sink: sink, stats: stats, dlq: dlq, log: view.Logf, clock: feed.clock}
 	opt := core.Options{TTL: f.ttl, RecoveryWindow: f.recovery, Spending: true, Sink: tee, Checkpoint: &demoCheckpoint{cons: cons, stats: stats}}
