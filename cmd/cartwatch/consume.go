@@ -39,6 +39,8 @@ type consumeFlags struct {
 	alertsTopic    string
 	dlqTopic       string
 	spendingTopic  string
+	stateTopic     string
+	checkpoint     time.Duration
 	rf             int
 	clock          string
 	idleTimeout    time.Duration
@@ -55,6 +57,7 @@ type consumeFlags struct {
 // (TestConsumeHelpMatchesREADME keeps the two equal).
 var consumeFlagGroups = []flagGroup{
 	{"Kafka", []string{"brokers", "timeout", "topic", "group", "alerts-topic", "dlq-topic", "spending-topic", "replication-factor"}},
+	{"state", []string{"state-topic", "checkpoint-interval"}},
 	{"time", []string{"clock", "idle-timeout", "commit-interval", "until-end"}},
 	{"detection", []string{"ttl", "lateness", "extend-on-activity", "max-future", "recovery-window"}},
 	{"output", []string{"status-interval", "cpuprofile"}},
@@ -68,7 +71,7 @@ var consumeFlagGroups = []flagGroup{
 var consumeArgs = map[string]string{
 	"brokers": "ADDRS", "timeout": "DURATION", "topic": "TOPIC", "group": "NAME", "alerts-topic": "TOPIC",
 	"dlq-topic": "TOPIC", "spending-topic": "TOPIC", "replication-factor": "N", "clock": "event|wall",
-	"idle-timeout": "DURATION", "commit-interval": "DURATION", "status-interval": "DURATION", "cpuprofile": "FILE", "http": "ADDR",
+	"idle-timeout": "DURATION", "commit-interval": "DURATION", "state-topic": "TOPIC", "checkpoint-interval": "DURATION", "status-interval": "DURATION", "cpuprofile": "FILE", "http": "ADDR",
 }
 
 // Limits of consume's durations.
@@ -92,6 +95,8 @@ func newConsumeFlagSet(f *consumeFlags) *flag.FlagSet {
 	fs.StringVar(&f.alertsTopic, "alerts-topic", kafka.DefaultAlertsTopic, "where the alerts go, keyed by user_id (created when missing, retention.ms=-1)")
 	fs.StringVar(&f.dlqTopic, "dlq-topic", "", "where malformed messages go, with the reason, partition and offset in headers (default: the topic's name + .dlq)")
 	fs.StringVar(&f.spendingTopic, "spending-topic", "", "if set, each purchase with its user's running total goes there, keyed by user_id")
+	fs.StringVar(&f.stateTopic, "state-topic", "", "where each partition's state is kept (compacted, created with the input's partition count): a restart or a rebalance restores it; none: keep no state (default: the group's name + -state)")
+	fs.DurationVar(&f.checkpoint, "checkpoint-interval", kafka.DefaultCheckpointInterval, "with state kept, how often each partition's snapshot is written and then its offset committed (--commit-interval is for --state-topic none)")
 	fs.IntVar(&f.rf, "replication-factor", 1, "replicas of each partition of the topics consume creates")
 	fs.StringVar(&f.clock, "clock", "event", "deadlines in event time (the events' event_time) or wall time (when the messages arrive)")
 	fs.DurationVar(&f.idleTimeout, "idle-timeout", kafka.DefaultIdleTimeout, "a partition with no record for this long is idle: its time follows the other partitions, or the wall clock when all are idle")
@@ -151,6 +156,25 @@ func parseConsumeFlags(args []string) (*consumeFlags, error) {
 	if f.group == "" {
 		return nil, usagef("--group \"\": want a consumer group name")
 	}
+	switch f.stateTopic {
+	case "":
+		f.stateTopic = kafka.StateTopic(f.group)
+	case "none":
+		f.stateTopic = ""
+	}
+	if f.stateTopic != "" {
+		if err := kafka.CheckTopic("state-topic", f.stateTopic); err != nil {
+			return nil, usageError{err}
+		}
+		for _, o := range []struct{ flag, name string }{{"topic", f.topic}, {"alerts-topic", f.alertsTopic}, {"dlq-topic", f.dlqTopic}, {"spending-topic", f.spendingTopic}} {
+			if o.name == f.stateTopic {
+				return nil, usagef("--state-topic and --%s are both %s: give the state its own topic", o.flag, o.name)
+			}
+		}
+	}
+	if f.checkpoint < minCommitInterval || f.checkpoint > maxConsumeDur {
+		return nil, usagef("--checkpoint-interval %v: want 10ms to 24h", f.checkpoint)
+	}
 	if f.rf < 1 || f.rf > math.MaxInt16 {
 		return nil, usagef("--replication-factor %d: want at least 1 (and at most the number of brokers)", f.rf)
 	}
@@ -205,10 +229,13 @@ Alerts go to --alerts-topic, keyed by user_id: the JSON of cartwatch run
 plus "fired_at" (wall clock), "partition" (the source partition) and
 "alert_id" (partition, user, first cart and deadline: the same when a
 replay sends the alert again).
-Malformed messages go to --dlq-topic and are skipped. Offsets are
-committed every --commit-interval once the alerts before them are
-delivered: after a crash, the alerts since the last commit may come
-again. A partition taken away by a rebalance loses its open carts.
+Malformed messages go to --dlq-topic and are skipped. Every
+--checkpoint-interval each partition's state goes to --state-topic, and
+then its offset is committed, once the alerts before it are delivered; a
+partition assigned after a restart or a rebalance starts from its last
+state. After a crash, the alerts since the last checkpoint may come again,
+with the same alert_id. (--state-topic none: no state, offsets every
+--commit-interval, a partition that moves loses its open carts.)
 
 A broker that cannot be reached is retried with backoff; a failed TLS
 handshake or SASL authentication is exit 1 at once. SIGINT or
@@ -361,14 +388,15 @@ func consumeCmd(ctx context.Context, args []string, stdout, stderr io.Writer) in
 	defer flushCancel(nil)
 	sink := kafka.NewSink(cl, kafka.SinkConfig{Alerts: f.alertsTopic, DLQ: f.dlqTopic, Spending: f.spendingTopic,
 		Source: f.topic, FlushCtx: flushCtx})
-	cons := kafka.NewConsumer(kafka.ConsumerConfig{Topic: f.topic, Group: f.group, IdleTimeout: f.idleTimeout,
-		CommitInterval: f.commitInterval, WallClock: f.opt.WallClock, Lateness: f.opt.Lateness,
-		SinkErr: sink.Err, Log: log.Log, UntilEnd: f.untilEnd})
 	seeds, _ := f.kafka.Seeds()
 	copts, err := f.kafka.ClientOpts()
 	if err != nil {
 		return fail(err)
 	}
+	cons := kafka.NewConsumer(kafka.ConsumerConfig{Topic: f.topic, Group: f.group, IdleTimeout: f.idleTimeout,
+		CommitInterval: f.commitInterval, WallClock: f.opt.WallClock, Lateness: f.opt.Lateness,
+		SinkErr: sink.Err, Log: log.Log, UntilEnd: f.untilEnd,
+		StateTopic: f.stateTopic, CheckpointInterval: f.checkpoint, StateReplication: int16(f.rf), ClientOpts: copts})
 	ccl, err := kgo.NewClient(append(append(copts, kgo.WithHooks(hook)), cons.Opts()...)...)
 	if err != nil {
 		return fail(err)

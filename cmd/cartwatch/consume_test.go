@@ -95,6 +95,10 @@ func TestConsumeFlags(t *testing.T) {
 		{"--clock", []string{"--clock", "cpu"}},
 		{"--idle-timeout", []string{"--idle-timeout", "500ms"}},
 		{"--commit-interval", []string{"--commit-interval", "0"}},
+		{"--checkpoint-interval", []string{"--checkpoint-interval", "1ms"}},
+		{"--state-topic", []string{"--state-topic", "a b"}},
+		{"--state-topic and --alerts-topic", []string{"--state-topic", "cart-abandonment-alerts"}},
+		{"--state-topic and --topic", []string{"--state-topic", "user-events"}},
 		{"--status-interval", []string{"--status-interval", "-1s"}},
 		{"--ttl", []string{"--ttl", "0"}},
 		{"--ttl", []string{"--ttl", "1.5s"}},
@@ -114,6 +118,20 @@ func TestConsumeFlags(t *testing.T) {
 			t.Errorf("consume %q: exit %d, stderr %q; want exit 2 naming %s", b.args, code, stderr, b.want)
 		}
 	}
+	state := func(args []string, want string) {
+		t.Helper()
+		f, err := parseConsumeFlags(args)
+		if err != nil {
+			t.Fatalf("consume %q: %v", args, err)
+		}
+		if f.stateTopic != want {
+			t.Errorf("consume %q: state topic %q, want %q", args, f.stateTopic, want)
+		}
+	}
+	state(nil, "cartwatch-state")
+	state([]string{"--group", "shop"}, "shop-state")
+	state([]string{"--state-topic", "st"}, "st")
+	state([]string{"--state-topic", "none"}, "")
 	for _, args := range [][]string{{"consume", "--help"}, {"help", "consume"}, {"consume", "-h"}} {
 		code, stdout, stderr := runArgs(args...)
 		if code != exitOK || !strings.HasPrefix(stdout, "usage: cartwatch consume") || stderr != "" {
