@@ -138,3 +138,78 @@ func TestConsumerRestore(t *testing.T) {
 	f(false)
 	f(true)
 }
+
+// engineRun is the engine running over a Consumer, for tests that stop it
+// themselves.
+type engineRun struct {
+	c    *Consumer
+	cl   *kgo.Client
+	sink *captureSink
+	errc chan error
+}
+
+func startEngine(t *testing.T, addrs []string, cfg ConsumerConfig) *engineRun {
+	t.Helper()
+	c, cl := startConsumer(t, addrs, cfg)
+	e := &engineRun{c: c, cl: cl, sink: &captureSink{}, errc: make(chan error, 1)}
+	go func() {
+		_, err := core.Run(context.Background(), c, core.Options{TTL: time.Minute, Sink: e.sink, Checkpoint: c, MaxFuture: -1, Shards: 2, Parsers: 2}, nil)
+		e.errc <- err
+	}()
+	return e
+}
+
+// stop stops the run and leaves the group; it returns the run's alerts.
+func (e *engineRun) stop(t *testing.T) []core.Alert {
+	t.Helper()
+	e.c.Stop()
+	select {
+	case err := <-e.errc:
+		if !errors.Is(err, ErrStopped) {
+			t.Fatalf("run: %v, want ErrStopped", err)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("the run did not stop")
+	}
+	e.c.Close()
+	e.cl.Close()
+	e.sink.mu.Lock()
+	defer e.sink.mu.Unlock()
+	return slices.Clone(e.sink.alerts)
+}
+
+// TestConsumerRestoreOnRebalance: a second member joining the group takes
+// one of the first member's two partitions; the first writes its snapshot
+// at the revoke's checkpoint and commits, the second restores it, and the
+// two members' alerts over all the records are exactly those of one run:
+// the moved partition's open carts fire at the second member, none twice.
+func TestConsumerRestoreOnRebalance(t *testing.T) {
+	const topic = "events"
+	addrs := fakeKafka(t, topic, 2)
+	parts, vals := stateRows()
+	const split = 36
+	produceAt(t, addrs, topic, parts, vals)
+	ref, _ := runConsumer(t, addrs, ConsumerConfig{Topic: topic, Group: "ref", IdleTimeout: time.Hour}, int64(len(vals)))
+
+	addrs = fakeKafka(t, topic, 2)
+	produceAt(t, addrs, topic, parts[:split], vals[:split])
+	cfg := ConsumerConfig{Topic: topic, Group: "g", IdleTimeout: time.Hour, StateTopic: "g-state",
+		CheckpointInterval: time.Hour, ClientOpts: []kgo.Opt{kgo.SeedBrokers(addrs...)}}
+	a := startEngine(t, addrs, cfg)
+	waitUntil(t, 20*time.Second, "the first member's records", func() bool { return a.c.Stats().Records == split })
+	b := startEngine(t, addrs, cfg)
+	waitUntil(t, 20*time.Second, "a partition each", func() bool {
+		return len(a.c.Stats().Partitions) == 1 && len(b.c.Stats().Partitions) == 1
+	})
+	produceAt(t, addrs, topic, parts[split:], vals[split:])
+	waitUntil(t, 20*time.Second, "every record", func() bool {
+		return a.c.Stats().Records+b.c.Stats().Records == int64(len(vals))
+	})
+	if n := b.c.Stats().Restored; n != 1 {
+		t.Errorf("the second member restored %d partitions, want 1", n)
+	}
+	got := alertKeys(append(a.stop(t), b.stop(t)...))
+	if want := alertKeys(ref); !slices.Equal(got, want) {
+		t.Errorf("alerts of the two members\n%v\nwant those of one run\n%v", got, want)
+	}
+}
