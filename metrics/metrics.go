@@ -126,6 +126,8 @@ var (
 	dLag          = desc("cartwatch_kafka_consumer_lag_records", "Records of the partition not yet handed to the engine (high watermark of the last fetch minus the next offset).", "partition")
 	dCommits      = desc("cartwatch_kafka_offset_commits_total", "Successful offset commits.")
 	dCommitErrs   = desc("cartwatch_kafka_offset_commit_errors_total", "Offset commits that failed.")
+	dRestored     = desc("cartwatch_kafka_partitions_restored_total", "Partitions restored from their last snapshot in the state topic at an assignment.")
+	dSnapshots    = desc("cartwatch_kafka_snapshots_written_total", "Partition snapshots written to the state topic (and acknowledged) at checkpoints.")
 	dAlertsOut    = desc("cartwatch_kafka_alerts_produced_total", "Alerts produced to the alerts topic.")
 	dDLQ          = desc("cartwatch_kafka_dlq_messages_total", "Malformed messages produced to the dead-letter topic.")
 	dProduceFails = desc("cartwatch_kafka_produce_failures_total", "Records (alerts, dead letters, spending) the brokers did not take.")
@@ -137,7 +139,7 @@ type collector struct{ src Sources }
 func (c *collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{dEvents, dMalformed, dOpenCarts, dOpened, dConverted, dAbandoned, dAbValue,
 		dAbUsers, dDirect, dLate, dSpending, dRecovered, dRecValue, dDelay, dCatItems, dCatValue, dHourItems, dHourValue, dWatermark, dEventLag, dQueue, dConsumed, dLag, dCommits, dCommitErrs,
-		dAlertsOut, dDLQ, dProduceFails} {
+		dRestored, dSnapshots, dAlertsOut, dDLQ, dProduceFails} {
 		ch <- d
 	}
 }
@@ -193,6 +195,8 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 		counter(dConsumed, float64(st.Records))
 		counter(dCommits, float64(st.Commits))
 		counter(dCommitErrs, float64(st.CommitErrs))
+		counter(dRestored, float64(st.Restored))
+		counter(dSnapshots, float64(st.Snapshots))
 		for i, p := range st.Partitions {
 			lag := float64(st.PartLag[i])
 			if lag < 0 {

@@ -58,7 +58,7 @@ func runKnown(t *testing.T) (*Metrics, core.Summary) {
 		t.Fatalf("the input does not exercise the figures: %+v", sum)
 	}
 	m := New(Sources{Live: live,
-		Consumer: fakeConsumer{Records: 7, Partitions: []int32{0, 3}, PartLag: []int64{5, -1}, Commits: 2, CommitErrs: 1},
+		Consumer: fakeConsumer{Records: 7, Partitions: []int32{0, 3}, PartLag: []int64{5, -1}, Commits: 2, CommitErrs: 1, Restored: 4, Snapshots: 9},
 		Sink:     fakeSink{Alerts: 11, Rejects: 3, Failed: 1},
 		Now:      func() time.Time { return time.Unix(1572566400+86400, 0) }})
 	m.ObserveAlertLatency(1500 * time.Millisecond)
@@ -133,6 +133,8 @@ func TestMetricsMatchSummary(t *testing.T) {
 		`cartwatch_kafka_consumer_lag_records{partition="0"}`: 5,
 		"cartwatch_kafka_offset_commits_total":                2,
 		"cartwatch_kafka_offset_commit_errors_total":          1,
+		"cartwatch_kafka_partitions_restored_total":           4,
+		"cartwatch_kafka_snapshots_written_total":             9,
 		"cartwatch_kafka_alerts_produced_total":               11,
 		"cartwatch_kafka_dlq_messages_total":                  3,
 		"cartwatch_kafka_produce_failures_total":              1,
