@@ -330,7 +330,7 @@ func testNames(t *testing.T, adm *kadm.Client, prefix string, partitions int32) 
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
-		adm.DeleteTopics(ctx, alerts, topic+".dlq", topic+"-spending")
+		adm.DeleteTopics(ctx, alerts, topic+".dlq", topic+"-spending", group+"-state")
 	})
 	return topic, alerts, group
 }
