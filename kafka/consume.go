@@ -124,6 +124,11 @@ type ConsumerConfig struct {
 	// ClientOpts are the options of the clients the Consumer makes for the
 	// state topic (the seed brokers, TLS, SASL).
 	ClientOpts []kgo.Opt
+	// ExactlyOnce: the alerts, the snapshots and the offsets of each
+	// checkpoint are one Kafka transaction (txn.go). It needs a StateTopic,
+	// TransactionalID, and StartSession instead of Start.
+	ExactlyOnce     bool
+	TransactionalID string
 	// UntilEnd: at each assignment the Consumer reads the partitions' end
 	// offsets, and it stops (as Stop does) once every partition it owns has
 	// been handed out up to them: a run over what the topic held when it
@@ -142,13 +147,15 @@ type Consumer struct {
 	// The reader's (Next's) own.
 	queue       []item // queue[qhead:] are waiting
 	qhead       int
-	fetches     chan kgo.Fetches // poller -> Next
+	fetches     chan polled // poller -> Next
+	wantGen     int64       // fetches polled before the last rewind's seek are dropped
 	pollCtx     context.Context
 	pollCancel  context.CancelFunc
 	pollerDone  chan struct{}
 	startPoll   sync.Once
 	lastBarrier time.Time
 	handed      bool // records or ticks handed out since the last barrier
+	dirty       bool // records, ticks or restores handed out since the last checkpoint barrier
 	finalQueued bool // Stop's last barrier is queued
 	finalWait   chan struct{}
 	finalSent   time.Time
@@ -186,6 +193,14 @@ type Consumer struct {
 	lastCheckpoint time.Time        // the reader's
 	fatal          atomic.Pointer[error]
 
+	// Exactly once (txn.go).
+	sess      *kgo.GroupTransactSession
+	lastSnap  map[int32][]byte          // mu: each owned partition's last committed (or restored) snapshot
+	base      map[int32]int64           // mu: where a partition with no snapshot starts (its committed offset at the assignment)
+	rewinding bool                      // mu: the open transaction is to be aborted at the rewind barrier
+	seekReq   map[int32]kgo.EpochOffset // mu: the poller's next seek
+	seekGen   int64                     // mu: the generation the seek starts
+
 	firstData time.Time // when the first records were handed out (mu)
 	atEnd     time.Time // UntilEnd: when every owned partition was read to its end (mu)
 
@@ -217,6 +232,8 @@ type partInfo struct {
 // barrierSnap is a barrier's cut as the Consumer handed it out.
 type barrierSnap struct {
 	checkpoint bool            // snapshots are written at it (StateTopic)
+	abort      bool            // ExactlyOnce: the rewind's, which aborts the open transaction
+	final      bool            // Stop's last
 	epochs     map[int32]int64 // epoch of each owned partition
 	offs       map[int32]snapOff
 	waiter     chan struct{} // closed once its offsets are committed; nil: none waits
@@ -252,12 +269,14 @@ type item struct {
 	waiter      chan struct{} // itemBarrier: closed once its offsets are committed
 	final       bool          // itemBarrier: Stop's last
 	checkpoint  bool          // itemBarrier: snapshots are written at it
+	abort       bool          // itemBarrier: ExactlyOnce's rewind
 	restore     []byte        // itemRestore: the partition's snapshot
 }
 
 // ctrlMsg is a rebalance callback's request to Next.
 type ctrlMsg struct {
 	restore map[int32][]byte // an assignment's snapshots, by partition
+	rewind  bool             // ExactlyOnce: go back to the last committed checkpoint
 	parts   []int32
 	lost    bool
 	waiter  chan struct{} // revoke: closed once the offsets are committed
@@ -289,11 +308,12 @@ func NewConsumer(cfg ConsumerConfig) *Consumer {
 	if cfg.Log == nil {
 		cfg.Log = func(string) {}
 	}
-	c := &Consumer{cfg: cfg, fetches: make(chan kgo.Fetches), pollerDone: make(chan struct{}),
+	c := &Consumer{cfg: cfg, fetches: make(chan polled), pollerDone: make(chan struct{}),
 		ctrl: make(chan ctrlMsg, 64), stopCh: make(chan struct{}), closed: make(chan struct{}),
 		freeVals: make(chan [][]byte, 256), freeOffs: make(chan []int64, 256),
 		parts: map[int32]*partInfo{}, barriers: map[uint64]*barrierSnap{}, pending: map[int32]kgo.EpochOffset{},
-		commitWake: make(chan struct{}, 1), committerEnd: make(chan struct{})}
+		commitWake: make(chan struct{}, 1), committerEnd: make(chan struct{}),
+		lastSnap: map[int32][]byte{}, base: map[int32]int64{}}
 	c.pollCtx, c.pollCancel = context.WithCancel(context.Background())
 	c.commitCtx, c.commitCancel = context.WithCancel(context.Background())
 	c.timer = time.NewTimer(time.Hour)
@@ -305,6 +325,9 @@ func NewConsumer(cfg ConsumerConfig) *Consumer {
 // group, the cooperative-sticky balancer, no autocommit, rebalances held
 // while a poll's records are handed out, the callbacks.
 func (c *Consumer) Opts() []kgo.Opt {
+	if c.cfg.ExactlyOnce {
+		return c.txnOpts()
+	}
 	return []kgo.Opt{
 		kgo.ConsumeTopics(c.cfg.Topic),
 		kgo.ConsumerGroup(c.cfg.Group),
@@ -323,7 +346,8 @@ func (c *Consumer) Opts() []kgo.Opt {
 // StateTopic it makes the client that writes the snapshots (ClientOpts).
 func (c *Consumer) Start(cl *kgo.Client) error {
 	c.cl = cl
-	if c.keep() {
+	c.lastCheckpoint = c.cfg.Now() // the first checkpoint after one interval
+	if c.keep() && c.sess == nil {
 		st, err := kgo.NewClient(append(slices.Clone(c.cfg.ClientOpts), stateProducerOpts()...)...)
 		if err != nil {
 			return fmt.Errorf("state topic %s: %w", c.cfg.StateTopic, err)
@@ -401,20 +425,24 @@ func (c *Consumer) Next(ctx context.Context, r *core.Records) error {
 		}
 		now := c.cfg.Now()
 		c.queueTicks(now)
-		if c.handed && c.qhead == len(c.queue) && now.Sub(c.lastBarrier) >= min(c.cfg.CommitInterval, maxBarrierGap) {
-			c.queue = append(c.queue, item{kind: itemBarrier,
-				checkpoint: c.keep() && now.Sub(c.lastCheckpoint) >= c.cfg.CheckpointInterval})
+		// A checkpoint once its interval has passed with something handed
+		// out since the last (also when the records have stopped since).
+		ckpt := c.keep() && c.dirty && now.Sub(c.lastCheckpoint) >= c.cfg.CheckpointInterval
+		if c.qhead == len(c.queue) && (ckpt || c.handed && now.Sub(c.lastBarrier) >= min(c.cfg.CommitInterval, maxBarrierGap)) {
+			c.queue = append(c.queue, item{kind: itemBarrier, checkpoint: ckpt})
 		}
 		if c.qhead < len(c.queue) {
 			continue
 		}
 		c.timer.Reset(c.tickWait(now))
 		select {
-		case fs := <-c.fetches:
+		case pf := <-c.fetches:
 			// A rebalance callback that ran before this poll sent its
 			// request before the poll could start: queue it first.
 			c.takeCtrl()
-			c.queueFetch(fs)
+			if pf.gen >= c.wantGen {
+				c.queueFetch(pf.fs)
+			}
 		case m := <-c.ctrl:
 			c.queueCtrl(m)
 		case <-c.timer.C:
@@ -487,6 +515,7 @@ func (c *Consumer) poll() {
 	var lastErr string
 	var lastErrAt time.Time
 	for {
+		gen := c.applySeek()
 		fs := c.cl.PollFetches(c.pollCtx)
 		if c.pollCtx.Err() != nil || fs.IsClientClosed() {
 			c.cl.AllowRebalance()
@@ -521,7 +550,7 @@ func (c *Consumer) poll() {
 			continue
 		}
 		select {
-		case c.fetches <- fs:
+		case c.fetches <- polled{fs, gen}:
 		case <-c.pollCtx.Done():
 			c.cl.AllowRebalance()
 			return
@@ -624,6 +653,10 @@ func (c *Consumer) takeCtrl() {
 // barrier (whose commit the callback waits for) and their Drops; for lost
 // ones their Drops.
 func (c *Consumer) queueCtrl(m ctrlMsg) {
+	if m.rewind {
+		c.queueRewind()
+		return
+	}
 	if m.restore != nil {
 		for _, p := range slices.Sorted(maps.Keys(m.restore)) {
 			c.queue = append(c.queue, item{kind: itemRestore, part: p, restore: m.restore[p]})
@@ -666,11 +699,11 @@ func (c *Consumer) hand(r *core.Records) {
 		}
 		c.mu.Unlock()
 		c.records.Add(int64(len(it.vals)))
-		c.handed = true
+		c.handed, c.dirty = true, true
 	case itemTick:
 		r.Tick = it.tick
 		c.ticks.Add(1)
-		c.handed = true
+		c.handed, c.dirty = true, true
 	case itemDrop:
 		r.Drop = true
 		if it.revoke {
@@ -685,10 +718,10 @@ func (c *Consumer) hand(r *core.Records) {
 	case itemRestore:
 		r.Restore = it.restore
 	case itemBarrier:
-		r.Barrier = c.snapshot(it.waiter, it.checkpoint)
+		r.Barrier = c.snapshot(it)
 		c.lastBarrier = c.cfg.Now()
 		if it.checkpoint {
-			c.lastCheckpoint = c.lastBarrier
+			c.lastCheckpoint, c.dirty = c.lastBarrier, false
 		}
 		c.handed = false
 		if it.final {
@@ -700,12 +733,13 @@ func (c *Consumer) hand(r *core.Records) {
 // snapshot records a barrier's cut: each owned partition's epoch, and for
 // those with records handed out in their assignment, the offset after
 // them. It returns the barrier's id.
-func (c *Consumer) snapshot(waiter chan struct{}, checkpoint bool) uint64 {
+func (c *Consumer) snapshot(it item) uint64 {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.nextBarrier++
 	id := c.nextBarrier
-	bs := &barrierSnap{epochs: map[int32]int64{}, offs: map[int32]snapOff{}, waiter: waiter, checkpoint: checkpoint}
+	bs := &barrierSnap{epochs: map[int32]int64{}, offs: map[int32]snapOff{}, waiter: it.waiter,
+		checkpoint: it.checkpoint, abort: it.abort, final: it.final}
 	for p, pi := range c.parts {
 		if !pi.owned {
 			continue
@@ -826,6 +860,10 @@ func (c *Consumer) Shard(id uint64, i int, v core.ShardView) {
 // barrier is written and acknowledged (writeSnapshots): an offset is never
 // committed past the last snapshot of its partition.
 func (c *Consumer) Done(id uint64, next map[int32]int64) {
+	if c.sess != nil {
+		c.doneTxn(id, next)
+		return
+	}
 	var sinkErr error
 	if c.cfg.SinkErr != nil {
 		sinkErr = c.cfg.SinkErr()
@@ -1079,7 +1117,12 @@ func (c *Consumer) restore(ctx context.Context, cl *kgo.Client, ps []int32) erro
 		}
 		c.stateReady = true
 	}
-	snaps, err := readState(ctx, c.cfg.ClientOpts, c.cfg.StateTopic, ps, false)
+	if c.sess != nil {
+		if err := c.assignBase(ctx, cl, ps); err != nil {
+			return err
+		}
+	}
+	snaps, err := readState(ctx, c.cfg.ClientOpts, c.cfg.StateTopic, ps, c.sess != nil)
 	if err != nil {
 		return fmt.Errorf("restoring partitions %s: %w", PartList(ps), err)
 	}
@@ -1098,6 +1141,7 @@ func (c *Consumer) restore(ctx context.Context, cl *kgo.Client, ps []int32) erro
 			c.mu.Unlock()
 			return fmt.Errorf("state topic %s partition %d: %w", c.cfg.StateTopic, p, err)
 		}
+		c.lastSnap[p] = snaps[p]
 		pi := c.part(p)
 		pi.from = sn.Next
 		if pi.end >= 0 {
@@ -1166,6 +1210,10 @@ func (c *Consumer) onRevoked(_ context.Context, _ *kgo.Client, m map[string][]in
 		return
 	}
 	slices.Sort(ps)
+	if c.sess != nil {
+		c.revokedTxn(ps, false)
+		return
+	}
 	if c.stopping() || c.isClosed() {
 		// Leaving the group: the last barrier committed everything.
 		c.disown(ps)
@@ -1202,6 +1250,10 @@ func (c *Consumer) onLost(_ context.Context, _ *kgo.Client, m map[string][]int32
 		return
 	}
 	slices.Sort(ps)
+	if c.sess != nil {
+		c.revokedTxn(ps, true)
+		return
+	}
 	c.disown(ps)
 	if c.stopping() || c.isClosed() {
 		return
@@ -1240,7 +1292,7 @@ func (c *Consumer) Close() error {
 		if c.cl != nil {
 			<-c.committerEnd
 		}
-		if c.state != nil {
+		if c.state != nil && c.sess == nil {
 			c.state.Close()
 		}
 	})

@@ -41,6 +41,8 @@ type consumeFlags struct {
 	spendingTopic  string
 	stateTopic     string
 	checkpoint     time.Duration
+	exactlyOnce    bool
+	txnID          string
 	rf             int
 	clock          string
 	idleTimeout    time.Duration
@@ -57,7 +59,7 @@ type consumeFlags struct {
 // (TestConsumeHelpMatchesREADME keeps the two equal).
 var consumeFlagGroups = []flagGroup{
 	{"Kafka", []string{"brokers", "timeout", "topic", "group", "alerts-topic", "dlq-topic", "spending-topic", "replication-factor"}},
-	{"state", []string{"state-topic", "checkpoint-interval"}},
+	{"state", []string{"state-topic", "checkpoint-interval", "exactly-once", "transactional-id"}},
 	{"time", []string{"clock", "idle-timeout", "commit-interval", "until-end"}},
 	{"detection", []string{"ttl", "lateness", "extend-on-activity", "max-future", "recovery-window"}},
 	{"output", []string{"status-interval", "cpuprofile"}},
@@ -71,7 +73,7 @@ var consumeFlagGroups = []flagGroup{
 var consumeArgs = map[string]string{
 	"brokers": "ADDRS", "timeout": "DURATION", "topic": "TOPIC", "group": "NAME", "alerts-topic": "TOPIC",
 	"dlq-topic": "TOPIC", "spending-topic": "TOPIC", "replication-factor": "N", "clock": "event|wall",
-	"idle-timeout": "DURATION", "commit-interval": "DURATION", "state-topic": "TOPIC", "checkpoint-interval": "DURATION", "status-interval": "DURATION", "cpuprofile": "FILE", "http": "ADDR",
+	"idle-timeout": "DURATION", "commit-interval": "DURATION", "state-topic": "TOPIC", "checkpoint-interval": "DURATION", "transactional-id": "ID", "status-interval": "DURATION", "cpuprofile": "FILE", "http": "ADDR",
 }
 
 // Limits of consume's durations.
@@ -97,6 +99,8 @@ func newConsumeFlagSet(f *consumeFlags) *flag.FlagSet {
 	fs.StringVar(&f.spendingTopic, "spending-topic", "", "if set, each purchase with its user's running total goes there, keyed by user_id")
 	fs.StringVar(&f.stateTopic, "state-topic", "", "where each partition's state is kept (compacted, created with the input's partition count): a restart or a rebalance restores it; none: keep no state (default: the group's name + -state)")
 	fs.DurationVar(&f.checkpoint, "checkpoint-interval", kafka.DefaultCheckpointInterval, "with state kept, how often each partition's snapshot is written and then its offset committed (--commit-interval is for --state-topic none)")
+	fs.BoolVar(&f.exactlyOnce, "exactly-once", false, "each checkpoint's alerts, dead letters, spending records, snapshots and offsets are one Kafka transaction: read the outputs with isolation.level=read_committed and none is lost or doubled (default: at least once, repeats carry the same alert_id)")
+	fs.StringVar(&f.txnID, "transactional-id", "", "with --exactly-once, this member's transactional id; the same id on a restart fences the old process at once (default: the group's name, the host name and the process id)")
 	fs.IntVar(&f.rf, "replication-factor", 1, "replicas of each partition of the topics consume creates")
 	fs.StringVar(&f.clock, "clock", "event", "deadlines in event time (the events' event_time) or wall time (when the messages arrive)")
 	fs.DurationVar(&f.idleTimeout, "idle-timeout", kafka.DefaultIdleTimeout, "a partition with no record for this long is idle: its time follows the other partitions, or the wall clock when all are idle")
@@ -172,6 +176,13 @@ func parseConsumeFlags(args []string) (*consumeFlags, error) {
 			}
 		}
 	}
+	if f.exactlyOnce && f.stateTopic == "" {
+		return nil, usagef("--exactly-once with --state-topic none: the transactions carry the state; keep it")
+	}
+	if f.exactlyOnce && f.txnID == "" {
+		host, _ := os.Hostname()
+		f.txnID = fmt.Sprintf("%s-%s-%d", f.group, host, os.Getpid())
+	}
 	if f.checkpoint < minCommitInterval || f.checkpoint > maxConsumeDur {
 		return nil, usagef("--checkpoint-interval %v: want 10ms to 24h", f.checkpoint)
 	}
@@ -236,6 +247,10 @@ partition assigned after a restart or a rebalance starts from its last
 state. After a crash, the alerts since the last checkpoint may come again,
 with the same alert_id. (--state-topic none: no state, offsets every
 --commit-interval, a partition that moves loses its open carts.)
+With --exactly-once each checkpoint's outputs, snapshots and offsets are
+one Kafka transaction: a reader with isolation.level=read_committed sees
+every alert once; a crash or a rebalance aborts the open transaction and
+its partitions go on from the last committed checkpoint.
 
 A broker that cannot be reached is retried with backoff; a failed TLS
 handshake or SASL authentication is exit 1 at once. SIGINT or
@@ -386,25 +401,46 @@ func consumeCmd(ctx context.Context, args []string, stdout, stderr io.Writer) in
 	defer runCancel(nil)
 	flushCtx, flushCancel := context.WithCancelCause(context.Background())
 	defer flushCancel(nil)
-	sink := kafka.NewSink(cl, kafka.SinkConfig{Alerts: f.alertsTopic, DLQ: f.dlqTopic, Spending: f.spendingTopic,
-		Source: f.topic, FlushCtx: flushCtx})
 	seeds, _ := f.kafka.Seeds()
 	copts, err := f.kafka.ClientOpts()
 	if err != nil {
 		return fail(err)
 	}
+	var sink *kafka.Sink
 	cons := kafka.NewConsumer(kafka.ConsumerConfig{Topic: f.topic, Group: f.group, IdleTimeout: f.idleTimeout,
 		CommitInterval: f.commitInterval, WallClock: f.opt.WallClock, Lateness: f.opt.Lateness,
-		SinkErr: sink.Err, Log: log.Log, UntilEnd: f.untilEnd,
-		StateTopic: f.stateTopic, CheckpointInterval: f.checkpoint, StateReplication: int16(f.rf), ClientOpts: copts})
-	ccl, err := kgo.NewClient(append(append(copts, kgo.WithHooks(hook)), cons.Opts()...)...)
-	if err != nil {
-		return fail(err)
+		SinkErr: func() error { return sink.Err() }, Log: log.Log, UntilEnd: f.untilEnd,
+		StateTopic: f.stateTopic, CheckpointInterval: f.checkpoint, StateReplication: int16(f.rf), ClientOpts: copts,
+		ExactlyOnce: f.exactlyOnce, TransactionalID: f.txnID})
+	mopts := append(append(copts, kgo.WithHooks(hook)), cons.Opts()...)
+	var ccl *kgo.Client // the group member's client
+	var leave func()    // closes it (leaves the group)
+	sinkCl := cl        // the alerts' producer
+	if f.exactlyOnce {
+		// Alerts, snapshots and offsets in one transaction per checkpoint:
+		// the session's client does everything.
+		sess, err := kgo.NewGroupTransactSession(mopts...)
+		if err != nil {
+			return fail(err)
+		}
+		if err := cons.StartSession(sess); err != nil {
+			sess.Close()
+			return fail(err)
+		}
+		ccl, leave, sinkCl = sess.Client(), sess.Close, sess.Client()
+	} else {
+		ccl, err = kgo.NewClient(mopts...)
+		if err != nil {
+			return fail(err)
+		}
+		if err := cons.Start(ccl); err != nil {
+			ccl.Close()
+			return fail(err)
+		}
+		leave = ccl.Close
 	}
-	if err := cons.Start(ccl); err != nil {
-		ccl.Close()
-		return fail(err)
-	}
+	sink = kafka.NewSink(sinkCl, kafka.SinkConfig{Alerts: f.alertsTopic, DLQ: f.dlqTopic, Spending: f.spendingTopic,
+		Source: f.topic, FlushCtx: flushCtx})
 	late.cons.p.Store(cons)
 	late.sink.p.Store(sink)
 	log.Logf("consuming %s in group %s at %s; alerts to %s, malformed messages to %s", f.topic, f.group,
@@ -456,7 +492,7 @@ func consumeCmd(ctx context.Context, args []string, stdout, stderr io.Writer) in
 	// bounded: a broker that went away must not hold the exit.
 	left := make(chan struct{})
 	go func() {
-		ccl.Close()
+		leave()
 		close(left)
 	}()
 	select {

@@ -99,6 +99,7 @@ func TestConsumeFlags(t *testing.T) {
 		{"--state-topic", []string{"--state-topic", "a b"}},
 		{"--state-topic and --alerts-topic", []string{"--state-topic", "cart-abandonment-alerts"}},
 		{"--state-topic and --topic", []string{"--state-topic", "user-events"}},
+		{"--exactly-once with --state-topic none", []string{"--exactly-once", "--state-topic", "none"}},
 		{"--status-interval", []string{"--status-interval", "-1s"}},
 		{"--ttl", []string{"--ttl", "0"}},
 		{"--ttl", []string{"--ttl", "1.5s"}},
@@ -132,6 +133,9 @@ func TestConsumeFlags(t *testing.T) {
 	state([]string{"--group", "shop"}, "shop-state")
 	state([]string{"--state-topic", "st"}, "st")
 	state([]string{"--state-topic", "none"}, "")
+	if f, err := parseConsumeFlags([]string{"--exactly-once", "--group", "shop"}); err != nil || !strings.HasPrefix(f.txnID, "shop-") {
+		t.Errorf("--exactly-once --group shop: transactional id %q (%v), want shop-HOST-PID", f.txnID, err)
+	}
 	for _, args := range [][]string{{"consume", "--help"}, {"help", "consume"}, {"consume", "-h"}} {
 		code, stdout, stderr := runArgs(args...)
 		if code != exitOK || !strings.HasPrefix(stdout, "usage: cartwatch consume") || stderr != "" {
@@ -186,7 +190,7 @@ func TestConsumeKfake(t *testing.T) {
 	}
 
 	stderr, stop := startConsumeCmd(t, "--brokers", strings.Join(addrs, ","), "--topic", "events", "--group", "g",
-		"--ttl", "5m", "--commit-interval", "100ms")
+		"--ttl", "5m", "--commit-interval", "100ms", "--checkpoint-interval", "100ms")
 	adm := kadm.NewClient(cl)
 	deadline := time.Now().Add(20 * time.Second)
 	for {

@@ -1,0 +1,384 @@
+package kafka
+
+import (
+	"context"
+	"fmt"
+	"maps"
+	"math"
+	"slices"
+	"time"
+
+	"github.com/cartwatch/cartwatch/core"
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+// This file is the exactly-once mode of a Consumer (ConsumerConfig.
+// ExactlyOnce, `consume --exactly-once`): the group member is a franz-go
+// GroupTransactSession, and everything a checkpoint covers is one
+// transaction:
+//
+//   - A transaction is open from the start (StartSession) and between
+//     checkpoints; the Sink produces the alerts, dead letters and spending
+//     records with the session's client, so they are in it.
+//   - At a checkpoint barrier's Done (the merger: every output before the
+//     barrier has been given to the Sink, none after, and the merger waits)
+//     the snapshots are produced in the transaction, the barrier's offsets
+//     are made the transaction's offset commit, and End commits it; Begin
+//     opens the next. Readers with isolation.level=read_committed see the
+//     alerts of a checkpoint only once its snapshots and offsets are
+//     committed with them, and never those of an aborted transaction.
+//   - The offsets committed are the barrier's, not the polled ones
+//     (franz-go's transactional client counts a partition as consumed up to
+//     what was polled, which runs ahead of the engine): a
+//     PreTxnCommitFnContext hook rewrites the TxnOffsetCommit.
+//   - A rebalance (a revoke or a loss) while a transaction is open aborts
+//     it (the session does: another member may already own the partitions
+//     from the last committed offsets). The member then rewinds: whatever
+//     it processed since the last committed checkpoint is thrown away, its
+//     partitions get their last committed snapshots again and are read from
+//     their offsets (queueRewind). Its alerts since then were in the aborted
+//     transaction, so none is lost and none doubled.
+
+// polled is one poll's records and the seek generation it was polled in:
+// the poller seeks (applySeek) between polls, so a poll of an older
+// generation holds records from before a rewind, which Next drops.
+type polled struct {
+	fs  kgo.Fetches
+	gen int64
+}
+
+// txnOpts are Opts for ExactlyOnce: the group member with the session's
+// needs (the transactional id, read_committed, offsets committed only as
+// marked), and a producer that writes the snapshots to their partition of
+// the state topic (zstd, up to MaxSnapshotBytes) and everything else as the
+// default partitioner does.
+func (c *Consumer) txnOpts() []kgo.Opt {
+	return []kgo.Opt{
+		kgo.ConsumeTopics(c.cfg.Topic),
+		kgo.ConsumerGroup(c.cfg.Group),
+		kgo.Balancers(kgo.CooperativeStickyBalancer()),
+		kgo.AutoCommitMarks(),
+		kgo.BlockRebalanceOnPoll(),
+		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
+		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
+		kgo.TransactionalID(c.cfg.TransactionalID),
+		kgo.TransactionTimeout(time.Minute),
+		kgo.RecordPartitioner(statePartitioner{state: c.cfg.StateTopic,
+			def: kgo.UniformBytesPartitioner(64<<10, true, true, nil)}),
+		kgo.ProducerBatchCompression(kgo.ZstdCompression()),
+		kgo.ProducerBatchMaxBytes(MaxSnapshotBytes),
+		kgo.MaxBufferedBytes(4 * MaxSnapshotBytes),
+		kgo.OnPartitionsAssigned(c.onAssigned),
+		kgo.OnPartitionsRevoked(c.onRevoked),
+		kgo.OnPartitionsLost(c.onLost),
+	}
+}
+
+// statePartitioner puts a state-topic record in the partition it names and
+// leaves the others to def.
+type statePartitioner struct {
+	state string
+	def   kgo.Partitioner
+}
+
+func (p statePartitioner) ForTopic(topic string) kgo.TopicPartitioner {
+	if topic == p.state {
+		return kgo.ManualPartitioner().ForTopic(topic)
+	}
+	return p.def.ForTopic(topic)
+}
+
+// StartSession is Start for ExactlyOnce: the session (made with Opts) polls,
+// and its first transaction begins. The caller closes the session after
+// the run.
+func (c *Consumer) StartSession(s *kgo.GroupTransactSession) error {
+	if !c.cfg.ExactlyOnce || !c.keep() || c.cfg.TransactionalID == "" {
+		return fmt.Errorf("exactly once needs a state topic and a transactional id")
+	}
+	c.sess = s
+	c.state = s.Client() // the snapshots are in the transactions
+	if err := s.Begin(); err != nil {
+		return fmt.Errorf("beginning a transaction: %w", err)
+	}
+	return c.Start(s.Client())
+}
+
+// doneTxn is Done for ExactlyOnce (the top of this file).
+func (c *Consumer) doneTxn(id uint64, next map[int32]int64) {
+	c.mu.Lock()
+	bs := c.barriers[id]
+	delete(c.barriers, id)
+	rewinding := c.rewinding
+	c.mu.Unlock()
+	if bs == nil {
+		return
+	}
+	var snaps []*core.Snapshot
+	if bs.checkpoint {
+		snaps = c.snaps.Done(id, next)
+	}
+	defer func() {
+		if bs.waiter != nil {
+			close(bs.waiter)
+		}
+	}()
+	ctx, cancel := context.WithTimeout(c.commitCtx, 30*time.Second)
+	defer cancel()
+	if bs.abort {
+		// Everything since the last committed checkpoint goes.
+		if _, err := c.sess.End(ctx, kgo.TryAbort); err != nil {
+			c.fail(fmt.Errorf("aborting the transaction: %w", err))
+			return
+		}
+		if err := c.sess.Begin(); err != nil {
+			c.fail(fmt.Errorf("beginning a transaction: %w", err))
+			return
+		}
+		c.mu.Lock()
+		c.rewinding = false
+		c.mu.Unlock()
+		return
+	}
+	if !bs.checkpoint || rewinding || c.fatalErr() != nil {
+		return
+	}
+	if err := c.sinkErr(); err != nil {
+		c.fail(err)
+		return
+	}
+	// The snapshots, in the transaction.
+	written, err := c.writeSnapshots(bs, snaps)
+	if err != nil {
+		c.cfg.Log(fmt.Sprintf("%v: the transaction is aborted, rewinding to the last committed checkpoint", err))
+		c.abortAndRewind(ctx)
+		return
+	}
+	// The barrier's offsets, of the partitions whose snapshot is in the
+	// transaction, are its offset commit.
+	offs := map[int32]kgo.EpochOffset{}
+	c.mu.Lock()
+	for p, so := range bs.offs {
+		if pi := c.parts[p]; pi != nil && pi.epoch == so.epoch && written[p] {
+			off := so.next
+			if n, ok := next[p]; ok {
+				off = min(off, n)
+			}
+			offs[p] = kgo.EpochOffset{Epoch: so.leaderEpoch, Offset: off}
+		}
+	}
+	c.mu.Unlock()
+	c.cl.MarkCommitOffsets(map[string]map[int32]kgo.EpochOffset{c.cfg.Topic: offs})
+	ctx = kgo.PreTxnCommitFnContext(ctx, func(req *kmsg.TxnOffsetCommitRequest) error {
+		setTxnOffsets(req, c.cfg.Topic, offs)
+		return nil
+	})
+	committed, err := c.sess.End(ctx, kgo.TryCommit)
+	if err != nil {
+		c.fail(fmt.Errorf("committing the transaction: %w", err))
+		return
+	}
+	if committed {
+		c.commits.Add(1)
+		c.mu.Lock()
+		c.lastCommit = time.Now()
+		for _, sn := range snaps {
+			if written[sn.Partition] {
+				c.lastSnap[sn.Partition] = core.EncodeSnapshot(nil, sn)
+			}
+		}
+		c.mu.Unlock()
+	}
+	if !bs.final {
+		if err := c.sess.Begin(); err != nil {
+			c.fail(fmt.Errorf("beginning a transaction: %w", err))
+			return
+		}
+	}
+	if !committed && !bs.final {
+		c.cfg.Log("the transaction was aborted (the group rebalanced): rewinding to the last committed checkpoint")
+		c.requestRewind()
+	}
+}
+
+// setTxnOffsets makes req commit exactly offs for topic: the barrier's
+// positions rather than the polled ones.
+func setTxnOffsets(req *kmsg.TxnOffsetCommitRequest, topic string, offs map[int32]kgo.EpochOffset) {
+	i := slices.IndexFunc(req.Topics, func(t kmsg.TxnOffsetCommitRequestTopic) bool { return t.Topic == topic })
+	if i < 0 {
+		if len(offs) == 0 {
+			return
+		}
+		t := kmsg.NewTxnOffsetCommitRequestTopic()
+		t.Topic = topic
+		req.Topics = append(req.Topics, t)
+		i = len(req.Topics) - 1
+	}
+	t := &req.Topics[i]
+	t.Partitions = t.Partitions[:0]
+	for _, p := range slices.Sorted(maps.Keys(offs)) {
+		pp := kmsg.NewTxnOffsetCommitRequestTopicPartition()
+		pp.Partition, pp.Offset, pp.LeaderEpoch = p, offs[p].Offset, offs[p].Epoch
+		t.Partitions = append(t.Partitions, pp)
+	}
+	if len(t.Partitions) == 0 {
+		req.Topics = slices.Delete(req.Topics, i, i+1)
+	}
+}
+
+// abortAndRewind aborts the open transaction at once (a checkpoint that
+// could not be written) and rewinds.
+func (c *Consumer) abortAndRewind(ctx context.Context) {
+	if _, err := c.sess.End(ctx, kgo.TryAbort); err != nil {
+		c.fail(fmt.Errorf("aborting the transaction: %w", err))
+		return
+	}
+	if err := c.sess.Begin(); err != nil {
+		c.fail(fmt.Errorf("beginning a transaction: %w", err))
+		return
+	}
+	c.requestRewind()
+}
+
+func (c *Consumer) sinkErr() error {
+	if c.cfg.SinkErr != nil {
+		return c.cfg.SinkErr()
+	}
+	return nil
+}
+
+// requestRewind asks Next for a rewind; until its barrier passes, no
+// checkpoint commits.
+func (c *Consumer) requestRewind() {
+	c.mu.Lock()
+	c.rewinding = true
+	c.mu.Unlock()
+	select {
+	case c.ctrl <- ctrlMsg{rewind: true}:
+	case <-c.closed:
+	}
+}
+
+// revokedTxn is the rebalance callback for ExactlyOnce. It must not wait
+// for a checkpoint (the session holds the lock End needs while it runs),
+// and it need not: the session aborts the open transaction, so the
+// partitions' next owner starts from the last committed checkpoint, and
+// this member rewinds the partitions it keeps.
+func (c *Consumer) revokedTxn(ps []int32, lost bool) {
+	c.disown(ps)
+	c.mu.Lock()
+	for _, p := range ps {
+		delete(c.lastSnap, p)
+	}
+	c.rewinding = true
+	c.mu.Unlock()
+	if c.stopping() || c.isClosed() {
+		return
+	}
+	what := "revoked"
+	if lost {
+		what = "lost"
+	}
+	c.cfg.Log(fmt.Sprintf("%s %s partitions %s: the open transaction is aborted; the others go back to the last committed checkpoint", what, c.cfg.Topic, PartList(ps)))
+	select {
+	case c.ctrl <- ctrlMsg{parts: ps, lost: true}:
+	case <-c.closed:
+		return
+	}
+	select {
+	case c.ctrl <- ctrlMsg{rewind: true}:
+	case <-c.closed:
+	}
+}
+
+// queueRewind (Next) throws away the records and ticks not yet handed
+// out, queues the barrier that aborts the open transaction, then for each
+// owned partition a Drop and its last committed snapshot, and asks the
+// poller to seek every owned partition to where that snapshot (or, with
+// none, the assignment) starts; polls from before the seek are dropped.
+func (c *Consumer) queueRewind() {
+	kept := c.queue[:c.qhead]
+	for _, it := range c.queue[c.qhead:] {
+		switch it.kind {
+		case itemData:
+			c.Release(&core.Records{Values: it.vals, Offsets: it.offs})
+		case itemTick:
+		default:
+			kept = append(kept, it)
+		}
+	}
+	c.queue = kept
+	c.queue = append(c.queue, item{kind: itemBarrier, abort: true})
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	seek := map[int32]kgo.EpochOffset{}
+	for _, p := range c.owned {
+		pi := c.parts[p]
+		c.queue = append(c.queue, item{kind: itemDrop, part: p, epoch: pi.epoch})
+		at, ok := c.base[p]
+		if b := c.lastSnap[p]; b != nil {
+			sn, err := core.DecodeSnapshot(b)
+			if err != nil { // it was made by this process
+				panic(fmt.Sprintf("kafka: a snapshot this member kept does not decode: %v", err))
+			}
+			c.queue = append(c.queue, item{kind: itemRestore, part: p, restore: b})
+			at, ok = sn.Next, true
+		}
+		if !ok {
+			continue
+		}
+		seek[p] = kgo.EpochOffset{Epoch: -1, Offset: at}
+		pi.handed, pi.from, pi.maxT = false, at, math.MinInt64
+	}
+	c.wantGen++
+	c.seekReq, c.seekGen = seek, c.wantGen
+}
+
+// applySeek (the poller, between polls) makes the seek a rewind asked for
+// and returns the generation of the polls from here on.
+func (c *Consumer) applySeek() int64 {
+	c.mu.Lock()
+	seek, gen := c.seekReq, c.seekGen
+	c.seekReq = nil
+	c.mu.Unlock()
+	if len(seek) > 0 {
+		c.cl.SetOffsets(map[string]map[int32]kgo.EpochOffset{c.cfg.Topic: seek})
+	}
+	return gen
+}
+
+// assignBase notes, for ExactlyOnce, where each assigned partition starts
+// when it has no snapshot: its committed offset, else the log's start
+// (ConsumeResetOffset). A rewind seeks there.
+func (c *Consumer) assignBase(ctx context.Context, cl *kgo.Client, ps []int32) error {
+	adm := kadm.NewClient(cl)
+	starts, err := adm.ListStartOffsets(ctx, c.cfg.Topic)
+	if err == nil {
+		err = starts.Error()
+	}
+	if err != nil {
+		return fmt.Errorf("start offsets of %s: %w", c.cfg.Topic, err)
+	}
+	committed, err := adm.FetchOffsets(ctx, c.cfg.Group)
+	if err == nil {
+		err = committed.Error()
+	}
+	if err != nil {
+		return fmt.Errorf("committed offsets of group %s: %w", c.cfg.Group, err)
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, p := range ps {
+		delete(c.lastSnap, p)
+		at := int64(0)
+		if o, ok := starts.Lookup(c.cfg.Topic, p); ok {
+			at = o.Offset
+		}
+		if o, ok := committed.Lookup(c.cfg.Topic, p); ok && o.At >= 0 {
+			at = max(at, o.At)
+		}
+		c.base[p] = at
+	}
+	return nil
+}

@@ -1,0 +1,268 @@
+package kafka
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/cartwatch/cartwatch/core"
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+// txnRun is the engine over an ExactlyOnce Consumer whose alerts go to a
+// topic through the session's client.
+type txnRun struct {
+	c    *Consumer
+	sess *kgo.GroupTransactSession
+	errc chan error
+}
+
+func startTxn(t *testing.T, addrs []string, cfg ConsumerConfig, alerts string) *txnRun {
+	t.Helper()
+	cfg.Log = func(msg string) { t.Log(msg) }
+	cfg.ExactlyOnce, cfg.ClientOpts = true, []kgo.Opt{kgo.SeedBrokers(addrs...)}
+	c := NewConsumer(cfg)
+	sess, err := kgo.NewGroupTransactSession(append([]kgo.Opt{kgo.SeedBrokers(addrs...), kgo.HeartbeatInterval(100 * time.Millisecond)}, c.Opts()...)...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.StartSession(sess); err != nil {
+		t.Fatal(err)
+	}
+	r := &txnRun{c: c, sess: sess, errc: make(chan error, 1)}
+	sink := NewSink(sess.Client(), SinkConfig{Alerts: alerts, DLQ: cfg.Topic + ".dlq", Source: cfg.Topic})
+	c.cfg.SinkErr = sink.Err
+	go func() {
+		_, err := core.Run(context.Background(), c, core.Options{TTL: time.Minute, Sink: sink, Checkpoint: c, MaxFuture: -1, Shards: 2, Parsers: 2}, nil)
+		r.errc <- err
+	}()
+	t.Cleanup(func() {
+		c.Close()
+		sess.Close()
+	})
+	return r
+}
+
+func (r *txnRun) stop(t *testing.T) {
+	t.Helper()
+	r.c.Stop()
+	select {
+	case err := <-r.errc:
+		if !errors.Is(err, ErrStopped) {
+			t.Fatalf("run: %v, want ErrStopped", err)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("the run did not stop")
+	}
+	r.c.Close()
+	r.sess.Close()
+}
+
+// committedAlerts reads topic with read_committed up to its last stable
+// offsets and returns its alerts as alertKeys does.
+func committedAlerts(t *testing.T, addrs []string, topic string) []string {
+	t.Helper()
+	cl, err := kgo.NewClient(kgo.SeedBrokers(addrs...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	ends, err := kadm.NewClient(cl).ListEndOffsets(ctx, topic)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ps []int32
+	ends.Each(func(o kadm.ListedOffset) { ps = append(ps, o.Partition) })
+	vals, err := readAll(ctx, []kgo.Opt{kgo.SeedBrokers(addrs...)}, topic, ps)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, v := range vals {
+		var m struct {
+			ID    string    `json:"alert_id"`
+			Last  time.Time `json:"last_cart_at"`
+			Items int64     `json:"items"`
+			Value int64     `json:"cart_value_cents"`
+		}
+		if err := json.Unmarshal(v, &m); err != nil {
+			t.Fatalf("alert %s: %v", v, err)
+		}
+		out = append(out, fmt.Sprintf("%s last=%d items=%d value=%d", m.ID, m.Last.Unix(), m.Items, m.Value))
+	}
+	slices.Sort(out)
+	return out
+}
+
+// readAll returns the values of the committed records of topic's
+// partitions ps, read_committed up to their last stable offsets.
+func readAll(ctx context.Context, opts []kgo.Opt, topic string, ps []int32) ([][]byte, error) {
+	cl, err := kgo.NewClient(append(opts, kgo.FetchIsolationLevel(kgo.ReadCommitted()), kgo.KeepControlRecords())...)
+	if err != nil {
+		return nil, err
+	}
+	defer cl.Close()
+	ends, err := kadm.NewClient(cl).ListCommittedOffsets(ctx, topic)
+	if err != nil {
+		return nil, err
+	}
+	want, end := map[int32]kgo.Offset{}, map[int32]int64{}
+	for _, p := range ps {
+		if e, ok := ends.Lookup(topic, p); ok && e.Offset > 0 {
+			want[p], end[p] = kgo.NewOffset().AtStart(), e.Offset
+		}
+	}
+	cl.AddConsumePartitions(map[string]map[int32]kgo.Offset{topic: want})
+	var out [][]byte
+	for len(end) > 0 {
+		fs := cl.PollFetches(ctx)
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		fs.EachRecord(func(r *kgo.Record) {
+			if !r.Attrs.IsControl() {
+				out = append(out, r.Value)
+			}
+			if e, ok := end[r.Partition]; ok && r.Offset+1 >= e {
+				delete(end, r.Partition)
+			}
+		})
+	}
+	return out, nil
+}
+
+// mkTopics creates topics of n partitions.
+func mkTopics(t *testing.T, addrs []string, n int32, topics ...string) {
+	t.Helper()
+	cl, err := kgo.NewClient(kgo.SeedBrokers(addrs...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if _, err := kadm.NewClient(cl).CreateTopics(ctx, n, 1, nil, topics...); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestConsumerExactlyOnce: with ExactlyOnce, a member stopped after part of
+// the records and the next member of the group, which restores the
+// snapshots committed with the offsets, write to the alerts topic, as read
+// with read_committed, exactly the alerts of one run over all the records.
+func TestConsumerExactlyOnce(t *testing.T) {
+	const topic, alerts = "events", "alerts"
+	addrs := fakeKafka(t, topic, 2)
+	parts, vals := stateRows()
+	const split = 36
+	produceAt(t, addrs, topic, parts, vals)
+	ref, _ := runConsumer(t, addrs, ConsumerConfig{Topic: topic, Group: "ref", IdleTimeout: time.Hour}, int64(len(vals)))
+
+	addrs = fakeKafka(t, topic, 2)
+	mkTopics(t, addrs, 2, alerts, topic+".dlq")
+	produceAt(t, addrs, topic, parts[:split], vals[:split])
+	cfg := ConsumerConfig{Topic: topic, Group: "g", IdleTimeout: time.Hour, StateTopic: "g-state", CheckpointInterval: 50 * time.Millisecond}
+	cfg.TransactionalID = "g-1"
+	a := startTxn(t, addrs, cfg, alerts)
+	waitUntil(t, 20*time.Second, "the first member's records", func() bool { return a.c.Stats().Records == split })
+	waitUntil(t, 20*time.Second, "a commit", func() bool { return a.c.Stats().Commits > 0 })
+	a.stop(t)
+	produceAt(t, addrs, topic, parts[split:], vals[split:])
+	cfg.TransactionalID = "g-2"
+	b := startTxn(t, addrs, cfg, alerts)
+	waitUntil(t, 20*time.Second, "the second member's records", func() bool { return b.c.Stats().Records == int64(len(vals)-split) })
+	b.stop(t)
+	if n := b.c.Stats().Restored; n != 2 {
+		t.Errorf("the second member restored %d partitions, want 2", n)
+	}
+	got, want := committedAlerts(t, addrs, alerts), alertKeys(ref)
+	if !slices.Equal(got, want) {
+		t.Errorf("committed alerts\n%v\nwant those of one run\n%v", got, want)
+	}
+}
+
+// TestConsumerExactlyOnceRebalance: a member processes every record, its
+// alerts in a transaction not yet committed (no checkpoint for an hour);
+// a second member joining takes one of its two partitions, which aborts
+// that transaction (the session does it). The first member rewinds the
+// partition it keeps to where it was last committed (here: its start) and
+// processes it again, the second reads the other from there too, and the
+// alerts committed at their stops are exactly those of one run: the
+// aborted alerts come again, none is lost, none twice.
+func TestConsumerExactlyOnceRebalance(t *testing.T) {
+	const topic, alerts = "events", "alerts"
+	addrs := fakeKafka(t, topic, 2)
+	parts, vals := stateRows()
+	produceAt(t, addrs, topic, parts, vals)
+	ref, _ := runConsumer(t, addrs, ConsumerConfig{Topic: topic, Group: "ref", IdleTimeout: time.Hour}, int64(len(vals)))
+	per := map[int32]int64{}
+	for _, p := range parts {
+		per[p]++
+	}
+
+	addrs = fakeKafka(t, topic, 2)
+	mkTopics(t, addrs, 2, alerts, topic+".dlq")
+	produceAt(t, addrs, topic, parts, vals)
+	cfg := ConsumerConfig{Topic: topic, Group: "g", IdleTimeout: time.Hour, StateTopic: "g-state", CheckpointInterval: time.Hour}
+	cfg.TransactionalID = "g-1"
+	a := startTxn(t, addrs, cfg, alerts)
+	waitUntil(t, 20*time.Second, "every record", func() bool { return a.c.Stats().Records == int64(len(vals)) })
+	cfg.TransactionalID = "g-2"
+	b := startTxn(t, addrs, cfg, alerts)
+	waitUntil(t, 20*time.Second, "a partition each", func() bool {
+		return len(a.c.Stats().Partitions) == 1 && len(b.c.Stats().Partitions) == 1
+	})
+	kept := a.c.Stats().Partitions[0]
+	waitUntil(t, 20*time.Second, "the kept partition read again and the moved one read", func() bool {
+		return a.c.Stats().Records == int64(len(vals))+per[kept] && b.c.Stats().Records == per[1-kept]
+	})
+	a.stop(t)
+	b.stop(t)
+	got, want := committedAlerts(t, addrs, alerts), alertKeys(ref)
+	if !slices.Equal(got, want) {
+		t.Errorf("committed alerts\n%v\nwant those of one run\n%v", got, want)
+	}
+}
+
+// TestSetTxnOffsets: the transaction's offset commit is exactly the
+// barrier's offsets, whatever franz-go put there from its polls.
+func TestSetTxnOffsets(t *testing.T) {
+	f := func(req *kmsg.TxnOffsetCommitRequest, offs map[int32]kgo.EpochOffset, want string) {
+		t.Helper()
+		setTxnOffsets(req, "events", offs)
+		var b []string
+		for _, tp := range req.Topics {
+			for _, p := range tp.Partitions {
+				b = append(b, fmt.Sprintf("%s/%d@%d", tp.Topic, p.Partition, p.Offset))
+			}
+		}
+		if got := strings.Join(b, " "); got != want {
+			t.Errorf("got %q, want %q", got, want)
+		}
+	}
+	polled := func() *kmsg.TxnOffsetCommitRequest {
+		req := kmsg.NewPtrTxnOffsetCommitRequest()
+		tp := kmsg.NewTxnOffsetCommitRequestTopic()
+		tp.Topic = "events"
+		for p, o := range []int64{500, 700} {
+			pp := kmsg.NewTxnOffsetCommitRequestTopicPartition()
+			pp.Partition, pp.Offset = int32(p), o
+			tp.Partitions = append(tp.Partitions, pp)
+		}
+		req.Topics = append(req.Topics, tp)
+		return req
+	}
+	f(polled(), map[int32]kgo.EpochOffset{0: {Offset: 120}, 1: {Offset: 80}}, "events/0@120 events/1@80")
+	f(polled(), map[int32]kgo.EpochOffset{1: {Offset: 80}}, "events/1@80")
+	f(polled(), nil, "")
+	f(kmsg.NewPtrTxnOffsetCommitRequest(), map[int32]kgo.EpochOffset{2: {Offset: 9}}, "events/2@9")
+}
