@@ -100,15 +100,19 @@ func (f *Flags) ClientOpts() ([]kgo.Opt, error) {
 	if err != nil {
 		return nil, err
 	}
-	timeout := f.Timeout
-	if timeout <= 0 {
-		timeout = DefaultTimeout
-	}
 	sec, err := f.securityOpts()
 	if err != nil {
 		return nil, err
 	}
-	return append([]kgo.Opt{kgo.SeedBrokers(seeds...), kgo.DialTimeout(timeout)}, sec...), nil
+	return append([]kgo.Opt{kgo.SeedBrokers(seeds...), kgo.DialTimeout(f.timeout())}, sec...), nil
+}
+
+// timeout is --timeout, DefaultTimeout when unset.
+func (f *Flags) timeout() time.Duration {
+	if f.Timeout <= 0 {
+		return DefaultTimeout
+	}
+	return f.Timeout
 }
 
 // Seeds returns the bootstrap addresses of --brokers, each checked to be
@@ -151,10 +155,7 @@ func Connect(ctx context.Context, f *Flags, opts ...kgo.Opt) (*kgo.Client, error
 	if err != nil {
 		return nil, err
 	}
-	timeout := f.Timeout
-	if timeout <= 0 {
-		timeout = DefaultTimeout
-	}
+	timeout := f.timeout()
 	all, err := f.ClientOpts()
 	if err != nil {
 		return nil, err
