@@ -328,11 +328,17 @@ func (c *Consumer) Opts() []kgo.Opt {
 	if c.cfg.ExactlyOnce {
 		return c.txnOpts()
 	}
+	return append(c.memberOpts(), kgo.DisableAutoCommit())
+}
+
+// memberOpts are the options every group member has: the topic, the group,
+// the cooperative-sticky balancer, rebalances held while a poll's records
+// are handed out, reading from the start, the callbacks.
+func (c *Consumer) memberOpts() []kgo.Opt {
 	return []kgo.Opt{
 		kgo.ConsumeTopics(c.cfg.Topic),
 		kgo.ConsumerGroup(c.cfg.Group),
 		kgo.Balancers(kgo.CooperativeStickyBalancer()),
-		kgo.DisableAutoCommit(),
 		kgo.BlockRebalanceOnPoll(),
 		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
 		kgo.OnPartitionsAssigned(c.onAssigned),

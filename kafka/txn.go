@@ -55,13 +55,8 @@ type polled struct {
 // the state topic (zstd, up to MaxSnapshotBytes) and everything else as the
 // default partitioner does.
 func (c *Consumer) txnOpts() []kgo.Opt {
-	return []kgo.Opt{
-		kgo.ConsumeTopics(c.cfg.Topic),
-		kgo.ConsumerGroup(c.cfg.Group),
-		kgo.Balancers(kgo.CooperativeStickyBalancer()),
+	return append(c.memberOpts(),
 		kgo.AutoCommitMarks(),
-		kgo.BlockRebalanceOnPoll(),
-		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
 		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
 		kgo.TransactionalID(c.cfg.TransactionalID),
 		kgo.TransactionTimeout(time.Minute),
@@ -69,11 +64,8 @@ func (c *Consumer) txnOpts() []kgo.Opt {
 			def: kgo.UniformBytesPartitioner(64<<10, true, true, nil)}),
 		kgo.ProducerBatchCompression(kgo.ZstdCompression()),
 		kgo.ProducerBatchMaxBytes(MaxSnapshotBytes),
-		kgo.MaxBufferedBytes(4 * MaxSnapshotBytes),
-		kgo.OnPartitionsAssigned(c.onAssigned),
-		kgo.OnPartitionsRevoked(c.onRevoked),
-		kgo.OnPartitionsLost(c.onLost),
-	}
+		kgo.MaxBufferedBytes(4*MaxSnapshotBytes),
+	)
 }
 
 // statePartitioner puts a state-topic record in the partition it names and

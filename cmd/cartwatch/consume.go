@@ -427,7 +427,7 @@ func consumeCmd(ctx context.Context, args []string, stdout, stderr io.Writer) in
 			sess.Close()
 			return fail(err)
 		}
-		ccl, leave, sinkCl = sess.Client(), sess.Close, sess.Client()
+		leave, sinkCl = sess.Close, sess.Client()
 	} else {
 		ccl, err = kgo.NewClient(mopts...)
 		if err != nil {
