@@ -601,6 +601,10 @@ func TestConsumeIdleBound(t *testing.T) {
 	p := startConsume(t, c, "consume", "--topic", topic, "--group", group, "--alerts-topic", alerts,
 		"--ttl", "2s", "--idle-timeout", "2s")
 	p.waitStderr(t, 30*time.Second, "partitions 0-2")
+	// The bound is a running member's: its state is set up (the state
+	// topic made and read, which took 5 s on the 3-node cluster once)
+	// before the cart is produced.
+	p.waitStderr(t, 60*time.Second, "they start empty")
 	// The alerts topic exists once consume consumes.
 	reader := c.client(t, kgo.ConsumeTopics(alerts), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
 
