@@ -109,6 +109,6 @@ done
 file=${inputs[-1]#*=}
 ./bin/cartwatch run --progress off --summary json --cpuprofile "$work/cpu.pprof" "$file" >/dev/null
 go tool pprof -top -nodecount 15 bin/cartwatch "$work/cpu.pprof" 2>/dev/null >"$work/top.txt"
-$record profile -cmd "bin/cartwatch run --cpuprofile cpu.pprof $file" -tool "go tool pprof -top -nodecount 15 bin/cartwatch cpu.pprof" "$work/top.txt" ||
+$record profile -cmd "bin/cartwatch run --cpuprofile cpu.pprof $file" -tool "go tool pprof -top -nodecount 15 bin/cartwatch cpu.pprof" -pprof "$work/cpu.pprof" "$work/top.txt" ||
   $record note "bench/peers.sh: the CPU profile of $file has no samples (the input is too small)"
 sed -n '1,12p' "$work/top.txt"

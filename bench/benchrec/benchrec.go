@@ -89,6 +89,16 @@ type Profile struct {
 	Tool    string        `json:"tool"`    // the pprof command
 	Total   string        `json:"total,omitempty"`
 	Rows    []ProfileLine `json:"rows"`
+	// Stages is the profile's CPU time by pipeline stage, most first
+	// (record profile -pprof).
+	Stages []ProfileStage `json:"stages,omitempty"`
+}
+
+// ProfileStage is one pipeline stage's share of a CPU profile.
+type ProfileStage struct {
+	Name    string  `json:"name"`
+	Seconds float64 `json:"seconds"`
+	Pct     float64 `json:"pct"`
 }
 
 // ProfileLine is one function of Profile.

@@ -5,7 +5,8 @@
 //	record add     -suite S -system X -name N -unit U [-input NAME=PATH] [-events N]
 //	               [-param K=V]... [-rss KB] [-cmd C] [-version V] [-check FILE] [-note T] SAMPLE...
 //	record gobench -suite S -system X [-cmd C] FILE    (go test -bench output: one figure per benchmark and unit)
-//	record profile -cmd C -tool T FILE                 (go tool pprof -top output)
+//	record profile -cmd C -tool T [-pprof P] FILE      (go tool pprof -top output; P: the
+//	                                                   profile itself, for its time by stage)
 //	record note    TEXT                                (a warning for the report: a suite skipped or failed)
 //
 // The run directory is -out or $BENCH_OUT; without either, record does
@@ -370,6 +371,7 @@ func profile(args []string) error {
 	var p benchrec.Profile
 	fs.StringVar(&p.Command, "cmd", "", "the profiled command")
 	fs.StringVar(&p.Tool, "tool", "", "the pprof command that printed FILE")
+	raw := fs.String("pprof", "", "the CPU profile FILE was printed from: its time by pipeline stage")
 	dir, err := runDir(fs, args)
 	if err != nil || dir == "" {
 		return err
@@ -384,6 +386,11 @@ func profile(args []string) error {
 	defer f.Close()
 	if err := parseTop(f, &p); err != nil {
 		return err
+	}
+	if *raw != "" {
+		if p.Stages, err = stages(*raw); err != nil {
+			return fmt.Errorf("profile -pprof %s: %w", *raw, err)
+		}
 	}
 	return benchrec.WriteJSON(filepath.Join(dir, "profile.json"), &p)
 }

@@ -163,6 +163,16 @@ func (rep *report) evalTargets() []target {
 		wc.Value = cw.Median / w.Median
 		wc.Got = fmt.Sprintf("%.2fx (%s against %s)", wc.Value, secs(cw.Median), secs(w.Median))
 		wc.Status = status(wc.Value <= 2)
+		if pr := rep.run.Profile; pr != nil && len(pr.Stages) > 0 {
+			var parts []string
+			for i, st := range pr.Stages {
+				if i == 3 {
+					break
+				}
+				parts = append(parts, fmt.Sprintf("%s %.0f%%", st.Name, st.Pct))
+			}
+			wc.Comment = "wc -l only finds line ends; cartwatch's CPU time by stage (Where the time goes): " + strings.Join(parts, ", ")
+		}
 	} else {
 		wc.Status, wc.Got = "not measured", "no figure of both on one input"
 	}

@@ -45,6 +45,8 @@ func TestReportFixture(t *testing.T) {
 		"### The session table",
 		"| Table | 12.5 (12–13), 0 allocs | 24.5 (24–25), 5 allocs | 2.0x |",
 		"## Where the time goes",
+		"| detect (shards: session table, timing wheel, figures) | 5.40 s | 30.0% |",
+		"wc -l only finds line ends; cartwatch's CPU time by stage (Where the time goes): parse fields (times, ids, prices, categories) 50%, detect",
 		"| `github.com/cartwatch/cartwatch/format.(*Parser).Parse` | 5.00 s | 27.8% | 6.00 s | 33.3% |",
 		"## Other figures", "| engine | loadgen generate | write the month |",
 		"## Notes of this run",

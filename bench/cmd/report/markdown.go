@@ -555,8 +555,21 @@ func (rep *report) profileSection(w *md) {
 		w.missing("the CPU profile of the largest input (bench/peers.sh)")
 		return
 	}
-	w.p("")
-	w.p("A CPU profile of `%s` (%s of samples), the top functions by their own time (flat) and with what they call (cum):", p.Command, orUnknown(p.Total))
+	if len(p.Stages) > 0 {
+		w.p("")
+		w.p("A CPU profile of `%s` (%s of samples), first by stage of the pipeline (each sample goes to the stage of the project function nearest the top of its stack; the collector's and allocator's time apart; bench/cmd/record/stages.go):", p.Command, orUnknown(p.Total))
+		w.p("")
+		w.p("| stage | CPU time | share |")
+		w.p("|---|---:|---:|")
+		for _, st := range p.Stages {
+			w.p("| %s | %.2f s | %.1f%% |", st.Name, st.Seconds, st.Pct)
+		}
+		w.p("")
+		w.p("Then the top functions by their own time (flat) and with what they call (cum):")
+	} else {
+		w.p("")
+		w.p("A CPU profile of `%s` (%s of samples), the top functions by their own time (flat) and with what they call (cum):", p.Command, orUnknown(p.Total))
+	}
 	w.p("")
 	w.p("| function | flat | flat %% | cum | cum %% |")
 	w.p("|---|---:|---:|---:|---:|")
