@@ -10,6 +10,7 @@ import (
 	"math"
 	"slices"
 	"sync"
+	"time"
 
 	"github.com/cartwatch/cartwatch/event"
 	"github.com/cartwatch/cartwatch/wheel"
@@ -23,12 +24,14 @@ import (
 // Who does what: at a barrier each shard goroutine calls the Checkpointer's
 // Shard; a Checkpointer that wants snapshots hands the ShardView to a
 // Snapshotter there, which copies the shard's users and open carts of each
-// partition (on the shard's goroutine, so the copies are made in parallel
-// while the shards wait). In Done, on the merger's goroutine, the
-// Snapshotter joins the copies into one Snapshot per partition, sorted by
-// user, and EncodeSnapshot writes each one. Nothing of this runs per event:
-// the cost is per barrier, in proportion to the state. A source restores a
-// partition by sending its bytes as Records.Restore: a worker decodes them
+// partition flat into reused buffers: the only part of a checkpoint the
+// engine waits for. In Done, on the merger's goroutine, the Snapshotter
+// hands the copies over as a Cut; its owner (the Kafka Consumer's
+// checkpoint goroutine) joins them into one Snapshot per partition, sorted
+// by user (Cut.Snapshots), EncodeSnapshot writes each one, and Release
+// gives the buffers back. Nothing of this runs per event: the cost is per
+// barrier, in proportion to the state. A source restores a partition by
+// sending its bytes as Records.Restore: a worker decodes them
 // (DecodeSnapshot), the sequencer takes the partition's maximum event time
 // and next position, and every shard takes the users and carts whose hash
 // picks it (shard.restore).
@@ -79,93 +82,231 @@ func (s *Snapshot) Users() int { return len(s.users) }
 // OpenCarts returns the number of open carts in the snapshot.
 func (s *Snapshot) OpenCarts() int { return len(s.carts) }
 
-// Snapshotter gathers each partition's Snapshot at a barrier. A
-// Checkpointer calls Shard from its own Shard method and Done from its
+// Snapshotter gathers each partition's Snapshot at a barrier, in two
+// steps that run in two places. Shard, on each shard goroutine while the
+// shard waits, only copies the shard's records of each partition, flat and
+// in table order, into buffers reused from one checkpoint to the next: no
+// sort, no encoding, and no allocation once the buffers have grown to the
+// state's size. Done, on the merger, hands the copies over as a Cut, at
+// once; the Cut's owner sorts, merges and encodes them wherever it likes
+// (a checkpoint goroutine, off the engine's path) and Releases the Cut, whose
+// buffers the next barrier then reuses.
+//
+// A Checkpointer calls Shard from its own Shard method and Done from its
 // Done, with the same arguments. It is safe for concurrent use: the shards
 // call Shard at once, and a shard may pass the next barrier before the
-// merger is done with this one, so pieces are kept by barrier.
+// merger is done with this one, so copies are kept by barrier. One set of
+// buffers is reused: a barrier whose shards copy while an earlier Cut is
+// not Released yet gets new ones (the reuse is for a source that keeps
+// one checkpoint in flight at a time; another is slower, never wrong).
 type Snapshotter struct {
-	mu     sync.Mutex
-	pieces map[uint64]map[int32][]*Snapshot // by barrier, by partition: one piece per shard
+	mu   sync.Mutex
+	free *cutBufs            // the buffers of the last Cut Released; nil: in use or none yet
+	open map[uint64]*cutBufs // by barrier: the shards' copies before its Done
+}
+
+// cutBufs are one barrier's copies, one shardBuf per shard.
+type cutBufs struct {
+	shards []*shardBuf
+}
+
+// shardBuf is one shard's copy of its part of every partition's state: the
+// records of all partitions in three flat lists, each piece a range of
+// them. Only shard i writes shards[i], during its Shard call.
+type shardBuf struct {
+	pieces []piece
+	users  []userRec
+	carts  []cartRec
+	cats   []catEnt
+	took   time.Duration // how long the copy took (the shard's pause)
+}
+
+// piece is one partition's part in one shard: its header in sn, its
+// records as ranges of the shardBuf's lists (sn's slices are set from them
+// once the copy is done: the lists may move while they grow).
+type piece struct {
+	sn             Snapshot
+	u0, u1, c0, c1 int
+	k0, k1         int
 }
 
 // Shard copies shard i's part of every partition's state (v) at barrier id.
 func (s *Snapshotter) Shard(id uint64, i int, v ShardView) {
-	var mine []*Snapshot
-	for _, p := range v.Partitions() {
-		st, _ := v.Part(p)
-		mine = append(mine, st.piece(p))
-	}
+	start := time.Now()
 	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.pieces == nil {
-		s.pieces = map[uint64]map[int32][]*Snapshot{}
+	if s.open == nil {
+		s.open = map[uint64]*cutBufs{}
 	}
-	at := s.pieces[id]
-	if at == nil {
-		at = map[int32][]*Snapshot{}
-		s.pieces[id] = at
+	cb := s.open[id]
+	if cb == nil {
+		cb = s.free
+		if cb == nil {
+			cb = &cutBufs{}
+		}
+		s.free = nil
+		s.open[id] = cb
 	}
-	for _, piece := range mine {
-		at[piece.Partition] = append(at[piece.Partition], piece)
+	for len(cb.shards) <= i {
+		cb.shards = append(cb.shards, &shardBuf{})
 	}
+	b := cb.shards[i]
+	s.mu.Unlock()
+	b.pieces, b.users, b.carts, b.cats = b.pieces[:0], b.users[:0], b.carts[:0], b.cats[:0]
+	// The shard's partitions as ShardView.Partitions lists them, in map
+	// order (Snapshots groups the pieces by partition): no list made.
+	sh := v.s
+	b.copyPart(sh.part, &sh.partState)
+	for p, ps := range sh.parts {
+		if p != sh.part {
+			b.copyPart(p, ps)
+		}
+	}
+	for k := range b.pieces {
+		x := &b.pieces[k]
+		x.sn.users, x.sn.carts, x.sn.cats = b.users[x.u0:x.u1:x.u1], b.carts[x.c0:x.c1:x.c1], b.cats[x.k0:x.k1:x.k1]
+	}
+	took := time.Since(start)
+	s.mu.Lock() // the copy happens before Done's reads of it
+	b.took = took
+	s.mu.Unlock()
 }
 
-// Done returns the snapshot at barrier id of every partition in next
-// (Checkpointer.Done's: the partitions with a record so far), in partition
-// order, each with its next position, and forgets the barrier. The merger
-// calls Done once every shard has passed the barrier, so no piece is
-// missing.
-func (s *Snapshotter) Done(id uint64, next map[int32]int64) []*Snapshot {
+// copyPart appends partition p's records in this shard (ps) to b, flat, in
+// the tables' order: each live cart with its category list, renumbered from
+// the piece's first category.
+func (b *shardBuf) copyPart(p int32, ps *partState) {
+	b.pieces = append(b.pieces, piece{sn: Snapshot{Partition: p, MaxTime: ps.maxT, Watermark: ps.w, Counters: ps.cnt,
+		Events: ps.rows.events, Malformed: ps.rows.malformed}})
+	x := &b.pieces[len(b.pieces)-1]
+	x.sn.Counters.Views += ps.rows.views
+	x.sn.Counters.Carts += ps.rows.carts
+	x.sn.Counters.Purchases += ps.rows.purchases
+	x.sn.Counters.Others += ps.rows.others
+	x.u0, x.c0, x.k0 = len(b.users), len(b.carts), len(b.cats)
+	b.users = slices.Grow(b.users, ps.users.count)
+	ps.users.each(func(r *userRec) {
+		b.users = append(b.users, *r)
+		b.users[len(b.users)-1].flags &^= recUsed
+	})
+	b.carts = slices.Grow(b.carts, ps.open.count)
+	for i := range ps.carts {
+		c := &ps.carts[i]
+		if !c.live {
+			continue
+		}
+		b.carts = append(b.carts, *c)
+		y := &b.carts[len(b.carts)-1]
+		y.handle, y.hash, y.live, y.cat = 0, 0, false, 0
+		for k := c.cat; k != 0; k = ps.cats[k-1].next {
+			n := uint32(len(b.cats) - x.k0) // categories of this piece so far
+			if y.cat == 0 {
+				y.cat = n + 1
+			} else {
+				b.cats[len(b.cats)-1].next = n + 1
+			}
+			b.cats = append(b.cats, catEnt{name: ps.cats[k-1].name, t: ps.cats[k-1].t})
+		}
+	}
+	x.u1, x.c1, x.k1 = len(b.users), len(b.carts), len(b.cats)
+}
+
+// Done hands over the copies of barrier id as a Cut, with next
+// (Checkpointer.Done's: the partitions with a record so far, and their
+// next positions). The merger calls Done once every shard has passed the
+// barrier, so no copy is missing. It does no work in proportion to the
+// state; the Cut's Snapshots does.
+func (s *Snapshotter) Done(id uint64, next map[int32]int64) Cut {
 	s.mu.Lock()
-	at := s.pieces[id]
-	delete(s.pieces, id)
-	s.mu.Unlock()
+	defer s.mu.Unlock()
+	cb := s.open[id]
+	delete(s.open, id)
+	for old := range s.open {
+		if old < id {
+			delete(s.open, old) // a barrier the merger passed without Done (a failing run)
+		}
+	}
+	return Cut{s: s, bufs: cb, next: next}
+}
+
+// Cut is one barrier's copies, from Snapshotter.Done until Release: its
+// owner alone reads them, from any one goroutine.
+type Cut struct {
+	s    *Snapshotter
+	bufs *cutBufs // nil: no shard copied (no Shard call for the barrier)
+	next map[int32]int64
+}
+
+// ShardTime is how long the slowest shard took to copy its part: how long
+// the barrier paused the engine for the snapshots.
+func (c *Cut) ShardTime() time.Duration {
+	var d time.Duration
+	if c.bufs != nil {
+		for _, b := range c.bufs.shards {
+			d = max(d, b.took)
+		}
+	}
+	return d
+}
+
+// Users returns the number of user records copied, over every partition.
+func (c *Cut) Users() int {
+	n := 0
+	if c.bufs != nil {
+		for _, b := range c.bufs.shards {
+			n += len(b.users)
+		}
+	}
+	return n
+}
+
+// Snapshots returns the snapshot of every partition in next, in partition
+// order, each with its next position: each shard's copies are sorted by
+// user (one goroutine per shard), then merged. The Snapshots own their
+// records (they outlive Release). Call it once, before Release.
+func (c *Cut) Snapshots() []*Snapshot {
+	if c.bufs == nil {
+		return nil
+	}
+	var wg sync.WaitGroup
+	for _, b := range c.bufs.shards {
+		wg.Go(func() {
+			for k := range b.pieces {
+				x := &b.pieces[k].sn
+				slices.SortFunc(x.users, func(a, b userRec) int { return cmp.Compare(a.uid, b.uid) })
+				slices.SortFunc(x.carts, func(a, b cartRec) int { return cmp.Compare(a.uid, b.uid) })
+			}
+		})
+	}
+	wg.Wait()
+	at := map[int32][]*Snapshot{}
+	for _, b := range c.bufs.shards {
+		for k := range b.pieces {
+			x := &b.pieces[k].sn
+			at[x.Partition] = append(at[x.Partition], x)
+		}
+	}
 	out := make([]*Snapshot, 0, len(at))
 	for p, pieces := range at {
-		if _, ok := next[p]; ok {
-			out = append(out, joinPieces(p, pieces, next))
+		if _, ok := c.next[p]; ok {
+			out = append(out, joinPieces(p, pieces, c.next))
 		}
 	}
 	slices.SortFunc(out, func(a, b *Snapshot) int { return cmp.Compare(a.Partition, b.Partition) })
 	return out
 }
 
-// piece copies this shard's part of partition p's state.
-func (v PartView) piece(p int32) *Snapshot {
-	ps := v.ps
-	sn := &Snapshot{Partition: p, MaxTime: ps.maxT, Watermark: ps.w, Counters: ps.cnt,
-		Events: ps.rows.events, Malformed: ps.rows.malformed,
-		users: make([]userRec, 0, ps.users.count), carts: make([]cartRec, 0, ps.open.count)}
-	sn.Counters.Views += ps.rows.views
-	sn.Counters.Carts += ps.rows.carts
-	sn.Counters.Purchases += ps.rows.purchases
-	sn.Counters.Others += ps.rows.others
-	ps.users.each(func(r *userRec) {
-		u := *r
-		u.flags &^= recUsed
-		sn.users = append(sn.users, u)
-	})
-	for i := range ps.carts {
-		if c := &ps.carts[i]; c.live {
-			sn.carts = append(sn.carts, *c)
-			x := &sn.carts[len(sn.carts)-1]
-			x.handle, x.hash, x.live, x.cat = 0, 0, false, 0
-			for k := c.cat; k != 0; k = ps.cats[k-1].next {
-				if n := len(sn.cats); x.cat == 0 {
-					x.cat = uint32(n + 1)
-				} else {
-					sn.cats[n-1].next = uint32(n + 1)
-				}
-				sn.cats = append(sn.cats, catEnt{name: ps.cats[k-1].name, t: ps.cats[k-1].t})
-			}
-		}
+// Release gives the Cut's buffers back to the Snapshotter for the next
+// barrier. The Cut is not used after.
+func (c *Cut) Release() {
+	if c.bufs == nil {
+		return
 	}
-	// Sorted here, on the shard's goroutine, so the shards sort in
-	// parallel and Done only merges.
-	slices.SortFunc(sn.users, func(a, b userRec) int { return cmp.Compare(a.uid, b.uid) })
-	slices.SortFunc(sn.carts, func(a, b cartRec) int { return cmp.Compare(a.uid, b.uid) })
-	return sn
+	c.s.mu.Lock()
+	if c.s.free == nil {
+		c.s.free = c.bufs
+	}
+	c.s.mu.Unlock()
+	c.bufs = nil
 }
 
 // joinPieces makes partition p's snapshot from its pieces, one per shard.
@@ -207,6 +348,9 @@ func joinPieces(p int32, pieces []*Snapshot, next map[int32]int64) *Snapshot {
 func mergeByUID[T any](runs [][]T, uid func(*T) uint64) []T {
 	if len(runs) == 0 {
 		return nil
+	}
+	if len(runs) == 1 {
+		return slices.Clone(runs[0]) // the snapshot owns its records
 	}
 	for len(runs) > 1 {
 		var next [][]T

@@ -131,9 +131,11 @@ func (c *snapLog) Done(id uint64, next map[int32]int64) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	m := map[int32][]byte{}
-	for _, sn := range c.snaps.Done(id, next) {
+	cut := c.snaps.Done(id, next)
+	for _, sn := range cut.Snapshots() {
 		m[sn.Partition] = EncodeSnapshot(nil, sn)
 	}
+	cut.Release()
 	c.bytes[id], c.next[id], c.seen[id] = m, next, len(c.sink.lines)
 }
 
@@ -666,10 +668,12 @@ func BenchmarkSnapshot(b *testing.B) {
 	})
 }
 
-// BenchmarkSnapshotGather is the per-barrier cost of Snapshotter: the
-// shards' copies (Shard, one per shard, run one after another here) and
-// the join sorted by user (Done), for one partition of 1M users and 10k
-// open carts over 4 shards.
+// BenchmarkSnapshotGather is the per-barrier cost of Snapshotter for one
+// partition of 1M users and 10k open carts over 4 shards: op=shard is the
+// shards' flat copies (Shard, one per shard, run one after another here),
+// all the engine waits for; op=cut is the sort by user and the merge
+// (Cut.Snapshots) and op=encode the encoding, which the Kafka Consumer does
+// on its checkpoint goroutine.
 //
 //	flock /work/bench.lock go test -run XXX -bench BenchmarkSnapshotGather -benchtime 10x ./core
 func BenchmarkSnapshotGather(b *testing.B) {
@@ -682,14 +686,103 @@ func BenchmarkSnapshotGather(b *testing.B) {
 	}
 	var s Snapshotter
 	next := map[int32]int64{sn.Partition: sn.Next}
-	b.ReportAllocs()
-	for b.Loop() {
+	copyAll := func(id uint64) Cut {
 		for i, sh := range shards {
-			s.Shard(1, i, ShardView{sh})
+			s.Shard(id, i, ShardView{sh})
 		}
-		got := s.Done(1, next)
-		if len(got) != 1 || got[0].Users() != sn.Users() {
-			b.Fatalf("%d snapshots", len(got))
+		return s.Done(id, next)
+	}
+	b.Run("op=shard", func(b *testing.B) {
+		b.ReportAllocs()
+		id := uint64(0)
+		for b.Loop() {
+			id++
+			cut := copyAll(id)
+			cut.Release()
 		}
+	})
+	b.Run("op=cut", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			b.StopTimer()
+			cut := copyAll(1)
+			b.StartTimer()
+			got := cut.Snapshots()
+			cut.Release()
+			if len(got) != 1 || got[0].Users() != sn.Users() {
+				b.Fatalf("%d snapshots", len(got))
+			}
+		}
+	})
+	b.Run("op=encode", func(b *testing.B) {
+		cut := copyAll(1)
+		got := cut.Snapshots()
+		cut.Release()
+		var buf []byte
+		b.ReportAllocs()
+		for b.Loop() {
+			buf = EncodeSnapshot(buf[:0], got[0])
+		}
+	})
+}
+
+// TestSnapshotterShardReuses: once a Cut is Released, the next barrier's
+// Shard copies into its buffers, so a checkpoint costs the shards no
+// allocation (docs/semantics.md, "Snapshots"), and the Snapshots of a
+// Cut outlive its Release: the next copy does not change them.
+func TestSnapshotterShardReuses(t *testing.T) {
+	const n = 2
+	sn := bigSnapshot(5000, 300)
+	want := EncodeSnapshot(nil, sn)
+	shards := make([]*shard, n)
+	for i := range shards {
+		shards[i] = newShard(1800, 86400, false, 1<<10)
+		shards[i].restore(sn, i, n)
+	}
+	var s Snapshotter
+	next := map[int32]int64{sn.Partition: sn.Next}
+	id := uint64(0)
+	checkpoint := func() Cut {
+		id++
+		for i, sh := range shards {
+			s.Shard(id, i, ShardView{sh})
+		}
+		return s.Done(id, next)
+	}
+	cut := checkpoint()
+	if cut.Users() != sn.Users() {
+		t.Fatalf("the cut has %d users, want %d", cut.Users(), sn.Users())
+	}
+	first := cut.Snapshots()
+	cut.Release()
+	if got := EncodeSnapshot(nil, first[0]); !bytes.Equal(got, want) {
+		t.Fatalf("the cut's snapshot encodes to %d bytes unlike the state's %d", len(got), len(want))
+	}
+	allocs := testing.AllocsPerRun(20, func() {
+		id++
+		for i, sh := range shards {
+			s.Shard(id, i, ShardView{sh})
+		}
+		cut := s.Done(id, next)
+		cut.Release()
+	})
+	if allocs > 0 {
+		t.Errorf("Shard after a Released Cut: %.1f allocations per barrier, want 0", allocs)
+	}
+	// A Cut held while the next barrier's shards copy: they get buffers
+	// of their own, and each Cut gives its own barrier's state.
+	held := checkpoint()
+	shards[0].restore(&Snapshot{Partition: sn.Partition, MaxTime: sn.MaxTime, Watermark: sn.Watermark}, 0, n)
+	other := checkpoint()
+	if held.Users() != sn.Users() || other.Users() == sn.Users() {
+		t.Errorf("held cut %d users, the next %d; want %d and fewer", held.Users(), other.Users(), sn.Users())
+	}
+	if got := EncodeSnapshot(nil, held.Snapshots()[0]); !bytes.Equal(got, want) {
+		t.Errorf("the held cut's snapshot changed with the next barrier's copy")
+	}
+	held.Release()
+	other.Release()
+	if got := EncodeSnapshot(nil, first[0]); !bytes.Equal(got, want) {
+		t.Errorf("a Released cut's snapshot changed with the next barriers' copies")
 	}
 }

@@ -886,7 +886,9 @@ func (c *Consumer) Done(id uint64, next map[int32]int64) {
 	}
 	var snaps []*core.Snapshot
 	if bs.checkpoint {
-		snaps = c.snaps.Done(id, next)
+		cut := c.snaps.Done(id, next)
+		snaps = cut.Snapshots()
+		cut.Release()
 	}
 	release := func() {
 		if bs.waiter != nil {

@@ -109,7 +109,9 @@ func (c *Consumer) doneTxn(id uint64, next map[int32]int64) {
 	}
 	var snaps []*core.Snapshot
 	if bs.checkpoint {
-		snaps = c.snaps.Done(id, next)
+		cut := c.snaps.Done(id, next)
+		snaps = cut.Snapshots()
+		cut.Release()
 	}
 	defer func() {
 		if bs.waiter != nil {
