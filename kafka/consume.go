@@ -118,8 +118,8 @@ type ConsumerConfig struct {
 	// committed when StateTopic is set. Default DefaultCheckpointInterval.
 	CheckpointInterval time.Duration
 	// StateReplication is the replication factor of the state topic when
-	// the Consumer creates it (at its first assignment, with the input's
-	// partition count). Default 1.
+	// the Consumer creates it (PrepareState, with the input's partition
+	// count). Default 1.
 	StateReplication int16
 	// ClientOpts are the options of the clients the Consumer makes for the
 	// state topic (the seed brokers, TLS, SASL).
@@ -189,9 +189,16 @@ type Consumer struct {
 	// State (StateTopic set).
 	state          *kgo.Client      // writes the snapshots
 	snaps          core.Snapshotter // gathers them at checkpoint barriers
-	stateReady     bool             // the state topic is made (the group goroutine's)
+	stateReady     atomic.Bool      // the state topic is made or checked (PrepareState, else the first assignment)
 	lastCheckpoint time.Time        // the reader's
 	fatal          atomic.Pointer[error]
+	ckptJobs       chan ckptJob  // merger (Done) -> checkpoint goroutine
+	ckptEnd        chan struct{} // closed when the checkpoint goroutine ends
+	inFlight       atomic.Int32  // checkpoint barriers handed out whose snapshots are not yet acknowledged (or given up)
+	ckptPause      atomic.Int64  // the last checkpoint's pause of the engine (the slowest shard's copy), ns
+	ckptPauseMax   atomic.Int64  // the longest such pause, ns
+	ckptWrite      atomic.Int64  // the last checkpoint's time off the engine: sort, merge, encode, until acknowledged, ns
+	ckptUsers      atomic.Int64  // the last checkpoint's user records
 
 	// Exactly once (txn.go).
 	sess      *kgo.GroupTransactSession
@@ -243,6 +250,15 @@ type snapOff struct {
 	epoch       int64
 	next        int64
 	leaderEpoch int32
+}
+
+// ckptJob is a checkpoint barrier's work for the checkpoint goroutine: the
+// shards' copies (cut) to sort, merge, encode and write, then the
+// barrier's offsets to commit.
+type ckptJob struct {
+	bs   *barrierSnap
+	cut  core.Cut
+	next map[int32]int64
 }
 
 type itemKind uint8
@@ -313,6 +329,7 @@ func NewConsumer(cfg ConsumerConfig) *Consumer {
 		freeVals: make(chan [][]byte, 256), freeOffs: make(chan []int64, 256),
 		parts: map[int32]*partInfo{}, barriers: map[uint64]*barrierSnap{}, pending: map[int32]kgo.EpochOffset{},
 		commitWake: make(chan struct{}, 1), committerEnd: make(chan struct{}),
+		ckptJobs: make(chan ckptJob, 2), ckptEnd: make(chan struct{}),
 		lastSnap: map[int32][]byte{}, base: map[int32]int64{}}
 	c.pollCtx, c.pollCancel = context.WithCancel(context.Background())
 	c.commitCtx, c.commitCancel = context.WithCancel(context.Background())
@@ -359,6 +376,11 @@ func (c *Consumer) Start(cl *kgo.Client) error {
 			return fmt.Errorf("state topic %s: %w", c.cfg.StateTopic, err)
 		}
 		c.state = st
+	}
+	if c.keep() && c.sess == nil {
+		go c.checkpointLoop()
+	} else {
+		close(c.ckptEnd)
 	}
 	go c.commitLoop()
 	return nil
@@ -432,8 +454,10 @@ func (c *Consumer) Next(ctx context.Context, r *core.Records) error {
 		now := c.cfg.Now()
 		c.queueTicks(now)
 		// A checkpoint once its interval has passed with something handed
-		// out since the last (also when the records have stopped since).
-		ckpt := c.keep() && c.dirty && now.Sub(c.lastCheckpoint) >= c.cfg.CheckpointInterval
+		// out since the last (also when the records have stopped since),
+		// and the last one is acknowledged: one is in flight at a time, a
+		// later one waits for it (the first barrier after it is one).
+		ckpt := c.keep() && c.dirty && now.Sub(c.lastCheckpoint) >= c.cfg.CheckpointInterval && c.inFlight.Load() == 0
 		if c.qhead == len(c.queue) && (ckpt || c.handed && now.Sub(c.lastBarrier) >= min(c.cfg.CommitInterval, maxBarrierGap)) {
 			c.queue = append(c.queue, item{kind: itemBarrier, checkpoint: ckpt})
 		}
@@ -728,6 +752,9 @@ func (c *Consumer) hand(r *core.Records) {
 		c.lastBarrier = c.cfg.Now()
 		if it.checkpoint {
 			c.lastCheckpoint, c.dirty = c.lastBarrier, false
+			if c.sess == nil {
+				c.inFlight.Add(1) // until the checkpoint goroutine is done with it
+			}
 		}
 		c.handed = false
 		if it.final {
@@ -863,8 +890,10 @@ func (c *Consumer) Shard(id uint64, i int, v core.ShardView) {
 // delivered, so each partition's next position (its next offset) can be
 // committed; the committer does it. With a StateTopic only checkpoint
 // barriers commit, and a partition's offset only once its snapshot at the
-// barrier is written and acknowledged (writeSnapshots): an offset is never
-// committed past the last snapshot of its partition.
+// barrier is written and acknowledged: an offset is never committed past
+// the last snapshot of its partition. Done, on the engine's merger, only
+// hands the barrier's copies to the checkpoint goroutine (checkpointLoop),
+// which writes them and queues the offsets, while the engine goes on.
 func (c *Consumer) Done(id uint64, next map[int32]int64) {
 	if c.sess != nil {
 		c.doneTxn(id, next)
@@ -884,34 +913,46 @@ func (c *Consumer) Done(id uint64, next map[int32]int64) {
 	if bs == nil {
 		return
 	}
-	var snaps []*core.Snapshot
+	var cut core.Cut
 	if bs.checkpoint {
-		cut := c.snaps.Done(id, next)
-		snaps = cut.Snapshots()
-		cut.Release()
-	}
-	release := func() {
-		if bs.waiter != nil {
-			close(bs.waiter)
-		}
+		cut = c.snaps.Done(id, next)
 	}
 	if sinkErr != nil {
 		c.cfg.Log(fmt.Sprintf("offsets not committed: %v", sinkErr))
-		release()
+		c.endCheckpoint(bs, &cut)
 		return
 	}
-	var written map[int32]bool
 	if c.keep() {
 		if !bs.checkpoint {
 			return
 		}
-		var err error
-		if written, err = c.writeSnapshots(bs, snaps); err != nil {
-			c.cfg.Log(fmt.Sprintf("offsets not committed: %v (the next checkpoint tries again)", err))
-			release()
-			return
+		select {
+		case c.ckptJobs <- ckptJob{bs: bs, cut: cut, next: next}:
+		case <-c.closed:
+			c.endCheckpoint(bs, &cut)
 		}
+		return
 	}
+	c.queueCommit(bs, next, nil)
+}
+
+// endCheckpoint ends a barrier that commits nothing: its waiter is
+// released, and a checkpoint's copies and its place in flight given up.
+func (c *Consumer) endCheckpoint(bs *barrierSnap, cut *core.Cut) {
+	if bs.checkpoint && c.keep() {
+		cut.Release()
+		c.inFlight.Add(-1)
+	}
+	if bs.waiter != nil {
+		close(bs.waiter)
+	}
+}
+
+// queueCommit queues barrier bs's offsets for the committer: each
+// partition's position at the barrier, of the partitions still in the
+// assignment the barrier saw and, when written is not nil, whose snapshot
+// at the barrier is acknowledged.
+func (c *Consumer) queueCommit(bs *barrierSnap, next map[int32]int64, written map[int32]bool) {
 	c.mu.Lock()
 	for p, so := range bs.offs {
 		pi := c.parts[p]
@@ -943,14 +984,61 @@ func (c *Consumer) Done(id uint64, next map[int32]int64) {
 	}
 }
 
-// writeSnapshots writes the snapshots of a checkpoint barrier to the state
-// topic, those of the partitions still owned in the assignment the barrier
-// saw, and waits for their acknowledgement; it returns the partitions
-// written. It runs on the engine's merger, which waits meanwhile.
-func (c *Consumer) writeSnapshots(bs *barrierSnap, snaps []*core.Snapshot) (map[int32]bool, error) {
-	written := map[int32]bool{}
+// checkpointLoop is the checkpoint goroutine (at-least-once with a
+// StateTopic): it owns each barrier's copies from Done to their Release,
+// and takes the barriers one at a time, in order. Close ends it; a
+// checkpoint not yet written then commits nothing.
+func (c *Consumer) checkpointLoop() {
+	defer close(c.ckptEnd)
+	for {
+		select {
+		case j := <-c.ckptJobs:
+			c.checkpoint(j)
+		case <-c.closed:
+			return
+		}
+	}
+}
+
+// checkpoint writes a checkpoint barrier's snapshots and, once they are
+// acknowledged, queues its offsets for the committer; a snapshot write
+// that fails commits nothing (the next checkpoint tries again).
+func (c *Consumer) checkpoint(j ckptJob) {
+	start := time.Now()
+	recs := c.snapshotRecords(j.bs, j.cut.Snapshots())
+	c.noteCut(&j.cut)
+	j.cut.Release()
+	written, err := c.writeSnapshots(recs)
+	c.ckptWrite.Store(int64(time.Since(start)))
+	if err != nil {
+		c.cfg.Log(fmt.Sprintf("offsets not committed: %v (the next checkpoint tries again)", err))
+		c.endCheckpoint(j.bs, &j.cut)
+		return
+	}
+	c.queueCommit(j.bs, j.next, written)
+	c.inFlight.Add(-1)
+}
+
+// noteCut keeps a checkpoint's figures: the engine's pause, its users.
+func (c *Consumer) noteCut(cut *core.Cut) {
+	d := int64(cut.ShardTime())
+	c.ckptPause.Store(d)
+	for {
+		m := c.ckptPauseMax.Load()
+		if d <= m || c.ckptPauseMax.CompareAndSwap(m, d) {
+			break
+		}
+	}
+	c.ckptUsers.Store(int64(cut.Users()))
+}
+
+// snapshotRecords encodes the snapshots of a checkpoint barrier as state
+// topic records, those of the partitions still in the assignment the
+// barrier saw.
+func (c *Consumer) snapshotRecords(bs *barrierSnap, snaps []*core.Snapshot) []*kgo.Record {
 	var recs []*kgo.Record
 	c.mu.Lock()
+	defer c.mu.Unlock()
 	for _, sn := range snaps {
 		pi := c.parts[sn.Partition]
 		if e, ok := bs.epochs[sn.Partition]; !ok || pi == nil || pi.epoch != e {
@@ -959,7 +1047,13 @@ func (c *Consumer) writeSnapshots(bs *barrierSnap, snaps []*core.Snapshot) (map[
 		recs = append(recs, &kgo.Record{Topic: c.cfg.StateTopic, Partition: sn.Partition, Key: stateKey(sn.Partition),
 			Value: core.EncodeSnapshot(nil, sn)})
 	}
-	c.mu.Unlock()
+	return recs
+}
+
+// writeSnapshots writes a checkpoint's snapshot records to the state topic
+// and waits for their acknowledgement; it returns the partitions written.
+func (c *Consumer) writeSnapshots(recs []*kgo.Record) (map[int32]bool, error) {
+	written := map[int32]bool{}
 	if len(recs) == 0 {
 		return written, nil
 	}
@@ -1095,8 +1189,36 @@ func (c *Consumer) onAssigned(ctx context.Context, cl *kgo.Client, m map[string]
 	}
 }
 
+// PrepareState creates the state topic, with the input's partition count
+// and StateReplication, or checks the one there (EnsureStateTopic). consume
+// calls it at the start, before the member joins the group, so an
+// assignment only reads the snapshots; when the input topic does not exist
+// yet it returns nil and the first assignment makes the state topic.
+func (c *Consumer) PrepareState(ctx context.Context, adm *kadm.Client) error {
+	if !c.keep() || c.stateReady.Load() {
+		return nil
+	}
+	n, err := TopicPartitions(ctx, adm, c.cfg.Topic)
+	switch {
+	case errors.Is(err, kerr.UnknownTopicOrPartition):
+		return nil
+	case err != nil:
+		return fmt.Errorf("state topic %s: the partitions of %s: %w", c.cfg.StateTopic, c.cfg.Topic, err)
+	}
+	t, err := EnsureStateTopic(ctx, adm, c.cfg.StateTopic, int32(n), c.cfg.StateReplication)
+	if err != nil {
+		return err
+	}
+	if t.Created {
+		c.cfg.Log(fmt.Sprintf("created state topic %s (%d partitions, cleanup.policy=compact, retention.ms=-1, max.message.bytes=%d)",
+			t.Name, t.Partitions, MaxSnapshotBytes))
+	}
+	c.stateReady.Store(true)
+	return nil
+}
+
 // restore reads the last snapshot of each assigned partition from the
-// state topic (making the topic at the first assignment) and queues it
+// state topic (making the topic first if PrepareState could not) and queues it
 // for the engine before the partition's first record, and moves the
 // partition's next offset to the snapshot's: the state holds exactly the
 // records before it. (The committed offset is the snapshot's unless a
@@ -1109,21 +1231,11 @@ func (c *Consumer) restore(ctx context.Context, cl *kgo.Client, ps []int32) erro
 	start := time.Now()
 	ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
 	defer cancel()
-	if !c.stateReady {
-		adm := kadm.NewClient(cl)
-		n, err := TopicPartitions(ctx, adm, c.cfg.Topic)
-		if err != nil {
-			return fmt.Errorf("state topic %s: the partitions of %s: %w", c.cfg.StateTopic, c.cfg.Topic, err)
-		}
-		t, err := EnsureStateTopic(ctx, adm, c.cfg.StateTopic, int32(n), c.cfg.StateReplication)
-		if err != nil {
+	if !c.stateReady.Load() {
+		// The input did not exist at PrepareState (or it was not called).
+		if err := c.PrepareState(ctx, kadm.NewClient(cl)); err != nil {
 			return err
 		}
-		if t.Created {
-			c.cfg.Log(fmt.Sprintf("created state topic %s (%d partitions, cleanup.policy=compact, retention.ms=-1, max.message.bytes=%d)",
-				t.Name, t.Partitions, MaxSnapshotBytes))
-		}
-		c.stateReady = true
 	}
 	if c.sess != nil {
 		if err := c.assignBase(ctx, cl, ps); err != nil {
@@ -1298,6 +1410,7 @@ func (c *Consumer) Close() error {
 		c.commitCancel()
 		close(c.closed)
 		if c.cl != nil {
+			<-c.ckptEnd
 			<-c.committerEnd
 		}
 		if c.state != nil && c.sess == nil {
@@ -1317,16 +1430,24 @@ type ConsumerStats struct {
 	CommitErrs int64
 	Ticks      int64
 	Drops      int64
-	Restored   int64     // partitions restored from a snapshot (StateTopic)
-	Snapshots  int64     // snapshots written (StateTopic)
-	FirstData  time.Time // when the first records were handed to the engine; zero: none yet
-	AtEnd      time.Time // UntilEnd: when every owned partition was read to its end; zero: not yet
+	Restored   int64 // partitions restored from a snapshot (StateTopic)
+	Snapshots  int64 // snapshots written (StateTopic)
+	// The last checkpoint (StateTopic): how long it paused the engine
+	// (the slowest shard's copy), the longest such pause so far, its time
+	// off the engine (sort, merge, encode, write until acknowledged), and
+	// the user records it held.
+	CheckpointPause, CheckpointPauseMax, CheckpointWrite time.Duration
+	CheckpointUsers                                      int64
+	FirstData                                            time.Time // when the first records were handed to the engine; zero: none yet
+	AtEnd                                                time.Time // UntilEnd: when every owned partition was read to its end; zero: not yet
 }
 
 // Stats returns the Consumer's figures; safe from any goroutine.
 func (c *Consumer) Stats() ConsumerStats {
 	s := ConsumerStats{Records: c.records.Load(), Commits: c.commits.Load(), CommitErrs: c.commitErrs.Load(),
-		Ticks: c.ticks.Load(), Drops: c.drops.Load(), Restored: c.restored.Load(), Snapshots: c.snapshots.Load()}
+		Ticks: c.ticks.Load(), Drops: c.drops.Load(), Restored: c.restored.Load(), Snapshots: c.snapshots.Load(),
+		CheckpointPause: time.Duration(c.ckptPause.Load()), CheckpointPauseMax: time.Duration(c.ckptPauseMax.Load()),
+		CheckpointWrite: time.Duration(c.ckptWrite.Load()), CheckpointUsers: c.ckptUsers.Load()}
 	c.mu.Lock()
 	s.FirstData, s.AtEnd = c.firstData, c.atEnd
 	s.Partitions = slices.Clone(c.owned)

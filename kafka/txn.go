@@ -107,10 +107,16 @@ func (c *Consumer) doneTxn(id uint64, next map[int32]int64) {
 	if bs == nil {
 		return
 	}
-	var snaps []*core.Snapshot
+	start := time.Now()
+	var recs []*kgo.Record
 	if bs.checkpoint {
+		// On the merger: the next alert must wait for this transaction's
+		// end anyway (it would be in it).
 		cut := c.snaps.Done(id, next)
-		snaps = cut.Snapshots()
+		if !bs.abort && !rewinding && c.fatalErr() == nil {
+			recs = c.snapshotRecords(bs, cut.Snapshots())
+			c.noteCut(&cut)
+		}
 		cut.Release()
 	}
 	defer func() {
@@ -143,7 +149,7 @@ func (c *Consumer) doneTxn(id uint64, next map[int32]int64) {
 		return
 	}
 	// The snapshots, in the transaction.
-	written, err := c.writeSnapshots(bs, snaps)
+	written, err := c.writeSnapshots(recs)
 	if err != nil {
 		c.cfg.Log(fmt.Sprintf("%v: the transaction is aborted, rewinding to the last committed checkpoint", err))
 		c.abortAndRewind(ctx)
@@ -177,12 +183,11 @@ func (c *Consumer) doneTxn(id uint64, next map[int32]int64) {
 		c.commits.Add(1)
 		c.mu.Lock()
 		c.lastCommit = time.Now()
-		for _, sn := range snaps {
-			if written[sn.Partition] {
-				c.lastSnap[sn.Partition] = core.EncodeSnapshot(nil, sn)
-			}
+		for _, r := range recs {
+			c.lastSnap[r.Partition] = r.Value
 		}
 		c.mu.Unlock()
+		c.ckptWrite.Store(int64(time.Since(start)))
 	}
 	if !bs.final {
 		if err := c.sess.Begin(); err != nil {

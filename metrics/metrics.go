@@ -128,6 +128,8 @@ var (
 	dCommitErrs   = desc("cartwatch_kafka_offset_commit_errors_total", "Offset commits that failed.")
 	dRestored     = desc("cartwatch_kafka_partitions_restored_total", "Partitions restored from their last snapshot in the state topic at an assignment.")
 	dSnapshots    = desc("cartwatch_kafka_snapshots_written_total", "Partition snapshots written to the state topic (and acknowledged) at checkpoints.")
+	dCkptSeconds  = desc("cartwatch_kafka_checkpoint_seconds", "The last checkpoint's times: how long it paused the engine (pause: the slowest shard's copy of its records), the longest pause so far (pause_max), and its time off the engine (background: sort, merge, encode, written until acknowledged).", "what")
+	dCkptUsers    = desc("cartwatch_kafka_checkpoint_users", "User records in the last checkpoint's snapshots.")
 	dAlertsOut    = desc("cartwatch_kafka_alerts_produced_total", "Alerts produced to the alerts topic.")
 	dDLQ          = desc("cartwatch_kafka_dlq_messages_total", "Malformed messages produced to the dead-letter topic.")
 	dProduceFails = desc("cartwatch_kafka_produce_failures_total", "Records (alerts, dead letters, spending) the brokers did not take.")
@@ -139,7 +141,7 @@ type collector struct{ src Sources }
 func (c *collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{dEvents, dMalformed, dOpenCarts, dOpened, dConverted, dAbandoned, dAbValue,
 		dAbUsers, dDirect, dLate, dSpending, dRecovered, dRecValue, dDelay, dCatItems, dCatValue, dHourItems, dHourValue, dWatermark, dEventLag, dQueue, dConsumed, dLag, dCommits, dCommitErrs,
-		dRestored, dSnapshots, dAlertsOut, dDLQ, dProduceFails} {
+		dRestored, dSnapshots, dCkptSeconds, dCkptUsers, dAlertsOut, dDLQ, dProduceFails} {
 		ch <- d
 	}
 }
@@ -197,6 +199,10 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 		counter(dCommitErrs, float64(st.CommitErrs))
 		counter(dRestored, float64(st.Restored))
 		counter(dSnapshots, float64(st.Snapshots))
+		gauge(dCkptSeconds, st.CheckpointPause.Seconds(), "pause")
+		gauge(dCkptSeconds, st.CheckpointPauseMax.Seconds(), "pause_max")
+		gauge(dCkptSeconds, st.CheckpointWrite.Seconds(), "background")
+		gauge(dCkptUsers, float64(st.CheckpointUsers))
 		for i, p := range st.Partitions {
 			lag := float64(st.PartLag[i])
 			if lag < 0 {

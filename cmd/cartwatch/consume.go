@@ -412,6 +412,14 @@ func consumeCmd(ctx context.Context, args []string, stdout, stderr io.Writer) in
 		SinkErr: func() error { return sink.Err() }, Log: log.Log, UntilEnd: f.untilEnd,
 		StateTopic: f.stateTopic, CheckpointInterval: f.checkpoint, StateReplication: int16(f.rf), ClientOpts: copts,
 		ExactlyOnce: f.exactlyOnce, TransactionalID: f.txnID})
+	// The state topic, made or checked before the member joins the group:
+	// an assignment then only reads the snapshots.
+	tctx, cancel = context.WithTimeout(ctx, f.kafka.Timeout)
+	err = cons.PrepareState(tctx, adm)
+	cancel()
+	if err != nil && ctx.Err() == nil {
+		return fail(err)
+	}
 	mopts := append(append(copts, kgo.WithHooks(hook)), cons.Opts()...)
 	var ccl *kgo.Client // the group member's client
 	var leave func()    // closes it (leaves the group)
@@ -571,9 +579,15 @@ func consumeStatus(log *logger, f *consumeFlags, cons *kafka.Consumer, sink *kaf
 			if st.Lag >= 0 {
 				lag = kafka.Thousands(st.Lag)
 			}
-			log.Logf("%s records/s, %s records, %s alerts, %s malformed, lag %s, partitions %s",
+			ckpt := ""
+			if st.Snapshots > 0 {
+				ckpt = fmt.Sprintf("; last checkpoint %s users: engine paused %v (at most %v so far), written in %v",
+					kafka.Thousands(st.CheckpointUsers), st.CheckpointPause.Round(10*time.Microsecond),
+					st.CheckpointPauseMax.Round(10*time.Microsecond), st.CheckpointWrite.Round(time.Millisecond))
+			}
+			log.Logf("%s records/s, %s records, %s alerts, %s malformed, lag %s, partitions %s%s",
 				kafka.Thousands(int64(rate+0.5)), kafka.Thousands(st.Records), kafka.Thousands(sc.Alerts),
-				kafka.Thousands(sc.Rejects), lag, kafka.PartList(st.Partitions))
+				kafka.Thousands(sc.Rejects), lag, kafka.PartList(st.Partitions), ckpt)
 		}
 	}
 }
