@@ -195,6 +195,7 @@ type Consumer struct {
 	ckptJobs       chan ckptJob  // merger (Done) -> checkpoint goroutine
 	ckptEnd        chan struct{} // closed when the checkpoint goroutine ends
 	inFlight       atomic.Int32  // checkpoint barriers handed out whose snapshots are not yet acknowledged (or given up)
+	ckptFailed     atomic.Bool   // a snapshot write failed: the next checkpoint comes at the interval even with nothing new
 	ckptPause      atomic.Int64  // the last checkpoint's pause of the engine (the slowest shard's copy), ns
 	ckptPauseMax   atomic.Int64  // the longest such pause, ns
 	ckptWrite      atomic.Int64  // the last checkpoint's time off the engine: sort, merge, encode, until acknowledged, ns
@@ -453,6 +454,9 @@ func (c *Consumer) Next(ctx context.Context, r *core.Records) error {
 		}
 		now := c.cfg.Now()
 		c.queueTicks(now)
+		if c.ckptFailed.Load() && c.ckptFailed.Swap(false) {
+			c.dirty = true // the state is still to be written
+		}
 		// A checkpoint once its interval has passed with something handed
 		// out since the last (also when the records have stopped since),
 		// and the last one is acknowledged: one is in flight at a time, a
@@ -1012,6 +1016,7 @@ func (c *Consumer) checkpoint(j ckptJob) {
 	c.ckptWrite.Store(int64(time.Since(start)))
 	if err != nil {
 		c.cfg.Log(fmt.Sprintf("offsets not committed: %v (the next checkpoint tries again)", err))
+		c.ckptFailed.Store(true)
 		c.endCheckpoint(j.bs, &j.cut)
 		return
 	}

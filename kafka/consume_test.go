@@ -24,12 +24,19 @@ import (
 // fakeKafka starts an in-process cluster with topic of n partitions.
 func fakeKafka(t *testing.T, topic string, n int32) []string {
 	t.Helper()
+	_, addrs := fakeCluster(t, topic, n)
+	return addrs
+}
+
+// fakeCluster is fakeKafka with the cluster, for its control functions.
+func fakeCluster(t *testing.T, topic string, n int32) (*kfake.Cluster, []string) {
+	t.Helper()
 	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(n, topic))
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(c.Close)
-	return c.ListenAddrs()
+	return c, c.ListenAddrs()
 }
 
 // produceAt writes values to the partitions given, in order, and waits.
