@@ -256,6 +256,11 @@ func TestConsumeKfake(t *testing.T) {
 			t.Errorf("stderr lacks %q:\n%s", want, stderr)
 		}
 	}
+	// The state topic is made at the start, before the member joins the
+	// group, not at its first assignment.
+	if made, joined := strings.Index(stderr.String(), "created state topic g-state"), strings.Index(stderr.String(), "assigned events"); made < 0 || made > joined {
+		t.Errorf("the state topic is not created before the first assignment:\n%s", stderr)
+	}
 }
 
 // TestConsumeBrokerGone: when the brokers go away under a running consume,
