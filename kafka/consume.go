@@ -41,11 +41,17 @@ import (
 //     records flow); at its Done the engine has written and flushed every
 //     alert before it, and the committer goroutine commits each
 //     partition's next offset.
+//   - With a StateTopic, a checkpoint barrier every CheckpointInterval
+//     while none is in flight: the shards copy their records at Shard, Done
+//     hands the copies to the checkpoint goroutine (checkpointLoop), which
+//     sorts, merges, encodes and writes the snapshots and, once they are
+//     acknowledged, queues the barrier's offsets for the committer.
 //
 // Next, its queue and the poller belong to the engine's reader goroutine;
 // the callbacks run on kgo's group goroutine, Shard on the engine's shards,
-// Done on its merger, Release on its workers: the state they share is under
-// mu.
+// Done on its merger, Release on its workers, a checkpoint's copies on the
+// checkpoint goroutine from Done to their Release: the state they share is
+// under mu.
 
 // Defaults of ConsumerConfig.
 const (

@@ -19,14 +19,16 @@ import (
 // input's partition count where partition P holds partition P's snapshots
 // (core.EncodeSnapshot), keyed by "P", the last one the state to restore.
 // The Consumer writes one per owned partition at each checkpoint barrier,
-// acknowledged before the barrier's offsets are committed, and reads the
+// on its checkpoint goroutine (consume.go), acknowledged before the
+// barrier's offsets are committed, and reads the
 // last one of each partition it is assigned before the partition's first
 // record.
 
 // DefaultCheckpointInterval is how often a Consumer that keeps state
-// writes its partitions' snapshots (and commits their offsets). A snapshot
-// costs about 0.4 s per million users of the partitions a member owns
-// (core's BenchmarkSnapshot), during which the engine waits.
+// writes its partitions' snapshots (and commits their offsets). The engine
+// waits only for the shards' flat copy of their records (core's
+// BenchmarkSnapshotGather op=shard); the sort, merge, encoding and write
+// run on the Consumer's checkpoint goroutine.
 const DefaultCheckpointInterval = 10 * time.Second
 
 // MaxSnapshotBytes bounds one snapshot record (compressed, zstd): the
