@@ -141,6 +141,13 @@ type ConsumerConfig struct {
 	// started, for benchmarks and backfills. Open carts stay open, as on
 	// any stop.
 	UntilEnd bool
+	// MaxRate, if positive, is the most records a second Next hands to the
+	// engine: a member held back on purpose (sharing a machine, or the
+	// overload test of bench/overload.sh, where the producer outruns it).
+	// Records queue in the broker, not here: the poller waits for Next,
+	// and kgo buffers at most one fetch per broker. No credit builds up
+	// while records are missing; after Stop what is queued goes at once.
+	MaxRate float64
 }
 
 // Consumer is a consumer-group member as a core.Source and a
@@ -214,6 +221,11 @@ type Consumer struct {
 	rewinding bool                      // mu: the open transaction is to be aborted at the rewind barrier
 	seekReq   map[int32]kgo.EpochOffset // mu: the poller's next seek
 	seekGen   int64                     // mu: the generation the seek starts
+
+	// MaxRate's schedule (the reader's): paced records handed out since
+	// paceStart.
+	paceStart time.Time
+	paced     int64
 
 	firstData time.Time // when the first records were handed out (mu)
 	atEnd     time.Time // UntilEnd: when every owned partition was read to its end (mu)
@@ -452,6 +464,18 @@ func (c *Consumer) Next(ctx context.Context, r *core.Records) error {
 			c.finalQueued = true
 		}
 		if c.qhead < len(c.queue) {
+			if d := c.paceWait(); d > 0 {
+				c.timer.Reset(d)
+				select {
+				case <-c.timer.C:
+				case <-c.stopCh:
+				case <-ctx.Done():
+					c.timer.Stop()
+					return context.Cause(ctx)
+				}
+				c.timer.Stop()
+				continue
+			}
 			c.hand(r)
 			return nil
 		}
@@ -493,6 +517,27 @@ func (c *Consumer) Next(ctx context.Context, r *core.Records) error {
 		}
 		c.timer.Stop()
 	}
+}
+
+// paceWait is how long the Records at the head of the queue must wait
+// under MaxRate (0: it goes now, and is counted). The schedule starts
+// again when it has fallen more than a second behind, so a pause in the
+// input is not made up for by a burst.
+func (c *Consumer) paceWait() time.Duration {
+	it := &c.queue[c.qhead]
+	if c.cfg.MaxRate <= 0 || it.kind != itemData || c.stopping() {
+		return 0
+	}
+	now := c.cfg.Now()
+	due := c.paceStart.Add(time.Duration(float64(c.paced) / c.cfg.MaxRate * float64(time.Second)))
+	if d := due.Sub(now); d > 0 {
+		return d
+	}
+	if c.paceStart.IsZero() || now.Sub(due) > time.Second {
+		c.paceStart, c.paced = now, 0
+	}
+	c.paced += int64(len(it.vals))
+	return 0
 }
 
 // readToEnd reports whether every owned partition has been handed out up
@@ -617,8 +662,12 @@ func (c *Consumer) queueFetch(fs kgo.Fetches) {
 		for len(recs) > 0 && recs[0].Offset < pi.from {
 			recs = recs[1:] // in the restored state already
 		}
+		most := maxValues
+		if c.cfg.MaxRate > 0 {
+			most = int(min(float64(maxValues), max(1, c.cfg.MaxRate/20))) // a twentieth of a second each
+		}
 		for len(recs) > 0 {
-			n := min(len(recs), maxValues)
+			n := min(len(recs), most)
 			it := item{kind: itemData, part: ftp.Partition, arrival: now, vals: c.valsBuf(n), offs: c.offsBuf(n),
 				leaderEpoch: recs[n-1].LeaderEpoch}
 			for _, rec := range recs[:n] {

@@ -678,3 +678,55 @@ func TestConsumerLost(t *testing.T) {
 		t.Errorf("partition 1 committed at %d, want %d", off[1], per)
 	}
 }
+
+// TestConsumerMaxRate: with MaxRate the records reach the engine no faster
+// than the rate, in Records of a twentieth of a second's worth, and a run
+// to the end offsets still ends.
+func TestConsumerMaxRate(t *testing.T) {
+	const topic, per, rate = "events", 200, 800.0
+	addrs := fakeKafka(t, topic, 2)
+	var ps []int32
+	var vals []string
+	for i := 0; i < per; i++ {
+		for _, p := range []int32{0, 1} {
+			ps = append(ps, p)
+			vals = append(vals, fmt.Sprintf("%d/%d", p, i))
+		}
+	}
+	produceAt(t, addrs, topic, ps, vals)
+	c, _ := startConsumer(t, addrs, ConsumerConfig{Topic: topic, Group: "g", UntilEnd: true, MaxRate: rate})
+	g, done := drive(t, c)
+	select {
+	case err := <-done:
+		if !errors.Is(err, ErrStopped) {
+			t.Fatalf("Next at the end: %v, want ErrStopped", err)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatalf("no stop at the end offsets: %d records read", g.count())
+	}
+	if n := g.count(); n != 2*per {
+		t.Fatalf("%d records read, want %d", n, 2*per)
+	}
+	for p, v := range g.vals {
+		if n := len(v); n != per {
+			t.Errorf("partition %d: %d records, want %d", p, n, per)
+		}
+	}
+	// The first Records goes at once, every later one when its turn comes.
+	most := int(rate / 20)
+	s := c.Stats()
+	want := time.Duration(float64(2*per-most) / rate * float64(time.Second))
+	if el := s.AtEnd.Sub(s.FirstData); el < want {
+		t.Errorf("%d records handed out in %v at --max-rate %v: want at least %v", 2*per, el, rate, want)
+	}
+	// Each Records holds at most a twentieth of a second's records.
+	data := 0
+	for _, k := range g.snapshot() {
+		if strings.HasPrefix(k, "data ") {
+			data++
+		}
+	}
+	if data < 2*per/most {
+		t.Errorf("%d Records for %d records: want Records of at most %d", data, 2*per, most)
+	}
+}

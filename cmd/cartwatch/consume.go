@@ -51,6 +51,7 @@ type consumeFlags struct {
 	recovery       time.Duration
 	status         time.Duration
 	untilEnd       bool
+	maxRate        float64
 	http           string
 	cpuprof        string
 }
@@ -60,7 +61,7 @@ type consumeFlags struct {
 var consumeFlagGroups = []flagGroup{
 	{"Kafka", []string{"brokers", "timeout", "topic", "group", "alerts-topic", "dlq-topic", "spending-topic", "replication-factor"}},
 	{"state", []string{"state-topic", "checkpoint-interval", "exactly-once", "transactional-id"}},
-	{"time", []string{"clock", "idle-timeout", "commit-interval", "until-end"}},
+	{"time", []string{"clock", "idle-timeout", "commit-interval", "until-end", "max-rate"}},
 	{"detection", []string{"ttl", "lateness", "extend-on-activity", "max-future", "recovery-window"}},
 	{"output", []string{"status-interval", "cpuprofile"}},
 	{"parallelism (never changes the output)", []string{"shards", "parsers"}},
@@ -73,7 +74,7 @@ var consumeFlagGroups = []flagGroup{
 var consumeArgs = map[string]string{
 	"brokers": "ADDRS", "timeout": "DURATION", "topic": "TOPIC", "group": "NAME", "alerts-topic": "TOPIC",
 	"dlq-topic": "TOPIC", "spending-topic": "TOPIC", "replication-factor": "N", "clock": "event|wall",
-	"idle-timeout": "DURATION", "commit-interval": "DURATION", "state-topic": "TOPIC", "checkpoint-interval": "DURATION", "transactional-id": "ID", "status-interval": "DURATION", "cpuprofile": "FILE", "http": "ADDR",
+	"idle-timeout": "DURATION", "commit-interval": "DURATION", "state-topic": "TOPIC", "checkpoint-interval": "DURATION", "transactional-id": "ID", "status-interval": "DURATION", "max-rate": "N", "cpuprofile": "FILE", "http": "ADDR",
 }
 
 // Limits of consume's durations.
@@ -110,6 +111,7 @@ func newConsumeFlagSet(f *consumeFlags) *flag.FlagSet {
 	fs.BoolVar(&f.opt.ExtendOnActivity, "extend-on-activity", false, "any event of a user with an open cart moves its deadline to that event's time + ttl")
 	fs.DurationVar(&f.maxFuture, "max-future", 24*time.Hour, "a message later than the wall clock plus this is malformed (time in the future); 0: none after now, negative: no limit")
 	fs.BoolVar(&f.untilEnd, "until-end", false, "stop once the partitions this instance is assigned are read up to the end offsets they had when assigned (benchmarks, backfills); open carts stay open")
+	fs.Float64Var(&f.maxRate, "max-rate", 0, "hand at most N records a second to the engine (a member held back on purpose: sharing a machine, overload tests); the rest waits in the topic; 0: no limit")
 	fs.DurationVar(&f.recovery, "recovery-window", 24*time.Hour, recoveryUsage)
 	fs.StringVar(&f.cpuprof, "cpuprofile", "", "write a CPU profile of the whole run to FILE (go tool pprof)")
 	fs.DurationVar(&f.status, "status-interval", 5*time.Second, "a status line on stderr this often (records/s, alerts, malformed, lag); 0: none")
@@ -201,6 +203,9 @@ func parseConsumeFlags(args []string) (*consumeFlags, error) {
 	}
 	if f.commitInterval < minCommitInterval || f.commitInterval > maxConsumeDur {
 		return nil, usagef("--commit-interval %v: want 10ms to 24h", f.commitInterval)
+	}
+	if f.maxRate < 0 || math.IsNaN(f.maxRate) || math.IsInf(f.maxRate, 0) {
+		return nil, usagef("--max-rate %v: want records a second, 0 for no limit", f.maxRate)
 	}
 	if f.status < 0 {
 		return nil, usagef("--status-interval %v: want a duration, 0 for none", f.status)
@@ -409,7 +414,7 @@ func consumeCmd(ctx context.Context, args []string, stdout, stderr io.Writer) in
 	var sink *kafka.Sink
 	cons := kafka.NewConsumer(kafka.ConsumerConfig{Topic: f.topic, Group: f.group, IdleTimeout: f.idleTimeout,
 		CommitInterval: f.commitInterval, WallClock: f.opt.WallClock, Lateness: f.opt.Lateness,
-		SinkErr: func() error { return sink.Err() }, Log: log.Log, UntilEnd: f.untilEnd,
+		SinkErr: func() error { return sink.Err() }, Log: log.Log, UntilEnd: f.untilEnd, MaxRate: f.maxRate,
 		StateTopic: f.stateTopic, CheckpointInterval: f.checkpoint, StateReplication: int16(f.rf), ClientOpts: copts,
 		ExactlyOnce: f.exactlyOnce, TransactionalID: f.txnID})
 	// The state topic, made or checked before the member joins the group:

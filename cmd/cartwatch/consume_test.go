@@ -101,6 +101,8 @@ func TestConsumeFlags(t *testing.T) {
 		{"--state-topic and --topic", []string{"--state-topic", "user-events"}},
 		{"--exactly-once with --state-topic none", []string{"--exactly-once", "--state-topic", "none"}},
 		{"--status-interval", []string{"--status-interval", "-1s"}},
+		{"--max-rate", []string{"--max-rate", "-5"}},
+		{"--max-rate", []string{"--max-rate", "NaN"}},
 		{"--ttl", []string{"--ttl", "0"}},
 		{"--ttl", []string{"--ttl", "1.5s"}},
 		{"--lateness", []string{"--lateness", "-1s"}},
