@@ -4,7 +4,7 @@
 #
 #   ./bench/kafka.sh                       (REPS=5 DAYS=2 E2E_SECONDS=600 RATE=50000 by default)
 #   REPS=3 DAYS=1 E2E_SECONDS=60 ./bench/kafka.sh      (a quicker look)
-#   SECTIONS="produce consume" ./bench/kafka.sh        (some of: produce consume e2e)
+#   SECTIONS="produce consume" ./bench/kafka.sh        (some of: produce consume peers e2e)
 #
 #   produce  REPS rounds, each: `cartwatch produce --synthetic --days DAYS`, `loadgen kafka --days
 #            DAYS` and ProducerPerformance with the same records (a payload file of the JSON values
@@ -15,6 +15,13 @@
 #            REPS rounds of ConsumerPerformance then `cartwatch consume --until-end` (decode,
 #            detect, alerts produced), each in a new group. Kafka's fetch rate (its time from the
 #            first fetch) against ours from the first record to the end offsets.
+#   peers    on the same topic, REPS rounds of each of KAFKA_PEERS (default: quixstreams flink),
+#            bench/peers/NAME/run.sh --topic T --ttl PEER_TTL (default 5m, the prototype's
+#            window): its events/s (from its first message to its last), wall time and peak RSS;
+#            its answer (first round) against `cartwatch run --synthetic` on the same events at
+#            the same --ttl: quixstreams in recall mode (how many of the abandoned carts it
+#            reports: it misses the users who never come back), the others exactly. A peer
+#            that fails is a note in the report, not a failed suite.
 #   e2e      `cartwatch consume --clock wall --ttl 1s` fed by `loadgen kafka --rate RATE` for
 #            E2E_SECONDS; bench/cmd/alertlat reads the alerts back: deadline to alert produced and
 #            to alert read back, p50/p99/p99.9/max. The consumer's RSS every 10 s (VmRSS).
@@ -33,7 +40,9 @@ reps=${REPS:-5}
 days=${DAYS:-2}
 e2e_seconds=${E2E_SECONDS:-600}
 rate=${RATE:-50000}
-sections=${SECTIONS:-produce consume e2e}
+sections=${SECTIONS:-produce consume peers e2e}
+kafka_peers=${KAFKA_PEERS:-quixstreams flink}
+peer_ttl=${PEER_TTL:-5m}
 scale=(); [ -z "${SCALE:-}" ] || scale=(--scale "$SCALE")
 record=${RECORD:-go run ./bench/cmd/record}
 
@@ -61,7 +70,7 @@ range() { sort -n | awk 'NR==1{lo=$1} {hi=$1} END {if (NR) printf "%s-%s", lo, h
 num() { tr -d ','; }  # 1,234 -> 1234
 say() { printf '%s\n' "$*"; }
 
-go build -buildvcs=auto -o "$work/bin/" ./cmd/cartwatch ./cmd/loadgen ./bench/cmd/alertlat
+go build -buildvcs=auto -o "$work/bin/" ./cmd/cartwatch ./cmd/loadgen ./bench/cmd/alertlat ./bench/peers/compare
 cw=$work/bin/cartwatch lg=$work/bin/loadgen
 "$ctl" fetch >/dev/null
 "$ctl" up 1 >/dev/null 2>&1
@@ -69,7 +78,7 @@ bs=$("$ctl" bootstrap)
 say "# bench/kafka.sh $(date -u +%FT%TZ): Kafka $("$ctl" version), $($cw version 2>/dev/null | head -1)"
 say "# $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(free -g | awk '/Mem:/{print $2}') GiB;" \
   "load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
-say "# REPS=$reps DAYS=$days E2E_SECONDS=$e2e_seconds RATE=$rate"
+say "# REPS=$reps DAYS=$days E2E_SECONDS=$e2e_seconds RATE=$rate KAFKA_PEERS=\"$kafka_peers\" PEER_TTL=$peer_ttl"
 topics() { "$ctl" run org.apache.kafka.tools.TopicCommand --bootstrap-server "$bs" "$@"; }
 mktopic() { topics --create --topic "$1" --partitions 12 --replication-factor 1 --config retention.ms=-1 >/dev/null; }
 
@@ -172,6 +181,56 @@ if [[ " $sections " == *" consume "* ]]; then
   $record add -suite kafka -system "cartwatch consume" -name consume -unit events/s -param "measure=from the first record" -input "$in" -events "$events" -cmd "$ccmd" "${c_cw[@]}"
   $record add -suite kafka -system ConsumerPerformance -name consume -unit events/s -param "measure=overall, group join included" -input "$in" -events "$events" -cmd "$pcmd" "${c_ppall[@]}"
   $record add -suite kafka -system "cartwatch consume" -name consume -unit events/s -param "measure=whole process" -input "$in" -events "$events" -cmd "$ccmd" "${c_cwall[@]}"
+fi
+
+if [[ " $sections " == *" peers "* ]]; then
+  [ -n "$filled" ] || fill
+  say ""
+  say "## peers: $kafka_peers on $filled ($events events, 12 partitions), --ttl $peer_ttl"
+  # The true answer: cartwatch run on the same synthetic events (what produce --synthetic wrote).
+  truth=$work/truth
+  mkdir -p "$truth"
+  tcmd="cartwatch run --synthetic --days $days ${scale[*]} --ttl $peer_ttl --summary json --alerts A"
+  "$cw" run --synthetic --days "$days" ${scale[@]+"${scale[@]}"} --ttl "$peer_ttl" --progress off --summary json \
+    --alerts "$truth/alerts.jsonl" >"$truth/summary.json"
+  jnum() { grep -o "\"$2\": *[0-9.]*" "$1" | head -1 | sed 's/.*: *//'; }
+  say "the true answer ($tcmd): $(jnum "$truth/summary.json" events) events, $(jnum "$truth/summary.json" abandoned) abandoned carts"
+  in="$days days${SCALE:+ at scale $SCALE}="
+  for peer in $kafka_peers; do
+    mode=() p_r=() p_rss=() v=""
+    [ "$peer" != quixstreams ] || mode=(--recall)
+    case $peer in
+      quixstreams) v=$(sed -n 's/^version=//p' bench/peers/quixstreams/run.sh) ;;
+      flink) v=$(sed -n 's:.*<flink.version>\(.*\)</flink.version>.*:\1:p' bench/peers/flink/pom.xml) ;;
+    esac
+    pcmd="bench/peers/$peer/run.sh --topic $filled --brokers B --ttl $peer_ttl"
+    for ((i = 1; i <= reps; i++)); do
+      pout=$work/peer-$peer-$i
+      if ! "bench/peers/$peer/run.sh" --topic "$filled" --brokers "$bs" --ttl "$peer_ttl" --out "$pout" >"$pout.log" 2>&1; then
+        say "round $i $peer: FAILED ($(tail -1 "$pout.log"))"
+        $record note "bench/kafka.sh: $peer on $filled failed (round $i): $(tail -1 "$pout.log")"
+        break
+      fi
+      r=$(jnum "$pout/summary.json" events_per_second | cut -d. -f1)
+      p_r+=("$r") p_rss+=("$(jnum "$pout/resources.json" peak_rss_kb)")
+      say "round $i $peer: $r events/s from its first message, $(jnum "$pout/resources.json" wall_seconds) s and $(jnum "$pout/resources.json" peak_rss_kb) KiB peak RSS for the process"
+    done
+    [ ${#p_r[@]} -gt 0 ] || continue
+    "$work/bin/compare" ${mode[@]+"${mode[@]}"} --show 0 "$truth" "$work/peer-$peer-1" >"$work/$peer.cmp" || true
+    "$work/bin/compare" ${mode[@]+"${mode[@]}"} --json "$truth" "$work/peer-$peer-1" >"$work/$peer.check" || true
+    say "$peer's answer against cartwatch run's:"
+    sed 's/^/  /' "$work/$peer.cmp"
+    maxrss=$(printf '%s\n' "${p_rss[@]}" | sort -n | tail -1)
+    say "median events/s (min-max) over ${#p_r[@]} rounds: $peer $(printf '%s\n' "${p_r[@]}" | median) ($(printf '%s\n' "${p_r[@]}" | range))"
+    args=(add -suite kafka -system "$peer" -name consume -unit events/s -param "measure=from its first message" -input "$in"
+      -events "$events" -rss "${maxrss:-0}" -cmd "$pcmd")
+    [ -s "$work/$peer.check" ] && args+=(-check "$work/$peer.check")
+    [ -n "$v" ] && args+=(-version "$v")
+    $record "${args[@]}" "${p_r[@]}"
+  done
+  say "commands:"
+  say "  $tcmd     (the true answer)"
+  for peer in $kafka_peers; do say "  bench/peers/$peer/run.sh --topic $filled --brokers B --ttl $peer_ttl"; done
 fi
 
 if [[ " $sections " == *" e2e "* ]]; then

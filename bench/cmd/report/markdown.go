@@ -189,6 +189,49 @@ func (rep *report) leadTable(w *md, charts string) {
 	w.p("")
 	w.p("![events/s by system](%s/throughput.svg)", charts)
 	w.p("")
+	rep.leadKafka(w)
+}
+
+// leadKafka is the lead table's part on a topic: the kafka suite's
+// consumers of one topic on one broker (cartwatch consume, the Kafka peers,
+// ConsumerPerformance), with each peer's answer.
+func (rep *report) leadKafka(w *md) {
+	cw := rep.find("kafka", "cartwatch consume", "consume", "", map[string]string{"measure": "from the first record"})
+	if cw == nil {
+		return
+	}
+	ms := []*benchrec.Measurement{cw}
+	for _, m := range rep.all("kafka") {
+		if m.Name == "consume" && m != cw && (m.System != "cartwatch consume" && m.Params["measure"] != "overall, group join included") {
+			ms = append(ms, m)
+		}
+	}
+	w.p("On one topic of one local broker (the kafka suite: %s, %s events, 12 partitions); %s. Ratio: the system's events/s over cartwatch consume's; ConsumerPerformance only fetches, the ceiling all share.",
+		inputName(cw), thousands(rep.events(cw)), w.runs(ms))
+	w.p("")
+	w.p("| system | input | events/s | ratio to cartwatch consume | peak RSS | answer |")
+	w.p("|---|---|---:|---:|---:|---|")
+	for _, m := range ms {
+		answer := "n/a: fetches only"
+		switch {
+		case m == cw:
+			answer = "the reference (open carts stay open at the end offsets)"
+			for _, o := range ms {
+				if o.Check != nil {
+					answer = fmt.Sprintf("the reference: cartwatch run on the same events finds %s abandoned carts", thousands(o.Check.Abandoned))
+					break
+				}
+			}
+		case m.System != "ConsumerPerformance":
+			answer = checkText(m)
+		}
+		name := m.System
+		if m.Version != "" {
+			name += " " + m.Version
+		}
+		w.p("| %s | %s (topic) | %s | %.2fx | %s | %s |", name, inputName(m), value(m), m.Median/cw.Median, mib(m.PeakRSSKB), answer)
+	}
+	w.p("")
 }
 
 // anyCheck is a peer's check on input: it carries cartwatch's counts.
@@ -342,7 +385,7 @@ func (rep *report) kafkaSection(w *md) {
 	}
 	for _, part := range []struct{ name, title, what string }{
 		{"produce", "Produce", "records/s into a fresh 12-partition topic: cartwatch produce and loadgen kafka against Kafka's ProducerPerformance with the same JSON records and producer settings"},
-		{"consume", "Consume and detect", "records/s read from one topic: cartwatch consume (decode, detect, alerts produced) against Kafka's ConsumerPerformance (fetch only), the ceiling both share"},
+		{"consume", "Consume and detect", "records/s read from one topic: cartwatch consume (decode, detect, alerts produced) and the Kafka peers (the prototype's approach in QuixStreams, Flink's Kafka job; each answer against cartwatch run on the same events) against Kafka's ConsumerPerformance (fetch only), the ceiling all share"},
 	} {
 		var sel []*benchrec.Measurement
 		for _, m := range ms {
@@ -359,8 +402,8 @@ func (rep *report) kafkaSection(w *md) {
 		w.p("")
 		w.p("%s; %s.", part.what, w.runs(sel))
 		w.p("")
-		w.p("| system | rate | ratio to the first | input |")
-		w.p("|---|---:|---:|---|")
+		w.p("| system | rate | ratio to the first | input | peak RSS | answer |")
+		w.p("|---|---:|---:|---|---:|---|")
 		for _, m := range sel {
 			rep.shown[m] = true
 			in := ""
@@ -368,10 +411,17 @@ func (rep *report) kafkaSection(w *md) {
 				in = fmt.Sprintf("%s, %s events", m.Input.Name, thousands(rep.events(m)))
 			}
 			sys := m.System
+			if m.Version != "" {
+				sys += " " + m.Version
+			}
 			if m.Params["measure"] != "" {
 				sys += " (" + m.Params["measure"] + ")"
 			}
-			w.p("| %s | %s | %.2fx | %s |", sys, value(m), m.Median/sel[0].Median, in)
+			answer := ""
+			if m.Check != nil {
+				answer = checkText(m)
+			}
+			w.p("| %s | %s | %.2fx | %s | %s | %s |", sys, value(m), m.Median/sel[0].Median, in, mib(m.PeakRSSKB), answer)
 		}
 		w.commands(sel)
 	}
