@@ -730,3 +730,75 @@ func TestConsumerMaxRate(t *testing.T) {
 		t.Errorf("%d Records for %d records: want Records of at most %d", data, 2*per, most)
 	}
 }
+
+// fetchCount counts the records kgo reads from the brokers.
+type fetchCount struct{ n atomic.Int64 }
+
+func (f *fetchCount) OnFetchBatchRead(_ kgo.BrokerMetadata, _ string, _ int32, m kgo.FetchBatchMetrics) {
+	f.n.Add(int64(m.NumRecords))
+}
+
+// TestConsumerBacklogStaysInTopic: a member slower than its input (MaxRate)
+// holds only a few fetches beyond what it has handed to the engine (the
+// poll in its queue, the one the poller waits to hand over, the one kgo
+// buffers); the backlog stays in the topic. bench/overload.sh measures the
+// same on a real broker (results/reliability.md, Overload).
+func TestConsumerBacklogStaysInTopic(t *testing.T) {
+	const topic, parts, n, partBytes = "events", 4, 20000, 16 << 10
+	addrs := fakeKafka(t, topic, parts)
+	ps := make([]int32, n)
+	vals := make([]string, n)
+	pad := strings.Repeat("x", 90)
+	for i := range vals {
+		ps[i] = int32(i % parts)
+		vals[i] = fmt.Sprintf("%d/%d %s", ps[i], i, pad)
+	}
+	// Small batches: a fetch returns whole batches.
+	pcl, err := kgo.NewClient(kgo.SeedBrokers(addrs...), kgo.RecordPartitioner(kgo.ManualPartitioner()),
+		kgo.ProducerBatchMaxBytes(4<<10), kgo.ProducerBatchCompression(kgo.NoCompression()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	recs := make([]*kgo.Record, n)
+	for i, v := range vals {
+		recs[i] = &kgo.Record{Topic: topic, Partition: ps[i], Value: []byte(v)}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	if err := pcl.ProduceSync(ctx, recs...).FirstErr(); err != nil {
+		t.Fatal(err)
+	}
+	pcl.Close()
+
+	c := NewConsumer(ConsumerConfig{Topic: topic, Group: "g", MaxRate: 2000, Log: func(msg string) { t.Log(msg) }})
+	var fc fetchCount
+	opts := append([]kgo.Opt{kgo.SeedBrokers(addrs...), kgo.HeartbeatInterval(100 * time.Millisecond),
+		kgo.FetchMaxBytes(parts * partBytes), kgo.FetchMaxPartitionBytes(partBytes), kgo.WithHooks(&fc)}, c.Opts()...)
+	cl, err := kgo.NewClient(opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Start(cl); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		c.Close()
+		cl.Close()
+	})
+	g, _ := drive(t, c)
+	waitUntil(t, 20*time.Second, "records handed out", func() bool { return g.count() > 0 })
+	// At most the partitions' fetch size a fetch, three fetches (and
+	// one Records in the engine's hands).
+	most := int64(3*parts*partBytes/(len(vals[0])) + 200)
+	for range 10 {
+		time.Sleep(150 * time.Millisecond)
+		fetched, handed := fc.n.Load(), c.Stats().Records
+		if fetched-handed > most {
+			t.Fatalf("%d records fetched, %d handed to the engine: the member holds %d, want at most %d (three fetches); the backlog is %d",
+				fetched, handed, fetched-handed, most, n-handed)
+		}
+	}
+	if h := c.Stats().Records; h >= n/2 {
+		t.Fatalf("%d of %d records handed out at MaxRate 2000 within 2 s", h, n)
+	}
+}
