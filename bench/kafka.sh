@@ -15,7 +15,7 @@
 #            REPS rounds of ConsumerPerformance then `cartwatch consume --until-end` (decode,
 #            detect, alerts produced), each in a new group. Kafka's fetch rate (its time from the
 #            first fetch) against ours from the first record to the end offsets.
-#   peers    on the same topic, REPS rounds of each of KAFKA_PEERS (default: quixstreams flink),
+#   peers    on the same topic, PEER_REPS (default REPS) rounds of each of KAFKA_PEERS (default: quixstreams flink),
 #            bench/peers/NAME/run.sh --topic T --ttl PEER_TTL (default 5m, the prototype's
 #            window): its events/s (from its first message to its last), wall time and peak RSS;
 #            its answer (first round) against `cartwatch run --synthetic` on the same events at
@@ -42,6 +42,7 @@ e2e_seconds=${E2E_SECONDS:-600}
 rate=${RATE:-50000}
 sections=${SECTIONS:-produce consume peers e2e}
 kafka_peers=${KAFKA_PEERS:-quixstreams flink}
+peer_reps=${PEER_REPS:-$reps}
 peer_ttl=${PEER_TTL:-5m}
 scale=(); [ -z "${SCALE:-}" ] || scale=(--scale "$SCALE")
 record=${RECORD:-go run ./bench/cmd/record}
@@ -73,12 +74,12 @@ say() { printf '%s\n' "$*"; }
 go build -buildvcs=auto -o "$work/bin/" ./cmd/cartwatch ./cmd/loadgen ./bench/cmd/alertlat ./bench/peers/compare
 cw=$work/bin/cartwatch lg=$work/bin/loadgen
 "$ctl" fetch >/dev/null
-"$ctl" up 1 >/dev/null 2>&1
+"$ctl" up 1 >"$work/kafka-up.log" 2>&1 || { echo "bench/kafka.sh: kafka.sh up 1 failed (KAFKA_PORT_BASE=$KAFKA_PORT_BASE):" >&2; tail -n 20 "$work/kafka-up.log" >&2; exit 1; }
 bs=$("$ctl" bootstrap)
 say "# bench/kafka.sh $(date -u +%FT%TZ): Kafka $("$ctl" version), $($cw version 2>/dev/null | head -1)"
 say "# $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(free -g | awk '/Mem:/{print $2}') GiB;" \
   "load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
-say "# REPS=$reps DAYS=$days E2E_SECONDS=$e2e_seconds RATE=$rate KAFKA_PEERS=\"$kafka_peers\" PEER_TTL=$peer_ttl"
+say "# REPS=$reps DAYS=$days E2E_SECONDS=$e2e_seconds RATE=$rate KAFKA_PEERS=\"$kafka_peers\" PEER_REPS=$peer_reps PEER_TTL=$peer_ttl"
 topics() { "$ctl" run org.apache.kafka.tools.TopicCommand --bootstrap-server "$bs" "$@"; }
 mktopic() { topics --create --topic "$1" --partitions 12 --replication-factor 1 --config retention.ms=-1 >/dev/null; }
 
@@ -204,7 +205,7 @@ if [[ " $sections " == *" peers "* ]]; then
       flink) v=$(sed -n 's:.*<flink.version>\(.*\)</flink.version>.*:\1:p' bench/peers/flink/pom.xml) ;;
     esac
     pcmd="bench/peers/$peer/run.sh --topic $filled --brokers B --ttl $peer_ttl"
-    for ((i = 1; i <= reps; i++)); do
+    for ((i = 1; i <= peer_reps; i++)); do
       pout=$work/peer-$peer-$i
       if ! "bench/peers/$peer/run.sh" --topic "$filled" --brokers "$bs" --ttl "$peer_ttl" --out "$pout" >"$pout.log" 2>&1; then
         say "round $i $peer: FAILED ($(tail -1 "$pout.log"))"

@@ -73,7 +73,7 @@ for s in "${suites[@]}"; do
     scaling) env+=(CSV="$week" NAME=week) ;;
     engine) env+=(CSV="${inputs[2]#*=}") ; [ -n "$quick" ] && env+=(QUICK=1 RUNS=5 COUNT=5) ;;
     wheel) [ -n "$quick" ] && env+=(COUNT=5 BENCH='Cart/n=1k|ScheduleCancel/n=1k|IdleAdvance') ;;
-    kafka) [ -n "$quick" ] && env+=(REPS=5 DAYS=1 SCALE=0.02 E2E_SECONDS=15 RATE=5000 KAFKA_PEERS=quixstreams) ;;
+    kafka) [ -n "$quick" ] && env+=(REPS=5 DAYS=1 SCALE=0.02 E2E_SECONDS=15 RATE=5000 KAFKA_PEERS=quixstreams PEER_REPS=2) ;;
   esac
   if ! env ${env[@]+"${env[@]}"} "./bench/$s.sh"; then
     failed+=("$s")

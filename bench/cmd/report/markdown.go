@@ -151,6 +151,7 @@ func (rep *report) leadTable(w *md, charts string) {
 	in := rep.head
 	if in == "" {
 		w.missing("the peers suite (bench/peers.sh)")
+		rep.leadKafka(w)
 		return
 	}
 	cw := rep.find("peers", "cartwatch", "run", in, nil)
