@@ -207,7 +207,7 @@ func (rep *report) leadKafka(w *md) {
 			ms = append(ms, m)
 		}
 	}
-	w.p("On one topic of one local broker (the kafka suite: %s, %s events, 12 partitions); %s. Ratio: the system's events/s over cartwatch consume's; ConsumerPerformance only fetches, the ceiling all share.",
+	w.p("On one topic of one local broker (the kafka suite: %s, %s events, 12 partitions); %s. Ratio: the system's events/s over cartwatch consume's. ConsumerPerformance only fetches: the ceiling all share, on a topic large enough to hide its start-up (its rate is taken from its first fetch).",
 		inputName(cw), thousands(rep.events(cw)), w.runs(ms))
 	w.p("")
 	w.p("| system | input | events/s | ratio to cartwatch consume | peak RSS | answer |")
