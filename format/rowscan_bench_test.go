@@ -2,6 +2,7 @@ package format
 
 import (
 	"bytes"
+	"math"
 	"testing"
 
 	"github.com/cartwatch/cartwatch/event"
@@ -11,7 +12,8 @@ import (
 // BenchmarkRowScan is the parse step of the file path alone: RowIter over
 // 1 MiB chunks of synthetic 2019-Nov rows already in memory, as the engine's
 // workers run it: views time-only (the default), views with their user
-// (--extend-on-activity), or every field stored. cpu-ns/row is the
+// (--extend-on-activity), every field stored, or views=skip: the views
+// time-only and counted inside NextNonView (the engine's plain path). cpu-ns/row is the
 // benchmark goroutine's thread CPU per row, steadier than wall time on a
 // shared machine.
 func BenchmarkRowScan(b *testing.B) {
@@ -29,7 +31,8 @@ func BenchmarkRowScan(b *testing.B) {
 	for _, mode := range []struct {
 		name           string
 		full, viewUser bool
-	}{{"views=time", false, false}, {"views=user", false, true}, {"full", true, false}} {
+	}{{"views=time", false, false}, {"views=user", false, true}, {"full", true, false}, {"views=skip", false, false}} {
+		skip := mode.name == "views=skip"
 		full := mode.full
 		b.Run(mode.name, func(b *testing.B) {
 			b.ReportAllocs()
@@ -43,7 +46,19 @@ func BenchmarkRowScan(b *testing.B) {
 			for b.Loop() {
 				for _, c := range chunks {
 					it := p.Rows(c)
-					for {
+					for skip {
+						m := int64(math.MinInt64)
+						v, r, ok := it.NextNonView(&ev, &m)
+						n += int(v)
+						if !ok {
+							break
+						}
+						if r != ReasonOK {
+							b.Fatal("malformed synthetic row")
+						}
+						n++
+					}
+					for !skip {
 						r, ok := it.Next(&ev, full)
 						if !ok {
 							break

@@ -36,6 +36,11 @@ import (
 // Parser.fast, stage 2 needs only to be exact on what it accepts; FuzzRows
 // holds RowIter both to LineIter.Next + ParseRow and to the reference parser.
 //
+// The engine's plain path walks with NextNonView, which yields only the rows
+// that are not views; a view whose time is the last one's (the time cache's
+// hit) is parsed by viewAt, fastAt's view path alone, and anything it
+// declines goes to fastAt.
+//
 // NOTE: replacing LineIter.Next's bytes.IndexByte for '\n' plus the per-field
 // SWAR delimiter search (delim) removes the two largest items of the file
 // run's CPU profile; see BenchmarkReadParse (walk=rows) and BenchmarkParseRow.
@@ -344,6 +349,79 @@ func (p *Parser) fastAt(data []byte, mask []uint64, s int, ev *event.Event, full
 	return end, true
 }
 
+// viewAt is fastAt(data, mask, s, ev, false) for the common row alone: a
+// view in the time's common shape, its second the same as the last row's
+// (timeCache's hit), ending in '\n' within the 128 bits after its
+// event_time, with p.ViewUser false. It stores what fastAt stores and
+// returns fastAt's end, or false for any other row (nothing decided: the
+// caller asks fastAt).
+//
+// NOTE: fastAt carries the general route's calls and their live values, so
+// its common path runs in a large frame with spills; this copy of that path
+// has no call and fits in registers, and the checks that fastAt makes in
+// general form are specialised to a view (the first comma at bit 4): about
+// half fastAt's instructions a view (callgrind, BenchmarkRowScan).
+func (p *Parser) viewAt(data []byte, mask []uint64, s int, ev *event.Event) (int, bool) {
+	n := len(data)
+	if n-s < 28 || p.ViewUser {
+		return 0, false
+	}
+	b := data[s : s+28 : s+28]
+	// A cache hit is a time that parsed in the common shape (so its
+	// byte 10 is a space); before any has, the cache is all zero and
+	// zero bytes would match it.
+	if b[23] != ',' || b[10] != ' ' || binary.LittleEndian.Uint32(b[24:]) != viewWord {
+		return 0, false
+	}
+	c := &p.tc
+	if binary.LittleEndian.Uint64(b[0:8]) != c.w0 || binary.LittleEndian.Uint64(b[8:16]) != c.w1 ||
+		binary.LittleEndian.Uint64(b[15:23]) != c.w2 || p.MaxTime != c.max {
+		return 0, false
+	}
+	i := s + 24
+	k, r := i>>6*maskStride, uint(i)&63
+	l := (63 - r) & 63
+	m := mask[k : k+3*maskStride : k+3*maskStride]
+	c0, c1 := m[maskC]>>r|m[maskC+maskStride]<<1<<l, m[maskC+maskStride]>>r|m[maskC+2*maskStride]<<1<<l
+	x0, x1 := m[maskX]>>r|m[maskX+maskStride]<<1<<l, m[maskX+maskStride]>>r|m[maskX+2*maskStride]<<1<<l
+	// The line end e, relative to i: the first X bit, in x0 or x1; seven C
+	// bits below it, the first at bit 4 (after "view").
+	var e uint
+	if x0 != 0 {
+		e = uint(bits.TrailingZeros64(x0))
+		if bits.OnesCount64(c0&(1<<(e&63)-1)) != 7 {
+			return 0, false
+		}
+	} else {
+		e = 64 + uint(bits.TrailingZeros64(x1)) // 128 if x1 is empty too
+		if e >= 128 || bits.OnesCount64(c0)+bits.OnesCount64(c1&(1<<(e&63)-1)) != 7 {
+			return 0, false
+		}
+	}
+	end := i + int(e)
+	if c0&0x1F != 0x10 || end >= n || data[end] != '\n' || end-s > p.maxLine() {
+		return 0, false
+	}
+	c0r := c0 &^ 0x10
+	a1 := uint(bits.TrailingZeros64(c0r))
+	h := top64(c0, c1, e)
+	z6 := uint(bits.LeadingZeros64(h))
+	h ^= 1 << ((63 - z6) & 63)
+	z5 := uint(bits.LeadingZeros64(h))
+	h ^= 1 << ((63 - z5) & 63)
+	z4 := uint(bits.LeadingZeros64(h))
+	if a1|z5|z4 >= 64 {
+		return 0, false
+	}
+	d0, d1 := m[maskD]>>r|m[maskD+maskStride]<<1<<l, m[maskD+maskStride]>>r|m[maskD+2*maskStride]<<1<<l
+	dh := top64(d0, d1, e)
+	if !ones(d0, 5, a1) || !ones(dh, 64-z5, 63-z6) || !priceBits(dh, data[end-int(z4):end-1-int(z5)], 64-z4) {
+		return 0, false
+	}
+	ev.Time, ev.Type = c.t, event.EventView
+	return end, true
+}
+
 // runValue is digitsAt for data[a:b] already known to be 1-19 ASCII digits
 // (a >= 16): the conversion without the checks.
 func runValue(data []byte, a, b int) uint64 {
@@ -600,6 +678,67 @@ func (it *RowIter) Next(ev *event.Event, full bool) (r Reason, ok bool) {
 		return it.p.ParseRow(line, ev, full), true
 	}
 	return ReasonOK, false
+}
+
+// NextNonView is Next(ev, false) for a caller that needs of a view only its
+// time: every view it parses is counted in the returned views and raises
+// *maxTime (a time past it), and is not yielded; it returns at the next row
+// that is not such a view (another event type, or a malformed row: r is its
+// Reason, ev, Line and Index are its own) or, with ok false, at the end of
+// the data, having counted the views before either. The rows yielded, their
+// order relative to the views, and Count are Next's; *maxTime is what a
+// max over Next's views in order would be.
+//
+// NOTE: the engine's plain path (no --extend-on-activity) wants nothing
+// else of a view (94 % of rows), so the per-row round trip through Next
+// and its caller's loop is work per view that this loop skips: the row
+// walk's position, line count and running maximum stay in registers.
+func (it *RowIter) NextNonView(ev *event.Event, maxTime *int64) (views int64, r Reason, ok bool) {
+	data, pos, n, m := it.data, it.pos, it.n, *maxTime
+	for pos < len(data) {
+		s := pos
+		if it.lim-s < rowAhead && it.lim < it.scanTo {
+			it.scan()
+		}
+		end, ok := it.p.viewAt(data[:it.lim], it.mask, s, ev)
+		if !ok {
+			end, ok = it.p.fastAt(data[:it.lim], it.mask, s, ev, false)
+		}
+		if ok && (end < it.lim || it.lim == len(data)) {
+			pos = min(end+1, len(data))
+			n++
+			if ev.Type == event.EventView {
+				views++
+				m = max(m, ev.Time)
+				continue
+			}
+			it.lo, it.hi = s, end
+			it.pos, it.n, *maxTime = pos, n, m
+			return views, ReasonOK, true
+		}
+		end = len(data)
+		if j := bytes.IndexByte(data[s:], '\n'); j >= 0 {
+			end = s + j
+		}
+		pos = min(end+1, len(data))
+		n++
+		line := data[s:end]
+		if len(line) == 0 || (len(line) == 1 && line[0] == '\r') {
+			continue
+		}
+		it.lo, it.hi = s, end
+		it.pos, it.n = pos, n
+		r := it.p.ParseRow(line, ev, false)
+		if r == ReasonOK && ev.Type == event.EventView {
+			views++
+			m = max(m, ev.Time)
+			continue
+		}
+		*maxTime = m
+		return views, r, true
+	}
+	it.pos, it.n, *maxTime = pos, n, m
+	return views, ReasonOK, false
 }
 
 // Line returns the current line without its '\n' (a '\r' before it is kept).

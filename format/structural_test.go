@@ -3,7 +3,9 @@ package format
 import (
 	"bytes"
 	"encoding/binary"
+	"math"
 	"math/rand"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -186,6 +188,51 @@ func walkRows(data []byte, full, viewUser bool, maxTime int64) (rows []parsed, n
 	return rows, it.Count()
 }
 
+// checkNonView holds RowIter.NextNonView to Next's rows (Next(ev, false),
+// walkRows): the same rows yielded but for the views, each with the views
+// before it counted and their highest time, and the same line count.
+func checkNonView(t *testing.T, data []byte, viewUser bool, maxTime int64, rows []parsed, lines int) {
+	t.Helper()
+	type yielded struct {
+		parsed
+		views, max int64
+	}
+	var want, got []yielded
+	views, m := int64(0), int64(math.MinInt64)
+	for _, r := range rows {
+		if r.r == ReasonOK && r.ev.Type == event.EventView {
+			views, m = views+1, max(m, r.ev.Time)
+			continue
+		}
+		want = append(want, yielded{r, views, m})
+	}
+	p := Parser{ViewUser: viewUser, MaxTime: maxTime}
+	it := p.Rows(data)
+	var total int64
+	gm := int64(math.MinInt64)
+	for {
+		var ev event.Event
+		v, r, ok := it.NextNonView(&ev, &gm)
+		total += v
+		if !ok {
+			break
+		}
+		if r != ReasonOK {
+			ev = event.Event{}
+		}
+		got = append(got, yielded{parsed{it.Index(), string(it.Line()), r, ev}, total, gm})
+	}
+	for i := range want {
+		if want[i].r != ReasonOK {
+			want[i].ev = event.Event{}
+		}
+	}
+	if total != views || gm != m || it.Count() != lines || !slices.Equal(got, want) {
+		t.Fatalf("%q viewUser=%v maxTime=%d: NextNonView %d views, max %d, %d lines, yielded\n%+v\nNext %d views, max %d, %d lines, yielded\n%+v",
+			data, viewUser, maxTime, total, gm, it.Count(), got, views, m, lines, want)
+	}
+}
+
 // checkRows holds RowIter to LineIter.Next + ParseRow, and every row it
 // accepts to the reference parser, in the three ways a row can be stored.
 func checkRows(t *testing.T, data []byte) {
@@ -199,6 +246,9 @@ func checkRows(t *testing.T, data []byte) {
 		_, iter, _, n2 := walkBothUser(data, full, mode.viewUser, mode.maxTime)
 		if n1 != n2 || len(rows) != len(iter) {
 			t.Fatalf("%q %+v: RowIter %d lines (%d yielded), Next %d (%d)", data, mode, n1, len(rows), n2, len(iter))
+		}
+		if !full {
+			checkNonView(t, data, mode.viewUser, mode.maxTime, rows, n1)
 		}
 		for i := range rows {
 			a, b := rows[i], iter[i]
@@ -228,6 +278,39 @@ func checkRows(t *testing.T, data []byte) {
 			}
 		}
 	}
+}
+
+// TestRowsViewCache: NextNonView's view path (viewAt) takes a row's time
+// from the time cache only when its bytes are those of the last time that
+// parsed; before any has, the cache is zero, and a row whose time is 23 zero
+// bytes must still be malformed. Views in the same second, in the next one,
+// one in another shape and one with a MaxTime are each checked against Next.
+func TestRowsViewCache(t *testing.T) {
+	view := func(ts string) string { return testrows.Row(append([]string{ts, "view"}, testrows.Good[2:]...)...) }
+	zero := view(strings.Repeat("\x00", 23))
+	for _, data := range []string{
+		zero + "\n" + view("2019-11-01 00:00:14 UTC"),
+		view("2019-11-01 00:00:14 UTC") + "\n" + zero + "\n" + view("2019-11-01 00:00:14 UTC") + "\n" + view("2019-11-01 00:00:15 UTC"),
+		view("2019-11-01 00:00:14 UTC") + "\n" + view("2019-11-01T00:00:14Z") + "\n" + view("2019-11-01 00:00:14 UTC") + "\n",
+	} {
+		checkRows(t, []byte(data))
+	}
+	// Each byte of a view's fields after event_time replaced, the view
+	// after one in the same second (so its time is a cache hit).
+	good := view("2019-11-01 00:00:14 UTC")
+	for k := 24; k < len(good); k++ {
+		for _, c := range []byte(",\"\r\n.x- \x009") {
+			bad := []byte(good)
+			bad[k] = c
+			checkRows(t, []byte(good+"\n"+string(bad)+"\n"+good))
+		}
+	}
+	// A row with no line end in the 128 bytes after its event_time: seven
+	// commas in the first 64 and an eighth past them, its '\n' right at
+	// byte 128.
+	head := "2019-11-01 00:00:14 UTC,view,1,2,a,b,1.00,5,"
+	long := head + strings.Repeat("s", 24+70-len(head)) + "," + strings.Repeat("s", 24+128-len(head)-51)
+	checkRows(t, []byte(good+"\n"+long+"\n"+good))
 }
 
 func TestRows(t *testing.T) {
