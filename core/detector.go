@@ -20,25 +20,6 @@ import (
 // purchase time is earlier, so no purchase counts as late.
 const noAbandon = math.MinInt64
 
-// cartRec is an open cart. Carts live in a per-shard slab and are recycled
-// through a free list, so opening a cart allocates nothing in steady state.
-type cartRec struct {
-	uid        uint64
-	first      int64
-	last       int64
-	deadline   int64
-	items      int64
-	value      int64
-	hash       uint64       // event.HashUser(uid), for the user's record at abandon
-	handle     wheel.Handle // the deadline's timer; 0 = none
-	cat        uint32       // first of its items by category in cats, +1; 0 = none
-	nprod      uint8
-	sessionLen uint8
-	live       bool
-	products   [MaxProducts]uint64
-	session    [event.SessionMax]byte
-}
-
 // addCents returns a+b for sums of prices in cents, pinned at
 // math.MaxInt64 instead of wrapping to a negative value.
 //
@@ -77,10 +58,18 @@ type partState struct {
 	// copy per partition) for its snapshots; the summary takes them from
 	// the merger.
 	rows rowTally
-	// cats holds each open cart's items and value by category, a short
-	// list per cart (cartRec.cat), recycled through catFree like carts.
+	// cats holds the open carts' items and value by category, a short
+	// list per cart with more than one category (cartRec.cat), recycled
+	// through catFree like carts.
 	cats    []catEnt
 	catFree []uint32
+	// prods holds the open carts' products past the first
+	// (cartRec.more), sess their sessions that are neither UUIDs nor
+	// short (cartSessPool), each recycled through its free list.
+	prods    []prodEnt
+	prodFree []uint32
+	sess     [][event.SessionMax]byte
+	sessFree []uint32
 }
 
 // catEnt is an open cart's items and value of one category.
@@ -240,19 +229,25 @@ func (s *shard) abandon(idx uint32, keyR int64, kind uint8, tie uint64) {
 	s.out = append(s.out, Alert{
 		UserID: c.uid, FirstCartAt: c.first, LastCartAt: c.last, AbandonedAt: c.deadline,
 		Items: c.items, ValueCents: c.value, NProducts: c.nprod, SessionLen: c.sessionLen,
-		Products: c.products, Session: c.session, Partition: s.part,
+		Products: s.products(c), Session: s.sessionOf(c), Partition: s.part,
 		keyR: keyR, keyKind: kind, keyTie: tie,
 	})
 	s.cnt.Abandoned++
 	s.cnt.AbandonedValue = addCents(s.cnt.AbandonedValue, c.value)
 	s.cnt.ByHour[hourOf(c.last)].add(Tally{c.items, c.value})
-	for k := c.cat; k != 0; {
-		e := &s.cats[k-1]
-		s.cnt.ByCategory.add(&e.name, e.t)
-		k = e.next
+	if c.cat == 0 {
+		if c.flags&cartNoCat == 0 {
+			s.cnt.ByCategory.add(&c.cat0, Tally{c.items, c.value})
+		}
+	} else {
+		for k := c.cat; k != 0; {
+			e := &s.cats[k-1]
+			s.cnt.ByCategory.add(&e.name, e.t)
+			k = e.next
+		}
 	}
 	s.open.del(c.uid)
-	r := s.users.find(c.uid, c.hash)
+	r := s.users.find(c.uid, event.HashUser(c.uid))
 	r.lastAbandoned = c.deadline
 	r.abandonedValue = c.value
 	r.abandonedGap = gap32(c.deadline - c.last)
@@ -262,51 +257,6 @@ func (s *shard) abandon(idx uint32, keyR int64, kind uint8, tie uint64) {
 		s.cnt.AbandoningUsers++
 	}
 	s.freeCart(idx)
-}
-
-func (s *shard) allocCart() uint32 {
-	if n := len(s.free); n > 0 {
-		idx := s.free[n-1]
-		s.free = s.free[:n-1]
-		return idx
-	}
-	s.carts = append(s.carts, cartRec{})
-	return uint32(len(s.carts) - 1)
-}
-
-func (s *shard) freeCart(idx uint32) {
-	c := &s.carts[idx]
-	c.live = false
-	for k := c.cat; k != 0; k = s.cats[k-1].next {
-		s.catFree = append(s.catFree, k-1)
-	}
-	c.cat = 0
-	s.free = append(s.free, idx)
-}
-
-// addCat adds a cart event's price to open cart idx's entry for its
-// category, opening one on the cart's first item of that category.
-func (s *shard) addCat(idx uint32, p *payload) {
-	name := CategoryName{p.CategoryLen, p.Category}
-	c := &s.carts[idx]
-	for k := c.cat; k != 0; {
-		e := &s.cats[k-1]
-		if e.name == name {
-			e.t.add(Tally{1, p.PriceCents})
-			return
-		}
-		k = e.next
-	}
-	var k uint32
-	if n := len(s.catFree); n > 0 {
-		k = s.catFree[n-1]
-		s.catFree = s.catFree[:n-1]
-	} else {
-		s.cats = append(s.cats, catEnt{})
-		k = uint32(len(s.cats) - 1)
-	}
-	s.cats[k] = catEnt{next: c.cat, name: name, t: Tally{1, p.PriceCents}}
-	c.cat = k + 1
 }
 
 // gap32 is abandoned_at - last_cart_at for userRec.abandonedGap, clamped
@@ -385,22 +335,17 @@ func (s *shard) apply(ev *routed, h uint64, pl []payload, w int64, line int64) {
 		if !ok {
 			idx = s.allocCart()
 			s.open.put(ev.uid, idx)
-			c := &s.carts[idx]
-			*c = cartRec{uid: ev.uid, hash: h, first: ev.t, live: true}
+			s.newCart(idx, ev.uid, ev.t, p)
 			s.cnt.CartsOpened++
 		}
+		s.addCat(idx, p) // before the item counts: see addCat
+		s.addProduct(idx, p.ProductID)
+		s.setSession(idx, &p.Session, p.SessionLen)
 		c := &s.carts[idx]
 		c.items++
 		c.value = addCents(c.value, p.PriceCents)
 		c.last = ev.t
 		c.deadline = ev.t + s.ttl
-		if c.nprod < MaxProducts {
-			c.products[c.nprod] = p.ProductID
-			c.nprod++
-		}
-		c.session = p.Session
-		c.sessionLen = p.SessionLen
-		s.addCat(idx, p)
 		s.setDeadline(idx, line)
 	case event.EventPurchase:
 		price := pl[ev.x()].PriceCents
@@ -471,7 +416,7 @@ func (s *shard) finishPart(keep bool) {
 	s.w = math.MaxInt64
 	var open []uint32
 	for i := range s.carts {
-		if s.carts[i].live {
+		if s.carts[i].live() {
 			open = append(open, uint32(i))
 		}
 	}

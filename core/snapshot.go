@@ -71,9 +71,9 @@ type Snapshot struct {
 	// records so far.
 	Events, Malformed int64
 
-	users []userRec // sorted by uid; flags without recUsed
-	carts []cartRec // open carts sorted by uid; handle and hash unset, cat into cats
-	cats  []catEnt  // the carts' items by category: each cart's list in a run, in its order
+	users []userRec  // sorted by uid; flags without recUsed
+	carts []openCart // open carts sorted by uid; their categories in cats
+	cats  []catEnt   // the carts' items by category: each cart's list in a run, in its order
 }
 
 // Users returns the number of users with a record in the snapshot.
@@ -116,7 +116,7 @@ type cutBufs struct {
 type shardBuf struct {
 	pieces []piece
 	users  []userRec
-	carts  []cartRec
+	carts  []openCart
 	cats   []catEnt
 	took   time.Duration // how long the copy took (the shard's pause)
 }
@@ -190,21 +190,8 @@ func (b *shardBuf) copyPart(p int32, ps *partState) {
 	})
 	b.carts = slices.Grow(b.carts, ps.open.count)
 	for i := range ps.carts {
-		c := &ps.carts[i]
-		if !c.live {
-			continue
-		}
-		b.carts = append(b.carts, *c)
-		y := &b.carts[len(b.carts)-1]
-		y.handle, y.hash, y.live, y.cat = 0, 0, false, 0
-		for k := c.cat; k != 0; k = ps.cats[k-1].next {
-			n := uint32(len(b.cats) - x.k0) // categories of this piece so far
-			if y.cat == 0 {
-				y.cat = n + 1
-			} else {
-				b.cats[len(b.cats)-1].next = n + 1
-			}
-			b.cats = append(b.cats, catEnt{name: ps.cats[k-1].name, t: ps.cats[k-1].t})
+		if c := &ps.carts[i]; c.live() {
+			b.carts = append(b.carts, ps.wide(c, &b.cats, x.k0))
 		}
 	}
 	x.u1, x.c1, x.k1 = len(b.users), len(b.carts), len(b.cats)
@@ -273,7 +260,7 @@ func (c *Cut) Snapshots() []*Snapshot {
 			for k := range b.pieces {
 				x := &b.pieces[k].sn
 				slices.SortFunc(x.users, func(a, b userRec) int { return cmp.Compare(a.uid, b.uid) })
-				slices.SortFunc(x.carts, func(a, b cartRec) int { return cmp.Compare(a.uid, b.uid) })
+				slices.SortFunc(x.carts, func(a, b openCart) int { return cmp.Compare(a.uid, b.uid) })
 			}
 		})
 	}
@@ -313,7 +300,7 @@ func (c *Cut) Release() {
 func joinPieces(p int32, pieces []*Snapshot, next map[int32]int64) *Snapshot {
 	sn := &Snapshot{Partition: p, Next: next[p], MaxTime: math.MinInt64, Watermark: math.MinInt64}
 	users := make([][]userRec, len(pieces))
-	carts := make([][]cartRec, len(pieces))
+	carts := make([][]openCart, len(pieces))
 	for i, x := range pieces {
 		// Every shard applies every batch of the partition, so all agree
 		// on these; max is only the safe choice.
@@ -339,7 +326,7 @@ func joinPieces(p int32, pieces []*Snapshot, next map[int32]int64) *Snapshot {
 	}
 	sn.Counters.OpenCarts = 0
 	sn.users = mergeByUID(users, func(u *userRec) uint64 { return u.uid })
-	sn.carts = mergeByUID(carts, func(c *cartRec) uint64 { return c.uid })
+	sn.carts = mergeByUID(carts, func(c *openCart) uint64 { return c.uid })
 	return sn
 }
 
@@ -428,19 +415,8 @@ func (s *shard) restore(sn *Snapshot, i, n int) {
 		s.users.upsert(c.uid, h) // present already (decodeBody checks); cheap
 		idx := s.allocCart()
 		s.open.put(c.uid, idx)
+		s.putCart(idx, c, sn.cats)
 		x := &s.carts[idx]
-		*x = *c
-		x.hash, x.live, x.cat = h, true, 0
-		for k, prev := c.cat, uint32(0); k != 0; k = sn.cats[k-1].next {
-			s.cats = append(s.cats, catEnt{name: sn.cats[k-1].name, t: sn.cats[k-1].t})
-			at := uint32(len(s.cats))
-			if prev == 0 {
-				x.cat = at
-			} else {
-				s.cats[prev-1].next = at
-			}
-			prev = at
-		}
 		if s.wheel == nil {
 			s.wheel = wheel.New(s.w)
 		}
@@ -727,11 +703,11 @@ func decodeBody(body []byte, sn *Snapshot, version uint64) error {
 		sn.users = append(sn.users, u)
 	}
 	nc := d.length("carts", 9)
-	sn.carts = make([]cartRec, 0, nc)
+	sn.carts = make([]openCart, 0, nc)
 	prev = 0
 	ui := 0
 	for k := 0; k < nc && d.err == nil; k++ {
-		c := cartRec{uid: d.uid(prev, k, "cart's user id")}
+		c := openCart{uid: d.uid(prev, k, "cart's user id")}
 		prev = c.uid
 		c.last = sn.MaxTime - d.varint("last_cart_at")
 		c.first = c.last - d.varint("first_cart_at")

@@ -617,7 +617,7 @@ func bigSnapshot(users, carts int) *Snapshot {
 	}
 	for k := range carts {
 		u := &sn.users[k*(users/carts)]
-		c := cartRec{uid: u.uid, last: sn.MaxTime - int64(rng.IntN(1800)), items: 1 + int64(rng.IntN(4))}
+		c := openCart{uid: u.uid, last: sn.MaxTime - int64(rng.IntN(1800)), items: 1 + int64(rng.IntN(4))}
 		c.first, c.deadline = c.last-int64(rng.IntN(600)), c.last+1800
 		c.nprod = uint8(c.items)
 		for j := range c.nprod {

@@ -1,0 +1,344 @@
+package core
+
+import (
+	"github.com/cartwatch/cartwatch/event"
+	"github.com/cartwatch/cartwatch/wheel"
+)
+
+// This file holds the open cart's record, cartRec, and the side pools that
+// hold what does not fit in it: the products past the first, the sessions
+// that are neither a canonical UUID nor short, and the categories past the
+// first (docs/architecture.md, "An open cart in memory").
+
+// cartRec is an open cart, 112 bytes. Carts live in a per-shard slab and
+// are recycled through a free list, so opening a cart allocates nothing in
+// steady state; the side pools recycle their entries the same way.
+//
+// NOTE: what an alert carries (docs/semantics.md, rule 3) is rebuilt from
+// it exactly: products() and sessionOf() give the Alert's arrays back,
+// byte for byte. Most carts hold one or two products, a UUID session and
+// one category, and those take no side entry but the second product's.
+type cartRec struct {
+	uid      uint64
+	first    int64
+	last     int64
+	deadline int64
+	items    int64
+	value    int64
+	handle   wheel.Handle // the deadline's timer; 0 = none
+	prod0    uint64       // the first product (nprod >= 1)
+	// session is the cart's user_session: a canonical UUID as its 16
+	// bytes (cartUUID), a session of at most 16 bytes as they are, or the
+	// index of its entry in partState.sess in the first 4 bytes
+	// (cartSessPool).
+	session [16]byte
+	more    uint32 // the products past the first: prodEnt list, newest first, +1; 0 = none
+	// cat is the cart's items by category: 0 while every item is of cat0
+	// (whose tally is then the cart's items and value), else its catEnt
+	// list, newest first, +1. cartNoCat: no category at all (a cart
+	// restored from a version 1 snapshot).
+	cat        uint32
+	cat0       CategoryName // the first item's category
+	nprod      uint8
+	sessionLen uint8
+	flags      uint8
+}
+
+const (
+	cartLive     uint8 = 1 << 0 // the slot holds an open cart
+	cartUUID     uint8 = 1 << 1 // session holds a canonical UUID's 16 bytes
+	cartSessPool uint8 = 1 << 2 // session holds an index in partState.sess
+	cartNoCat    uint8 = 1 << 3 // the cart has no category list (see cat)
+)
+
+func (c *cartRec) live() bool { return c.flags&cartLive != 0 }
+
+// prodEnt is one product past a cart's first.
+type prodEnt struct {
+	id   uint64
+	next uint32 // the cart's previous product, +1; 0 = its second
+}
+
+// openCart is an open cart with its lists in full, as a Snapshot holds it.
+type openCart struct {
+	uid        uint64
+	first      int64
+	last       int64
+	deadline   int64
+	items      int64
+	value      int64
+	cat        uint32 // first of its items by category in the Snapshot's cats, +1; 0 = none
+	nprod      uint8
+	sessionLen uint8
+	products   [MaxProducts]uint64
+	session    [event.SessionMax]byte
+}
+
+// newCart fills slot idx with a new open cart of uid at t, of the
+// category of p.
+func (s *partState) newCart(idx uint32, uid uint64, t int64, p *payload) {
+	s.carts[idx] = cartRec{uid: uid, first: t, flags: cartLive, cat0: CategoryName{p.CategoryLen, p.Category}}
+}
+
+// addProduct adds product id to cart idx's list, past MaxProducts dropped.
+func (s *partState) addProduct(idx uint32, id uint64) {
+	c := &s.carts[idx]
+	switch {
+	case c.nprod == 0:
+		c.prod0 = id
+	case c.nprod < MaxProducts:
+		var k uint32
+		if n := len(s.prodFree); n > 0 {
+			k = s.prodFree[n-1]
+			s.prodFree = s.prodFree[:n-1]
+		} else {
+			s.prods = append(s.prods, prodEnt{})
+			k = uint32(len(s.prods) - 1)
+		}
+		s.prods[k] = prodEnt{id: id, next: c.more}
+		c.more = k + 1
+	default:
+		return
+	}
+	c.nprod++
+}
+
+// products returns cart c's products, first added first, and zeros past
+// them.
+func (s *partState) products(c *cartRec) (ps [MaxProducts]uint64) {
+	if c.nprod == 0 {
+		return ps
+	}
+	ps[0] = c.prod0
+	j := int(c.nprod) - 1
+	for k := c.more; k != 0; k = s.prods[k-1].next {
+		ps[j] = s.prods[k-1].id
+		j--
+	}
+	return ps
+}
+
+// setSession makes sess (n bytes) cart idx's session.
+func (s *partState) setSession(idx uint32, sess *[event.SessionMax]byte, n uint8) {
+	c := &s.carts[idx]
+	c.sessionLen = n
+	if u, ok := parseUUID(sess); n == event.SessionMax && ok {
+		s.freeSession(c)
+		c.session = u
+		c.flags |= cartUUID
+		return
+	}
+	c.flags &^= cartUUID
+	if n <= uint8(len(c.session)) {
+		s.freeSession(c)
+		c.session = [16]byte(sess[:16])
+		return
+	}
+	if c.flags&cartSessPool == 0 {
+		var k uint32
+		if m := len(s.sessFree); m > 0 {
+			k = s.sessFree[m-1]
+			s.sessFree = s.sessFree[:m-1]
+		} else {
+			s.sess = append(s.sess, [event.SessionMax]byte{})
+			k = uint32(len(s.sess) - 1)
+		}
+		c.flags |= cartSessPool
+		c.session = [16]byte{byte(k), byte(k >> 8), byte(k >> 16), byte(k >> 24)}
+	}
+	s.sess[sessIndex(c)] = *sess
+}
+
+func sessIndex(c *cartRec) uint32 {
+	return uint32(c.session[0]) | uint32(c.session[1])<<8 | uint32(c.session[2])<<16 | uint32(c.session[3])<<24
+}
+
+// freeSession gives back cart c's session pool entry, if it has one.
+func (s *partState) freeSession(c *cartRec) {
+	if c.flags&cartSessPool != 0 {
+		s.sessFree = append(s.sessFree, sessIndex(c))
+		c.flags &^= cartSessPool
+	}
+}
+
+// sessionOf returns cart c's session, zeros past its length.
+func (s *partState) sessionOf(c *cartRec) (sess [event.SessionMax]byte) {
+	switch {
+	case c.flags&cartUUID != 0:
+		formatUUID(&c.session, &sess)
+	case c.flags&cartSessPool != 0:
+		sess = s.sess[sessIndex(c)]
+		clear(sess[c.sessionLen:])
+	default:
+		copy(sess[:c.sessionLen], c.session[:])
+	}
+	return sess
+}
+
+// parseUUID returns the 16 bytes of a canonical UUID (lower-case hex,
+// 8-4-4-4-12) and whether b is one; any other text (upper
+// case, braces) is not, as formatUUID could not give it back.
+func parseUUID(b *[event.SessionMax]byte) (u [16]byte, ok bool) {
+	if b[8] != '-' || b[13] != '-' || b[18] != '-' || b[23] != '-' {
+		return u, false
+	}
+	for i, at := range uuidHex {
+		hi, lo := unhex[b[at]], unhex[b[at+1]]
+		if hi|lo > 0xf {
+			return u, false
+		}
+		u[i] = hi<<4 | lo
+	}
+	return u, true
+}
+
+// uuidHex is where each byte's two digits are in a canonical UUID.
+var uuidHex = [16]uint8{0, 2, 4, 6, 9, 11, 14, 16, 19, 21, 24, 26, 28, 30, 32, 34}
+
+// unhex maps a lower-case hex digit to its value, any other byte to 0xff.
+var unhex = func() (t [256]byte) {
+	for i := range t {
+		t[i] = 0xff
+	}
+	for i := range len(hexDigits) {
+		t[hexDigits[i]] = byte(i)
+	}
+	return t
+}()
+
+// formatUUID writes u as a canonical UUID.
+func formatUUID(u *[16]byte, b *[event.SessionMax]byte) {
+	j := 0
+	for i, x := range u {
+		if i == 4 || i == 6 || i == 8 || i == 10 {
+			b[j] = '-'
+			j++
+		}
+		b[j], b[j+1] = hexDigits[x>>4], hexDigits[x&0xf]
+		j += 2
+	}
+}
+
+// addCat adds a cart event's price to open cart idx's tally of its
+// category. It must come before the event's item is added to the cart's
+// items and value: a cart's first second category turns cat0 into a list
+// entry with the cart's tally so far.
+func (s *partState) addCat(idx uint32, p *payload) {
+	name := CategoryName{p.CategoryLen, p.Category}
+	c := &s.carts[idx]
+	if c.cat == 0 {
+		switch {
+		case c.flags&cartNoCat != 0:
+			c.flags &^= cartNoCat
+		case name == c.cat0:
+			return
+		default:
+			c.cat = s.newCat(0, c.cat0, Tally{c.items, c.value})
+		}
+	}
+	for k := c.cat; k != 0; {
+		e := &s.cats[k-1]
+		if e.name == name {
+			e.t.add(Tally{1, p.PriceCents})
+			return
+		}
+		k = e.next
+	}
+	c.cat = s.newCat(c.cat, name, Tally{1, p.PriceCents})
+}
+
+// newCat returns a new catEnt, +1, recycled if it can.
+func (s *partState) newCat(next uint32, name CategoryName, t Tally) uint32 {
+	var k uint32
+	if n := len(s.catFree); n > 0 {
+		k = s.catFree[n-1]
+		s.catFree = s.catFree[:n-1]
+	} else {
+		s.cats = append(s.cats, catEnt{})
+		k = uint32(len(s.cats) - 1)
+	}
+	s.cats[k] = catEnt{next: next, name: name, t: t}
+	return k + 1
+}
+
+// eachCat calls f for each of cart c's categories, newest first.
+func (s *partState) eachCat(c *cartRec, f func(name *CategoryName, t Tally)) {
+	if c.cat == 0 {
+		if c.flags&cartNoCat == 0 {
+			f(&c.cat0, Tally{c.items, c.value})
+		}
+		return
+	}
+	for k := c.cat; k != 0; k = s.cats[k-1].next {
+		f(&s.cats[k-1].name, s.cats[k-1].t)
+	}
+}
+
+func (s *partState) allocCart() uint32 {
+	if n := len(s.free); n > 0 {
+		idx := s.free[n-1]
+		s.free = s.free[:n-1]
+		return idx
+	}
+	s.carts = append(s.carts, cartRec{})
+	return uint32(len(s.carts) - 1)
+}
+
+// freeCart gives back slot idx and its side entries.
+func (s *partState) freeCart(idx uint32) {
+	c := &s.carts[idx]
+	c.flags &^= cartLive
+	for k := c.cat; k != 0; k = s.cats[k-1].next {
+		s.catFree = append(s.catFree, k-1)
+	}
+	c.cat = 0
+	for k := c.more; k != 0; k = s.prods[k-1].next {
+		s.prodFree = append(s.prodFree, k-1)
+	}
+	c.more = 0
+	s.freeSession(c)
+	s.free = append(s.free, idx)
+}
+
+// wide returns cart c in full, its categories appended to *cats and
+// numbered from entry k0 of it.
+func (s *partState) wide(c *cartRec, cats *[]catEnt, k0 int) openCart {
+	x := openCart{uid: c.uid, first: c.first, last: c.last, deadline: c.deadline, items: c.items,
+		value: c.value, nprod: c.nprod, sessionLen: c.sessionLen, products: s.products(c), session: s.sessionOf(c)}
+	s.eachCat(c, func(name *CategoryName, t Tally) {
+		if n := len(*cats) - k0; x.cat == 0 {
+			x.cat = uint32(n + 1)
+		} else {
+			(*cats)[len(*cats)-1].next = uint32(n + 1)
+		}
+		*cats = append(*cats, catEnt{name: *name, t: t})
+	})
+	return x
+}
+
+// putCart fills slot idx with the open cart x, whose categories are in
+// cats; its timer is the caller's.
+func (s *partState) putCart(idx uint32, x *openCart, cats []catEnt) {
+	s.carts[idx] = cartRec{uid: x.uid, first: x.first, last: x.last, deadline: x.deadline, items: x.items,
+		value: x.value, flags: cartLive}
+	for _, p := range x.products[:x.nprod] {
+		s.addProduct(idx, p)
+	}
+	s.setSession(idx, &x.session, x.sessionLen)
+	c := &s.carts[idx]
+	switch k := x.cat; {
+	case k == 0:
+		c.flags |= cartNoCat
+	case cats[k-1].next == 0 && cats[k-1].t == (Tally{x.items, x.value}):
+		c.cat0 = cats[k-1].name
+	default:
+		// The list is rebuilt newest first, as addCat keeps it.
+		var es []uint32
+		for j := k; j != 0; j = cats[j-1].next {
+			es = append(es, j-1)
+		}
+		for i := len(es) - 1; i >= 0; i-- {
+			c.cat = s.newCat(c.cat, cats[es[i]].name, cats[es[i]].t)
+		}
+	}
+}
