@@ -118,7 +118,7 @@ func TestCartCategoriesRoundTrip(t *testing.T) {
 	s := newShard(60, 0, false, 1<<10)
 	x := openCart{uid: 7, first: 0, last: 0, deadline: 60, items: 3, value: 300, nprod: 1, products: [MaxProducts]uint64{5}}
 	idx := s.allocCart()
-	s.open.put(x.uid, idx)
+	s.open.put(x.uid, idx, s.carts)
 	s.users.upsert(x.uid, event.HashUser(x.uid))
 	s.putCart(idx, &x, nil)
 	pl := []payload{{ProductID: 6, PriceCents: 50, CategoryLen: 1, Category: [event.CategoryMax]byte{'a'}}}
@@ -129,7 +129,7 @@ func TestCartCategoriesRoundTrip(t *testing.T) {
 	y := s.wide(&s.carts[idx], &cats, 0)
 	s2 := newShard(60, 0, false, 1<<10)
 	idx2 := s2.allocCart()
-	s2.open.put(y.uid, idx2)
+	s2.open.put(y.uid, idx2, s2.carts)
 	s2.users.upsert(y.uid, event.HashUser(y.uid))
 	s2.putCart(idx2, &y, cats)
 	s2.finish(false)

@@ -246,7 +246,7 @@ func (s *shard) abandon(idx uint32, keyR int64, kind uint8, tie uint64) {
 			k = e.next
 		}
 	}
-	s.open.del(c.uid)
+	s.open.del(c.uid, s.carts)
 	r := s.users.find(c.uid, event.HashUser(c.uid))
 	r.lastAbandoned = c.deadline
 	r.abandonedValue = c.value
@@ -331,10 +331,10 @@ func (s *shard) apply(ev *routed, h uint64, pl []payload, w int64, line int64) {
 		// The user record must exist before the cart can be abandoned.
 		p := &pl[ev.x()]
 		s.users.upsert(ev.uid, h)
-		idx, ok := s.open.get(ev.uid)
+		idx, ok := s.open.get(ev.uid, s.carts)
 		if !ok {
 			idx = s.allocCart()
-			s.open.put(ev.uid, idx)
+			s.open.put(ev.uid, idx, s.carts)
 			s.newCart(idx, ev.uid, ev.t, p)
 			s.cnt.CartsOpened++
 		}
@@ -357,10 +357,10 @@ func (s *shard) apply(ev *routed, h uint64, pl []payload, w int64, line int64) {
 				PriceCents: price, TotalCents: r.spending})
 		}
 		r.flags |= recPurchaser
-		idx, open := s.open.get(ev.uid)
+		idx, open := s.open.get(ev.uid, s.carts)
 		switch {
 		case open:
-			s.open.del(ev.uid)
+			s.open.del(ev.uid, s.carts)
 			c := &s.carts[idx]
 			if c.handle != 0 {
 				s.wheel.Cancel(c.handle)
@@ -389,7 +389,7 @@ func (s *shard) apply(ev *routed, h uint64, pl []payload, w int64, line int64) {
 		if !s.extend {
 			return
 		}
-		if idx, ok := s.open.get(ev.uid); ok {
+		if idx, ok := s.open.get(ev.uid, s.carts); ok {
 			s.extendCart(idx, ev.t, line)
 		}
 	}

@@ -88,7 +88,7 @@ func TestSumsPinnedAtPriceLimit(t *testing.T) {
 	for i := int64(0); i < n; i++ {
 		s.apply(&cart, h1, pl, 0, i)
 		s.apply(&buy, h2, pl, 0, i)
-		idx, _ := s.open.get(1)
+		idx, _ := s.open.get(1, s.carts)
 		if i == 0 && preload {
 			start := int64(math.MaxInt64 - 1000*format.MaxPriceCents)
 			s.carts[idx].value, s.cnt.Spending, s.users.find(2, h2).spending = start, start, start

@@ -414,7 +414,7 @@ func (s *shard) restore(sn *Snapshot, i, n int) {
 		}
 		s.users.upsert(c.uid, h) // present already (decodeBody checks); cheap
 		idx := s.allocCart()
-		s.open.put(c.uid, idx)
+		s.open.put(c.uid, idx, s.carts)
 		s.putCart(idx, c, sn.cats)
 		x := &s.carts[idx]
 		if s.wheel == nil {

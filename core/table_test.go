@@ -17,6 +17,10 @@ func TestTablesAgainstMap(t *testing.T) {
 		oi := newOpenIndex()
 		users := map[uint64]int64{}
 		open := map[uint64]uint32{}
+		// The slab the index's slots name: a put takes a free slot and
+		// writes its user there, as the shard does.
+		var carts []cartRec
+		var free []uint32
 		keys := 1 + rng.IntN(5000)
 		for step := 0; step < 20000; step++ {
 			uid := uint64(rng.IntN(keys))
@@ -35,16 +39,25 @@ func TestTablesAgainstMap(t *testing.T) {
 					t.Fatalf("userTable.find(%d): %v, map has %v %v", uid, r, want, ok)
 				}
 			case 2:
-				if _, ok := open[uid]; ok {
-					oi.del(uid)
+				if v, ok := open[uid]; ok {
+					oi.del(uid, carts)
 					delete(open, uid)
+					carts[v].uid = ^uid // a freed slot keeps a stale user
+					free = append(free, v)
 				} else {
-					v := uint32(rng.IntN(1000))
-					oi.put(uid, v)
+					var v uint32
+					if n := len(free); n > 0 && rng.IntN(2) == 0 {
+						v, free = free[n-1], free[:n-1]
+					} else {
+						carts = append(carts, cartRec{})
+						v = uint32(len(carts) - 1)
+					}
+					oi.put(uid, v, carts)
+					carts[v].uid = uid
 					open[uid] = v
 				}
 			case 3:
-				v, ok := oi.get(uid)
+				v, ok := oi.get(uid, carts)
 				if want, wok := open[uid]; ok != wok || v != want {
 					t.Fatalf("openIndex.get(%d) = %d %v, map has %d %v", uid, v, ok, want, wok)
 				}
@@ -54,7 +67,7 @@ func TestTablesAgainstMap(t *testing.T) {
 			t.Fatalf("counts %d/%d, want %d/%d", ut.count, oi.count, len(users), len(open))
 		}
 		for uid, v := range open {
-			if got, ok := oi.get(uid); !ok || got != v {
+			if got, ok := oi.get(uid, carts); !ok || got != v {
 				t.Fatalf("final openIndex.get(%d) = %d %v, want %d", uid, got, ok, v)
 			}
 		}
