@@ -1,9 +1,6 @@
 package core
 
-import (
-	"github.com/cartwatch/cartwatch/event"
-	"github.com/cartwatch/cartwatch/wheel"
-)
+import "github.com/cartwatch/cartwatch/event"
 
 // This file holds the open cart's record, cartRec, and the side pools that
 // hold what does not fit in it: the products past the first, the sessions
@@ -25,8 +22,7 @@ type cartRec struct {
 	deadline int64
 	items    int64
 	value    int64
-	handle   wheel.Handle // the deadline's timer; 0 = none
-	prod0    uint64       // the first product (nprod >= 1)
+	prod0    uint64 // the first product (nprod >= 1)
 	// session is the cart's user_session: a canonical UUID as its 16
 	// bytes (cartUUID), a session of at most 16 bytes as they are, or the
 	// index of its entry in partState.sess in the first 4 bytes
@@ -37,11 +33,15 @@ type cartRec struct {
 	// (whose tally is then the cart's items and value), else its catEnt
 	// list, newest first, +1. cartNoCat: no category at all (a cart
 	// restored from a version 1 snapshot).
-	cat        uint32
-	cat0       CategoryName // the first item's category
-	nprod      uint8
-	sessionLen uint8
-	flags      uint8
+	cat uint32
+	// tnext, tprev and tbucket place the cart in its bucket of the
+	// partition's timers (cartTimer).
+	tnext, tprev uint32
+	cat0         CategoryName // the first item's category
+	tbucket      uint16
+	nprod        uint8
+	sessionLen   uint8
+	flags        uint8
 }
 
 const (
@@ -49,6 +49,7 @@ const (
 	cartUUID     uint8 = 1 << 1 // session holds a canonical UUID's 16 bytes
 	cartSessPool uint8 = 1 << 2 // session holds an index in partState.sess
 	cartNoCat    uint8 = 1 << 3 // the cart has no category list (see cat)
+	cartTimer    uint8 = 1 << 4 // the cart is on the timers
 )
 
 func (c *cartRec) live() bool { return c.flags&cartLive != 0 }

@@ -6,7 +6,6 @@ import (
 	"slices"
 
 	"github.com/cartwatch/cartwatch/event"
-	"github.com/cartwatch/cartwatch/wheel"
 )
 
 // This file is the detector: the per-user state machine of docs/semantics.md
@@ -50,9 +49,9 @@ type partState struct {
 	open  *openIndex // user_id -> slot in carts, for the open carts only
 	carts []cartRec
 	free  []uint32
-	wheel *wheel.Wheel
-	w     int64 // watermark the wheel was last advanced to
-	maxT  int64 // the partition's highest event time (the sequencer's maxT) as of the last batch
+	tm    *timers // the open carts' deadlines; nil until the first
+	w     int64   // watermark the timers were last advanced to
+	maxT  int64   // the partition's highest event time (the sequencer's maxT) as of the last batch
 	cnt   Counters
 	// rows are the partition's input tallies, kept by shard 0 only (one
 	// copy per partition) for its snapshots; the summary takes them from
@@ -87,7 +86,7 @@ func newPartState(userHint int) partState {
 // and wheel. Only the owning goroutine touches it.
 //
 // NOTE: the partition being applied is held by value in the embedded
-// partState, so the hot path reads s.users, s.carts, s.wheel as before the
+// partState, so the hot path reads s.users, s.carts, s.tm as before the
 // partitions existed; use swaps another partition in, once per batch (one
 // copy of a few words). A file has one partition and never swaps.
 type shard struct {
@@ -105,7 +104,6 @@ type shard struct {
 	spends   []Spend // purchases with running totals (spending on), since taken
 	spending bool
 	fired    []uint32
-	fireFn   func(deadline int64, payload uint64)
 	warmSink uint64   // keeps warm's loads from being optimised away
 	hashes   []uint64 // warm's HashUser of each cart and purchase of the batch, in order
 }
@@ -115,9 +113,6 @@ func newShard(ttl, recovery int64, extend bool, userHint int) *shard {
 	// Later partitions start small and grow: the first one is sized for
 	// the whole input, which is right for a file (one partition).
 	s.userHint = minTableSize
-	// One method value for the life of the shard: Advance takes a func, and
-	// building it per call would allocate per event.
-	s.fireFn = s.onFire
 	return s
 }
 
@@ -184,8 +179,6 @@ func (s *shard) partitions() []int32 {
 	return ps
 }
 
-func (s *shard) onFire(_ int64, payload uint64) { s.fired = append(s.fired, uint32(payload)) }
-
 // cartOrder orders two carts (slots in s.carts) the way alerts are written:
 // by deadline (abandoned_at), then user_id.
 func (s *shard) cartOrder(a, b uint32) int {
@@ -203,22 +196,20 @@ func (s *shard) advance(w int64) {
 		return
 	}
 	s.w = w
-	if s.wheel == nil {
+	if s.tm == nil {
 		return // no cart was ever scheduled
 	}
-	s.wheel.Advance(w, s.fireFn)
+	s.fired = s.tm.advance(s.carts, w, s.fired)
 	if len(s.fired) == 0 {
 		return
 	}
-	// The wheel fires in deadline order, ties in scheduling order; the
-	// output order within one advance is (deadline, user_id).
+	// The output order within one advance is (deadline, user_id); the
+	// timers fire in no particular order within a tick.
 	if len(s.fired) > 1 {
 		slices.SortFunc(s.fired, s.cartOrder)
 	}
 	for _, idx := range s.fired {
-		c := &s.carts[idx]
-		c.handle = 0
-		s.abandon(idx, c.deadline, 0, c.uid)
+		s.abandon(idx, s.carts[idx].deadline, 0, s.carts[idx].uid)
 	}
 	s.fired = s.fired[:0]
 }
@@ -273,20 +264,20 @@ func gap32(d int64) int32 {
 func (s *shard) setDeadline(idx uint32, line int64) {
 	c := &s.carts[idx]
 	if c.deadline <= s.w {
-		if c.handle != 0 {
-			s.wheel.Cancel(c.handle)
-			c.handle = 0
+		if c.flags&cartTimer != 0 {
+			s.tm.cancel(s.carts, idx)
 		}
 		s.abandon(idx, s.w, 1, uint64(line))
 		return
 	}
-	if s.wheel == nil {
-		s.wheel = wheel.New(s.w)
+	if s.tm == nil {
+		s.tm = newTimers(s.w)
 	}
-	if c.handle != 0 && s.wheel.Reschedule(c.handle, c.deadline) {
+	if c.flags&cartTimer != 0 {
+		s.tm.reschedule(s.carts, idx)
 		return
 	}
-	c.handle = s.wheel.Schedule(c.deadline, uint64(idx))
+	s.tm.schedule(s.carts, idx)
 }
 
 // warm loads the user-table slot of every cart and purchase of a batch
@@ -362,8 +353,8 @@ func (s *shard) apply(ev *routed, h uint64, pl []payload, w int64, line int64) {
 		case open:
 			s.open.del(ev.uid, s.carts)
 			c := &s.carts[idx]
-			if c.handle != 0 {
-				s.wheel.Cancel(c.handle)
+			if c.flags&cartTimer != 0 {
+				s.tm.cancel(s.carts, idx)
 			}
 			s.cnt.Delay.Observe(ev.t - c.last)
 			s.freeCart(idx)

@@ -13,7 +13,6 @@ import (
 	"time"
 
 	"github.com/cartwatch/cartwatch/event"
-	"github.com/cartwatch/cartwatch/wheel"
 )
 
 // This file is a partition's snapshot: its state at a barrier, gathered
@@ -379,7 +378,7 @@ type rowTally struct{ views, carts, purchases, others, events, malformed int64 }
 // restore replaces the state of sn's partition in shard i of n with the
 // snapshot's users and open carts that HashUser places in shard i, and its
 // watermark; shard 0 takes the partition's counters. The carts' timers are
-// put on a new wheel at their deadlines, all after the watermark.
+// put on new timers at their deadlines, all after the watermark.
 func (s *shard) restore(sn *Snapshot, i, n int) {
 	// The state replaced is forgotten, not retired as a drop's: the
 	// snapshot's counters are the partition's history.
@@ -416,11 +415,10 @@ func (s *shard) restore(sn *Snapshot, i, n int) {
 		idx := s.allocCart()
 		s.open.put(c.uid, idx, s.carts)
 		s.putCart(idx, c, sn.cats)
-		x := &s.carts[idx]
-		if s.wheel == nil {
-			s.wheel = wheel.New(s.w)
+		if s.tm == nil {
+			s.tm = newTimers(s.w)
 		}
-		x.handle = s.wheel.Schedule(x.deadline, uint64(idx))
+		s.tm.schedule(s.carts, idx)
 	}
 }
 
