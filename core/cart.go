@@ -31,24 +31,25 @@ type cartRec struct {
 	more    uint32 // the products past the first: prodEnt list, newest first, +1; 0 = none
 	// cat is the cart's items by category: 0 while every item is of cat0
 	// (whose tally is then the cart's items and value), else its catEnt
-	// list, newest first, +1. cartNoCat: no category at all (a cart
-	// restored from a version 1 snapshot).
+	// list, newest first, +1.
 	cat uint32
 	// tnext, tprev and tbucket place the cart in its bucket of the
 	// partition's timers (cartTimer).
 	tnext, tprev uint32
-	cat0         CategoryName // the first item's category
 	tbucket      uint16
-	nprod        uint8
-	sessionLen   uint8
-	flags        uint8
+	// cat0 is the first item's category, +1, in partState.catNames; 0 =
+	// none: a name past the first maxCatNames starts the list at once, and
+	// a cart restored from a version 1 snapshot has no category at all.
+	cat0       uint8
+	nprod      uint8
+	sessionLen uint8
+	flags      uint8
 }
 
 const (
 	cartLive     uint8 = 1 << 0 // the slot holds an open cart
 	cartUUID     uint8 = 1 << 1 // session holds a canonical UUID's 16 bytes
 	cartSessPool uint8 = 1 << 2 // session holds an index in partState.sess
-	cartNoCat    uint8 = 1 << 3 // the cart has no category list (see cat)
 	cartTimer    uint8 = 1 << 4 // the cart is on the timers
 )
 
@@ -78,7 +79,27 @@ type openCart struct {
 // newCart fills slot idx with a new open cart of uid at t, of the
 // category of p.
 func (s *partState) newCart(idx uint32, uid uint64, t int64, p *payload) {
-	s.carts[idx] = cartRec{uid: uid, first: t, flags: cartLive, cat0: CategoryName{p.CategoryLen, p.Category}}
+	s.carts[idx] = cartRec{uid: uid, first: t, flags: cartLive, cat0: s.catID(&CategoryName{p.CategoryLen, p.Category})}
+}
+
+// maxCatNames bounds partState.catNames: real data has a dozen top-level
+// categories, and a crafted input with more only makes its carts start
+// their category list at once.
+const maxCatNames = 64
+
+// catID returns name's index in s.catNames, +1, adding it if there is
+// room; 0 if there is not.
+func (s *partState) catID(name *CategoryName) uint8 {
+	for i := range s.catNames {
+		if s.catNames[i] == *name {
+			return uint8(i + 1)
+		}
+	}
+	if len(s.catNames) == maxCatNames {
+		return 0
+	}
+	s.catNames = append(s.catNames, *name)
+	return uint8(len(s.catNames))
 }
 
 // addProduct adds product id to cart idx's list, past MaxProducts dropped.
@@ -227,15 +248,11 @@ func formatUUID(u *[16]byte, b *[event.SessionMax]byte) {
 func (s *partState) addCat(idx uint32, p *payload) {
 	name := CategoryName{p.CategoryLen, p.Category}
 	c := &s.carts[idx]
-	if c.cat == 0 {
-		switch {
-		case c.flags&cartNoCat != 0:
-			c.flags &^= cartNoCat
-		case name == c.cat0:
+	if c.cat == 0 && c.cat0 != 0 {
+		if s.catNames[c.cat0-1] == name {
 			return
-		default:
-			c.cat = s.newCat(0, c.cat0, Tally{c.items, c.value})
 		}
+		c.cat = s.newCat(0, s.catNames[c.cat0-1], Tally{c.items, c.value})
 	}
 	for k := c.cat; k != 0; {
 		e := &s.cats[k-1]
@@ -265,8 +282,8 @@ func (s *partState) newCat(next uint32, name CategoryName, t Tally) uint32 {
 // eachCat calls f for each of cart c's categories, newest first.
 func (s *partState) eachCat(c *cartRec, f func(name *CategoryName, t Tally)) {
 	if c.cat == 0 {
-		if c.flags&cartNoCat == 0 {
-			f(&c.cat0, Tally{c.items, c.value})
+		if c.cat0 != 0 {
+			f(&s.catNames[c.cat0-1], Tally{c.items, c.value})
 		}
 		return
 	}
@@ -329,9 +346,8 @@ func (s *partState) putCart(idx uint32, x *openCart, cats []catEnt) {
 	c := &s.carts[idx]
 	switch k := x.cat; {
 	case k == 0:
-		c.flags |= cartNoCat
-	case cats[k-1].next == 0 && cats[k-1].t == (Tally{x.items, x.value}):
-		c.cat0 = cats[k-1].name
+	case cats[k-1].next == 0 && cats[k-1].t == (Tally{x.items, x.value}) && s.catID(&cats[k-1].name) != 0:
+		c.cat0 = s.catID(&cats[k-1].name)
 	default:
 		// The list is rebuilt newest first, as addCat keeps it.
 		var es []uint32

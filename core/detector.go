@@ -65,6 +65,9 @@ type partState struct {
 	// prods holds the open carts' products past the first
 	// (cartRec.more), sess their sessions that are neither UUIDs nor
 	// short (cartSessPool), each recycled through its free list.
+	// catNames are the categories the carts' cat0 name (maxCatNames at
+	// most; never forgotten).
+	catNames []CategoryName
 	prods    []prodEnt
 	prodFree []uint32
 	sess     [][event.SessionMax]byte
@@ -227,8 +230,8 @@ func (s *shard) abandon(idx uint32, keyR int64, kind uint8, tie uint64) {
 	s.cnt.AbandonedValue = addCents(s.cnt.AbandonedValue, c.value)
 	s.cnt.ByHour[hourOf(c.last)].add(Tally{c.items, c.value})
 	if c.cat == 0 {
-		if c.flags&cartNoCat == 0 {
-			s.cnt.ByCategory.add(&c.cat0, Tally{c.items, c.value})
+		if c.cat0 != 0 {
+			s.cnt.ByCategory.add(&s.catNames[c.cat0-1], Tally{c.items, c.value})
 		}
 	} else {
 		for k := c.cat; k != 0; {
