@@ -1,7 +1,9 @@
 package core
 
 import (
+	"encoding/hex"
 	"fmt"
+	"math/rand/v2"
 	"strings"
 	"testing"
 	"unsafe"
@@ -138,5 +140,43 @@ func TestCartCategoriesRoundTrip(t *testing.T) {
 	}
 	if a := s2.out; len(a) != 1 || a[0].Items != 4 || a[0].ValueCents != 350 || a[0].Products[1] != 6 {
 		t.Fatalf("alerts %+v", a)
+	}
+}
+
+// TestUUIDEveryByte: each of a UUID's 32 digit places, given each of the
+// 256 byte values, parses exactly when it is a lower-case hex digit, to
+// encoding/hex's bytes; and random UUIDs format as fmt writes them.
+func TestUUIDEveryByte(t *testing.T) {
+	const base = "0123abcd-ef45-6789-aabb-ccddeeff0099"
+	for pos := range event.SessionMax {
+		if base[pos] == '-' {
+			continue
+		}
+		for c := range 256 {
+			var b [event.SessionMax]byte
+			copy(b[:], base)
+			b[pos] = byte(c)
+			u, ok := parseUUID(&b)
+			want, err := hex.DecodeString(strings.ReplaceAll(string(b[:]), "-", ""))
+			isHex := strings.IndexByte("0123456789abcdef", byte(c)) >= 0
+			if ok != isHex || ok && (err != nil || string(u[:]) != string(want)) {
+				t.Fatalf("%q: parsed %v %x, want %v %x", b, ok, u, isHex, want)
+			}
+		}
+	}
+	rng := rand.New(rand.NewPCG(7, 8))
+	for range 10000 {
+		var u [16]byte
+		for k := range u {
+			u[k] = byte(rng.Uint32())
+		}
+		var b [event.SessionMax]byte
+		formatUUID(&u, &b)
+		if want := fmt.Sprintf("%x-%x-%x-%x-%x", u[:4], u[4:6], u[6:8], u[8:10], u[10:]); string(b[:]) != want {
+			t.Fatalf("%x formats as %q, want %q", u, b, want)
+		}
+		if back, ok := parseUUID(&b); !ok || back != u {
+			t.Fatalf("%q parses as %x %v, want %x", b, back, ok, u)
+		}
 	}
 }
