@@ -34,7 +34,9 @@ import (
 //     object, a number that breaks JSON's grammar such as 007 or NaN) is
 //     ReasonJSON. The JSON is read by fastjson, which checks the structure
 //     and the numbers but not every detail of strings: a control character
-//     or an unknown escape inside a string is kept as written.
+//     or an unknown escape inside a string is kept as written. A flat
+//     object of plain values is read by a scanner instead (jsonflat.go),
+//     which agrees with fastjson's path wherever it answers.
 //   - A value longer than the line limit (Parser.MaxLine, 1 MiB) is
 //     ReasonLineTooLong, whether JSON or CSV.
 
@@ -121,6 +123,29 @@ func (p *Parser) ParseJSON(msg []byte, ev *event.Event, full bool) Reason {
 	if len(msg) > p.maxLine() {
 		return ReasonLineTooLong
 	}
+	var f [NumFields][]byte
+	seen, ok := scanFlat(msg, &f)
+	if !ok {
+		return p.parseJSONTree(msg, ev, full)
+	}
+	return p.fillJSON(&f, seen, ev, full)
+}
+
+// fillJSON checks that the fields seen hold the required ones and fills ev
+// from f: the last step of both paths.
+func (p *Parser) fillJSON(f *[NumFields][]byte, seen uint16, ev *event.Event, full bool) Reason {
+	for c := range required {
+		if required[c] && seen&(1<<c) == 0 {
+			return fieldReason(ReasonMissingField, c, 0)
+		}
+	}
+	return p.fill(f, ev, full)
+}
+
+// parseJSONTree is ParseJSON by fastjson's tree: the path of every message
+// the fast path (scanFlat, jsonflat.go) does not take, and the judge of
+// what JSON is.
+func (p *Parser) parseJSONTree(msg []byte, ev *event.Event, full bool) Reason {
 	v, err := p.js.ParseBytes(msg)
 	if err != nil {
 		return ReasonJSON
@@ -168,12 +193,7 @@ func (p *Parser) ParseJSON(msg []byte, ev *event.Event, full bool) Reason {
 	if r != ReasonOK {
 		return r
 	}
-	for c := range required {
-		if required[c] && seen&(1<<c) == 0 {
-			return fieldReason(ReasonMissingField, c, 0)
-		}
-	}
-	return p.fill(&f, ev, full)
+	return p.fillJSON(&f, seen, ev, full)
 }
 
 // jsonField returns the column a JSON key names, or -1.
