@@ -35,11 +35,17 @@ import (
 // missing or null field is nil) and returns the fields seen, or ok false
 // when the fastjson path must decide.
 func scanFlat(msg []byte, f *[NumFields][]byte) (seen uint16, ok bool) {
+	// NOTE: "if msg[i] <= ' ' { skipWS }" at each place whitespace may
+	// be: producers mostly write none, and the test inline costs less than
+	// the call it saves. A byte below ' ' that is not whitespace stops
+	// skipWS where it is, and the test that follows fails on it.
 	i := skipWS(msg, 0)
 	if i == len(msg) || msg[i] != '{' {
 		return 0, false
 	}
-	i = skipWS(msg, i+1)
+	if i++; i < len(msg) && msg[i] <= ' ' {
+		i = skipWS(msg, i)
+	}
 	if i < len(msg) && msg[i] == '}' {
 		// {}: no fields (ParseJSON reports the first required one
 		// missing).
@@ -61,15 +67,19 @@ func scanFlat(msg []byte, f *[NumFields][]byte) (seen uint16, ok bool) {
 			c = jsonField(msg[ks:i])
 			i++
 		}
-		i = skipWS(msg, i)
+		if i < len(msg) && msg[i] <= ' ' {
+			i = skipWS(msg, i)
+		}
 		if i == len(msg) || msg[i] != ':' {
 			return 0, false
 		}
-		i = skipWS(msg, i+1)
+		if i++; i < len(msg) && msg[i] <= ' ' {
+			i = skipWS(msg, i)
+		}
 		if i == len(msg) {
 			return 0, false
 		}
-		// The value.
+		// The value, by how often each comes.
 		var v []byte
 		switch ch := msg[i]; {
 		case ch == '"':
@@ -79,7 +89,7 @@ func scanFlat(msg []byte, f *[NumFields][]byte) (seen uint16, ok bool) {
 			}
 			v = msg[vs:i:i]
 			i++
-		case ch == '-' || ch-'0' <= 9:
+		case ch-'0' <= 9 || ch == '-':
 			vs := i
 			if i = scanNumber(msg, i); i < 0 {
 				return 0, false
@@ -101,20 +111,23 @@ func scanFlat(msg []byte, f *[NumFields][]byte) (seen uint16, ok bool) {
 			f[c] = v
 		}
 		// Then ',' or the end.
-		i = skipWS(msg, i)
+		if i < len(msg) && msg[i] <= ' ' {
+			i = skipWS(msg, i)
+		}
 		if i == len(msg) {
 			return 0, false
 		}
-		switch msg[i] {
-		case ',':
-			i = skipWS(msg, i+1)
-			continue
-		case '}':
-			if skipWS(msg, i+1) != len(msg) {
-				return 0, false // text after the object
+		if msg[i] == ',' {
+			if i++; i < len(msg) && msg[i] <= ' ' {
+				i = skipWS(msg, i)
 			}
-		default:
+			continue
+		}
+		if msg[i] != '}' {
 			return 0, false // a number or null run into other text
+		}
+		if skipWS(msg, i+1) != len(msg) {
+			return 0, false // text after the object
 		}
 		return seen, true
 	}
@@ -230,33 +243,32 @@ func scanNumber(b []byte, i int) int {
 	if b[i] == '-' {
 		i++
 	}
-	digits := func() bool {
-		j := i
-		for i < len(b) && b[i]-'0' <= 9 {
-			i++
-		}
-		return i > j
-	}
-	switch {
-	case i == len(b):
-		return -1
-	case b[i] == '0':
+	j := i
+	for i < len(b) && b[i]-'0' <= 9 {
 		i++
-	case !digits():
-		return -1
+	}
+	if i == j || b[j] == '0' && i > j+1 {
+		return -1 // no digit, or a leading zero
 	}
 	if i < len(b) && b[i] == '.' {
 		i++
-		if !digits() {
+		j = i
+		for i < len(b) && b[i]-'0' <= 9 {
+			i++
+		}
+		if i == j {
 			return -1
 		}
 	}
-	if i < len(b) && (b[i] == 'e' || b[i] == 'E') {
-		i++
-		if i < len(b) && (b[i] == '+' || b[i] == '-') {
+	if i < len(b) && b[i]|0x20 == 'e' {
+		if i++; i < len(b) && (b[i] == '+' || b[i] == '-') {
 			i++
 		}
-		if !digits() {
+		j = i
+		for i < len(b) && b[i]-'0' <= 9 {
+			i++
+		}
+		if i == j {
 			return -1
 		}
 	}
