@@ -59,7 +59,12 @@ if v=$(./deploy/kafka/kafka.sh version 2>/dev/null); then versions+=(-version "k
 [ -f bench/peers/flink/pom.xml ] && versions+=(-version "flink=$(sed -n 's:.*<flink.version>\(.*\)</flink.version>.*:\1:p' bench/peers/flink/pom.xml)")
 java_v=$(java -version 2>&1 | head -1 || true)
 [ -n "$java_v" ] && versions+=(-version "java=$java_v")
-meta=(meta -cmd "make bench${quick:+ QUICK=1}${*:+ SUITES=\"$*\"}" "${versions[@]}")
+# The suites' knobs given in the environment are part of the command that made the report.
+knobs=""
+for v in ROUNDS REPS DAYS SCALE E2E_SECONDS RATE KAFKA_PEERS PEER_REPS PEER_TTL; do
+  [ -z "${!v:-}" ] || knobs+="$v=\"${!v}\" "
+done
+meta=(meta -cmd "${knobs}make bench${quick:+ QUICK=1}${*:+ SUITES=\"$*\"}" "${versions[@]}")
 [ -n "$quick" ] && meta+=(-quick)
 for i in "${inputs[@]}"; do meta+=(-input "$i"); done
 "$RECORD" "${meta[@]}"
