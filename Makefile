@@ -7,7 +7,7 @@ RACE_PKGS := ./core/... ./cmd/... ./wheel/... ./loadgen/... ./kafka/... ./dash/.
 # without them it fails under CI=true, so test-unit leaves it out.
 UNIT_PKGS = $$($(GO) list ./... | grep -v '/kafkatest$$')
 
-.PHONY: all build run test test-unit test-kafka bench peers-check peers-kafka-check fmt fmt-check vet lint staticcheck tidy-check kafka-up kafka-down clean
+.PHONY: all build run test test-unit test-kafka test-faults bench peers-check peers-kafka-check fmt fmt-check vet lint staticcheck tidy-check kafka-up kafka-down clean
 
 all: build
 
@@ -19,8 +19,8 @@ run: build
 	./$(BIN)/cartwatch run --synthetic
 
 ## test: vet, gofmt check, go.mod tidiness, staticcheck, unit tests (race detector on the
-## concurrent packages) and the integration tests against a real Kafka broker.
-test: lint test-unit test-kafka
+## concurrent packages), the integration tests against a real Kafka broker and the fault matrix.
+test: lint test-unit test-kafka test-faults
 
 test-unit:
 	$(GO) test -count=1 $(UNIT_PKGS)
@@ -28,7 +28,15 @@ test-unit:
 
 # Starts the real brokers the Kafka integration tests need and stops them after.
 test-kafka:
-	./deploy/kafka/test.sh
+	KAFKA_TEST_SKIP='^TestFault' ./deploy/kafka/test.sh
+
+# The fault matrix (kafkatest/faults_test.go) on its own brokers: consumer kill -9, SIGTERM,
+# a group member killed, the broker restarted (1 node), a broker killed (3 nodes), each at 3 kill
+# points, at least once and exactly once. FAULT_LOG=FILE appends each run's JSON record there;
+# go run ./bench/cmd/faults FILE prints results/reliability.md's table.
+FAULT_LOG ?=
+test-faults:
+	CARTWATCH_FAULT_LOG=$(if $(FAULT_LOG),$(abspath $(FAULT_LOG))) KAFKA_TEST_RUN='^TestFault' GO_TEST_FLAGS="-parallel 6 -timeout 40m $(GO_TEST_FLAGS)" ./deploy/kafka/test.sh
 
 # make bench: the perf report (results/REPORT.md, report.json, charts/, runs/); bench/run.sh.
 # make bench QUICK=1: small inputs, <= 5 minutes; REPORT_DIR=DIR writes the report there.

@@ -13,7 +13,12 @@
 # that `make kafka-up` started; if those hold the ports it says so and fails.
 #
 #   KAFKA_TEST_PHASES="1 3"   which cluster sizes to run (default both)
+#   KAFKA_TEST_RUN=REGEXP     only the tests it matches (go test -run)
+#   KAFKA_TEST_SKIP=REGEXP    not the tests it matches (go test -skip)
 #   GO_TEST_FLAGS=-v          extra go test flags
+#
+# make test-kafka skips the fault matrix (KAFKA_TEST_SKIP='^TestFault'),
+# make test-faults runs only it (kafkatest/faults_test.go).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 cd "$here/../.."
@@ -29,6 +34,10 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
+sel=()
+if [ -n "${KAFKA_TEST_RUN:-}" ]; then sel+=(-run "$KAFKA_TEST_RUN"); fi
+if [ -n "${KAFKA_TEST_SKIP:-}" ]; then sel+=(-skip "$KAFKA_TEST_SKIP"); fi
+
 # No Java or Maven: outside CI the tests run without a cluster and skip with
 # the reason (make test still works on such a machine); under CI=true they fail.
 missing=""
@@ -37,7 +46,7 @@ if [ -n "$missing" ]; then
   echo "test.sh:$missing not on PATH: no Kafka; the tests will skip (or fail under CI=true)" >&2
   rc=0
   # shellcheck disable=SC2086
-  go test -race -count=1 -v ${GO_TEST_FLAGS:-} ./kafkatest/... || rc=$?
+  go test -race -count=1 -v "${sel[@]}" ${GO_TEST_FLAGS:-} ./kafkatest/... || rc=$?
   exit "$rc"
 fi
 
@@ -49,7 +58,7 @@ for n in ${KAFKA_TEST_PHASES:-1 3}; do
   prc=0
   # shellcheck disable=SC2086 # GO_TEST_FLAGS is a list of flags.
   CARTWATCH_KAFKA_BROKERS=$("$ctl" bootstrap) CARTWATCH_KAFKA_NODES=$n CARTWATCH_KAFKA_CTL=$ctl \
-    go test -race -count=1 ${GO_TEST_FLAGS:-} ./kafkatest/... || prc=$?
+    go test -race -count=1 "${sel[@]}" ${GO_TEST_FLAGS:-} ./kafkatest/... || prc=$?
   "$ctl" down
   echo "test.sh: phase $n-node: exit $prc in $((SECONDS - t0)) s" >&2
   [ "$rc" -ne 0 ] || rc=$prc
