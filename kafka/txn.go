@@ -97,6 +97,14 @@ func (c *Consumer) StartSession(s *kgo.GroupTransactSession) error {
 	return c.Start(s.Client())
 }
 
+// txnEndWait bounds a checkpoint's End. It outlasts a rebalance (franz-go's
+// default rebalance timeout, 1 minute): End waits for a heartbeat before it
+// commits, and none runs while the member waits in the join for the others,
+// such as one that was killed and holds the group until its session times
+// out (45 s). A shorter bound failed the run of every member that
+// checkpointed meanwhile (kafkatest TestFaultGroupKill, exactly-once).
+const txnEndWait = 90 * time.Second
+
 // doneTxn is Done for ExactlyOnce (the top of this file).
 func (c *Consumer) doneTxn(id uint64, next map[int32]int64) {
 	c.mu.Lock()
@@ -124,7 +132,7 @@ func (c *Consumer) doneTxn(id uint64, next map[int32]int64) {
 			close(bs.waiter)
 		}
 	}()
-	ctx, cancel := context.WithTimeout(c.commitCtx, 30*time.Second)
+	ctx, cancel := context.WithTimeout(c.commitCtx, txnEndWait)
 	defer cancel()
 	if bs.abort {
 		// Everything since the last committed checkpoint goes.
