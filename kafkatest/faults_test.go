@@ -245,7 +245,7 @@ func (f *faultRun) run() {
 	}
 	switch f.fault {
 	case faultConsumerKill, faultGroupKill:
-		base, at = f.committed(nil), time.Now()
+		base, at = f.base(), time.Now()
 		if err := victim.cmd.Process.Signal(syscall.SIGKILL); err != nil {
 			t.Fatal(err)
 		}
@@ -256,12 +256,12 @@ func (f *faultRun) run() {
 		victim.stop(t) // exit 0 within 10 s
 		// Its last commit (the drain's) is the base: the restart's first
 		// commit is the recovery.
-		base = f.committed(nil)
+		base = f.base()
 	case faultBrokerStop, faultBrokerKill:
 		if f.fault == faultBrokerKill {
 			killedBroker = strconv.Itoa(int(leaderOf(t, f.adm, f.topic, 0)))
 		}
-		base, at = f.committed(nil), time.Now()
+		base, at = f.base(), time.Now()
 	}
 	rec.CommittedAtFault = sum(base)
 	recovered := make(chan time.Duration, 1)
@@ -271,7 +271,7 @@ func (f *faultRun) run() {
 		for time.Now().Before(deadline) {
 			now := f.committed(hit)
 			for p, o := range now {
-				if o > base[p] {
+				if b, ok := base[p]; ok && o > b || !ok && o > 0 {
 					recovered <- time.Since(at)
 					return
 				}
@@ -417,19 +417,48 @@ func (f *faultRun) topics(rf int16) {
 
 // committed returns the group's committed offsets on the input topic's
 // partitions in only (nil: all); none when they cannot be read (a broker
-// down).
+// down), and without a partition whose offset is unstable (a transaction
+// that commits it is still open).
 func (f *faultRun) committed(only map[int32]bool) map[int32]int64 {
+	out, _ := f.committedAll(only)
+	return out
+}
+
+// committedAll is committed, and whether every partition with an offset
+// could be read.
+func (f *faultRun) committedAll(only map[int32]bool) (map[int32]int64, bool) {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
 	defer cancel()
 	os, err := f.adm.FetchOffsets(ctx, f.group)
 	out := map[int32]int64{}
 	if err != nil {
-		return out
+		return out, false
 	}
+	all := true
 	os.Each(func(o kadm.OffsetResponse) {
-		if o.Topic == f.topic && o.Err == nil && (only == nil || only[o.Partition]) {
-			out[o.Partition] = o.At
+		if o.Topic != f.topic || only != nil && !only[o.Partition] {
+			return
 		}
+		if o.Err != nil {
+			all = false
+			return
+		}
+		out[o.Partition] = o.At
+	})
+	return out, all
+}
+
+// base is the committed offsets the recovery is measured from: read again
+// until no partition's is unstable, so that the commit of a transaction
+// open at the fault does not count as one after it.
+func (f *faultRun) base() map[int32]int64 {
+	var out map[int32]int64
+	waitFor(f.t, 30*time.Second, "stable committed offsets", func() error {
+		var all bool
+		if out, all = f.committedAll(nil); !all {
+			return fmt.Errorf("some unstable or unreadable: %v", out)
+		}
+		return nil
 	})
 	return out
 }
