@@ -612,13 +612,7 @@ func (c *Consumer) poll() {
 			if errors.Is(err, context.Canceled) {
 				return
 			}
-			msg := fmt.Sprintf("fetching %s partition %d: %v", topic, p, err)
-			if p < 0 {
-				msg = fmt.Sprintf("fetching %s: %v", c.cfg.Topic, err)
-			}
-			if errors.Is(err, kerr.UnknownTopicOrPartition) {
-				msg = fmt.Sprintf("topic %s does not exist (yet): waiting for it", c.cfg.Topic)
-			}
+			msg := fetchErrMsg(c.cfg.Topic, topic, p, err)
 			if msg != lastErr || time.Since(lastErrAt) > 30*time.Second {
 				c.cfg.Log(msg + " (retrying)")
 				lastErr, lastErrAt = msg, time.Now()
@@ -1526,6 +1520,20 @@ func (c *Consumer) Stats() ConsumerStats {
 	}
 	c.mu.Unlock()
 	return s
+}
+
+// fetchErrMsg is the log line of a poll's error on topic and partition p
+// of the input topic want. An error of the client rather than of a
+// partition (franz-go gives those with no topic: a group it cannot join,
+// a broker it cannot reach) names the input topic alone.
+func fetchErrMsg(want, topic string, p int32, err error) string {
+	switch {
+	case errors.Is(err, kerr.UnknownTopicOrPartition):
+		return fmt.Sprintf("topic %s does not exist (yet): waiting for it", want)
+	case p < 0 || topic == "":
+		return fmt.Sprintf("fetching %s: %v", want, err)
+	}
+	return fmt.Sprintf("fetching %s partition %d: %v", topic, p, err)
 }
 
 // PartList is "0-3,7,9-11".

@@ -14,6 +14,7 @@ import (
 
 	"github.com/cartwatch/cartwatch/core"
 	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
@@ -800,5 +801,28 @@ func TestConsumerBacklogStaysInTopic(t *testing.T) {
 	}
 	if h := c.Stats().Records; h >= n/2 {
 		t.Fatalf("%d of %d records handed out at MaxRate 2000 within 2 s", h, n)
+	}
+}
+
+// TestFetchErrMsg: a poll error of the client (no topic: franz-go gives a
+// group it cannot join so, with partition 0) names the input topic, not an
+// empty one with a partition (the fault matrix's broker restart logged
+// "fetching  partition 0: unable to join group session").
+func TestFetchErrMsg(t *testing.T) {
+	dial := errors.New("unable to join group session: unable to dial")
+	for _, c := range []struct {
+		topic string
+		p     int32
+		err   error
+		want  string
+	}{
+		{"", 0, dial, "fetching in: unable to join group session: unable to dial"},
+		{"", -1, dial, "fetching in: unable to join group session: unable to dial"},
+		{"in", 3, dial, "fetching in partition 3: unable to join group session: unable to dial"},
+		{"in", 3, fmt.Errorf("x: %w", kerr.UnknownTopicOrPartition), "topic in does not exist (yet): waiting for it"},
+	} {
+		if got := fetchErrMsg("in", c.topic, c.p, c.err); got != c.want {
+			t.Errorf("fetchErrMsg(%q, %d, %v) = %q, want %q", c.topic, c.p, c.err, got, c.want)
+		}
 	}
 }
