@@ -47,8 +47,12 @@ type faultRecord struct {
 	// a partition the fault hit (-1: none before every offset was in).
 	RecoveryMS int64  `json:"recovery_ms"`
 	RecoveryBy string `json:"recovery_by"`
-	Restored   bool   `json:"restored"` // a "restored partition" line after the fault
-	Failed     bool   `json:"failed"`
+	// BrokerBackMS, for the broker restart, is from the fault to the
+	// broker answering again (kafka.sh start returned): the part of the
+	// recovery that is the broker's.
+	BrokerBackMS int64 `json:"broker_back_ms,omitempty"`
+	Restored     bool  `json:"restored"` // a "restored partition" line after the fault
+	Failed       bool  `json:"failed"`
 }
 
 var faultLogMu sync.Mutex
@@ -290,6 +294,7 @@ func (f *faultRun) run() {
 		f.ctl("stop", "1")
 		time.Sleep(2 * time.Second)
 		f.ctl("start", "1")
+		rec.BrokerBackMS = time.Since(at).Milliseconds()
 	case faultBrokerKill:
 		f.ctl("kill", killedBroker)
 	}

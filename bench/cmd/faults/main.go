@@ -9,7 +9,8 @@
 // points, the events and alerts summed over the runs (expected, seen,
 // lost, doubled, extra), the runs that failed, and the recovery time's
 // median and maximum (from the fault to the first offset commit after it
-// on a partition it hit).
+// on a partition it hit), and for a broker restart the median time until the
+// broker answered again, the part of the recovery that is the broker's.
 package main
 
 import (
@@ -37,7 +38,10 @@ type record struct {
 	Extra      int    `json:"extra"`
 	RecoveryMS int64  `json:"recovery_ms"`
 	RecoveryBy string `json:"recovery_by"`
-	Failed     bool   `json:"failed"`
+	// BrokerBackMS: from the fault to the broker answering again (the
+	// broker restart only).
+	BrokerBackMS int64 `json:"broker_back_ms"`
+	Failed       bool  `json:"failed"`
 }
 
 func main() {
@@ -96,13 +100,13 @@ func table(w io.Writer, recs []record) {
 		}
 		groups[k] = append(groups[k], r)
 	}
-	fmt.Fprintln(w, "| fault | mode | brokers | injected | kill points | events | alerts expected | seen | lost | doubled | extra | failed runs | recovery median | recovery max |")
-	fmt.Fprintln(w, "|---|---|--:|--:|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|")
+	fmt.Fprintln(w, "| fault | mode | brokers | injected | kill points | events | alerts expected | seen | lost | doubled | extra | failed runs | recovery median | recovery max | broker back median |")
+	fmt.Fprintln(w, "|---|---|--:|--:|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|")
 	for _, k := range order {
 		rs := groups[k]
 		var s record
 		var points []string
-		var rec []int64
+		var rec, back []int64
 		failed, none := 0, 0
 		for _, r := range rs {
 			s.Events += r.Events
@@ -117,6 +121,9 @@ func table(w io.Writer, recs []record) {
 			if r.Failed {
 				failed++
 			}
+			if r.BrokerBackMS > 0 {
+				back = append(back, r.BrokerBackMS)
+			}
 			if r.RecoveryMS < 0 {
 				none++
 			} else {
@@ -128,12 +135,17 @@ func table(w io.Writer, recs []record) {
 			slices.Sort(rec)
 			med, mx = dur(median(rec)), dur(rec[len(rec)-1])
 		}
+		bk := "-"
+		if len(back) > 0 {
+			slices.Sort(back)
+			bk = dur(median(back))
+		}
 		if none > 0 {
 			mx += fmt.Sprintf(" (%d runs: none)", none)
 		}
-		fmt.Fprintf(w, "| %s | %s | %d | %d | %s | %d | %d | %d | %d | %d | %d | %d | %s | %s |\n",
+		fmt.Fprintf(w, "| %s | %s | %d | %d | %s | %d | %d | %d | %d | %d | %d | %d | %s | %s | %s |\n",
 			k.fault, k.mode, rs[0].Brokers, len(rs), strings.Join(points, ", "), s.Events, s.Expected, s.Seen,
-			s.Lost, s.Doubled, s.Extra, failed, med, mx)
+			s.Lost, s.Doubled, s.Extra, failed, med, mx, bk)
 	}
 }
 

@@ -14,7 +14,7 @@ func TestTable(t *testing.T) {
 
 {"fault":"term","mode":"exactly-once","brokers":1,"kill_point":"25%","events":100,"alerts_expected":3,"alerts_seen":3,"recovery_ms":-1,"failed":true}
 {"fault":"kill","mode":"at-least-once","brokers":1,"kill_point":"50%","events":100,"alerts_expected":3,"alerts_seen":3,"recovery_ms":3000}
-{"fault":"kill","mode":"at-least-once","brokers":1,"kill_point":"75%","events":100,"alerts_expected":3,"alerts_seen":2,"lost":1,"recovery_ms":2500}
+{"fault":"kill","mode":"at-least-once","brokers":1,"kill_point":"75%","events":100,"alerts_expected":3,"alerts_seen":2,"lost":1,"recovery_ms":2500,"broker_back_ms":1200}
 `
 	recs, err := read(strings.NewReader(in))
 	if err != nil {
@@ -24,8 +24,8 @@ func TestTable(t *testing.T) {
 	table(&b, recs)
 	lines := strings.Split(strings.TrimSpace(b.String()), "\n")
 	want := []string{
-		"| kill | at-least-once | 1 | 3 | 25%, 50%, 75% | 300 | 9 | 9 | 1 | 1 | 0 | 0 | 2.5s | 3s |",
-		"| term | exactly-once | 1 | 1 | 25% | 100 | 3 | 3 | 0 | 0 | 0 | 1 | - | - (1 runs: none) |",
+		"| kill | at-least-once | 1 | 3 | 25%, 50%, 75% | 300 | 9 | 9 | 1 | 1 | 0 | 0 | 2.5s | 3s | 1.2s |",
+		"| term | exactly-once | 1 | 1 | 25% | 100 | 3 | 3 | 0 | 0 | 0 | 1 | - | - (1 runs: none) | - |",
 	}
 	if len(lines) != 2+len(want) {
 		t.Fatalf("table:\n%s", b.String())
