@@ -97,13 +97,17 @@ func (c *Consumer) StartSession(s *kgo.GroupTransactSession) error {
 	return c.Start(s.Client())
 }
 
-// txnEndWait bounds a checkpoint's End. It outlasts a rebalance (franz-go's
-// default rebalance timeout, 1 minute): End waits for a heartbeat before it
-// commits, and none runs while the member waits in the join for the others,
-// such as one that was killed and holds the group until its session times
-// out (45 s). A shorter bound failed the run of every member that
-// checkpointed meanwhile (kafkatest TestFaultGroupKill, exactly-once).
-const txnEndWait = 90 * time.Second
+// A checkpoint's End is bounded by the Consumer's close alone, not by a
+// deadline: it waits for the brokers as long as they are away (a broker
+// restarted, a coordinator moving) and as long as a rebalance lasts
+// (End wants a heartbeat before it commits, and none runs while the member
+// waits in the join for the others, such as one that was killed and holds
+// the group until its session times out, 45 s). A deadline (30 s, then
+// 90 s) failed the run in both cases (kafkatest TestFaultGroupKill and
+// TestFaultBrokerRestart, exactly-once), where waiting loses nothing: no
+// checkpoint can commit meanwhile anyway. franz-go's own request retries
+// still end a wait for brokers that never come back, with an error that
+// fails the run.
 
 // doneTxn is Done for ExactlyOnce (the top of this file).
 func (c *Consumer) doneTxn(id uint64, next map[int32]int64) {
@@ -132,8 +136,7 @@ func (c *Consumer) doneTxn(id uint64, next map[int32]int64) {
 			close(bs.waiter)
 		}
 	}()
-	ctx, cancel := context.WithTimeout(c.commitCtx, txnEndWait)
-	defer cancel()
+	ctx := c.commitCtx
 	if bs.abort {
 		// Everything since the last committed checkpoint goes.
 		if _, err := c.sess.End(ctx, kgo.TryAbort); err != nil {
@@ -184,6 +187,12 @@ func (c *Consumer) doneTxn(id uint64, next map[int32]int64) {
 	})
 	committed, err := c.sess.End(ctx, kgo.TryCommit)
 	if err != nil {
+		if c.commitCtx.Err() != nil {
+			// Closed while the brokers were away: the transaction stays
+			// open, the brokers abort it (the stop said the records since
+			// the last commit will be read again).
+			return
+		}
 		c.fail(fmt.Errorf("committing the transaction: %w", err))
 		return
 	}
