@@ -375,6 +375,26 @@ func (f *faultRun) run() {
 	case rec.Doubled > 0 && (f.eos || f.fault == faultSIGTERM):
 		t.Errorf("%d alerts doubled", rec.Doubled)
 	}
+	if t.Failed() {
+		// Every alert read back, in its partition's order, marked: what
+		// is not expected (+), what repeats an alert_id (2x).
+		seenID := map[string]bool{}
+		for i, r := range recs {
+			var m struct {
+				ID string `json:"alert_id"`
+			}
+			json.Unmarshal(r.Value, &m)
+			mark := "  "
+			switch {
+			case seenID[m.ID]:
+				mark = "2x"
+			case expected[got[i]] == 0:
+				mark = "+ "
+			}
+			seenID[m.ID] = true
+			t.Logf("%s alerts/%d@%d %s", mark, r.Partition, r.Offset, r.Value)
+		}
+	}
 	if (f.fault == faultConsumerKill || f.fault == faultSIGTERM || f.fault == faultGroupKill) && !rec.Restored {
 		t.Errorf("no member restored a partition after the fault")
 	}
