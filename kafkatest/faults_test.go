@@ -196,6 +196,12 @@ func (f *faultRun) run() {
 	if f.eos {
 		rec.Mode = "exactly-once"
 	}
+	// Also when the run stops early (a member that exited, a commit that
+	// never came): a failed run with the counts it got to.
+	defer func() {
+		rec.Failed = t.Failed()
+		logFault(t, rec)
+	}()
 
 	// The members, each with its state set up, before the first record.
 	var procs []*consumeProc // those running at the end
@@ -401,8 +407,6 @@ func (f *faultRun) run() {
 	if rec.RecoveryMS < 0 {
 		t.Errorf("no offset commit on the partitions the fault hit (%v) after it", hit)
 	}
-	rec.Failed = t.Failed()
-	logFault(t, rec)
 }
 
 // topics makes the run's input topic and names its alerts topic and
