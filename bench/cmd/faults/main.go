@@ -130,6 +130,7 @@ func table(w io.Writer, recs []record) {
 				rec = append(rec, r.RecoveryMS)
 			}
 		}
+		slices.Sort(points)
 		med, mx := "-", "-"
 		if len(rec) > 0 {
 			slices.Sort(rec)
