@@ -7,8 +7,11 @@ import (
 	"io"
 	"net"
 	"strings"
+	"sync"
 	"testing"
 	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
 )
 
 // TestFlags: bad values name their flag.
@@ -100,5 +103,44 @@ func TestConnectTimeout(t *testing.T) {
 	}
 	if d := time.Since(start); d > 10*time.Second {
 		t.Fatalf("took %v with --timeout 500ms", d)
+	}
+}
+
+// A dial kgo started before Close can report after it: once the owner
+// has stopped the hook, nothing reaches its log, and Stop waits for a
+// line being written.
+func TestConnectLogStop(t *testing.T) {
+	var mu sync.Mutex
+	var lines []string
+	inLog, release := make(chan struct{}), make(chan struct{})
+	l := &ConnectLog{Log: func(msg string) {
+		if strings.Contains(msg, "slow") {
+			close(inLog)
+			<-release
+		}
+		mu.Lock()
+		lines = append(lines, msg)
+		mu.Unlock()
+	}}
+	meta := func(host string) kgo.BrokerMetadata { return kgo.BrokerMetadata{Host: host, Port: 9092} }
+	refused := errors.New("connection refused")
+	l.OnBrokerConnect(meta("a"), 0, nil, refused)
+	go l.OnBrokerConnect(meta("slow"), 0, nil, refused)
+	<-inLog
+	stopped := make(chan struct{})
+	go func() { l.Stop(); close(stopped) }()
+	select {
+	case <-stopped:
+		t.Fatal("Stop returned while a line was being logged")
+	case <-time.After(50 * time.Millisecond):
+	}
+	close(release)
+	<-stopped
+	l.OnBrokerConnect(meta("b"), 0, nil, refused)
+	l.OnBrokerConnect(meta("a"), 0, nil, nil)
+	mu.Lock()
+	defer mu.Unlock()
+	if len(lines) != 2 || !strings.Contains(lines[0], "a:9092") || !strings.Contains(lines[1], "slow:9092") {
+		t.Fatalf("logged %q, want a's failure and slow's, nothing after Stop", lines)
 	}
 }

@@ -1577,15 +1577,27 @@ func TopicPartitions(ctx context.Context, adm *kadm.Client, topic string) (int, 
 // ConnectLog is a kgo hook that logs each failed connection to a broker,
 // at most one line per broker every few seconds (kgo retries with its own
 // backoff), with the number of attempts that failed since.
+//
+// kgo's Client.Close does not wait for a dial in flight, whose hook can run
+// after Close returns: the owner of Log calls Stop before Log's writer goes
+// away, and nothing is logged after it.
 type ConnectLog struct {
 	Log func(msg string)
 	// Mute, while true, keeps it quiet (the start, which logs its own
 	// retries).
 	Mute atomic.Bool
 
-	mu    sync.Mutex
-	last  map[string]time.Time
-	fails map[string]int
+	mu      sync.Mutex
+	stopped bool
+	last    map[string]time.Time
+	fails   map[string]int
+}
+
+// Stop waits for a line being logged and keeps the hook quiet from then on.
+func (l *ConnectLog) Stop() {
+	l.mu.Lock()
+	l.stopped = true
+	l.mu.Unlock()
 }
 
 // connectLogEvery is how often ConnectLog logs the failures of one broker.
@@ -1596,6 +1608,9 @@ func (l *ConnectLog) OnBrokerConnect(meta kgo.BrokerMetadata, _ time.Duration, _
 	addr := net.JoinHostPort(meta.Host, strconv.Itoa(int(meta.Port)))
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	if l.stopped {
+		return
+	}
 	if l.last == nil {
 		l.last, l.fails = map[string]time.Time{}, map[string]int{}
 	}

@@ -352,6 +352,9 @@ func consumeCmd(ctx context.Context, args []string, stdout, stderr io.Writer) in
 		log.Log("warning: " + w)
 	}
 	hook := &kafka.ConnectLog{Log: log.Log}
+	// Runs after the clients' deferred Close: a dial still in flight then
+	// logs nothing once consume has returned.
+	defer hook.Stop()
 
 	// The producing client; reaching a broker is retried until a signal.
 	hook.Mute.Store(true)
@@ -551,8 +554,14 @@ func connectRetry(ctx context.Context, f *consumeFlags, log *logger, opts ...kgo
 	wait := time.Second
 	for attempt := 1; ; attempt++ {
 		cl, err := kafka.Connect(ctx, &kf, opts...)
-		if err == nil || ctx.Err() != nil {
-			return cl, err
+		if ctx.Err() != nil {
+			if cl != nil { // reached just as the run was stopped
+				cl.Close()
+			}
+			return nil, context.Cause(ctx)
+		}
+		if err == nil {
+			return cl, nil
 		}
 		if !errors.Is(err, kafka.ErrUnreachable) {
 			return nil, err
