@@ -41,10 +41,11 @@ test-faults:
 	CARTWATCH_FAULT_LOG=$(if $(FAULT_LOG),$(abspath $(FAULT_LOG))) KAFKA_TEST_RUN='^TestFault' GO_TEST_FLAGS="-parallel 6 -timeout 40m $(GO_TEST_FLAGS)" ./deploy/kafka/test.sh
 
 # make bench: the perf report (results/REPORT.md, report.json, charts/, runs/); bench/run.sh.
-# make bench QUICK=1: small inputs, <= 5 minutes; REPORT_DIR=DIR writes the report there.
+# make bench QUICK=1: small inputs, <= 5 minutes; REPORT_DIR=DIR writes the report there;
+# SUITES="kafka" ADD_TO=.cache/bench/run-DATE adds suites to an earlier run and reports the whole.
 # make bench SUITES="wheel engine" runs only those suites (and reports them).
 bench:
-	QUICK=$(QUICK) REPORT_DIR=$(REPORT_DIR) ./bench/run.sh $(SUITES)
+	QUICK=$(QUICK) REPORT_DIR=$(REPORT_DIR) ADD_TO=$(ADD_TO) ./bench/run.sh $(SUITES)
 
 # Every peer of bench/peers (Go baseline, DuckDB, Flink) against cartwatch on the sample and a
 # synthetic day at --ttl 5m and 30m; fetches DuckDB (PyPI) and Flink (Maven Central) on first use.

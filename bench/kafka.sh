@@ -35,7 +35,6 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
-ctl=$root/deploy/kafka/kafka.sh
 reps=${REPS:-5}
 days=${DAYS:-2}
 e2e_seconds=${E2E_SECONDS:-600}
@@ -52,33 +51,16 @@ if [ -n "${BENCH_LOCK:-}" ] && [ -z "${BENCH_LOCKED:-}" ]; then
   exec flock "$BENCH_LOCK" "$0" "$@"
 fi
 
-work=$(mktemp -d "${TMPDIR:-/tmp}/cartwatch-kafka-bench.XXXXXX")
-export KAFKA_RUN_DIR=$work/kafka
-# Its own ports, away from the default 9092 of kafka-up and the tests.
-export KAFKA_PORT_BASE=${KAFKA_PORT_BASE:-29092}
-mkdir -p "$KAFKA_RUN_DIR"
-pids=()
-cleanup() {
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-  if [ -f "$KAFKA_RUN_DIR/nodes" ]; then "$ctl" down >/dev/null 2>&1 || true; fi
-  [ -n "${KEEP_LOGS:-}" ] && echo "logs kept in $work" || rm -rf "$work"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
+. bench/lib.sh
 
 median() { sort -n | awk '{a[NR]=$1} END {if (NR) print (NR % 2) ? a[(NR+1)/2] : (a[NR/2] + a[NR/2+1]) / 2}'; }
 range() { sort -n | awk 'NR==1{lo=$1} {hi=$1} END {if (NR) printf "%s-%s", lo, hi}'; }
 num() { tr -d ','; }  # 1,234 -> 1234
 say() { printf '%s\n' "$*"; }
 
-go build -buildvcs=auto -o "$work/bin/" ./cmd/cartwatch ./cmd/loadgen ./bench/cmd/alertlat ./bench/peers/compare
-cw=$work/bin/cartwatch lg=$work/bin/loadgen
-"$ctl" fetch >/dev/null
-"$ctl" up 1 >"$work/kafka-up.log" 2>&1 || { echo "bench/kafka.sh: kafka.sh up 1 failed (KAFKA_PORT_BASE=$KAFKA_PORT_BASE):" >&2; tail -n 20 "$work/kafka-up.log" >&2; exit 1; }
-bs=$("$ctl" bootstrap)
+kafka_bench_start cartwatch-kafka-bench 29092 ./cmd/cartwatch ./cmd/loadgen ./bench/cmd/alertlat ./bench/peers/compare
 say "# bench/kafka.sh $(date -u +%FT%TZ): Kafka $("$ctl" version), $($cw version 2>/dev/null | head -1)"
-say "# $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(free -g | awk '/Mem:/{print $2}') GiB;" \
-  "load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
+say "# $(machine_line)"
 say "# REPS=$reps DAYS=$days E2E_SECONDS=$e2e_seconds RATE=$rate KAFKA_PEERS=\"$kafka_peers\" PEER_REPS=$peer_reps PEER_TTL=$peer_ttl"
 topics() { "$ctl" run org.apache.kafka.tools.TopicCommand --bootstrap-server "$bs" "$@"; }
 mktopic() { topics --create --topic "$1" --partitions 12 --replication-factor 1 --config retention.ms=-1 >/dev/null; }

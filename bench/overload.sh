@@ -23,32 +23,15 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
-ctl=$root/deploy/kafka/kafka.sh
 secs=${RUN_SECONDS:-300}
 crate=${CONSUME_RATE:-8000}
 prate=${PRODUCE_RATE:-100000}
 sample=${SAMPLE:-5}
 
-work=$(mktemp -d "${TMPDIR:-/tmp}/cartwatch-overload.XXXXXX")
-export KAFKA_RUN_DIR=${KAFKA_RUN_DIR:-$work/kafka} KAFKA_PORT_BASE=${KAFKA_PORT_BASE:-29392}
-mkdir -p "$KAFKA_RUN_DIR"
-pids=()
-cleanup() {
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-  if [ -f "$KAFKA_RUN_DIR/nodes" ]; then "$ctl" down >/dev/null 2>&1 || true; fi
-  [ -n "${KEEP_LOGS:-}" ] && echo "logs kept in $work" || rm -rf "$work"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-go build -buildvcs=auto -o "$work/bin/" ./cmd/cartwatch ./cmd/loadgen
-cw=$work/bin/cartwatch lg=$work/bin/loadgen
-"$ctl" fetch >/dev/null
-"$ctl" up 1 >"$work/kafka-up.log" 2>&1 || { cat "$work/kafka-up.log" >&2; exit 1; }
-bs=$("$ctl" bootstrap)
+. bench/lib.sh
+kafka_bench_start cartwatch-overload 29392 ./cmd/cartwatch ./cmd/loadgen
 echo "# bench/overload.sh $(date -u +%FT%TZ): Kafka $("$ctl" version) at $bs, $($cw version 2>/dev/null | head -1)"
-echo "# $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(free -g | awk '/Mem:/{print $2}') GiB;" \
-  "load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "# $(machine_line)"
 echo "# RUN_SECONDS=$secs CONSUME_RATE=$crate PRODUCE_RATE=$prate SAMPLE=$sample"
 "$ctl" run org.apache.kafka.tools.TopicCommand --bootstrap-server "$bs" --create --topic ov-events \
   --partitions 12 --replication-factor 1 --config retention.ms=-1 >/dev/null

@@ -6,6 +6,11 @@
 #   QUICK=1 ./bench/run.sh        small inputs and short suites (<= 5 minutes on 2 cores),
 #                                 every section present; the report is not one to quote
 #   REPORT_DIR=/tmp/r ./bench/run.sh   the report elsewhere than results/ (CI's quick run)
+#   ADD_TO=.cache/bench/run-DATE ./bench/run.sh kafka
+#                                 adds the named suites to that earlier run (which must not have
+#                                 them) and writes the report of the whole: the header names
+#                                 each addition's date, commit and load (make bench SUITES=kafka
+#                                 ADD_TO=DIR)
 #
 # Inputs: loadgen's synthetic month, its first day and first week (seed 1), cached under
 # .cache/bench/ with the scale and seed in the name (QUICK: 1 % of the volume). Each suite is
@@ -31,6 +36,24 @@ quick=${QUICK:-}
 [ "$quick" = 0 ] && quick=""
 report_dir=${REPORT_DIR:-results}
 stamp=$(date -u +%Y%m%dT%H%M%SZ)
+add_to=${ADD_TO:-}
+if [ -n "$add_to" ]; then
+  if [ -n "$quick" ]; then
+    echo "bench: ADD_TO adds to a full run; QUICK=1 would mix quick figures into it" >&2
+    exit 2
+  fi
+  if [ ! -f "$add_to/meta.json" ]; then
+    echo "bench: ADD_TO=$add_to is not a run directory of make bench (no meta.json)" >&2
+    exit 2
+  fi
+  for s in "${suites[@]}"; do
+    if [ -e "$add_to/$s.jsonl" ]; then
+      echo "bench: $add_to already has suite $s ($s.jsonl); adding it again would mix two runs" >&2
+      exit 2
+    fi
+  done
+  export BENCH_OUT=$(cd "$add_to" && pwd)
+fi
 export BENCH_OUT=${BENCH_OUT:-$PWD/.cache/bench/run-$stamp}
 mkdir -p "$BENCH_OUT" .cache/bench bin
 go build -buildvcs=auto -o bin/ ./cmd/... ./bench/cmd/record ./bench/cmd/report
@@ -64,10 +87,17 @@ knobs=""
 for v in ROUNDS REPS DAYS SCALE E2E_SECONDS RATE KAFKA_PEERS PEER_REPS PEER_TTL; do
   [ -z "${!v:-}" ] || knobs+="$v=\"${!v}\" "
 done
-meta=(meta -cmd "${knobs}make bench${quick:+ QUICK=1}${*:+ SUITES=\"$*\"}" "${versions[@]}")
-[ -n "$quick" ] && meta+=(-quick)
-for i in "${inputs[@]}"; do meta+=(-input "$i"); done
-"$RECORD" "${meta[@]}"
+cmd="${knobs}make bench${quick:+ QUICK=1}${*:+ SUITES=\"$*\"}"
+if [ -n "$add_to" ]; then
+  part=(part -cmd "$cmd ADD_TO=$add_to" "${versions[@]}")
+  for s in "${suites[@]}"; do part+=(-suite "$s"); done
+  "$RECORD" "${part[@]}"
+else
+  meta=(meta -cmd "$cmd" "${versions[@]}")
+  [ -n "$quick" ] && meta+=(-quick)
+  for i in "${inputs[@]}"; do meta+=(-input "$i"); done
+  "$RECORD" "${meta[@]}"
+fi
 
 failed=()
 for s in "${suites[@]}"; do

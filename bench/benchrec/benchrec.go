@@ -73,6 +73,19 @@ type Meta struct {
 	Inputs   []Input           `json:"inputs,omitempty"`
 	Command  string            `json:"command,omitempty"`
 	Note     string            `json:"note,omitempty"`
+	// Parts are suites added to the run later (make bench SUITES=S
+	// ADD_TO=DIR), each with its own date, commit and command.
+	Parts []Part `json:"parts,omitempty"`
+}
+
+// Part is a later addition to a run: its suites were measured on another
+// date, maybe at another commit, on the same machine.
+type Part struct {
+	Suites  []string `json:"suites"`
+	Date    string   `json:"date"` // RFC 3339, UTC
+	Commit  string   `json:"commit,omitempty"`
+	Command string   `json:"command,omitempty"`
+	Load    string   `json:"load,omitempty"` // the load average before
 }
 
 // Machine is what the figures ran on.

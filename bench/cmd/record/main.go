@@ -2,6 +2,8 @@
 // directory (bench/benchrec): the suites call it once per measurement.
 //
 //	record meta    [-quick] [-version NAME=V]... [-input NAME=PATH]... [-cmd C]
+//	record part    -suite S [-suite S]... [-version NAME=V]... [-cmd C]   (suites added to
+//	               an existing run: make bench SUITES=S ADD_TO=DIR)
 //	record add     -suite S -system X -name N -unit U [-input NAME=PATH] [-events N]
 //	               [-param K=V]... [-rss KB] [-cmd C] [-version V] [-check FILE] [-note T] SAMPLE...
 //	record gobench -suite S -system X [-cmd C] FILE    (go test -bench output: one figure per benchmark and unit)
@@ -69,6 +71,8 @@ func main() {
 	switch os.Args[1] {
 	case "meta":
 		err = meta(os.Args[2:])
+	case "part":
+		err = part(os.Args[2:])
 	case "add":
 		err = add(os.Args[2:])
 	case "gobench":
@@ -80,7 +84,7 @@ func main() {
 	case "-h", "--help", "help":
 		usage()
 	default:
-		err = fmt.Errorf("unknown subcommand %q (have meta, add, gobench, profile, note)", os.Args[1])
+		err = fmt.Errorf("unknown subcommand %q (have meta, part, add, gobench, profile, note)", os.Args[1])
 	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "record:", err)
@@ -89,7 +93,7 @@ func main() {
 }
 
 func usage() {
-	fmt.Fprintln(os.Stderr, "usage: record meta|add|gobench|profile|note [flags] (see bench/cmd/record/main.go)")
+	fmt.Fprintln(os.Stderr, "usage: record meta|part|add|gobench|profile|note [flags] (see bench/cmd/record/main.go)")
 	os.Exit(2)
 }
 
@@ -129,12 +133,7 @@ func meta(args []string) error {
 	for k, v := range versions {
 		m.Versions[k] = v
 	}
-	if out, err := exec.Command("git", "rev-parse", "--short", "HEAD").Output(); err == nil {
-		m.Commit = strings.TrimSpace(string(out))
-		if exec.Command("git", "diff", "--quiet", "HEAD").Run() != nil {
-			m.Commit += "+dirty"
-		}
-	}
+	m.Commit = commit()
 	for _, k := range keys {
 		in, err := input(k, inputs[k])
 		if err != nil {
@@ -143,6 +142,66 @@ func meta(args []string) error {
 		m.Inputs = append(m.Inputs, *in)
 	}
 	return benchrec.WriteJSON(filepath.Join(dir, "meta.json"), &m)
+}
+
+// commit is the short commit of the working tree, "+dirty" when it has
+// changes; empty outside git.
+func commit() string {
+	out, err := exec.Command("git", "rev-parse", "--short", "HEAD").Output()
+	if err != nil {
+		return ""
+	}
+	c := strings.TrimSpace(string(out))
+	if exec.Command("git", "diff", "--quiet", "HEAD").Run() != nil {
+		c += "+dirty"
+	}
+	return c
+}
+
+// part adds suites to a run made before: the run's meta.json keeps its
+// own date, commit and command and gains a Part with these.
+func part(args []string) error {
+	fs := flag.NewFlagSet("part", flag.ExitOnError)
+	var suites []string
+	fs.Func("suite", "a suite added (repeat)", func(s string) error { suites = append(suites, s); return nil })
+	versions := pairs{}
+	fs.Var(versions, "version", "NAME=VERSION of a system measured (repeat; added to the run's)")
+	cmd := fs.String("cmd", "", "the command that added them")
+	dir, err := runDir(fs, args)
+	if err != nil || dir == "" {
+		return err
+	}
+	if len(suites) == 0 {
+		return errors.New("part: no -suite")
+	}
+	path := filepath.Join(dir, "meta.json")
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return fmt.Errorf("part: the run to add to: %w", err)
+	}
+	var m benchrec.Meta
+	if err := json.Unmarshal(b, &m); err != nil {
+		return fmt.Errorf("part: %s: %w", path, err)
+	}
+	for _, s := range suites {
+		if _, err := os.Stat(filepath.Join(dir, s+".jsonl")); err == nil {
+			return fmt.Errorf("part: %s already has figures of suite %s (%s.jsonl): adding would mix two runs of it", dir, s, s)
+		}
+	}
+	var load string
+	if b, err := os.ReadFile("/proc/loadavg"); err == nil {
+		f := strings.Fields(string(b))
+		load = strings.Join(f[:min(3, len(f))], " ")
+	}
+	m.Parts = append(m.Parts, benchrec.Part{Suites: suites, Date: time.Now().UTC().Format(time.RFC3339),
+		Commit: commit(), Command: *cmd, Load: load})
+	if m.Versions == nil {
+		m.Versions = map[string]string{}
+	}
+	for k, v := range versions {
+		m.Versions[k] = v
+	}
+	return benchrec.WriteJSON(path, &m)
 }
 
 // input describes a CSV file: its bytes, and its events (lines after the header).

@@ -86,3 +86,37 @@ func TestReadCheck(t *testing.T) {
 		t.Errorf("check %+v", c)
 	}
 }
+
+// TestPart: record part adds a suite to an earlier run's meta.json, keeping
+// what the run said of itself, and refuses a suite the run already has.
+func TestPart(t *testing.T) {
+	dir := t.TempDir()
+	orig := benchrec.Meta{Date: "2026-01-02T03:04:05Z", Commit: "0000000", Command: "make bench",
+		Versions: map[string]string{"go": "go1.26.0"}}
+	if err := benchrec.WriteJSON(filepath.Join(dir, "meta.json"), &orig); err != nil {
+		t.Fatal(err)
+	}
+	if err := part([]string{"-out", dir, "-suite", "kafka", "-version", "kafka=4.4.0", "-cmd", "make bench SUITES=kafka"}); err != nil {
+		t.Fatal(err)
+	}
+	run, err := benchrec.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := run.Meta
+	if m.Date != orig.Date || m.Commit != orig.Commit || m.Command != orig.Command || m.Versions["go"] != "go1.26.0" || m.Versions["kafka"] != "4.4.0" {
+		t.Errorf("the run's own meta changed: %+v", m)
+	}
+	if len(m.Parts) != 1 || strings.Join(m.Parts[0].Suites, ",") != "kafka" || m.Parts[0].Command != "make bench SUITES=kafka" || m.Parts[0].Date == "" {
+		t.Errorf("parts %+v", m.Parts)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "peers.jsonl"), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := part([]string{"-out", dir, "-suite", "peers"}); err == nil || !strings.Contains(err.Error(), "already has figures of suite peers") {
+		t.Errorf("adding a suite the run has: %v", err)
+	}
+	if err := part([]string{"-out", t.TempDir(), "-suite", "kafka"}); err == nil {
+		t.Error("adding to a directory with no run: no error")
+	}
+}

@@ -27,6 +27,7 @@ func TestReportFixture(t *testing.T) {
 		"MADE-UP FIGURES",
 		"2 cores, Made-up CPU @ 1.00GHz, 8.0 GiB memory",
 		"duckdb 2.0.1, flink 1.20.1, go go1.26.0, kafka 4.1.0",
+		"- added to this run later: suite kafka on 2026-01-03T04:05:06Z, commit 1111111, load average 1.50 1.20 1.00 before (`make bench SUITES=\"kafka\" ADD_TO=.cache/bench/run-x`)",
 		"## cartwatch against what people would use instead",
 		"| cartwatch | month | 15.00 M/s | 4.50 s (4.41 s–4.72 s) | 1.00x | 292 MiB | the reference (abandoned 675,000) |",
 		"| duckdb 2.0.1 | month | 1.00 M/s | 67.50 s (66.15 s–70.88 s) | 15.00x | 2441 MiB | yes (events 67,500,000, abandoned 675,000, the same alerts) |",

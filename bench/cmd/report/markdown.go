@@ -84,6 +84,16 @@ func (rep *report) markdown(charts string) []byte {
 	if r.Meta.Command != "" {
 		w.p("- run: `%s`", r.Meta.Command)
 	}
+	for _, p := range r.Meta.Parts {
+		s := fmt.Sprintf("- added to this run later: suite %s on %s%s", strings.Join(p.Suites, ", "), p.Date, commitText(p.Commit))
+		if p.Load != "" {
+			s += fmt.Sprintf(", load average %s before", p.Load)
+		}
+		if p.Command != "" {
+			s += fmt.Sprintf(" (`%s`)", p.Command)
+		}
+		w.p("%s", s)
+	}
 	if len(rep.inputs) > 0 {
 		var ins []string
 		for _, in := range rep.inputs {
