@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 
 	"github.com/cartwatch/cartwatch/event"
+	"github.com/cartwatch/cartwatch/wheel"
 )
 
 // This file holds the open cart's record, cartRec, and the side pools that
@@ -11,7 +12,8 @@ import (
 // that are neither a canonical UUID nor short, and the categories past the
 // first (docs/architecture.md, "An open cart in memory").
 
-// cartRec is an open cart, 112 bytes. Carts live in a per-shard slab and
+// cartRec is an open cart, 80 bytes, and its timer a 16-byte wheel.Node at
+// the same index in partState.tn. Carts live in a per-shard slab and
 // are recycled through a free list, so opening a cart allocates nothing in
 // steady state; the side pools recycle their entries the same way.
 //
@@ -20,13 +22,12 @@ import (
 // byte for byte. Most carts hold one or two products, a UUID session and
 // one category, and those take no side entry but the second product's.
 type cartRec struct {
-	uid      uint64
-	first    int64
-	last     int64
-	deadline int64
-	items    int64
-	value    int64
-	prod0    uint64 // the first product (nprod >= 1)
+	uid   uint64
+	first int64
+	last  int64
+	items int64
+	value int64
+	prod0 uint64 // the first product (nprod >= 1)
 	// session is the cart's user_session: a canonical UUID as its 16
 	// bytes (cartUUID), a session of at most 16 bytes as they are, or the
 	// index of its entry in partState.sess in the first 4 bytes
@@ -37,10 +38,6 @@ type cartRec struct {
 	// (whose tally is then the cart's items and value), else its catEnt
 	// list, newest first, +1.
 	cat uint32
-	// tnext, tprev and tbucket place the cart in its bucket of the
-	// partition's timers (cartTimer).
-	tnext, tprev uint32
-	tbucket      uint16
 	// cat0 is the first item's category, +1, in partState.catNames; 0 =
 	// none: a name past the first maxCatNames starts the list at once, and
 	// a cart restored from a version 1 snapshot has no category at all.
@@ -54,7 +51,6 @@ const (
 	cartLive     uint8 = 1 << 0 // the slot holds an open cart
 	cartUUID     uint8 = 1 << 1 // session holds a canonical UUID's 16 bytes
 	cartSessPool uint8 = 1 << 2 // session holds an index in partState.sess
-	cartTimer    uint8 = 1 << 4 // the cart is on the timers
 )
 
 func (c *cartRec) live() bool { return c.flags&cartLive != 0 }
@@ -339,10 +335,12 @@ func (s *partState) allocCart() uint32 {
 		return idx
 	}
 	s.carts = append(s.carts, cartRec{})
+	s.tn = append(s.tn, wheel.Node{})
 	return uint32(len(s.carts) - 1)
 }
 
-// freeCart gives back slot idx and its side entries.
+// freeCart gives back slot idx and its side entries; its timer must be off
+// the wheel.
 func (s *partState) freeCart(idx uint32) {
 	c := &s.carts[idx]
 	c.flags &^= cartLive
@@ -358,10 +356,11 @@ func (s *partState) freeCart(idx uint32) {
 	s.free = append(s.free, idx)
 }
 
-// wide returns cart c in full, its categories appended to *cats and
+// wide returns cart idx in full, its categories appended to *cats and
 // numbered from entry k0 of it.
-func (s *partState) wide(c *cartRec, cats *[]catEnt, k0 int) openCart {
-	x := openCart{uid: c.uid, first: c.first, last: c.last, deadline: c.deadline, items: c.items,
+func (s *partState) wide(idx uint32, cats *[]catEnt, k0 int) openCart {
+	c := &s.carts[idx]
+	x := openCart{uid: c.uid, first: c.first, last: c.last, deadline: s.tn[idx].Deadline(), items: c.items,
 		value: c.value, nprod: c.nprod, sessionLen: c.sessionLen, products: s.products(c), session: s.sessionOf(c)}
 	s.eachCat(c, func(name *CategoryName, t Tally) {
 		if n := len(*cats) - k0; x.cat == 0 {
@@ -375,9 +374,9 @@ func (s *partState) wide(c *cartRec, cats *[]catEnt, k0 int) openCart {
 }
 
 // putCart fills slot idx with the open cart x, whose categories are in
-// cats; its timer is the caller's.
+// cats; its timer (at x.deadline) is the caller's.
 func (s *partState) putCart(idx uint32, x *openCart, cats []catEnt) {
-	s.carts[idx] = cartRec{uid: x.uid, first: x.first, last: x.last, deadline: x.deadline, items: x.items,
+	s.carts[idx] = cartRec{uid: x.uid, first: x.first, last: x.last, items: x.items,
 		value: x.value, flags: cartLive}
 	for _, p := range x.products[:x.nprod] {
 		s.addProduct(idx, p)

@@ -9,13 +9,14 @@ import (
 	"unsafe"
 
 	"github.com/cartwatch/cartwatch/event"
+	"github.com/cartwatch/cartwatch/wheel"
 )
 
-// TestCartRecSize: the open cart's record stays the size
-// docs/architecture.md gives it ("An open cart in memory").
+// TestCartRecSize: the open cart's record and its timer stay the sizes
+// docs/architecture.md gives them ("An open cart in memory").
 func TestCartRecSize(t *testing.T) {
-	if n := unsafe.Sizeof(cartRec{}); n != 96 {
-		t.Fatalf("cartRec is %d bytes, the layout documented is 96", n)
+	if n, m := unsafe.Sizeof(cartRec{}), unsafe.Sizeof(wheel.Node{}); n != 80 || m != 16 {
+		t.Fatalf("cartRec is %d bytes and wheel.Node %d, the layout documented is 80 and 16", n, m)
 	}
 }
 
@@ -128,7 +129,7 @@ func TestCartCategoriesRoundTrip(t *testing.T) {
 	s.apply(&r, event.HashUser(x.uid), pl, 1, 0)
 
 	var cats []catEnt
-	y := s.wide(&s.carts[idx], &cats, 0)
+	y := s.wide(idx, &cats, 0)
 	s2 := newShard(60, 0, false, 1<<10)
 	idx2 := s2.allocCart()
 	s2.open.put(y.uid, idx2, s2.carts)

@@ -6,6 +6,7 @@ import (
 	"slices"
 
 	"github.com/cartwatch/cartwatch/event"
+	"github.com/cartwatch/cartwatch/wheel"
 )
 
 // This file is the detector: the per-user state machine of docs/semantics.md
@@ -48,11 +49,14 @@ type partState struct {
 	users *userTable
 	open  *openIndex // user_id -> slot in carts, for the open carts only
 	carts []cartRec
-	free  []uint32
-	tm    *timers // the open carts' deadlines; nil until the first
-	w     int64   // watermark the timers were last advanced to
-	maxT  int64   // the partition's highest event time (the sequencer's maxT) as of the last batch
-	cnt   Counters
+	// tn holds the carts' timers, tn[i] cart i's: its deadline and its
+	// links on tm (wheel.Node), a slab beside carts, grown with it.
+	tn   []wheel.Node
+	free []uint32
+	tm   *wheel.Wheel // the open carts' deadlines; nil until the first
+	w    int64        // watermark the timers were last advanced to
+	maxT int64        // the partition's highest event time (the sequencer's maxT) as of the last batch
+	cnt  Counters
 	// rows are the partition's input tallies, kept by shard 0 only (one
 	// copy per partition) for its snapshots; the summary takes them from
 	// the merger.
@@ -89,7 +93,7 @@ func newPartState(userHint int) partState {
 // and wheel. Only the owning goroutine touches it.
 //
 // NOTE: the partition being applied is held by value in the embedded
-// partState, so the hot path reads s.users, s.carts, s.tm as before the
+// partState, so the hot path reads s.users, s.carts, s.tn as before the
 // partitions existed; use swaps another partition in, once per batch (one
 // copy of a few words). A file has one partition and never swaps.
 type shard struct {
@@ -185,11 +189,10 @@ func (s *shard) partitions() []int32 {
 // cartOrder orders two carts (slots in s.carts) the way alerts are written:
 // by deadline (abandoned_at), then user_id.
 func (s *shard) cartOrder(a, b uint32) int {
-	ca, cb := &s.carts[a], &s.carts[b]
-	if c := cmp.Compare(ca.deadline, cb.deadline); c != 0 {
+	if c := cmp.Compare(s.tn[a].Deadline(), s.tn[b].Deadline()); c != 0 {
 		return c
 	}
-	return cmp.Compare(ca.uid, cb.uid)
+	return cmp.Compare(s.carts[a].uid, s.carts[b].uid)
 }
 
 // advance moves the watermark to w and abandons every cart whose deadline is
@@ -202,32 +205,31 @@ func (s *shard) advance(w int64) {
 	if s.tm == nil {
 		return // no cart was ever scheduled
 	}
-	if k := tKey(w); k < s.tm.next {
-		// Nothing is due (nearly every advance): timers.advance's first
-		// test, here without the call.
-		s.tm.now = k
-		return
+	if s.tm.Skip(w) {
+		return // nothing is due (nearly every advance)
 	}
-	s.fired = s.tm.advance(s.carts, w, s.fired)
+	s.fired = s.tm.Advance(s.tn, w, s.fired)
 	if len(s.fired) == 0 {
 		return
 	}
 	// The output order within one advance is (deadline, user_id); the
-	// timers fire in no particular order within a tick.
+	// wheel fires ties in scheduling order.
 	if len(s.fired) > 1 {
 		slices.SortFunc(s.fired, s.cartOrder)
 	}
 	for _, idx := range s.fired {
-		s.abandon(idx, s.carts[idx].deadline, 0, s.carts[idx].uid)
+		d := s.tn[idx].Deadline()
+		s.abandon(idx, d, d, 0, s.carts[idx].uid)
 	}
 	s.fired = s.fired[:0]
 }
 
-// abandon reports cart idx as an Alert with the given order key and frees it.
-func (s *shard) abandon(idx uint32, keyR int64, kind uint8, tie uint64) {
+// abandon reports cart idx, due at deadline and off the wheel, as an Alert
+// with the given order key and frees it.
+func (s *shard) abandon(idx uint32, deadline, keyR int64, kind uint8, tie uint64) {
 	c := &s.carts[idx]
 	s.out = append(s.out, Alert{
-		UserID: c.uid, FirstCartAt: c.first, LastCartAt: c.last, AbandonedAt: c.deadline,
+		UserID: c.uid, FirstCartAt: c.first, LastCartAt: c.last, AbandonedAt: deadline,
 		Items: c.items, ValueCents: c.value, NProducts: c.nprod, SessionLen: c.sessionLen,
 		Products: s.products(c), Session: s.sessionOf(c), Partition: s.part,
 		keyR: keyR, keyKind: kind, keyTie: tie,
@@ -248,9 +250,9 @@ func (s *shard) abandon(idx uint32, keyR int64, kind uint8, tie uint64) {
 	}
 	s.open.del(c.uid, s.carts)
 	r := s.users.find(c.uid, event.HashUser(c.uid))
-	r.lastAbandoned = c.deadline
+	r.lastAbandoned = deadline
 	r.abandonedValue = c.value
-	r.abandonedGap = gap32(c.deadline - c.last)
+	r.abandonedGap = gap32(deadline - c.last)
 	r.flags &^= recRecovered
 	if r.flags&recAbandoner == 0 {
 		r.flags |= recAbandoner
@@ -267,26 +269,22 @@ func gap32(d int64) int32 {
 	return int32(min(max(d, math.MinInt32), math.MaxInt32))
 }
 
-// setDeadline puts cart idx's deadline on the wheel, or abandons it at once
-// when the deadline is already behind the watermark (rule 2's parenthesis);
-// line is the event's input line, the tie-breaker of such an alert.
-func (s *shard) setDeadline(idx uint32, line int64) {
-	c := &s.carts[idx]
-	if c.deadline <= s.w {
-		if c.flags&cartTimer != 0 {
-			s.tm.cancel(s.carts, idx)
+// setDeadline puts cart idx on the wheel at deadline d (moving it if it is
+// on it), or abandons it at once when d is already behind the watermark
+// (rule 2's parenthesis); line is the event's input line, the tie-breaker
+// of such an alert.
+func (s *shard) setDeadline(idx uint32, d int64, line int64) {
+	if d <= s.w {
+		if s.tn[idx].Scheduled() {
+			s.tm.Cancel(s.tn, idx)
 		}
-		s.abandon(idx, s.w, 1, uint64(line))
+		s.abandon(idx, d, s.w, 1, uint64(line))
 		return
 	}
 	if s.tm == nil {
-		s.tm = newTimers(s.w)
+		s.tm = wheel.New(s.w)
 	}
-	if c.flags&cartTimer != 0 {
-		s.tm.reschedule(s.carts, idx)
-		return
-	}
-	s.tm.schedule(s.carts, idx)
+	s.tm.Schedule(s.tn, idx, d)
 }
 
 // warm loads the user-table slot of every cart and purchase of a batch
@@ -345,8 +343,7 @@ func (s *shard) apply(ev *routed, h uint64, pl []payload, w int64, line int64) {
 		c.items++
 		c.value = addCents(c.value, p.PriceCents)
 		c.last = ev.t
-		c.deadline = ev.t + s.ttl
-		s.setDeadline(idx, line)
+		s.setDeadline(idx, ev.t+s.ttl, line)
 	case event.EventPurchase:
 		price := pl[ev.x()].PriceCents
 		s.cnt.Spending = addCents(s.cnt.Spending, price)
@@ -362,9 +359,7 @@ func (s *shard) apply(ev *routed, h uint64, pl []payload, w int64, line int64) {
 		case open:
 			s.open.del(ev.uid, s.carts)
 			c := &s.carts[idx]
-			if c.flags&cartTimer != 0 {
-				s.tm.cancel(s.carts, idx)
-			}
+			s.tm.Cancel(s.tn, idx)
 			s.cnt.Delay.Observe(ev.t - c.last)
 			s.freeCart(idx)
 			s.cnt.Converted++
@@ -398,8 +393,7 @@ func (s *shard) apply(ev *routed, h uint64, pl []payload, w int64, line int64) {
 // extendCart moves the deadline of open cart idx to t + TTL for an event at t of
 // its user (rule 5, --extend-on-activity); line is the event's input line.
 func (s *shard) extendCart(idx uint32, t int64, line int64) {
-	s.carts[idx].deadline = t + s.ttl
-	s.setDeadline(idx, line)
+	s.setDeadline(idx, t+s.ttl, line)
 }
 
 // finish ends the input (rule 6) in every partition: with keep the open
@@ -426,7 +420,8 @@ func (s *shard) finishPart(keep bool) {
 	}
 	slices.SortFunc(open, s.cartOrder)
 	for _, idx := range open {
-		s.abandon(idx, s.carts[idx].deadline, 0, s.carts[idx].uid)
+		d := s.tn[idx].Deadline()
+		s.abandon(idx, d, d, 0, s.carts[idx].uid)
 	}
 }
 

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/cartwatch/cartwatch/event"
+	"github.com/cartwatch/cartwatch/wheel"
 )
 
 // This file is a partition's snapshot: its state at a barrier, gathered
@@ -189,8 +190,8 @@ func (b *shardBuf) copyPart(p int32, ps *partState) {
 	})
 	b.carts = slices.Grow(b.carts, ps.open.count)
 	for i := range ps.carts {
-		if c := &ps.carts[i]; c.live() {
-			b.carts = append(b.carts, ps.wide(c, &b.cats, x.k0))
+		if ps.carts[i].live() {
+			b.carts = append(b.carts, ps.wide(uint32(i), &b.cats, x.k0))
 		}
 	}
 	x.u1, x.c1, x.k1 = len(b.users), len(b.carts), len(b.cats)
@@ -416,9 +417,9 @@ func (s *shard) restore(sn *Snapshot, i, n int) {
 		s.open.put(c.uid, idx, s.carts)
 		s.putCart(idx, c, sn.cats)
 		if s.tm == nil {
-			s.tm = newTimers(s.w)
+			s.tm = wheel.New(s.w)
 		}
-		s.tm.schedule(s.carts, idx)
+		s.tm.Schedule(s.tn, idx, c.deadline)
 	}
 }
 

@@ -10,8 +10,8 @@ package wheel
 //
 //	go test ./wheel -run '^$' -bench 'RandomCancel' -count 5
 //
-// Expect 0 allocs/op from wheel and heap in every pattern (their slabs are
-// pre-grown during setup, which is not timed). Runtime timers cost about 140
+// Expect 0 allocs/op from wheel and heap in every pattern (the wheel's Nodes
+// and the heap's slabs are made during setup, which is not timed). Runtime timers cost about 140
 // bytes each: the cart patterns keep 1.5 windows of them (2 GiB at 10M), so
 // they stop at 1M; RandomCancel runs them at 10M (1.4 GiB) only with
 // WHEEL_BENCH_RUNTIME_10M=1.
@@ -120,31 +120,33 @@ const cartEpoch = 1_572_566_400
 // per operation and blur the comparison.
 func benchCartWheel(b *testing.B, n int, m cartMix) {
 	w := m.window(n)
-	ring := make([]Handle, ringSize(w))
-	mask := int64(len(ring) - 1)
+	// Cart i's node is ring slot i&mask: the slab is the ring.
+	nodes := make([]Node, ringSize(w))
+	mask := int64(len(nodes) - 1)
 	tw := New(cartEpoch - 1)
-	tw.Grow(slack(w))
 	for i := -2 * w; i < 0; i++ {
 		if ok, d := m.state(i, w); ok {
-			ring[i&mask] = tw.Schedule(cartEpoch+d, uint64(i))
+			tw.Schedule(nodes, uint32(i&mask), cartEpoch+d)
 		}
 	}
 	live, ops := tw.Len(), 0
 	t := int64(0)
 	fired := 0
-	fire := func(int64, uint64) { fired++ }
+	var buf []uint32
 	for b.Loop() {
 		if t%m.advanceEvery == 0 {
-			tw.Advance(cartEpoch+t, fire)
+			buf = tw.Advance(nodes, cartEpoch+t, buf[:0])
+			fired += len(buf)
 		}
-		ring[t&mask] = tw.Schedule(cartEpoch+t+w, uint64(t))
+		tw.Schedule(nodes, uint32(t&mask), cartEpoch+t+w)
 		if j := t - w/2; j >= -2*w {
-			if r, _ := m.flags(j); r && tw.Reschedule(ring[j&mask], cartEpoch+t+w) {
+			if r, _ := m.flags(j); r && nodes[j&mask].Scheduled() {
+				tw.Schedule(nodes, uint32(j&mask), cartEpoch+t+w)
 				ops++
 			}
 		}
 		if k := t - 3*w/4; k >= -2*w {
-			if _, p := m.flags(k); p && tw.Cancel(ring[k&mask]) {
+			if _, p := m.flags(k); p && tw.Cancel(nodes, uint32(k&mask)) {
 				ops++
 			}
 		}
@@ -338,19 +340,22 @@ func BenchmarkRandomCancel(b *testing.B) {
 				rng := rand.New(rand.NewPCG(1, uint64(n)))
 				dl := randomCancelDeadlines(rng)
 				tw := New(0)
-				tw.Grow(n)
-				hs := make([]Handle, n)
-				for i := range hs {
-					hs[i] = tw.Schedule(dl[i&4095]+int64(i), uint64(i))
+				nodes := make([]Node, n)
+				for i := range nodes {
+					tw.Schedule(nodes, uint32(i), dl[i&4095]+int64(i))
 				}
-				// The replacement reuses the freed entry, so walking hs in
-				// shuffled order visits the slab in a fixed random order.
-				rng.Shuffle(len(hs), func(i, j int) { hs[i], hs[j] = hs[j], hs[i] })
+				// The replacement is the cancelled node itself, so walking
+				// a shuffled order visits the slab in a fixed random order.
+				order := make([]uint32, n)
+				for i := range order {
+					order[i] = uint32(i)
+				}
+				rng.Shuffle(len(order), func(i, j int) { order[i], order[j] = order[j], order[i] })
 				i := 0
 				for b.Loop() {
-					j := i % n
-					tw.Cancel(hs[j])
-					hs[j] = tw.Schedule(dl[i&4095], uint64(i))
+					j := order[i%n]
+					tw.Cancel(nodes, j)
+					tw.Schedule(nodes, j, dl[i&4095])
 					i++
 				}
 			})
@@ -405,16 +410,16 @@ func BenchmarkRandomCancel(b *testing.B) {
 	}
 }
 
-// chaseNode has the wheel's node size, so the chase covers the same bytes.
+// chaseNode has the wheel's Node size, so the chase covers the same bytes.
 type chaseNode struct {
 	next uint32
-	_    [28]byte
+	_    [12]byte
 }
 
 var chaseSink uint32
 
 // BenchmarkPointerChase: op = one dependent load at a random place in n
-// 32-byte entries (one random cycle, Sattolo's algorithm): the latency of one
+// 16-byte entries (one random cycle, Sattolo's algorithm): the latency of one
 // random memory access over the wheel's footprint at n timers.
 func BenchmarkPointerChase(b *testing.B) {
 	for _, n := range benchSizes {
@@ -448,30 +453,39 @@ func BenchmarkPointerChase(b *testing.B) {
 // 1000 timers parked on the top level and in the overflow list.
 func BenchmarkIdleAdvance(b *testing.B) {
 	const month = 30 * 86400
-	park := func(t timers) {
-		for i := range 500 {
-			t.Schedule(1<<46+int64(i), uint64(i))     // top level
-			t.Schedule(1<<60+int64(i)<<20, uint64(i)) // overflow
-		}
-	}
 	b.Run("wheel", func(b *testing.B) {
 		b.ReportAllocs()
+		nodes := make([]Node, 1000)
+		park := func(w *Wheel) {
+			for i := range 500 {
+				w.Schedule(nodes, uint32(i), 1<<46+int64(i))         // top level
+				w.Schedule(nodes, uint32(500+i), 1<<60+int64(i)<<20) // overflow
+			}
+		}
 		w := New(0)
 		park(w)
 		now := int64(0)
+		var fired []uint32
 		for b.Loop() {
 			if now += month; now >= 1<<45 { // start over before reaching the parked timers
 				now, w = month, New(0)
+				clear(nodes)
 				park(w)
 			}
-			w.Advance(now, nopFire)
+			fired = w.Advance(nodes, now, fired[:0])
 		}
-		if w.Len() != 1000 {
+		if w.Len() != 1000 || len(fired) != 0 {
 			b.Fatalf("Len %d, want 1000: something fired", w.Len())
 		}
 	})
 	b.Run("heap", func(b *testing.B) {
 		b.ReportAllocs()
+		park := func(t *refHeap) {
+			for i := range 500 {
+				t.Schedule(1<<46+int64(i), uint64(i))     // top level
+				t.Schedule(1<<60+int64(i)<<20, uint64(i)) // overflow
+			}
+		}
 		h := newRefHeap(0)
 		park(h)
 		now := int64(0)

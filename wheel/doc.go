@@ -1,8 +1,22 @@
-// Package wheel is a hierarchical timing wheel over integer ticks with O(1)
-// schedule, reschedule and cancel; a Wheel is not safe for concurrent use.
+// Package wheel is an intrusive hierarchical timing wheel over integer ticks
+// with O(1) schedule, reschedule and cancel; a Wheel is not safe for
+// concurrent use.
 //
-// The caller picks the unit of a tick: cartwatch uses seconds for event time
-// and milliseconds for wall time. Deadlines are any int64.
+// Intrusive: the timers are the caller's. The caller keeps a slab of Nodes
+// beside its own records, one per record at the same index, and names a
+// timer by that index; the wheel keeps only its buckets' ends and bitmaps
+// (4 KiB). So a timer costs its 16-byte Node (its deadline and two links)
+// and nothing else: no slab entry of the wheel's, no handle in the record,
+// no allocation ever. cartwatch's shards keep one Node per open cart.
+//
+// NOTE: a wheel generic over an accessor of the caller's record (links
+// read through a method of a type parameter) would put the links inside the
+// record itself, but Go calls a type parameter's methods through the
+// instantiation's dictionary, an indirect call per link: the parallel slab
+// of Nodes is read directly.
+//
+// The caller picks the unit of a tick: cartwatch uses seconds for event time.
+// Deadlines are any int64.
 //
 // # Structure
 //
@@ -29,6 +43,11 @@
 // all timers with one deadline always share a bucket, and buckets are FIFO
 // lists, so ties fire in scheduling order without any sorting.
 //
+// A bucket is a doubly linked list through its Nodes whose two ends link to
+// the bucket's own sentinel (one of the top 513 uint32 values), so taking a
+// node out finds its bucket from its neighbours: a Node holds no bucket
+// number.
+//
 // The level comes from differing bits, not from distance: just before now
 // crosses a 64^l boundary, even a near deadline is filed high (2 ticks ahead
 // of now = -1 differ in the sign bit and go to the overflow list). Such a
@@ -37,17 +56,16 @@
 //
 // # Costs
 //
-//   - Schedule, Reschedule, Cancel: O(1), a few index writes in a
-//     pointer-free slab of 32-byte entries; no allocation once the slab has
-//     grown (it doubles, and Grow pre-sizes it).
+//   - Schedule (a new timer or a move) and Cancel: O(1), a few index writes
+//     in the caller's pointer-free slab of 16-byte Nodes; no allocation.
 //   - Advance: O(levels) per occupied slot reached plus O(1) per fired timer
 //     and per cascade step. Each timer cascades at most once per level it
 //     descends, so at most 7 times plus one overflow re-file; timers
 //     cancelled early, like most carts, never cascade. Idle time is skipped
 //     through the bitmaps in O(levels) however many ticks pass.
-//   - Memory: 32 bytes per timer slot ever live at once, plus 4 KiB.
+//   - Memory: the caller's 16 bytes per Node, plus 4 KiB.
 //
-// Handles are a slab index and a 32-bit generation: a stale handle, whether
-// its timer fired or was cancelled and its entry since reused, is rejected
-// and never touches another timer.
+// Advance hands back what fired as indices appended to the caller's slice,
+// not through a callback: the caller acts on them after the wheel is
+// consistent again, and a fired Node keeps its deadline for it.
 package wheel

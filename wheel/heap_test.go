@@ -2,6 +2,12 @@ package wheel
 
 import "container/heap"
 
+// Handle names one timer of refHeap (and of slabWheel, the Wheel behind the
+// same interface in the model test): a slab index + 1 and a generation, so
+// that a stale handle is rejected even after its entry is reused. The zero
+// Handle is never issued.
+type Handle uint64
+
 // refHeap is the container/heap reference model of the Wheel contract and the
 // baseline of the benchmarks. It is written from the contract, not from the
 // wheel: a timer's effective time is max(deadline, now when scheduled) and

@@ -17,45 +17,52 @@ const (
 	overflowBucket = numLevels * numSlots
 	numBuckets     = overflowBucket + 1
 
-	nilIdx     = ^uint32(0) // end of a list
-	freeBucket = ^uint16(0) // bucket of a slab entry that holds no timer
-	signFlip   = uint64(1) << 63
-	// maxNodes keeps every index below nilIdx and every handle's low half non-zero.
-	maxNodes = int(nilIdx) - 1
+	signFlip = uint64(1) << 63
+
+	// A link is a node index + 1, a bucket's sentinel, or 0 (no link: the
+	// node is not on the wheel). The sentinels take the top numBuckets
+	// values, so a node's neighbour on either side is either another node
+	// or its own bucket, and unlinking needs no bucket number in the node.
+	sentinel = ^uint32(0) - numBuckets + 1
+	// MaxNodes is the number of nodes a slab may hold: every index + 1
+	// stays below the sentinels.
+	MaxNodes = int(sentinel) - 1
 )
 
-// Handle names one scheduled timer. The zero Handle is never issued, so it
-// can mean "no timer". A Handle goes stale when its timer fires or is
-// cancelled; the wheel then rejects it, even after its slab entry is reused.
-type Handle uint64
-
-// node is one slab entry. It holds no pointers, so the garbage collector
-// never scans the slab, and it is 32 bytes: two timers per cache line.
-type node struct {
-	deadline int64  // as given by the caller; reported to fire unchanged
-	payload  uint64 // opaque to the wheel
-	next     uint32 // towards older timers in the bucket; free-list link when free
-	prev     uint32 // towards newer timers in the bucket
-	gen      uint32 // bumped on every release so stale handles stop matching
-	bucket   uint16 // level*numSlots+slot, overflowBucket, or freeBucket
+// Node is a timer: the wheel's part of one record of the caller's slab,
+// 16 bytes, no pointers. The zero Node is not scheduled. A node is named
+// by its index in the slab, so a caller's record needs no handle and the
+// wheel no slab of its own: the caller keeps a []Node beside its records
+// (the same index for both) and passes it to every call, as it may have
+// moved since the last (a slab grown by append).
+type Node struct {
+	deadline int64  // as given to Schedule; kept after the timer fires or is cancelled
+	next     uint32 // towards older timers in the bucket (the tail), or its sentinel
+	prev     uint32 // towards newer timers (the head), or its sentinel; 0: not scheduled
 }
 
-// bucket is a doubly linked list of timers. Schedule pushes at head (newest);
+// Deadline returns the deadline the node was last scheduled at, whether or
+// not it is still scheduled.
+func (n *Node) Deadline() int64 { return n.deadline }
+
+// Scheduled reports whether the node is on a wheel.
+func (n *Node) Scheduled() bool { return n.prev != 0 }
+
+// bucket is a doubly linked list of nodes. Schedule pushes at head (newest);
 // firing and cascading take from tail (oldest), so equal deadlines leave a
-// bucket in the order they entered it.
+// bucket in the order they entered it. An empty bucket's head and tail are
+// its own sentinel.
 type bucket struct {
 	head, tail uint32
 }
 
-// Wheel is a hierarchical timing wheel over integer ticks. The zero value is
-// not usable; call New. A Wheel is not safe for concurrent use.
+// Wheel is a hierarchical timing wheel over integer ticks whose timers are
+// the caller's Nodes. The zero value is not usable; call New. A Wheel is
+// not safe for concurrent use.
 type Wheel struct {
-	nodes  []node
-	free   uint32 // head of the free list threaded through node.next
-	now    uint64 // current tick in key space (see key)
-	live   int
-	firing bool   // inside Advance: a nested Advance is ignored
-	ovMin  uint64 // lower bound of the smallest key in the overflow list
+	now   uint64 // current tick in key space (see key)
+	live  int
+	ovMin uint64 // lower bound of the smallest key in the overflow list
 	// next is a lower bound of the first key at which Advance has work (a
 	// level-0 tick to fire, or a slot or the overflow list to cascade):
 	// Advance to an earlier target only moves now.
@@ -70,111 +77,91 @@ func key(t int64) uint64 { return uint64(t) ^ signFlip }
 
 func unkey(k uint64) int64 { return int64(k ^ signFlip) }
 
+func sent(b uint16) uint32 { return sentinel + uint32(b) }
+
 // New returns an empty wheel whose current time is now.
 func New(now int64) *Wheel {
-	w := &Wheel{free: nilIdx, now: key(now), next: ^uint64(0)}
-	for i := range w.buckets {
-		w.buckets[i] = bucket{nilIdx, nilIdx}
+	w := &Wheel{now: key(now), next: ^uint64(0)}
+	for b := range w.buckets {
+		w.buckets[b] = bucket{sent(uint16(b)), sent(uint16(b))}
 	}
 	return w
 }
 
-// Grow makes room for n more timers without further slab growth.
-func (w *Wheel) Grow(n int) {
-	if n > 0 && cap(w.nodes)-len(w.nodes) < n {
-		w.growTo(len(w.nodes) + n)
-	}
-}
-
-func (w *Wheel) growTo(want int) {
-	if want > maxNodes {
-		panic(fmt.Sprintf("wheel: %d timers exceed the slab limit of %d", want, maxNodes))
-	}
-	c := max(2*cap(w.nodes), want, 64)
-	c = min(c, maxNodes)
-	nn := make([]node, len(w.nodes), c)
-	copy(nn, w.nodes)
-	w.nodes = nn
-}
-
-// Len returns the number of live (scheduled, not yet fired or cancelled) timers.
+// Len returns the number of scheduled nodes.
 func (w *Wheel) Len() int { return w.live }
 
-// Now returns the wheel's current time: the last Advance target, or inside
-// a fire callback the deadline tick being fired.
+// Now returns the wheel's current time: the last Advance target.
 func (w *Wheel) Now() int64 { return unkey(w.now) }
 
-// Schedule adds a timer that fires at deadline with payload and returns its
-// handle. A deadline at or before Now() fires at the next Advance, after
-// every timer already due, as if it were due at Now(); fire still receives
-// the deadline as given. O(1); it allocates only when the slab doubles.
-func (w *Wheel) Schedule(deadline int64, payload uint64) Handle {
-	i := w.alloc()
-	n := &w.nodes[i]
+// Schedule puts node i of nodes on the wheel at deadline, moving it if it
+// is scheduled already. For tie order a move counts as a new scheduling:
+// the node fires after every node with the same deadline that was
+// scheduled before it. A deadline at or before Now() fires at the next
+// Advance, after every node already due, as if it were due at Now(); its
+// Deadline stays as given. O(1); it never allocates.
+//
+// i must be below MaxNodes, and a node must be on one wheel at most.
+func (w *Wheel) Schedule(nodes []Node, i uint32, deadline int64) {
+	n := &nodes[i]
+	if n.prev != 0 {
+		w.unlink(nodes, i)
+	} else {
+		if i >= uint32(MaxNodes) {
+			panic(fmt.Sprintf("wheel: node %d past the limit of %d", i, MaxNodes))
+		}
+		w.live++
+	}
 	n.deadline = deadline
-	n.payload = payload
-	w.place(i, max(key(deadline), w.now))
-	w.live++
-	return Handle(uint64(n.gen)<<32 | uint64(i+1))
+	w.place(nodes, i, max(key(deadline), w.now))
 }
 
-// Reschedule moves a live timer to deadline, keeping its handle and payload.
-// For tie order it counts as newly scheduled: it fires after every timer with
-// the same deadline that was scheduled or rescheduled before it. It returns
-// false, changing nothing, if h is stale or unknown. O(1).
-func (w *Wheel) Reschedule(h Handle, deadline int64) bool {
-	i, ok := w.lookup(h)
-	if !ok {
+// Skip moves the wheel to now and returns true if that fires and cascades
+// nothing; otherwise it returns false, changing nothing, and the caller
+// calls Advance. It is one compare, inlined.
+//
+// NOTE: the engine advances before nearly every cart and purchase, and
+// most advances have nothing to do: this test in the caller replaces the
+// bitmap walk of each (-41 % instructions in Advance, cachegrind
+// BenchmarkShard/extend=false) and the call (Advance, which a call to
+// another function makes too costly to inline, does it first too).
+func (w *Wheel) Skip(now int64) bool {
+	k := key(now)
+	if k >= w.next {
 		return false
 	}
-	w.unlink(i)
-	w.nodes[i].deadline = deadline
-	w.place(i, max(key(deadline), w.now))
+	if k > w.now { // else before Now(): nothing to do
+		w.now = k
+	}
 	return true
 }
 
-// Cancel removes a live timer. It returns false, changing nothing, if h is
-// stale or unknown. O(1).
-func (w *Wheel) Cancel(h Handle) bool {
-	i, ok := w.lookup(h)
-	if !ok {
+// Cancel takes node i off the wheel and reports whether it was on it; its
+// Deadline is kept. O(1).
+func (w *Wheel) Cancel(nodes []Node, i uint32) bool {
+	if nodes[i].prev == 0 {
 		return false
 	}
-	w.unlink(i)
-	w.release(i)
+	w.cancel(nodes, i)
+	return true
+}
+
+func (w *Wheel) cancel(nodes []Node, i uint32) {
+	w.unlink(nodes, i)
+	nodes[i].next, nodes[i].prev = 0, 0
 	w.live--
-	return true
 }
 
-// Advance moves the wheel to now and calls fire for every timer whose
-// deadline is at or before now, in deadline order, ties in scheduling order.
-// A timer's handle is already stale when fire sees it.
-//
-// fire may call Schedule, Reschedule and Cancel on this wheel: a timer it
-// schedules with a deadline at or before now fires within this same Advance
-// (one due at or before the tick being fired goes after the timers already
-// due at that tick), and one it cancels before its turn does not fire. A
-// nested Advance from inside fire returns at once and does nothing.
-//
-// fire must not be nil when anything can be due. If now is before Now(),
-// Advance does nothing. Skipping idle time costs
+// Advance moves the wheel to now and appends to fired the index of every
+// node whose deadline is at or before now, in deadline order, ties in
+// scheduling order, taking them off the wheel (their Deadline is kept). If
+// now is before Now(), Advance does nothing. Skipping idle time costs
 // O(levels) through the occupancy bitmaps, however many ticks pass.
-func (w *Wheel) Advance(now int64, fire func(deadline int64, payload uint64)) {
+func (w *Wheel) Advance(nodes []Node, now int64, fired []uint32) []uint32 {
 	target := key(now)
-	if target < w.now || w.firing {
-		return
+	if target < w.now || w.Skip(now) {
+		return fired
 	}
-	if target < w.next {
-		// NOTE: the engine advances before nearly every cart and purchase,
-		// and most advances have nothing to fire or cascade: this test
-		// replaces the bitmap walk of each (Advance -41 % instructions,
-		// cachegrind BenchmarkShard/extend=false).
-		w.now = target
-		return
-	}
-	w.firing = true
-	// A panicking fire must not leave the wheel refusing every later Advance.
-	defer func() { w.firing = false }()
 	for {
 		// Level 0 slots hold exactly one tick each, and every occupied one
 		// is at or after now within now's 64-tick block: the lowest set bit
@@ -186,7 +173,7 @@ func (w *Wheel) Advance(now int64, fire func(deadline int64, payload uint64)) {
 				break
 			}
 			w.now = t
-			w.fireBucket(uint16(t&slotMask), fire)
+			fired = w.fire(nodes, uint16(t&slotMask), fired)
 			continue
 		}
 		l := 1
@@ -205,10 +192,10 @@ func (w *Wheel) Advance(now int64, fire func(deadline int64, payload uint64)) {
 				break
 			}
 			w.now = start
-			w.cascade(uint16(l*numSlots) + uint16(s))
+			w.cascade(nodes, uint16(l*numSlots)+uint16(s))
 			continue
 		}
-		if w.buckets[overflowBucket].tail == nilIdx {
+		if w.buckets[overflowBucket].tail == sent(overflowBucket) {
 			w.next = ^uint64(0)
 			break
 		}
@@ -218,56 +205,48 @@ func (w *Wheel) Advance(now int64, fire func(deadline int64, payload uint64)) {
 			break
 		}
 		w.now = start
-		w.cascade(overflowBucket)
+		w.cascade(nodes, overflowBucket)
 	}
 	// Nothing is due in (w.now, target], so every timer keeps its place:
 	// target shares with w.now all the key bits above each timer's level.
 	w.now = target
+	return fired
 }
 
-// fireBucket fires the level-0 bucket b oldest first, re-reading the bucket
-// after each call because fire may add to it, cancel from it or grow the slab.
-func (w *Wheel) fireBucket(b uint16, fire func(int64, uint64)) {
-	for {
-		bk := &w.buckets[b]
-		i := bk.tail
-		if i == nilIdx {
-			return
-		}
-		// Pop the oldest entry: it has no older neighbour (next).
-		n := &w.nodes[i]
-		if p := n.prev; p == nilIdx {
-			bk.head, bk.tail = nilIdx, nilIdx
-			w.bitmap[0] &^= 1 << (b & slotMask)
-		} else {
-			bk.tail = p
-			w.nodes[p].next = nilIdx
-		}
-		d, p := n.deadline, n.payload
-		w.release(i)
+// fire takes every node off the level-0 bucket b, oldest first, appending
+// them to fired.
+func (w *Wheel) fire(nodes []Node, b uint16, fired []uint32) []uint32 {
+	s := sent(b)
+	for v := w.buckets[b].tail; v != s; {
+		n := &nodes[v-1]
+		fired = append(fired, v-1)
+		v = n.prev
+		n.next, n.prev = 0, 0
 		w.live--
-		fire(d, p)
 	}
+	w.buckets[b] = bucket{s, s}
+	w.bitmap[0] &^= 1 << (b & slotMask)
+	return fired
 }
 
-// cascade re-files every timer of bucket b (a level >= 1 slot whose range
+// cascade re-files every node of bucket b (a level >= 1 slot whose range
 // now has reached, or the overflow list) relative to the new now, oldest
 // first, so equal deadlines keep their order in the lower buckets.
-func (w *Wheel) cascade(b uint16) {
-	i := w.buckets[b].tail
-	w.buckets[b] = bucket{nilIdx, nilIdx}
+func (w *Wheel) cascade(nodes []Node, b uint16) {
+	s := sent(b)
+	v := w.buckets[b].tail
+	w.buckets[b] = bucket{s, s}
 	if b < overflowBucket {
 		w.bitmap[b>>slotBits] &^= 1 << (b & slotMask)
 	} else {
 		w.ovMin = ^uint64(0)
 	}
-	for i != nilIdx {
-		n := &w.nodes[i]
-		older := n.prev
+	for v != s {
+		older := nodes[v-1].prev
 		// Only level 0 ever holds a clamped past deadline, so here the
-		// caller's deadline is the effective one and is >= w.now.
-		w.place(i, key(n.deadline))
-		i = older
+		// node's deadline is the effective one and is >= w.now.
+		w.place(nodes, v-1, key(nodes[v-1].deadline))
+		v = older
 	}
 }
 
@@ -281,109 +260,54 @@ var levelOf = func() (t [65]uint8) {
 	return t
 }()
 
-// place files slab entry i under key k (>= w.now) at the head of its bucket.
-func (w *Wheel) place(i uint32, k uint64) {
+// place files node i under key k (>= w.now) at the head of its bucket.
+func (w *Wheel) place(nodes []Node, i uint32, k uint64) {
 	l := uint(levelOf[bits.Len64(k^w.now)])
 	// Advance has work at this key's level-0 tick, or where the slot (or
 	// the overflow list) it goes to starts.
 	if st := k &^ (1<<(l*slotBits) - 1); st < w.next {
 		w.next = st
 	}
+	var b uint16
 	if l >= numLevels {
-		w.placeOverflow(i, k)
-		return
+		if w.buckets[overflowBucket].head == sent(overflowBucket) || k < w.ovMin {
+			w.ovMin = k
+		}
+		b = overflowBucket
+	} else {
+		s := uint(k>>(l*slotBits)) & slotMask
+		b = uint16(l<<slotBits | s)
+		w.bitmap[l] |= 1 << s
 	}
-	s := uint(k>>(l*slotBits)) & slotMask
-	b := uint16(l<<slotBits | s)
-	w.bitmap[l] |= 1 << s
-	w.push(b, i)
-}
-
-func (w *Wheel) placeOverflow(i uint32, k uint64) {
-	if w.buckets[overflowBucket].head == nilIdx || k < w.ovMin {
-		w.ovMin = k
-	}
-	w.push(overflowBucket, i)
-}
-
-func (w *Wheel) push(b uint16, i uint32) {
-	n := &w.nodes[i]
+	n := &nodes[i]
 	bk := &w.buckets[b]
 	h := bk.head
-	n.bucket = b
-	n.prev = nilIdx
-	n.next = h
-	bk.head = i
-	if h == nilIdx {
-		bk.tail = i
+	n.prev, n.next = sent(b), h
+	bk.head = i + 1
+	if h >= sentinel {
+		bk.tail = i + 1
 	} else {
-		w.nodes[h].prev = i
+		nodes[h-1].prev = i + 1
 	}
 }
 
-// unlink takes slab entry i out of its bucket.
-func (w *Wheel) unlink(i uint32) {
-	n := &w.nodes[i]
-	bk := &w.buckets[n.bucket]
-	if n.prev == nilIdx {
-		bk.head = n.next
+// unlink takes node i out of its bucket, leaving its links for the caller.
+func (w *Wheel) unlink(nodes []Node, i uint32) {
+	n := &nodes[i]
+	p, x := n.prev, n.next
+	if p >= sentinel {
+		w.buckets[p-sentinel].head = x
 	} else {
-		w.nodes[n.prev].next = n.next
+		nodes[p-1].next = x
 	}
-	if n.next == nilIdx {
-		bk.tail = n.prev
+	if x >= sentinel {
+		w.buckets[x-sentinel].tail = p
+		// Both neighbours are the bucket's sentinel: it is empty now.
+		if p == x && p-sentinel < overflowBucket {
+			b := p - sentinel
+			w.bitmap[b>>slotBits] &^= 1 << (b & slotMask)
+		}
 	} else {
-		w.nodes[n.next].prev = n.prev
+		nodes[x-1].prev = p
 	}
-	if bk.head == nilIdx {
-		w.emptied(n.bucket)
-	}
-}
-
-// emptied clears the occupancy bit of bucket b, which just became empty.
-func (w *Wheel) emptied(b uint16) {
-	if b < overflowBucket {
-		w.bitmap[b>>slotBits] &^= 1 << (b & slotMask)
-	}
-}
-
-// alloc takes a slab entry, from the free list if it can (the fast path
-// stays small enough to inline).
-func (w *Wheel) alloc() uint32 {
-	if i := w.free; i != nilIdx {
-		w.free = w.nodes[i].next
-		return i
-	}
-	return w.allocSlow()
-}
-
-func (w *Wheel) allocSlow() uint32 {
-	if len(w.nodes) == cap(w.nodes) {
-		w.growTo(len(w.nodes) + 1)
-	}
-	w.nodes = w.nodes[:len(w.nodes)+1]
-	return uint32(len(w.nodes) - 1)
-}
-
-// release returns slab entry i to the free list and invalidates its handle.
-// The generation is 32 bits: a handle kept across 2^32 reuses of one entry
-// would match again, far beyond any timer's lifetime in practice.
-func (w *Wheel) release(i uint32) {
-	n := &w.nodes[i]
-	n.gen++
-	n.bucket = freeBucket
-	n.next = w.free
-	w.free = i
-}
-
-func (w *Wheel) lookup(h Handle) (uint32, bool) {
-	i := uint32(h) - 1
-	if uint64(i) >= uint64(len(w.nodes)) {
-		return 0, false
-	}
-	n := &w.nodes[i]
-	if n.gen != uint32(h>>32) || n.bucket == freeBucket {
-		return 0, false
-	}
-	return i, true
 }

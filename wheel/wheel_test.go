@@ -7,10 +7,25 @@ import (
 	"time"
 )
 
+// testWheel is a Wheel and a slab of nodes for the tests: node i's payload is i.
+type testWheel struct {
+	*Wheel
+	nodes []Node
+}
+
+func newTW(now int64, n int) *testWheel { return &testWheel{New(now), make([]Node, n)} }
+
+func (w *testWheel) sched(i uint32, d int64) { w.Schedule(w.nodes, i, d) }
+
 // collect advances w to now and returns what fired.
-func collect(w *Wheel, now int64) []fired {
+func (w *testWheel) collect(now int64) []fired {
 	var out []fired
-	w.Advance(now, func(d int64, p uint64) { out = append(out, fired{d, p}) })
+	for _, i := range w.Advance(w.nodes, now, nil) {
+		if w.nodes[i].Scheduled() {
+			panic("a fired node is still scheduled")
+		}
+		out = append(out, fired{w.nodes[i].Deadline(), uint64(i)})
+	}
 	return out
 }
 
@@ -22,161 +37,136 @@ func wantFired(t *testing.T, got []fired, want ...fired) {
 }
 
 func TestTiesFireInSchedulingOrder(t *testing.T) {
-	w := New(0)
+	w := newTW(0, 6)
 	// Filed from different "now"s, so at first they sit on different levels:
 	// 1000 from 0 is at level 1; from 990 it is at level 0.
-	w.Schedule(1000, 1)
-	collect(w, 500)
-	w.Schedule(1000, 2)
-	collect(w, 990)
-	w.Schedule(1000, 3)
-	h := w.Schedule(1000, 4)
-	w.Schedule(1000, 5)
-	// A reschedule counts as a new scheduling, even to the same deadline.
-	if !w.Reschedule(h, 1000) {
-		t.Fatal("Reschedule of a live timer returned false")
-	}
-	wantFired(t, collect(w, 999))
-	wantFired(t, collect(w, 1000), fired{1000, 1}, fired{1000, 2}, fired{1000, 3}, fired{1000, 5}, fired{1000, 4})
+	w.sched(1, 1000)
+	w.collect(500)
+	w.sched(2, 1000)
+	w.collect(990)
+	w.sched(3, 1000)
+	w.sched(4, 1000)
+	w.sched(5, 1000)
+	// A move counts as a new scheduling, even to the same deadline.
+	w.sched(4, 1000)
+	wantFired(t, w.collect(999))
+	wantFired(t, w.collect(1000), fired{1000, 1}, fired{1000, 2}, fired{1000, 3}, fired{1000, 5}, fired{1000, 4})
 }
 
 func TestPastDeadlinesFireAtNextAdvance(t *testing.T) {
-	w := New(100)
-	w.Schedule(100, 1)
-	w.Schedule(50, 2)
-	w.Schedule(math.MinInt64, 3)
-	w.Schedule(101, 4)
-	// Advance to Now() itself fires what is due; fire sees the deadline as given.
-	wantFired(t, collect(w, 100), fired{100, 1}, fired{50, 2}, fired{math.MinInt64, 3})
-	w.Schedule(7, 5)
-	wantFired(t, collect(w, 101), fired{7, 5}, fired{101, 4})
+	w := newTW(100, 6)
+	w.sched(1, 100)
+	w.sched(2, 50)
+	w.sched(3, math.MinInt64)
+	w.sched(4, 101)
+	// Advance to Now() itself fires what is due; a fired node keeps the
+	// deadline as given.
+	wantFired(t, w.collect(100), fired{100, 1}, fired{50, 2}, fired{math.MinInt64, 3})
+	w.sched(5, 7)
+	wantFired(t, w.collect(101), fired{7, 5}, fired{101, 4})
 	if w.Len() != 0 {
 		t.Fatalf("Len %d after everything fired", w.Len())
 	}
 }
 
 func TestAdvanceBackwardsIsNoOp(t *testing.T) {
-	w := New(1000)
-	w.Schedule(10, 1) // past: due at 1000
-	wantFired(t, collect(w, 999))
+	w := newTW(1000, 2)
+	w.sched(1, 10) // past: due at 1000
+	wantFired(t, w.collect(999))
 	if w.Now() != 1000 || w.Len() != 1 {
 		t.Fatalf("after Advance(999): Now %d Len %d, want 1000 and 1", w.Now(), w.Len())
 	}
-	wantFired(t, collect(w, 1000), fired{10, 1})
+	wantFired(t, w.collect(1000), fired{10, 1})
 }
 
 func TestHugeJumpsAndInt64Edges(t *testing.T) {
-	w := New(math.MinInt64)
-	w.Schedule(math.MaxInt64, 1)
-	w.Schedule(0, 2)
-	w.Schedule(-1, 3)
-	w.Schedule(1<<60, 4)
-	w.Schedule(math.MinInt64+1, 5)
-	wantFired(t, collect(w, -2), fired{math.MinInt64 + 1, 5})
-	wantFired(t, collect(w, 1<<60), fired{-1, 3}, fired{0, 2}, fired{1 << 60, 4})
-	wantFired(t, collect(w, math.MaxInt64-1))
-	wantFired(t, collect(w, math.MaxInt64), fired{math.MaxInt64, 1})
+	w := newTW(math.MinInt64, 7)
+	w.sched(1, math.MaxInt64)
+	w.sched(2, 0)
+	w.sched(3, -1)
+	w.sched(4, 1<<60)
+	w.sched(5, math.MinInt64+1)
+	wantFired(t, w.collect(-2), fired{math.MinInt64 + 1, 5})
+	wantFired(t, w.collect(1<<60), fired{-1, 3}, fired{0, 2}, fired{1 << 60, 4})
+	wantFired(t, w.collect(math.MaxInt64-1))
+	wantFired(t, w.collect(math.MaxInt64), fired{math.MaxInt64, 1})
 	// Nothing can be later than MaxInt64: a new timer there is due now.
-	w.Schedule(math.MaxInt64, 6)
-	wantFired(t, collect(w, math.MaxInt64), fired{math.MaxInt64, 6})
+	w.sched(6, math.MaxInt64)
+	wantFired(t, w.collect(math.MaxInt64), fired{math.MaxInt64, 6})
 }
 
 func TestIdleSkipOverThirtyDays(t *testing.T) {
 	const day = 86400
-	w := New(0)
-	w.Schedule(30*day, 1)
-	w.Schedule(30*day+1, 2)
-	wantFired(t, collect(w, 30*day-1))
-	wantFired(t, collect(w, 31*day), fired{30 * day, 1}, fired{30*day + 1, 2})
+	w := newTW(0, 4)
+	w.sched(1, 30*day)
+	w.sched(2, 30*day+1)
+	wantFired(t, w.collect(30*day-1))
+	wantFired(t, w.collect(31*day), fired{30 * day, 1}, fired{30*day + 1, 2})
 	// The cost side is BenchmarkIdleAdvance; here, that a 2^47-tick empty
 	// jump neither fires nor loses anything.
-	w.Schedule(1<<47+5, 3)
-	wantFired(t, collect(w, 1<<47), []fired{}...)
-	wantFired(t, collect(w, 1<<47+5), fired{1<<47 + 5, 3})
+	w.sched(3, 1<<47+5)
+	wantFired(t, w.collect(1<<47), []fired{}...)
+	wantFired(t, w.collect(1<<47+5), fired{1<<47 + 5, 3})
 }
 
-func TestStaleHandles(t *testing.T) {
-	w := New(0)
-	h1 := w.Schedule(10, 1)
-	if !w.Cancel(h1) {
-		t.Fatal("Cancel of a live timer returned false")
+// TestCancelAndReuse: Cancel takes a node off (once), keeps its deadline;
+// a node that fired or was cancelled is scheduled again like a new one;
+// Schedule of a scheduled node moves it, on every level and the overflow
+// list, and leaves no trace where it was.
+func TestCancelAndReuse(t *testing.T) {
+	w := newTW(0, 4)
+	if w.Cancel(w.nodes, 0) {
+		t.Fatal("Cancel of a node never scheduled returned true")
 	}
-	if w.Cancel(h1) || w.Reschedule(h1, 20) {
-		t.Fatal("a cancelled handle was accepted")
+	w.sched(0, 10)
+	if !w.nodes[0].Scheduled() || !w.Cancel(w.nodes, 0) {
+		t.Fatal("Cancel of a scheduled node returned false")
 	}
-	// The freed entry is reused; the old handle must not reach the new timer.
-	h2 := w.Schedule(10, 2)
-	if uint32(h2) != uint32(h1) {
-		t.Fatalf("expected slab reuse: h1 %#x h2 %#x", h1, h2)
+	if w.nodes[0].Scheduled() || w.nodes[0].Deadline() != 10 || w.Cancel(w.nodes, 0) || w.Len() != 0 {
+		t.Fatalf("after Cancel: %+v, Len %d", w.nodes[0], w.Len())
 	}
-	if w.Cancel(h1) || w.Reschedule(h1, 5) {
-		t.Fatal("a stale handle reached the timer that reused its entry")
+	wantFired(t, w.collect(10))
+	w.sched(0, 20)
+	w.sched(1, 20)
+	wantFired(t, w.collect(20), fired{20, 0}, fired{20, 1})
+	if w.Cancel(w.nodes, 1) {
+		t.Fatal("Cancel of a fired node returned true")
 	}
-	wantFired(t, collect(w, 10), fired{10, 2})
-	if w.Cancel(h2) || w.Reschedule(h2, 30) {
-		t.Fatal("a fired handle was accepted")
+	// Moves across levels and the overflow list, each the only node of
+	// its bucket (whose bit must clear) or not.
+	for _, d := range []int64{21, 100, 5000, 1 << 30, 1 << 50, 1 << 62, 22} {
+		w.sched(0, d)
+		w.sched(2, d)
+		w.sched(1, d+1)
 	}
-	for _, h := range []Handle{0, 1 << 40, math.MaxUint64} {
-		if w.Cancel(h) || w.Reschedule(h, 1) {
-			t.Fatalf("never-issued handle %#x accepted", h)
-		}
+	w.sched(3, 1<<50)
+	w.Cancel(w.nodes, 3)
+	if w.Len() != 3 {
+		t.Fatalf("Len %d, want 3", w.Len())
 	}
+	wantFired(t, w.collect(1<<62), fired{22, 0}, fired{22, 2}, fired{23, 1})
 	if w.Len() != 0 {
-		t.Fatalf("Len %d, want 0", w.Len())
+		t.Fatalf("Len %d after the last fired", w.Len())
 	}
-}
-
-func TestFireMayUseTheWheel(t *testing.T) {
-	w := New(0)
-	var hs []Handle
-	for i := range 4 {
-		hs = append(hs, w.Schedule(10, uint64(i)))
-	}
-	far := w.Schedule(5000, 99)
-	var got []fired
-	var fire func(int64, uint64)
-	fire = func(d int64, p uint64) {
-		got = append(got, fired{d, p})
-		switch p {
-		case 0:
-			if w.Now() != 10 {
-				t.Errorf("Now() inside fire = %d, want 10", w.Now())
-			}
-			if w.Cancel(hs[0]) {
-				t.Error("the firing timer's own handle was still live")
-			}
-			w.Cancel(hs[2])            // a later tie: must not fire
-			w.Schedule(3, 10)          // past: fires in this Advance, after the ties at 10
-			w.Schedule(12, 11)         // due before the target
-			w.Reschedule(far, 11)      // pulled in from level 2
-			w.Advance(1_000_000, fire) // nested: ignored
-		}
-	}
-	w.Advance(20, fire)
-	wantFired(t, got, fired{10, 0}, fired{10, 1}, fired{10, 3}, fired{3, 10}, fired{11, 99}, fired{12, 11})
-	if w.Now() != 20 || w.Len() != 0 {
-		t.Fatalf("after Advance(20): Now %d Len %d", w.Now(), w.Len())
-	}
+	wantFired(t, w.collect(math.MaxInt64))
 }
 
 func TestZeroAllocsSteadyState(t *testing.T) {
-	w := New(0)
-	hs := make([]Handle, 1000)
-	for i := range hs {
-		hs[i] = w.Schedule(int64(i*37%5000), uint64(i))
+	w := newTW(0, 1000)
+	for i := range w.nodes {
+		w.sched(uint32(i), int64(i*37%5000))
 	}
 	now, i := int64(0), 0
-	nop := func(int64, uint64) {}
+	var fired []uint32
 	allocs := testing.AllocsPerRun(10000, func() {
-		j := i % len(hs)
-		if !w.Reschedule(hs[j], now+3600) {
-			hs[j] = w.Schedule(now+3600, uint64(j))
-		}
-		w.Cancel(hs[(j+500)%len(hs)])
-		hs[(j+500)%len(hs)] = w.Schedule(now+1800, 1)
+		j := uint32(i % len(w.nodes))
+		w.sched(j, now+3600)
+		k := (j + 500) % uint32(len(w.nodes))
+		w.Cancel(w.nodes, k)
+		w.sched(k, now+1800)
 		now++
 		i++
-		w.Advance(now, nop)
+		fired = w.Advance(w.nodes, now, fired[:0])
 	})
 	if allocs != 0 {
 		t.Fatalf("%.2f allocs per steady-state step, want 0", allocs)
