@@ -2,6 +2,7 @@ package core
 
 import (
 	"encoding/binary"
+	"math"
 
 	"github.com/cartwatch/cartwatch/event"
 	"github.com/cartwatch/cartwatch/wheel"
@@ -12,7 +13,7 @@ import (
 // that are neither a canonical UUID nor short, and the categories past the
 // first (docs/architecture.md, "An open cart in memory").
 
-// cartRec is an open cart, 80 bytes, and its timer a 16-byte wheel.Node at
+// cartRec is an open cart, 56 bytes, and its timer a 16-byte wheel.Node at
 // the same index in partState.tn. Carts live in a per-shard slab and
 // are recycled through a free list, so opening a cart allocates nothing in
 // steady state; the side pools recycle their entries the same way.
@@ -21,13 +22,23 @@ import (
 // it exactly: products() and sessionOf() give the Alert's arrays back,
 // byte for byte. Most carts hold one or two products, a UUID session and
 // one category, and those take no side entry but the second product's.
+//
+// NOTE: the times, the tally and the first product take 32 bits each
+// (20 bytes, not 40): in any real cart a time is after 1970 and before
+// 2106 in seconds, the items fewer than 4 billion, the value below
+// $42,949,672.95 and the product id below 2^32 (the month's reach 100
+// million). A cart where one does not fit is wide (cartWide): all five
+// move, exact, to its entry in partState.wides and first holds its index,
+// so nothing is ever cut (rule 7: the value still pins as addCents pins).
 type cartRec struct {
-	uid   uint64
-	first int64
-	last  int64
-	items int64
-	value int64
-	prod0 uint64 // the first product (nprod >= 1)
+	uid uint64
+	// first and last are the first and last cart times in seconds since
+	// the Unix epoch; items, value (cents) and prod0 (the first product,
+	// nprod >= 1) as in the Alert. Read them through cartTimes, cartTally and
+	// prod0Of.
+	first, last  uint32
+	items, value uint32
+	prod0        uint32
 	// session is the cart's user_session: a canonical UUID as its 16
 	// bytes (cartUUID), a session of at most 16 bytes as they are, or the
 	// index of its entry in partState.sess in the first 4 bytes
@@ -51,15 +62,107 @@ const (
 	cartLive     uint8 = 1 << 0 // the slot holds an open cart
 	cartUUID     uint8 = 1 << 1 // session holds a canonical UUID's 16 bytes
 	cartSessPool uint8 = 1 << 2 // session holds an index in partState.sess
+	cartWide     uint8 = 1 << 3 // times, tally and prod0 are in partState.wides[first]
 )
+
+// wideEnt is a wide cart's times, tally and first product in full.
+type wideEnt struct {
+	first, last  int64
+	items, value int64
+	prod0        uint64
+}
+
+// cartTimes returns cart c's first and last cart times.
+func (s *partState) cartTimes(c *cartRec) (first, last int64) {
+	if c.flags&cartWide != 0 {
+		w := &s.wides[c.first]
+		return w.first, w.last
+	}
+	return int64(c.first), int64(c.last)
+}
+
+// cartTally returns cart c's items and value.
+func (s *partState) cartTally(c *cartRec) Tally {
+	if c.flags&cartWide != 0 {
+		w := &s.wides[c.first]
+		return Tally{w.items, w.value}
+	}
+	return Tally{int64(c.items), int64(c.value)}
+}
+
+// prod0Of returns cart c's first product.
+func (s *partState) prod0Of(c *cartRec) uint64 {
+	if c.flags&cartWide != 0 {
+		return s.wides[c.first].prod0
+	}
+	return uint64(c.prod0)
+}
+
+// widen moves cart c's times, tally and first product to a wide entry.
+func (s *partState) widen(c *cartRec) {
+	if c.flags&cartWide != 0 {
+		return
+	}
+	e := wideEnt{int64(c.first), int64(c.last), int64(c.items), int64(c.value), uint64(c.prod0)}
+	var k uint32
+	if n := len(s.wideFree); n > 0 {
+		k = s.wideFree[n-1]
+		s.wideFree = s.wideFree[:n-1]
+		s.wides[k] = e
+	} else {
+		s.wides = append(s.wides, e)
+		k = uint32(len(s.wides) - 1)
+	}
+	c.first, c.last, c.items, c.value, c.prod0 = k, 0, 0, 0, 0
+	c.flags |= cartWide
+}
+
+// fits32 reports whether t (a time or an amount) fits in 32 bits unsigned.
+func fits32(t int64) bool { return uint64(t) <= math.MaxUint32 }
+
+// setTimes sets cart c's first and last cart times.
+func (s *partState) setTimes(c *cartRec, first, last int64) {
+	if c.flags&cartWide == 0 && fits32(first) && fits32(last) {
+		c.first, c.last = uint32(first), uint32(last)
+		return
+	}
+	s.widen(c)
+	w := &s.wides[c.first]
+	w.first, w.last = first, last
+}
+
+// setTally sets cart c's items and value.
+func (s *partState) setTally(c *cartRec, t Tally) {
+	if c.flags&cartWide == 0 && fits32(t.Items) && fits32(t.Value) {
+		c.items, c.value = uint32(t.Items), uint32(t.Value)
+		return
+	}
+	s.widen(c)
+	w := &s.wides[c.first]
+	w.items, w.value = t.Items, t.Value
+}
+
+// addItemWide adds a cart event at t of price cents to cart c (rule 3)
+// when c is wide or the event makes it so; shard.apply does the others.
+func (s *partState) addItemWide(c *cartRec, t, price int64) {
+	s.widen(c)
+	w := &s.wides[c.first]
+	w.items++
+	w.value = addCents(w.value, price)
+	w.last = t
+}
 
 func (c *cartRec) live() bool { return c.flags&cartLive != 0 }
 
-// prodEnt is one product past a cart's first.
+// prodEnt is one product past a cart's first, 8 bytes: the id in 32 bits
+// (every real one fits, as prod0's), a larger one in partState.bigProds.
 type prodEnt struct {
-	id   uint64
-	next uint32 // the cart's previous product, +1; 0 = its second
+	id   uint32 // the product, or with prodBig in next its index in partState.bigProds
+	next uint32 // the cart's previous product, +1 (0 = its second), | prodBig
 }
+
+// prodBig marks a prodEnt whose id is in partState.bigProds.
+const prodBig = 1 << 31
 
 // openCart is an open cart with its lists in full, as a Snapshot holds it.
 type openCart struct {
@@ -79,7 +182,11 @@ type openCart struct {
 // newCart fills slot idx with a new open cart of uid at t, of the
 // category of p.
 func (s *partState) newCart(idx uint32, uid uint64, t int64, p *payload) {
-	s.carts[idx] = cartRec{uid: uid, first: t, flags: cartLive, cat0: s.catID(&CategoryName{p.CategoryLen, p.Category})}
+	c := &s.carts[idx]
+	*c = cartRec{uid: uid, first: uint32(t), last: uint32(t), flags: cartLive, cat0: s.catID(&CategoryName{p.CategoryLen, p.Category})}
+	if !fits32(t) {
+		s.setTimes(c, t, t)
+	}
 }
 
 // maxCatNames bounds partState.catNames: real data has a dozen top-level
@@ -107,7 +214,12 @@ func (s *partState) addProduct(idx uint32, id uint64) {
 	c := &s.carts[idx]
 	switch {
 	case c.nprod == 0:
-		c.prod0 = id
+		if c.flags&cartWide == 0 && id <= math.MaxUint32 {
+			c.prod0 = uint32(id)
+		} else {
+			s.widen(c)
+			s.wides[c.first].prod0 = id
+		}
 	case c.nprod < MaxProducts:
 		var k uint32
 		if n := len(s.prodFree); n > 0 {
@@ -117,7 +229,11 @@ func (s *partState) addProduct(idx uint32, id uint64) {
 			s.prods = append(s.prods, prodEnt{})
 			k = uint32(len(s.prods) - 1)
 		}
-		s.prods[k] = prodEnt{id: id, next: c.more}
+		e := prodEnt{id: uint32(id), next: c.more}
+		if id > math.MaxUint32 {
+			e = prodEnt{id: s.bigProd(id), next: c.more | prodBig}
+		}
+		s.prods[k] = e
 		c.more = k + 1
 	default:
 		return
@@ -131,13 +247,31 @@ func (s *partState) products(c *cartRec) (ps [MaxProducts]uint64) {
 	if c.nprod == 0 {
 		return ps
 	}
-	ps[0] = c.prod0
+	ps[0] = s.prod0Of(c)
 	j := int(c.nprod) - 1
-	for k := c.more; k != 0; k = s.prods[k-1].next {
-		ps[j] = s.prods[k-1].id
+	for k := c.more; k != 0; {
+		e := s.prods[k-1]
+		if e.next&prodBig == 0 {
+			ps[j] = uint64(e.id)
+		} else {
+			ps[j] = s.bigProds[e.id]
+		}
+		k = e.next &^ prodBig
 		j--
 	}
 	return ps
+}
+
+// bigProd returns the index of a new bigProds entry holding id.
+func (s *partState) bigProd(id uint64) uint32 {
+	if n := len(s.bigFree); n > 0 {
+		k := s.bigFree[n-1]
+		s.bigFree = s.bigFree[:n-1]
+		s.bigProds[k] = id
+		return k
+	}
+	s.bigProds = append(s.bigProds, id)
+	return uint32(len(s.bigProds) - 1)
 }
 
 // setSession makes sess (n bytes) cart idx's session.
@@ -288,7 +422,7 @@ func (s *partState) addCat(idx uint32, p *payload) {
 		if s.catNames[c.cat0-1] == name {
 			return
 		}
-		c.cat = s.newCat(0, s.catNames[c.cat0-1], Tally{c.items, c.value})
+		c.cat = s.newCat(0, s.catNames[c.cat0-1], s.cartTally(c))
 	}
 	for k := c.cat; k != 0; {
 		e := &s.cats[k-1]
@@ -319,7 +453,7 @@ func (s *partState) newCat(next uint32, name CategoryName, t Tally) uint32 {
 func (s *partState) eachCat(c *cartRec, f func(name *CategoryName, t Tally)) {
 	if c.cat == 0 {
 		if c.cat0 != 0 {
-			f(&s.catNames[c.cat0-1], Tally{c.items, c.value})
+			f(&s.catNames[c.cat0-1], s.cartTally(c))
 		}
 		return
 	}
@@ -348,10 +482,17 @@ func (s *partState) freeCart(idx uint32) {
 		s.catFree = append(s.catFree, k-1)
 	}
 	c.cat = 0
-	for k := c.more; k != 0; k = s.prods[k-1].next {
+	for k := c.more; k != 0; k = s.prods[k-1].next &^ prodBig {
+		if e := s.prods[k-1]; e.next&prodBig != 0 {
+			s.bigFree = append(s.bigFree, e.id)
+		}
 		s.prodFree = append(s.prodFree, k-1)
 	}
 	c.more = 0
+	if c.flags&cartWide != 0 {
+		s.wideFree = append(s.wideFree, c.first)
+		c.flags &^= cartWide
+	}
 	s.freeSession(c)
 	s.free = append(s.free, idx)
 }
@@ -360,8 +501,10 @@ func (s *partState) freeCart(idx uint32) {
 // numbered from entry k0 of it.
 func (s *partState) wide(idx uint32, cats *[]catEnt, k0 int) openCart {
 	c := &s.carts[idx]
-	x := openCart{uid: c.uid, first: c.first, last: c.last, deadline: s.tn[idx].Deadline(), items: c.items,
-		value: c.value, nprod: c.nprod, sessionLen: c.sessionLen, products: s.products(c), session: s.sessionOf(c)}
+	first, last := s.cartTimes(c)
+	t := s.cartTally(c)
+	x := openCart{uid: c.uid, first: first, last: last, deadline: s.tn[idx].Deadline(), items: t.Items,
+		value: t.Value, nprod: c.nprod, sessionLen: c.sessionLen, products: s.products(c), session: s.sessionOf(c)}
 	s.eachCat(c, func(name *CategoryName, t Tally) {
 		if n := len(*cats) - k0; x.cat == 0 {
 			x.cat = uint32(n + 1)
@@ -376,8 +519,9 @@ func (s *partState) wide(idx uint32, cats *[]catEnt, k0 int) openCart {
 // putCart fills slot idx with the open cart x, whose categories are in
 // cats; its timer (at x.deadline) is the caller's.
 func (s *partState) putCart(idx uint32, x *openCart, cats []catEnt) {
-	s.carts[idx] = cartRec{uid: x.uid, first: x.first, last: x.last, items: x.items,
-		value: x.value, flags: cartLive}
+	s.carts[idx] = cartRec{uid: x.uid, flags: cartLive}
+	s.setTimes(&s.carts[idx], x.first, x.last)
+	s.setTally(&s.carts[idx], Tally{x.items, x.value})
 	for _, p := range x.products[:x.nprod] {
 		s.addProduct(idx, p)
 	}

@@ -76,6 +76,14 @@ type partState struct {
 	prodFree []uint32
 	sess     [][event.SessionMax]byte
 	sessFree []uint32
+	// wides holds the times, tally and first product of the carts where
+	// one does not fit in 32 bits (cartWide), recycled through wideFree.
+	wides    []wideEnt
+	wideFree []uint32
+	// bigProds holds the products past the first whose id does not fit
+	// in 32 bits (prodBig), recycled through bigFree.
+	bigProds []uint64
+	bigFree  []uint32
 }
 
 // catEnt is an open cart's items and value of one category.
@@ -228,18 +236,20 @@ func (s *shard) advance(w int64) {
 // with the given order key and frees it.
 func (s *shard) abandon(idx uint32, deadline, keyR int64, kind uint8, tie uint64) {
 	c := &s.carts[idx]
+	first, last := s.cartTimes(c)
+	t := s.cartTally(c)
 	s.out = append(s.out, Alert{
-		UserID: c.uid, FirstCartAt: c.first, LastCartAt: c.last, AbandonedAt: deadline,
-		Items: c.items, ValueCents: c.value, NProducts: c.nprod, SessionLen: c.sessionLen,
+		UserID: c.uid, FirstCartAt: first, LastCartAt: last, AbandonedAt: deadline,
+		Items: t.Items, ValueCents: t.Value, NProducts: c.nprod, SessionLen: c.sessionLen,
 		Products: s.products(c), Session: s.sessionOf(c), Partition: s.part,
 		keyR: keyR, keyKind: kind, keyTie: tie,
 	})
 	s.cnt.Abandoned++
-	s.cnt.AbandonedValue = addCents(s.cnt.AbandonedValue, c.value)
-	s.cnt.ByHour[hourOf(c.last)].add(Tally{c.items, c.value})
+	s.cnt.AbandonedValue = addCents(s.cnt.AbandonedValue, t.Value)
+	s.cnt.ByHour[hourOf(last)].add(t)
 	if c.cat == 0 {
 		if c.cat0 != 0 {
-			s.cnt.ByCategory.add(&s.catNames[c.cat0-1], Tally{c.items, c.value})
+			s.cnt.ByCategory.add(&s.catNames[c.cat0-1], t)
 		}
 	} else {
 		for k := c.cat; k != 0; {
@@ -251,8 +261,8 @@ func (s *shard) abandon(idx uint32, deadline, keyR int64, kind uint8, tie uint64
 	s.open.del(c.uid, s.carts)
 	r := s.users.find(c.uid, event.HashUser(c.uid))
 	r.lastAbandoned = deadline
-	r.abandonedValue = c.value
-	r.abandonedGap = gap32(deadline - c.last)
+	r.abandonedValue = t.Value
+	r.abandonedGap = gap32(deadline - last)
 	r.flags &^= recRecovered
 	if r.flags&recAbandoner == 0 {
 		r.flags |= recAbandoner
@@ -339,10 +349,17 @@ func (s *shard) apply(ev *routed, h uint64, pl []payload, w int64, line int64) {
 		s.addCat(idx, p) // before the item counts: see addCat
 		s.addProduct(idx, p.ProductID)
 		s.setSession(idx, &p.Session, p.SessionLen)
+		// The item (rule 3), in the record's 32 bits when it fits (price
+		// is >= 0 and at most format.MaxPriceCents: the sum cannot wrap).
 		c := &s.carts[idx]
-		c.items++
-		c.value = addCents(c.value, p.PriceCents)
-		c.last = ev.t
+		if v := uint64(c.value) + uint64(p.PriceCents); c.flags&cartWide == 0 && fits32(ev.t) &&
+			c.items < math.MaxUint32 && v <= math.MaxUint32 {
+			c.items++
+			c.value = uint32(v)
+			c.last = uint32(ev.t)
+		} else {
+			s.addItemWide(c, ev.t, p.PriceCents)
+		}
 		s.setDeadline(idx, ev.t+s.ttl, line)
 	case event.EventPurchase:
 		price := pl[ev.x()].PriceCents
@@ -360,7 +377,8 @@ func (s *shard) apply(ev *routed, h uint64, pl []payload, w int64, line int64) {
 			s.open.del(ev.uid, s.carts)
 			c := &s.carts[idx]
 			s.tm.Cancel(s.tn, idx)
-			s.cnt.Delay.Observe(ev.t - c.last)
+			_, last := s.cartTimes(c)
+			s.cnt.Delay.Observe(ev.t - last)
 			s.freeCart(idx)
 			s.cnt.Converted++
 		case ev.t < r.lastAbandoned:

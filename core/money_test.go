@@ -91,9 +91,10 @@ func TestSumsPinnedAtPriceLimit(t *testing.T) {
 		idx, _ := s.open.get(1, s.carts)
 		if i == 0 && preload {
 			start := int64(math.MaxInt64 - 1000*format.MaxPriceCents)
-			s.carts[idx].value, s.cnt.Spending, s.users.find(2, h2).spending = start, start, start
+			s.setTally(&s.carts[idx], Tally{s.cartTally(&s.carts[idx]).Items, start})
+			s.cnt.Spending, s.users.find(2, h2).spending = start, start
 		}
-		v, sp := s.carts[idx].value, s.cnt.Spending
+		v, sp := s.cartTally(&s.carts[idx]).Value, s.cnt.Spending
 		if v < prevValue || sp < prevSpend {
 			t.Fatalf("event %d: cart value %d (was %d), spending %d (was %d)", i, v, prevValue, sp, prevSpend)
 		}
