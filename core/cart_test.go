@@ -271,3 +271,36 @@ func TestCartWide(t *testing.T) {
 	f("second product past 32 bits", []ev{{t0, 5, 1}, {t0 + 1, math.MaxUint64, 1}}, 0)
 	f("items past 32 bits", []ev{{t0, 5, 1}, {t0 + 1, 6, 1}, {t0 + 2, 7, 1}}, math.MaxUint32-1)
 }
+
+// TestSameUUID: sameUUID holds for exactly the text formatUUID writes: not
+// for one byte changed anywhere (a digit, a hyphen), nor for upper case.
+func TestSameUUID(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	for range 200 {
+		var u [16]byte
+		for k := range u {
+			u[k] = byte(rng.Uint32())
+		}
+		var b [event.SessionMax]byte
+		formatUUID(&u, &b)
+		if !sameUUID(&u, &b) {
+			t.Fatalf("%x: its own text %q is not the same", u, b)
+		}
+		for i := range b {
+			for _, c := range []byte("0123456789abcdef-ABCDEFg") {
+				if c == b[i] {
+					continue
+				}
+				m := b
+				m[i] = c
+				if sameUUID(&u, &m) {
+					t.Fatalf("%x: %q (byte %d changed) is the same", u, m, i)
+				}
+			}
+		}
+		up := [event.SessionMax]byte([]byte(strings.ToUpper(string(b[:]))))
+		if up != b && sameUUID(&u, &up) {
+			t.Fatalf("%x: upper case %q is the same", u, up)
+		}
+	}
+}
