@@ -13,7 +13,7 @@ import (
 // that are neither a canonical UUID nor short, and the categories past the
 // first (docs/architecture.md, "An open cart in memory").
 
-// cartRec is an open cart, 56 bytes, and its timer a 16-byte wheel.Node at
+// cartRec is an open cart, 52 bytes, and its timer a 16-byte wheel.Node at
 // the same index in partState.tn. Carts live in a per-shard slab and
 // are recycled through a free list, so opening a cart allocates nothing in
 // steady state; the side pools recycle their entries the same way.
@@ -23,15 +23,17 @@ import (
 // byte for byte. Most carts hold one or two products, a UUID session and
 // one category, and those take no side entry but the second product's.
 //
-// NOTE: the times, the tally and the first product take 32 bits each
-// (20 bytes, not 40): in any real cart a time is after 1970 and before
-// 2106 in seconds, the items fewer than 4 billion, the value below
-// $42,949,672.95 and the product id below 2^32 (the month's reach 100
-// million). A cart where one does not fit is wide (cartWide): all five
-// move, exact, to its entry in partState.wides and first holds its index,
-// so nothing is ever cut (rule 7: the value still pins as addCents pins).
+// NOTE: the user_id, the times, the tally and the first product take 32
+// bits each (24 bytes, not 48): in any real cart the user_id and the
+// product id are below 2^32 (the month's reach 580 and 100 million), a
+// time is after 1970 and before 2106 in seconds, the items fewer than 4
+// billion and the value below $42,949,672.96. A cart where one does not
+// fit is wide (cartWide): all six move, exact, to its entry in
+// partState.wides and first holds its index, so nothing is ever cut (rule
+// 7: the value still pins as addCents pins).
 type cartRec struct {
-	uid uint64
+	// uid is the user_id's low 32 bits; all of it is uidOf's.
+	uid uint32
 	// first and last are the first and last cart times in seconds since
 	// the Unix epoch; items, value (cents) and prod0 (the first product,
 	// nprod >= 1) as in the Alert. Read them through cartTimes, cartTally and
@@ -65,11 +67,21 @@ const (
 	cartWide     uint8 = 1 << 3 // times, tally and prod0 are in partState.wides[first]
 )
 
-// wideEnt is a wide cart's times, tally and first product in full.
+// wideEnt is a wide cart's user_id, times, tally and first product in
+// full.
 type wideEnt struct {
+	uid          uint64
 	first, last  int64
 	items, value int64
 	prod0        uint64
+}
+
+// uidOf returns cart c's user_id.
+func (s *partState) uidOf(c *cartRec) uint64 {
+	if c.flags&cartWide != 0 {
+		return s.wides[c.first].uid
+	}
+	return uint64(c.uid)
 }
 
 // cartTimes returns cart c's first and last cart times.
@@ -103,7 +115,7 @@ func (s *partState) widen(c *cartRec) {
 	if c.flags&cartWide != 0 {
 		return
 	}
-	e := wideEnt{int64(c.first), int64(c.last), int64(c.items), int64(c.value), uint64(c.prod0)}
+	e := wideEnt{uint64(c.uid), int64(c.first), int64(c.last), int64(c.items), int64(c.value), uint64(c.prod0)}
 	var k uint32
 	if n := len(s.wideFree); n > 0 {
 		k = s.wideFree[n-1]
@@ -183,9 +195,18 @@ type openCart struct {
 // category of p.
 func (s *partState) newCart(idx uint32, uid uint64, t int64, p *payload) {
 	c := &s.carts[idx]
-	*c = cartRec{uid: uid, first: uint32(t), last: uint32(t), flags: cartLive, cat0: s.catID(&CategoryName{p.CategoryLen, p.Category})}
-	if !fits32(t) {
+	*c = cartRec{uid: uint32(uid), first: uint32(t), last: uint32(t), flags: cartLive, cat0: s.catID(&CategoryName{p.CategoryLen, p.Category})}
+	if !fits32(t) || uid > math.MaxUint32 {
+		s.setWide(c, uid)
 		s.setTimes(c, t, t)
+	}
+}
+
+// setWide makes cart c, just opened for uid, wide if uid needs it.
+func (s *partState) setWide(c *cartRec, uid uint64) {
+	if uid > math.MaxUint32 {
+		s.widen(c)
+		s.wides[c.first].uid = uid
 	}
 }
 
@@ -488,6 +509,17 @@ func (s *partState) allocCart() uint32 {
 		s.free = s.free[:n-1]
 		return idx
 	}
+	if n := len(s.carts); n == cap(s.carts) {
+		// NOTE: the slabs grow by 1/8, not append's 1/4 past 256
+		// entries: with millions of carts open the spare room is then at
+		// most 1/8 of the slab (it was up to 12 of 88 bytes a cart), for
+		// twice the copies on the way up, paid once per new peak.
+		c := n + n/8 + 64
+		carts, tn := make([]cartRec, n, c), make([]wheel.Node, n, c)
+		copy(carts, s.carts)
+		copy(tn, s.tn)
+		s.carts, s.tn = carts, tn
+	}
 	s.carts = append(s.carts, cartRec{})
 	s.tn = append(s.tn, wheel.Node{})
 	return uint32(len(s.carts) - 1)
@@ -523,7 +555,7 @@ func (s *partState) wide(idx uint32, cats *[]catEnt, k0 int) openCart {
 	c := &s.carts[idx]
 	first, last := s.cartTimes(c)
 	t := s.cartTally(c)
-	x := openCart{uid: c.uid, first: first, last: last, deadline: s.tn[idx].Deadline(), items: t.Items,
+	x := openCart{uid: s.uidOf(c), first: first, last: last, deadline: s.tn[idx].Deadline(), items: t.Items,
 		value: t.Value, nprod: c.nprod, sessionLen: c.sessionLen, products: s.products(c), session: s.sessionOf(c)}
 	s.eachCat(c, func(name *CategoryName, t Tally) {
 		if n := len(*cats) - k0; x.cat == 0 {
@@ -539,7 +571,8 @@ func (s *partState) wide(idx uint32, cats *[]catEnt, k0 int) openCart {
 // putCart fills slot idx with the open cart x, whose categories are in
 // cats; its timer (at x.deadline) is the caller's.
 func (s *partState) putCart(idx uint32, x *openCart, cats []catEnt) {
-	s.carts[idx] = cartRec{uid: x.uid, flags: cartLive}
+	s.carts[idx] = cartRec{uid: uint32(x.uid), flags: cartLive}
+	s.setWide(&s.carts[idx], x.uid)
 	s.setTimes(&s.carts[idx], x.first, x.last)
 	s.setTally(&s.carts[idx], Tally{x.items, x.value})
 	for _, p := range x.products[:x.nprod] {

@@ -16,8 +16,8 @@ import (
 // TestCartRecSize: the open cart's record and its timer stay the sizes
 // docs/architecture.md gives them ("An open cart in memory").
 func TestCartRecSize(t *testing.T) {
-	if n, m := unsafe.Sizeof(cartRec{}), unsafe.Sizeof(wheel.Node{}); n != 56 || m != 16 {
-		t.Fatalf("cartRec is %d bytes and wheel.Node %d, the layout documented is 56 and 16", n, m)
+	if n, m := unsafe.Sizeof(cartRec{}), unsafe.Sizeof(wheel.Node{}); n != 52 || m != 16 {
+		t.Fatalf("cartRec is %d bytes and wheel.Node %d, the layout documented is 52 and 16", n, m)
 	}
 }
 
@@ -122,7 +122,7 @@ func TestCartCategoriesRoundTrip(t *testing.T) {
 	s := newShard(60, 0, false, 1<<10)
 	x := openCart{uid: 7, first: 0, last: 0, deadline: 60, items: 3, value: 300, nprod: 1, products: [MaxProducts]uint64{5}}
 	idx := s.allocCart()
-	s.open.put(x.uid, idx, s.carts)
+	s.open.put(x.uid, idx, &s.partState)
 	s.users.upsert(x.uid, event.HashUser(x.uid))
 	s.putCart(idx, &x, nil)
 	pl := []payload{{ProductID: 6, PriceCents: 50, CategoryLen: 1, Category: [event.CategoryMax]byte{'a'}}}
@@ -133,7 +133,7 @@ func TestCartCategoriesRoundTrip(t *testing.T) {
 	y := s.wide(idx, &cats, 0)
 	s2 := newShard(60, 0, false, 1<<10)
 	idx2 := s2.allocCart()
-	s2.open.put(y.uid, idx2, s2.carts)
+	s2.open.put(y.uid, idx2, &s2.partState)
 	s2.users.upsert(y.uid, event.HashUser(y.uid))
 	s2.putCart(idx2, &y, cats)
 	s2.finish(false)
@@ -189,87 +189,26 @@ func TestUUIDEveryByte(t *testing.T) {
 // restore too, and a recycled slot starts narrow again.
 func TestCartWide(t *testing.T) {
 	const day = 86400
-	type ev struct {
-		t     int64
-		prod  uint64
-		price int64
-	}
-	f := func(name string, evs []ev, items0 int64) {
+	f := func(name string, evs []wideEv, items0 int64) {
 		t.Helper()
-		for _, restore := range []bool{false, true} {
-			s := newShard(day, 0, false, 1<<10)
-			const uid = 42
-			h := event.HashUser(uid)
-			var want Alert
-			want.UserID = uid
-			for k, e := range evs {
-				pl := []payload{{ProductID: e.prod, PriceCents: e.price, CategoryLen: 1, Category: [event.CategoryMax]byte{'a'}}}
-				s.apply(&routed{t: e.t, uid: uid, xt: uint32(event.EventCart)}, h, pl, math.MinInt64, int64(k))
-				if k == 0 {
-					want.FirstCartAt = e.t
-					if items0 != 0 {
-						// Start near the 32-bit limit of items.
-						idx, _ := s.open.get(uid, s.carts)
-						c := &s.carts[idx]
-						s.setTally(c, Tally{items0, s.cartTally(c).Value})
-						want.Items = items0 - 1
-					}
-				}
-				want.LastCartAt, want.AbandonedAt = e.t, e.t+day
-				want.Items++
-				want.ValueCents = addCents(want.ValueCents, e.price)
-				if want.NProducts < MaxProducts {
-					want.Products[want.NProducts] = e.prod
-					want.NProducts++
-				}
-			}
-			if restore {
-				// The snapshot's copy of the cart, put back in a new shard.
-				idx, _ := s.open.get(uid, s.carts)
-				var cats []catEnt
-				x := s.wide(idx, &cats, 0)
-				s2 := newShard(day, 0, false, 1<<10)
-				idx2 := s2.allocCart()
-				s2.open.put(x.uid, idx2, s2.carts)
-				s2.users.upsert(x.uid, h)
-				s2.putCart(idx2, &x, cats)
-				s2.tm = wheel.New(math.MinInt64)
-				s2.tm.Schedule(s2.tn, idx2, x.deadline)
-				s = s2
-			}
-			s.finish(false)
-			if len(s.out) != 1 {
-				t.Fatalf("%s: %d alerts, want 1", name, len(s.out))
-			}
-			got := s.out[0]
-			got.keyR, got.keyKind, got.keyTie, got.Partition = 0, 0, 0, 0
-			if got != want {
-				t.Fatalf("%s (restored %v):\n got %+v\nwant %+v", name, restore, got, want)
-			}
-			if c := s.cnt.ByCategory; c.N != 1 || c.Tallies[0] != (Tally{want.Items, want.ValueCents}) {
-				t.Fatalf("%s: category tally %v, want {%d %d}", name, c.Tallies[:c.N], want.Items, want.ValueCents)
-			}
-			// The slot is reused by a narrow cart, which must not be wide.
-			pl := []payload{{ProductID: 7, PriceCents: 100}}
-			s.apply(&routed{t: 1000, uid: 9, xt: uint32(event.EventCart)}, event.HashUser(9), pl, math.MinInt64, 99)
-			idx, _ := s.open.get(9, s.carts)
-			if c := &s.carts[idx]; c.flags&cartWide != 0 || s.cartTally(c) != (Tally{1, 100}) || s.prod0Of(c) != 7 {
-				t.Fatalf("%s: the next cart in the slot: flags %#x tally %v product %d", name, c.flags, s.cartTally(c), s.prod0Of(c))
+		for _, uid := range []uint64{42, 1<<32 + 42, math.MaxUint64} {
+			for _, restore := range []bool{false, true} {
+				wideCase(t, fmt.Sprintf("%s, user %d", name, uid), uid, restore, evs, items0)
 			}
 		}
 	}
 	const t0 = 1_572_566_400
-	f("narrow", []ev{{t0, 5, 100}, {t0 + 60, 6, 250}}, 0)
-	f("time before 1970", []ev{{-5 * day, 5, 100}, {-4 * day, 6, 1}}, 0)
-	f("time after 2106", []ev{{t0, 5, 100}, {1 << 32, 6, 1}}, 0)
-	f("time at the limit", []ev{{math.MaxUint32, 5, 100}}, 0)
-	f("first time far", []ev{{1<<40 + 3, 5, 100}, {1<<40 + 9, 6, 1}}, 0)
-	f("value past 32 bits", []ev{{t0, 5, math.MaxUint32 - 1}, {t0 + 1, 6, 2}, {t0 + 2, 7, 3}}, 0)
-	f("value at the limit", []ev{{t0, 5, math.MaxUint32}}, 0)
-	f("one huge price", []ev{{t0, 5, 1_000_000_000_000}}, 0)
-	f("first product past 32 bits", []ev{{t0, 1 << 32, 1}, {t0 + 1, 6, 1}}, 0)
-	f("second product past 32 bits", []ev{{t0, 5, 1}, {t0 + 1, math.MaxUint64, 1}}, 0)
-	f("items past 32 bits", []ev{{t0, 5, 1}, {t0 + 1, 6, 1}, {t0 + 2, 7, 1}}, math.MaxUint32-1)
+	f("narrow", []wideEv{{t0, 5, 100}, {t0 + 60, 6, 250}}, 0)
+	f("time before 1970", []wideEv{{-5 * day, 5, 100}, {-4 * day, 6, 1}}, 0)
+	f("time after 2106", []wideEv{{t0, 5, 100}, {1 << 32, 6, 1}}, 0)
+	f("time at the limit", []wideEv{{math.MaxUint32, 5, 100}}, 0)
+	f("first time far", []wideEv{{1<<40 + 3, 5, 100}, {1<<40 + 9, 6, 1}}, 0)
+	f("value past 32 bits", []wideEv{{t0, 5, math.MaxUint32 - 1}, {t0 + 1, 6, 2}, {t0 + 2, 7, 3}}, 0)
+	f("value at the limit", []wideEv{{t0, 5, math.MaxUint32}}, 0)
+	f("one huge price", []wideEv{{t0, 5, 1_000_000_000_000}}, 0)
+	f("first product past 32 bits", []wideEv{{t0, 1 << 32, 1}, {t0 + 1, 6, 1}}, 0)
+	f("second product past 32 bits", []wideEv{{t0, 5, 1}, {t0 + 1, math.MaxUint64, 1}}, 0)
+	f("items past 32 bits", []wideEv{{t0, 5, 1}, {t0 + 1, 6, 1}, {t0 + 2, 7, 1}}, math.MaxUint32-1)
 }
 
 // TestSameUUID: sameUUID holds for exactly the text formatUUID writes: not
@@ -301,6 +240,101 @@ func TestSameUUID(t *testing.T) {
 		up := [event.SessionMax]byte([]byte(strings.ToUpper(string(b[:]))))
 		if up != b && sameUUID(&u, &up) {
 			t.Fatalf("%x: upper case %q is the same", u, up)
+		}
+	}
+}
+
+type wideEv struct {
+	t     int64
+	prod  uint64
+	price int64
+}
+
+// wideCase is one case of TestCartWide: evs are uid's cart events, the
+// first cart's items start at items0 when it is not 0.
+func wideCase(t *testing.T, name string, uid uint64, restore bool, evs []wideEv, items0 int64) {
+	t.Helper()
+	const day = 86400
+	s := newShard(day, 0, false, 1<<10)
+	h := event.HashUser(uid)
+	var want Alert
+	want.UserID = uid
+	for k, e := range evs {
+		pl := []payload{{ProductID: e.prod, PriceCents: e.price, CategoryLen: 1, Category: [event.CategoryMax]byte{'a'}}}
+		s.apply(&routed{t: e.t, uid: uid, xt: uint32(event.EventCart)}, h, pl, math.MinInt64, int64(k))
+		if k == 0 {
+			want.FirstCartAt = e.t
+			if items0 != 0 {
+				// Start near the 32-bit limit of items.
+				idx, _ := s.open.get(uid, &s.partState)
+				c := &s.carts[idx]
+				s.setTally(c, Tally{items0, s.cartTally(c).Value})
+				want.Items = items0 - 1
+			}
+		}
+		want.LastCartAt, want.AbandonedAt = e.t, e.t+day
+		want.Items++
+		want.ValueCents = addCents(want.ValueCents, e.price)
+		if want.NProducts < MaxProducts {
+			want.Products[want.NProducts] = e.prod
+			want.NProducts++
+		}
+	}
+	if restore {
+		// The snapshot's copy of the cart, put back in a new shard.
+		idx, _ := s.open.get(uid, &s.partState)
+		var cats []catEnt
+		x := s.wide(idx, &cats, 0)
+		s2 := newShard(day, 0, false, 1<<10)
+		idx2 := s2.allocCart()
+		s2.open.put(x.uid, idx2, &s2.partState)
+		s2.users.upsert(x.uid, h)
+		s2.putCart(idx2, &x, cats)
+		s2.tm = wheel.New(math.MinInt64)
+		s2.tm.Schedule(s2.tn, idx2, x.deadline)
+		s = s2
+	}
+	s.finish(false)
+	if len(s.out) != 1 {
+		t.Fatalf("%s: %d alerts, want 1", name, len(s.out))
+	}
+	got := s.out[0]
+	got.keyR, got.keyKind, got.keyTie, got.Partition = 0, 0, 0, 0
+	if got != want {
+		t.Fatalf("%s (restored %v):\n got %+v\nwant %+v", name, restore, got, want)
+	}
+	if c := s.cnt.ByCategory; c.N != 1 || c.Tallies[0] != (Tally{want.Items, want.ValueCents}) {
+		t.Fatalf("%s: category tally %v, want {%d %d}", name, c.Tallies[:c.N], want.Items, want.ValueCents)
+	}
+	// The slot is reused by a narrow cart, which must not be wide.
+	pl := []payload{{ProductID: 7, PriceCents: 100}}
+	s.apply(&routed{t: 1000, uid: 9, xt: uint32(event.EventCart)}, event.HashUser(9), pl, math.MinInt64, 99)
+	idx, _ := s.open.get(9, &s.partState)
+	if c := &s.carts[idx]; c.flags&cartWide != 0 || s.cartTally(c) != (Tally{1, 100}) || s.prod0Of(c) != 7 {
+		t.Fatalf("%s: the next cart in the slot: flags %#x tally %v product %d", name, c.flags, s.cartTally(c), s.prod0Of(c))
+	}
+}
+
+// TestCartUserIDs: users whose user_ids share their low 32 bits (which
+// the record holds) keep carts of their own, found, closed and alerted
+// apart.
+func TestCartUserIDs(t *testing.T) {
+	s := newShard(60, 0, false, 1<<10)
+	uids := []uint64{7, 1<<32 + 7, 2<<32 + 7, math.MaxUint64&^(1<<32-1) | 7}
+	for k, uid := range uids {
+		pl := []payload{{ProductID: uint64(k), PriceCents: int64(k + 1)}}
+		s.apply(&routed{t: int64(k), uid: uid, xt: uint32(event.EventCart)}, event.HashUser(uid), pl, 0, int64(k))
+	}
+	// The second one buys: only its cart converts.
+	pl := []payload{{PriceCents: 5}}
+	s.apply(&routed{t: 10, uid: uids[1], xt: uint32(event.EventPurchase)}, event.HashUser(uids[1]), pl, 10, 9)
+	s.finish(false)
+	if s.cnt.Converted != 1 || len(s.out) != 3 {
+		t.Fatalf("%d converted, %d alerts; want 1 and 3", s.cnt.Converted, len(s.out))
+	}
+	for i, k := range []int{0, 2, 3} {
+		if a := s.out[i]; a.UserID != uids[k] || a.ValueCents != int64(k+1) || a.Products[0] != uint64(k) {
+			t.Fatalf("alert %d: user %d value %d product %d; want %d, %d, %d", i, a.UserID, a.ValueCents, a.Products[0], uids[k], k+1, k)
 		}
 	}
 }

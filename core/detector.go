@@ -200,7 +200,7 @@ func (s *shard) cartOrder(a, b uint32) int {
 	if c := cmp.Compare(s.tn[a].Deadline(), s.tn[b].Deadline()); c != 0 {
 		return c
 	}
-	return cmp.Compare(s.carts[a].uid, s.carts[b].uid)
+	return cmp.Compare(s.uidOf(&s.carts[a]), s.uidOf(&s.carts[b]))
 }
 
 // advance moves the watermark to w and abandons every cart whose deadline is
@@ -227,7 +227,7 @@ func (s *shard) advance(w int64) {
 	}
 	for _, idx := range s.fired {
 		d := s.tn[idx].Deadline()
-		s.abandon(idx, d, d, 0, s.carts[idx].uid)
+		s.abandon(idx, d, d, 0, s.uidOf(&s.carts[idx]))
 	}
 	s.fired = s.fired[:0]
 }
@@ -236,10 +236,11 @@ func (s *shard) advance(w int64) {
 // with the given order key and frees it.
 func (s *shard) abandon(idx uint32, deadline, keyR int64, kind uint8, tie uint64) {
 	c := &s.carts[idx]
+	uid := s.uidOf(c)
 	first, last := s.cartTimes(c)
 	t := s.cartTally(c)
 	s.out = append(s.out, Alert{
-		UserID: c.uid, FirstCartAt: first, LastCartAt: last, AbandonedAt: deadline,
+		UserID: uid, FirstCartAt: first, LastCartAt: last, AbandonedAt: deadline,
 		Items: t.Items, ValueCents: t.Value, NProducts: c.nprod, SessionLen: c.sessionLen,
 		Products: s.products(c), Session: s.sessionOf(c), Partition: s.part,
 		keyR: keyR, keyKind: kind, keyTie: tie,
@@ -258,8 +259,8 @@ func (s *shard) abandon(idx uint32, deadline, keyR int64, kind uint8, tie uint64
 			k = e.next
 		}
 	}
-	s.open.del(c.uid, s.carts)
-	r := s.users.find(c.uid, event.HashUser(c.uid))
+	s.open.del(uid, &s.partState)
+	r := s.users.find(uid, event.HashUser(uid))
 	r.lastAbandoned = deadline
 	r.abandonedValue = t.Value
 	r.abandonedGap = gap32(deadline - last)
@@ -339,10 +340,10 @@ func (s *shard) apply(ev *routed, h uint64, pl []payload, w int64, line int64) {
 		// The user record must exist before the cart can be abandoned.
 		p := &pl[ev.x()]
 		s.users.upsert(ev.uid, h)
-		idx, ok := s.open.get(ev.uid, s.carts)
+		idx, ok := s.open.get(ev.uid, &s.partState)
 		if !ok {
 			idx = s.allocCart()
-			s.open.put(ev.uid, idx, s.carts)
+			s.open.put(ev.uid, idx, &s.partState)
 			s.newCart(idx, ev.uid, ev.t, p)
 			s.cnt.CartsOpened++
 		}
@@ -371,10 +372,10 @@ func (s *shard) apply(ev *routed, h uint64, pl []payload, w int64, line int64) {
 				PriceCents: price, TotalCents: r.spending})
 		}
 		r.flags |= recPurchaser
-		idx, open := s.open.get(ev.uid, s.carts)
+		idx, open := s.open.get(ev.uid, &s.partState)
 		switch {
 		case open:
-			s.open.del(ev.uid, s.carts)
+			s.open.del(ev.uid, &s.partState)
 			c := &s.carts[idx]
 			s.tm.Cancel(s.tn, idx)
 			_, last := s.cartTimes(c)
@@ -402,7 +403,7 @@ func (s *shard) apply(ev *routed, h uint64, pl []payload, w int64, line int64) {
 		if !s.extend {
 			return
 		}
-		if idx, ok := s.open.get(ev.uid, s.carts); ok {
+		if idx, ok := s.open.get(ev.uid, &s.partState); ok {
 			s.extendCart(idx, ev.t, line)
 		}
 	}
@@ -439,7 +440,7 @@ func (s *shard) finishPart(keep bool) {
 	slices.SortFunc(open, s.cartOrder)
 	for _, idx := range open {
 		d := s.tn[idx].Deadline()
-		s.abandon(idx, d, d, 0, s.carts[idx].uid)
+		s.abandon(idx, d, d, 0, s.uidOf(&s.carts[idx]))
 	}
 }
 

@@ -587,7 +587,10 @@ func (e *engine) applyBatch(s *shard, b *batch, i int) {
 			if w > s.w {
 				s.advance(w)
 			}
-			if idx, ok := s.open.get(r.uid, s.carts); ok {
+			if !s.open.mayHave(r.uid) {
+				continue
+			}
+			if idx, ok := s.open.get(r.uid, &s.partState); ok {
 				s.extendCart(idx, r.t, b.pos(int64(r.line)))
 			}
 			continue

@@ -88,7 +88,7 @@ func TestSumsPinnedAtPriceLimit(t *testing.T) {
 	for i := int64(0); i < n; i++ {
 		s.apply(&cart, h1, pl, 0, i)
 		s.apply(&buy, h2, pl, 0, i)
-		idx, _ := s.open.get(1, s.carts)
+		idx, _ := s.open.get(1, &s.partState)
 		if i == 0 && preload {
 			start := int64(math.MaxInt64 - 1000*format.MaxPriceCents)
 			s.setTally(&s.carts[idx], Tally{s.cartTally(&s.carts[idx]).Items, start})

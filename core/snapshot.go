@@ -414,7 +414,7 @@ func (s *shard) restore(sn *Snapshot, i, n int) {
 		}
 		s.users.upsert(c.uid, h) // present already (decodeBody checks); cheap
 		idx := s.allocCart()
-		s.open.put(c.uid, idx, s.carts)
+		s.open.put(c.uid, idx, &s.partState)
 		s.putCart(idx, c, sn.cats)
 		if s.tm == nil {
 			s.tm = wheel.New(s.w)

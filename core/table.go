@@ -123,7 +123,8 @@ func (t *userTable) each(f func(r *userRec)) {
 // (an 8-byte key was 12, and 10 M open carts took 40 bytes each in it):
 // the user_id itself is the cart's, compared only when the tags match, so
 // a probe for a user with no open cart nearly always reads the tags alone,
-// 64 to a cache line. Every method takes the slab the slots index.
+// 64 to a cache line. Every method takes the partition state whose slab
+// the slots index.
 //
 // It places a user_id by a multiplicative (Fibonacci) hash, one multiply,
 // not HashUser: a view under --extend-on-activity needs no other hash at
@@ -150,8 +151,23 @@ func (o *openIndex) place(uid uint64) (uint64, uint8) {
 	return h >> o.shift, uint8(h>>24) | 0x80
 }
 
+// mayHave reports whether uid may have an open cart: false when no entry
+// of its probe run has its tag (nearly every view's answer under
+// --extend-on-activity), in a loop small enough to inline; get is the
+// whole answer.
+func (o *openIndex) mayHave(uid uint64) bool {
+	i, tag := o.place(uid)
+	for t := o.tags[i]; t != 0; t = o.tags[i] {
+		if t == tag {
+			return true
+		}
+		i = (i + 1) & o.mask
+	}
+	return false
+}
+
 // get returns the cart slot of uid.
-func (o *openIndex) get(uid uint64, carts []cartRec) (uint32, bool) {
+func (o *openIndex) get(uid uint64, s *partState) (uint32, bool) {
 	i, tag := o.place(uid)
 	for ; ; i = (i + 1) & o.mask {
 		t := o.tags[i]
@@ -159,7 +175,7 @@ func (o *openIndex) get(uid uint64, carts []cartRec) (uint32, bool) {
 			return 0, false
 		}
 		if t == tag {
-			if v := o.vals[i]; carts[v].uid == uid {
+			if v := o.vals[i]; s.uidOf(&s.carts[v]) == uid {
 				return v, true
 			}
 		}
@@ -167,13 +183,13 @@ func (o *openIndex) get(uid uint64, carts []cartRec) (uint32, bool) {
 }
 
 // put adds uid -> slot; uid must not be present.
-func (o *openIndex) put(uid uint64, slot uint32, carts []cartRec) {
+func (o *openIndex) put(uid uint64, slot uint32, s *partState) {
 	// At most 3/4 full: a probe reads tags, 64 to a cache line, so a miss
 	// (a view's, under --extend-on-activity) that scans the longer runs
 	// of 3/4 (8.5 entries on average) mostly stays in one line, and 10 M
 	// carts take 2^24 entries, 8.4 bytes a cart, not 2^25.
 	if (o.count+1)*4 > len(o.tags)*3 {
-		o.grow(carts)
+		o.grow(s)
 	}
 	i, tag := o.place(uid)
 	for o.tags[i] != 0 {
@@ -184,15 +200,15 @@ func (o *openIndex) put(uid uint64, slot uint32, carts []cartRec) {
 }
 
 // del removes uid, which must be present.
-func (o *openIndex) del(uid uint64, carts []cartRec) {
+func (o *openIndex) del(uid uint64, s *partState) {
 	i, tag := o.place(uid)
-	for o.tags[i] != tag || carts[o.vals[i]].uid != uid {
+	for o.tags[i] != tag || s.uidOf(&s.carts[o.vals[i]]) != uid {
 		i = (i + 1) & o.mask
 	}
 	// Backward shift: move up any later entry of the probe run whose home
 	// slot is at or before the hole, so lookups never stop early.
 	for j := (i + 1) & o.mask; o.tags[j] != 0; j = (j + 1) & o.mask {
-		home, _ := o.place(carts[o.vals[j]].uid)
+		home, _ := o.place(s.uidOf(&s.carts[o.vals[j]]))
 		if (j-home)&o.mask >= (j-i)&o.mask {
 			o.tags[i], o.vals[i] = o.tags[j], o.vals[j]
 			i = j
@@ -202,14 +218,14 @@ func (o *openIndex) del(uid uint64, carts []cartRec) {
 	o.count--
 }
 
-func (o *openIndex) grow(carts []cartRec) {
+func (o *openIndex) grow(s *partState) {
 	tags, vals := o.tags, o.vals
 	n := len(tags) * 2
 	o.tags, o.vals, o.mask = make([]uint8, n), make([]uint32, n), uint64(n-1)
 	o.shift--
 	for k, t := range tags {
 		if t != 0 {
-			i, tag := o.place(carts[vals[k]].uid)
+			i, tag := o.place(s.uidOf(&s.carts[vals[k]]))
 			for o.tags[i] != 0 {
 				i = (i + 1) & o.mask
 			}

@@ -18,8 +18,9 @@ func TestTablesAgainstMap(t *testing.T) {
 		users := map[uint64]int64{}
 		open := map[uint64]uint32{}
 		// The slab the index's slots name: a put takes a free slot and
-		// writes its user there, as the shard does.
-		var carts []cartRec
+		// writes its user there, as the shard does (a user_id past 32
+		// bits makes the cart wide).
+		ps := &partState{}
 		var free []uint32
 		keys := 1 + rng.IntN(5000)
 		for step := 0; step < 20000; step++ {
@@ -40,24 +41,25 @@ func TestTablesAgainstMap(t *testing.T) {
 				}
 			case 2:
 				if v, ok := open[uid]; ok {
-					oi.del(uid, carts)
+					oi.del(uid, ps)
 					delete(open, uid)
-					carts[v].uid = ^uid // a freed slot keeps a stale user
+					ps.freeCart(v) // a freed slot keeps a stale user
 					free = append(free, v)
 				} else {
 					var v uint32
 					if n := len(free); n > 0 && rng.IntN(2) == 0 {
 						v, free = free[n-1], free[:n-1]
 					} else {
-						carts = append(carts, cartRec{})
-						v = uint32(len(carts) - 1)
+						ps.carts = append(ps.carts, cartRec{})
+						v = uint32(len(ps.carts) - 1)
 					}
-					oi.put(uid, v, carts)
-					carts[v].uid = uid
+					oi.put(uid, v, ps)
+					ps.carts[v] = cartRec{uid: uint32(uid), flags: cartLive}
+					ps.setWide(&ps.carts[v], uid)
 					open[uid] = v
 				}
 			case 3:
-				v, ok := oi.get(uid, carts)
+				v, ok := oi.get(uid, ps)
 				if want, wok := open[uid]; ok != wok || v != want {
 					t.Fatalf("openIndex.get(%d) = %d %v, map has %d %v", uid, v, ok, want, wok)
 				}
@@ -67,7 +69,7 @@ func TestTablesAgainstMap(t *testing.T) {
 			t.Fatalf("counts %d/%d, want %d/%d", ut.count, oi.count, len(users), len(open))
 		}
 		for uid, v := range open {
-			if got, ok := oi.get(uid, carts); !ok || got != v {
+			if got, ok := oi.get(uid, ps); !ok || got != v {
 				t.Fatalf("final openIndex.get(%d) = %d %v, want %d", uid, got, ok, v)
 			}
 		}
