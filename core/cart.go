@@ -13,7 +13,7 @@ import (
 // that are neither a canonical UUID nor short, and the categories past the
 // first (docs/architecture.md, "An open cart in memory").
 
-// cartRec is an open cart, 52 bytes, and its timer a 16-byte wheel.Node at
+// cartRec is an open cart, 52 bytes, and its timer a 12-byte wheel.Node at
 // the same index in partState.tn. Carts live in a per-shard slab and
 // are recycled through a free list, so opening a cart allocates nothing in
 // steady state; the side pools recycle their entries the same way.
@@ -555,7 +555,7 @@ func (s *partState) wide(idx uint32, cats *[]catEnt, k0 int) openCart {
 	c := &s.carts[idx]
 	first, last := s.cartTimes(c)
 	t := s.cartTally(c)
-	x := openCart{uid: s.uidOf(c), first: first, last: last, deadline: s.tn[idx].Deadline(), items: t.Items,
+	x := openCart{uid: s.uidOf(c), first: first, last: last, deadline: s.tm.Deadline(s.tn, idx), items: t.Items,
 		value: t.Value, nprod: c.nprod, sessionLen: c.sessionLen, products: s.products(c), session: s.sessionOf(c)}
 	s.eachCat(c, func(name *CategoryName, t Tally) {
 		if n := len(*cats) - k0; x.cat == 0 {

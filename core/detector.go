@@ -197,7 +197,7 @@ func (s *shard) partitions() []int32 {
 // cartOrder orders two carts (slots in s.carts) the way alerts are written:
 // by deadline (abandoned_at), then user_id.
 func (s *shard) cartOrder(a, b uint32) int {
-	if c := cmp.Compare(s.tn[a].Deadline(), s.tn[b].Deadline()); c != 0 {
+	if c := cmp.Compare(s.tm.Deadline(s.tn, a), s.tm.Deadline(s.tn, b)); c != 0 {
 		return c
 	}
 	return cmp.Compare(s.uidOf(&s.carts[a]), s.uidOf(&s.carts[b]))
@@ -226,7 +226,7 @@ func (s *shard) advance(w int64) {
 		slices.SortFunc(s.fired, s.cartOrder)
 	}
 	for _, idx := range s.fired {
-		d := s.tn[idx].Deadline()
+		d := s.tm.Deadline(s.tn, idx)
 		s.abandon(idx, d, d, 0, s.uidOf(&s.carts[idx]))
 	}
 	s.fired = s.fired[:0]
@@ -439,7 +439,7 @@ func (s *shard) finishPart(keep bool) {
 	}
 	slices.SortFunc(open, s.cartOrder)
 	for _, idx := range open {
-		d := s.tn[idx].Deadline()
+		d := s.tm.Deadline(s.tn, idx)
 		s.abandon(idx, d, d, 0, s.uidOf(&s.carts[idx]))
 	}
 }

@@ -53,8 +53,11 @@ func openCartsHeap(n int) (total, users uint64) {
 	runtime.GC()
 	runtime.ReadMemStats(&ms)
 	before := ms.HeapInuse
-	// The hint the engine gives a file of n users' rows (ExpectedRows).
-	s := newShard(1<<40, 0, false, n)
+	// The hint the engine gives a file of n users' rows (ExpectedRows),
+	// and a TTL of 34 years: no deadline falls due, and each is less
+	// than 2^32 seconds ahead, as every real one (a farther one takes an
+	// entry in the wheel's far map besides its wheel.Node).
+	s := newShard(1<<30, 0, false, n)
 	const t0 = 1_572_566_400 // 2019-11-01
 	for i := range n {
 		uid := 500_000_000 + uint64(i)*7

@@ -413,13 +413,13 @@ func BenchmarkRandomCancel(b *testing.B) {
 // chaseNode has the wheel's Node size, so the chase covers the same bytes.
 type chaseNode struct {
 	next uint32
-	_    [12]byte
+	_    [8]byte
 }
 
 var chaseSink uint32
 
 // BenchmarkPointerChase: op = one dependent load at a random place in n
-// 16-byte entries (one random cycle, Sattolo's algorithm): the latency of one
+// 12-byte entries (one random cycle, Sattolo's algorithm): the latency of one
 // random memory access over the wheel's footprint at n timers.
 func BenchmarkPointerChase(b *testing.B) {
 	for _, n := range benchSizes {

@@ -5,9 +5,11 @@
 // Intrusive: the timers are the caller's. The caller keeps a slab of Nodes
 // beside its own records, one per record at the same index, and names a
 // timer by that index; the wheel keeps only its buckets' ends and bitmaps
-// (4 KiB). So a timer costs its 16-byte Node (its deadline and two links)
-// and nothing else: no slab entry of the wheel's, no handle in the record,
-// no allocation ever. cartwatch's shards keep one Node per open cart.
+// (4 KiB). So a timer costs its 12-byte Node (its deadline's low 32 bits
+// and two links) and nothing else: no slab entry of the wheel's, no handle
+// in the record, no allocation for a deadline less than 2^32 ticks ahead
+// (136 years of seconds). A farther one, or one already past, keeps its
+// full deadline in a map of the wheel's. cartwatch's shards keep one Node per open cart.
 //
 // NOTE: a wheel generic over an accessor of the caller's record (links
 // read through a method of a type parameter) would put the links inside the
@@ -57,15 +59,17 @@
 // # Costs
 //
 //   - Schedule (a new timer or a move) and Cancel: O(1), a few index writes
-//     in the caller's pointer-free slab of 16-byte Nodes; no allocation.
+//     in the caller's pointer-free slab of 12-byte Nodes; no allocation
+//     but a far deadline's map entry.
 //   - Advance: O(levels) per occupied slot reached plus O(1) per fired timer
 //     and per cascade step. Each timer cascades at most once per level it
 //     descends, so at most 7 times plus one overflow re-file; timers
 //     cancelled early, like most carts, never cascade. Idle time is skipped
 //     through the bitmaps in O(levels) however many ticks pass.
-//   - Memory: the caller's 16 bytes per Node, plus 4 KiB.
+//   - Memory: the caller's 12 bytes per Node, plus 4 KiB (and a map entry
+//     per far deadline).
 //
 // Advance hands back what fired as indices appended to the caller's slice,
 // not through a callback: the caller acts on them after the wheel is
-// consistent again, and a fired Node keeps its deadline for it.
+// consistent again, and a fired Node keeps its deadline for it (Deadline).
 package wheel

@@ -41,6 +41,7 @@ type slabWheel struct {
 	free  []uint32
 	buf   []uint32
 	skip  bool
+	dl    []int64 // each node's deadline as last scheduled, for check
 }
 
 func newSlabWheel(now int64) *slabWheel { return &slabWheel{w: New(now)} }
@@ -55,11 +56,13 @@ func (s *slabWheel) Schedule(deadline int64, payload uint64) Handle {
 		s.nodes = append(s.nodes, Node{})
 		s.pay = append(s.pay, 0)
 		s.gen = append(s.gen, 0)
+		s.dl = append(s.dl, 0)
 	}
 	if s.nodes[i].Scheduled() {
 		panic("a free node is on the wheel")
 	}
 	s.pay[i] = payload
+	s.dl[i] = deadline
 	s.w.Schedule(s.nodes, i, deadline)
 	return Handle(uint64(s.gen[i])<<32 | uint64(i+1))
 }
@@ -81,6 +84,7 @@ func (s *slabWheel) release(i uint32) {
 func (s *slabWheel) Reschedule(h Handle, deadline int64) bool {
 	i, ok := s.lookup(h)
 	if ok {
+		s.dl[i] = deadline
 		s.w.Schedule(s.nodes, i, deadline)
 	}
 	return ok
@@ -113,7 +117,18 @@ func (s *slabWheel) Advance(now int64, fire func(int64, uint64)) {
 		s.release(i)
 	}
 	for _, i := range s.buf {
-		fire(s.nodes[i].Deadline(), s.pay[i])
+		fire(s.w.Deadline(s.nodes, i), s.pay[i])
+	}
+}
+
+// check fails t if Deadline differs from the deadline last scheduled for
+// a few nodes picked by seed, scheduled or not.
+func (s *slabWheel) check(t testing.TB, seed uint64) {
+	for k := range min(len(s.nodes), 8) {
+		i := uint32((seed*0x9e3779b97f4a7c15 + uint64(k)*7919) % uint64(len(s.nodes)))
+		if d := s.w.Deadline(s.nodes, i); d != s.dl[i] {
+			t.Fatalf("node %d (scheduled %v): Deadline %d, scheduled at %d", i, s.nodes[i].Scheduled(), d, s.dl[i])
+		}
 	}
 }
 
@@ -260,6 +275,7 @@ func runModel(t testing.TB, data []byte) {
 		for _, s := range both {
 			s.fired = s.fired[:0]
 		}
+		ws.t.(*slabWheel).check(t, uint64(step))
 		if ws.t.Len() != ms.t.Len() || ws.t.Now() != ms.t.Now() || len(ws.handles) != len(ms.handles) {
 			t.Fatalf("step %d %s: wheel Len %d Now %d ids %d; model Len %d Now %d ids %d", step, desc,
 				ws.t.Len(), ws.t.Now(), len(ws.handles), ms.t.Len(), ms.t.Now(), len(ms.handles))

@@ -30,20 +30,27 @@ const (
 )
 
 // Node is a timer: the wheel's part of one record of the caller's slab,
-// 16 bytes, no pointers. The zero Node is not scheduled. A node is named
+// 12 bytes, no pointers. The zero Node is not scheduled. A node is named
 // by its index in the slab, so a caller's record needs no handle and the
 // wheel no slab of its own: the caller keeps a []Node beside its records
 // (the same index for both) and passes it to every call, as it may have
 // moved since the last (a slab grown by append).
+//
+// NOTE: a scheduled node keeps only its deadline's low 32 bits (lo): its
+// deadline is less than 2^32 ticks after Now() (136 years of seconds) and
+// never before it, so Now() gives the rest. A deadline farther out, or
+// already past when scheduled, is a far node: lo is farLo and its key is
+// in the wheel's far map (the one allocation, for timers a stream of
+// events never sets). Off the wheel, next holds the high 32 bits.
 type Node struct {
-	deadline int64  // as given to Schedule; kept after the timer fires or is cancelled
-	next     uint32 // towards older timers in the bucket (the tail), or its sentinel
-	prev     uint32 // towards newer timers (the head), or its sentinel; 0: not scheduled
+	lo   uint32 // the deadline's key's low 32 bits, or farLo (then maybe in Wheel.far)
+	next uint32 // towards older timers in the bucket (the tail), or its sentinel; off: the key's high 32 bits
+	prev uint32 // towards newer timers (the head), or its sentinel; 0: not scheduled
 }
 
-// Deadline returns the deadline the node was last scheduled at, whether or
-// not it is still scheduled.
-func (n *Node) Deadline() int64 { return n.deadline }
+// farLo marks a node whose key may be in Wheel.far: a near node's low 32
+// bits may be farLo too, and then the map has no entry for it.
+const farLo = ^uint32(0)
 
 // Scheduled reports whether the node is on a wheel.
 func (n *Node) Scheduled() bool { return n.prev != 0 }
@@ -67,6 +74,7 @@ type Wheel struct {
 	// level-0 tick to fire, or a slot or the overflow list to cascade):
 	// Advance to an earlier target only moves now.
 	next    uint64
+	far     map[uint32]uint64 // the keys of the far nodes (Node)
 	bitmap  [numLevels]uint64
 	buckets [numBuckets]bucket
 }
@@ -94,26 +102,85 @@ func (w *Wheel) Len() int { return w.live }
 // Now returns the wheel's current time: the last Advance target.
 func (w *Wheel) Now() int64 { return unkey(w.now) }
 
+// Deadline returns the deadline node i was last scheduled at, whether or
+// not it is still scheduled (math.MinInt64 for a node never scheduled).
+func (w *Wheel) Deadline(nodes []Node, i uint32) int64 {
+	n := &nodes[i]
+	if n.prev == 0 {
+		return unkey(uint64(n.next)<<32 | uint64(n.lo))
+	}
+	return unkey(w.keyOf(nodes, i))
+}
+
+// keyOf returns the key of node i, which is scheduled.
+func (w *Wheel) keyOf(nodes []Node, i uint32) uint64 {
+	lo := nodes[i].lo
+	if lo == farLo {
+		if k, ok := w.far[i]; ok {
+			return k
+		}
+	}
+	return w.now + uint64(lo-uint32(w.now))
+}
+
 // Schedule puts node i of nodes on the wheel at deadline, moving it if it
 // is scheduled already. For tie order a move counts as a new scheduling:
 // the node fires after every node with the same deadline that was
 // scheduled before it. A deadline at or before Now() fires at the next
 // Advance, after every node already due, as if it were due at Now(); its
-// Deadline stays as given. O(1); it never allocates.
+// Deadline stays as given. O(1); it allocates only for a deadline 2^32
+// ticks or more after Now(), or before it.
 //
 // i must be below MaxNodes, and a node must be on one wheel at most.
 func (w *Wheel) Schedule(nodes []Node, i uint32, deadline int64) {
 	n := &nodes[i]
 	if n.prev != 0 {
 		w.unlink(nodes, i)
+		if n.lo == farLo {
+			delete(w.far, i)
+		}
 	} else {
 		if i >= uint32(MaxNodes) {
 			panic(fmt.Sprintf("wheel: node %d past the limit of %d", i, MaxNodes))
 		}
 		w.live++
 	}
-	n.deadline = deadline
-	w.place(nodes, i, max(key(deadline), w.now))
+	k := key(deadline)
+	if k-w.now < 1<<32 {
+		n.lo = uint32(k)
+		w.place(nodes, i, k)
+		return
+	}
+	w.scheduleFar(nodes, i, k)
+}
+
+// scheduleFar places node i at key k, 2^32 or more after w.now or before
+// it (the difference wraps).
+func (w *Wheel) scheduleFar(nodes []Node, i uint32, k uint64) {
+	n := &nodes[i]
+	if w.far == nil {
+		w.far = map[uint32]uint64{}
+	}
+	w.far[i] = k
+	n.lo = farLo
+	w.place(nodes, i, max(k, w.now))
+}
+
+// off marks node i, just taken off the wheel, as not scheduled, keeping
+// its key.
+func (w *Wheel) off(nodes []Node, i uint32) {
+	n := &nodes[i]
+	if n.lo == farLo {
+		w.offFar(nodes, i)
+		return
+	}
+	n.next, n.prev = uint32((w.now+uint64(n.lo-uint32(w.now)))>>32), 0
+}
+
+func (w *Wheel) offFar(nodes []Node, i uint32) {
+	k := w.keyOf(nodes, i)
+	delete(w.far, i)
+	nodes[i].lo, nodes[i].next, nodes[i].prev = uint32(k), uint32(k>>32), 0
 }
 
 // Skip moves the wheel to now and returns true if that fires and cascades
@@ -148,7 +215,7 @@ func (w *Wheel) Cancel(nodes []Node, i uint32) bool {
 
 func (w *Wheel) cancel(nodes []Node, i uint32) {
 	w.unlink(nodes, i)
-	nodes[i].next, nodes[i].prev = 0, 0
+	w.off(nodes, i)
 	w.live--
 }
 
@@ -217,11 +284,17 @@ func (w *Wheel) Advance(nodes []Node, now int64, fired []uint32) []uint32 {
 // them to fired.
 func (w *Wheel) fire(nodes []Node, b uint16, fired []uint32) []uint32 {
 	s := sent(b)
+	hi := uint32(w.now >> 32) // a near node's key is w.now
 	for v := w.buckets[b].tail; v != s; {
-		n := &nodes[v-1]
-		fired = append(fired, v-1)
+		i := v - 1
+		n := &nodes[i]
+		fired = append(fired, i)
 		v = n.prev
-		n.next, n.prev = 0, 0
+		if n.lo != farLo {
+			n.next, n.prev = hi, 0
+		} else {
+			w.offFar(nodes, i)
+		}
 		w.live--
 	}
 	w.buckets[b] = bucket{s, s}
@@ -244,8 +317,8 @@ func (w *Wheel) cascade(nodes []Node, b uint16) {
 	for v != s {
 		older := nodes[v-1].prev
 		// Only level 0 ever holds a clamped past deadline, so here the
-		// node's deadline is the effective one and is >= w.now.
-		w.place(nodes, v-1, key(nodes[v-1].deadline))
+		// node's key is the effective one and is >= w.now.
+		w.place(nodes, v-1, w.keyOf(nodes, v-1))
 		v = older
 	}
 }

@@ -24,7 +24,7 @@ func (w *testWheel) collect(now int64) []fired {
 		if w.nodes[i].Scheduled() {
 			panic("a fired node is still scheduled")
 		}
-		out = append(out, fired{w.nodes[i].Deadline(), uint64(i)})
+		out = append(out, fired{w.Deadline(w.nodes, i), uint64(i)})
 	}
 	return out
 }
@@ -122,7 +122,7 @@ func TestCancelAndReuse(t *testing.T) {
 	if !w.nodes[0].Scheduled() || !w.Cancel(w.nodes, 0) {
 		t.Fatal("Cancel of a scheduled node returned false")
 	}
-	if w.nodes[0].Scheduled() || w.nodes[0].Deadline() != 10 || w.Cancel(w.nodes, 0) || w.Len() != 0 {
+	if w.nodes[0].Scheduled() || w.Deadline(w.nodes, 0) != 10 || w.Cancel(w.nodes, 0) || w.Len() != 0 {
 		t.Fatalf("after Cancel: %+v, Len %d", w.nodes[0], w.Len())
 	}
 	wantFired(t, w.collect(10))
