@@ -13,7 +13,7 @@ import (
 // that are neither a canonical UUID nor short, and the categories past the
 // first (docs/architecture.md, "An open cart in memory").
 
-// cartRec is an open cart, 52 bytes, and its timer a 12-byte wheel.Node at
+// cartRec is an open cart, 48 bytes, and its timer a 12-byte wheel.Node at
 // the same index in partState.tn. Carts live in a per-shard slab and
 // are recycled through a free list, so opening a cart allocates nothing in
 // steady state; the side pools recycle their entries the same way.
@@ -23,24 +23,27 @@ import (
 // byte for byte. Most carts hold one or two products, a UUID session and
 // one category, and those take no side entry but the second product's.
 //
-// NOTE: the user_id, the times, the tally and the first product take 32
-// bits each (24 bytes, not 48): in any real cart the user_id and the
-// product id are below 2^32 (the month's reach 580 and 100 million), a
-// time is after 1970 and before 2106 in seconds, the items fewer than 4
-// billion and the value below $42,949,672.96. A cart where one does not
-// fit is wide (cartWide): all six move, exact, to its entry in
-// partState.wides and first holds its index, so nothing is ever cut (rule
-// 7: the value still pins as addCents pins).
+// NOTE: the user_id, the last cart time, the value and the first product
+// take 32 bits each, the first cart time (as its distance before the last)
+// and the items 16 (20 bytes, not 48): in any real cart the user_id and
+// the product id are below 2^32 (the month's reach 580 and 100 million), a
+// time is after 1970 and before 2106 in seconds, a cart's first event less
+// than 18 hours before its last, the items fewer than 65,536 and the value
+// below $42,949,672.96. A cart where one does not fit (or whose last event
+// is earlier than its first) is wide (cartWide): all six move, exact, to
+// its entry in partState.wides and last holds its index, so nothing is
+// ever cut (rule 7: the value still pins as addCents pins).
 type cartRec struct {
 	// uid is the user_id's low 32 bits; all of it is uidOf's.
 	uid uint32
-	// first and last are the first and last cart times in seconds since
-	// the Unix epoch; items, value (cents) and prod0 (the first product,
-	// nprod >= 1) as in the Alert. Read them through cartTimes, cartTally and
-	// prod0Of.
-	first, last  uint32
-	items, value uint32
-	prod0        uint32
+	// last is the last cart time in seconds since the Unix epoch, span
+	// the first's distance before it (first = last - span); items, value
+	// (cents) and prod0 (the first product, nprod >= 1) as in the Alert.
+	// Read them through cartTimes, cartTally and prod0Of.
+	last        uint32
+	span, items uint16
+	value       uint32
+	prod0       uint32
 	// session is the cart's user_session: a canonical UUID as its 16
 	// bytes (cartUUID), a session of at most 16 bytes as they are, or the
 	// index of its entry in partState.sess in the first 4 bytes
@@ -64,7 +67,7 @@ const (
 	cartLive     uint8 = 1 << 0 // the slot holds an open cart
 	cartUUID     uint8 = 1 << 1 // session holds a canonical UUID's 16 bytes
 	cartSessPool uint8 = 1 << 2 // session holds an index in partState.sess
-	cartWide     uint8 = 1 << 3 // times, tally and prod0 are in partState.wides[first]
+	cartWide     uint8 = 1 << 3 // user_id, times, tally and prod0 are in partState.wides[last]
 )
 
 // wideEnt is a wide cart's user_id, times, tally and first product in
@@ -79,7 +82,7 @@ type wideEnt struct {
 // uidOf returns cart c's user_id.
 func (s *partState) uidOf(c *cartRec) uint64 {
 	if c.flags&cartWide != 0 {
-		return s.wides[c.first].uid
+		return s.wides[c.last].uid
 	}
 	return uint64(c.uid)
 }
@@ -87,16 +90,16 @@ func (s *partState) uidOf(c *cartRec) uint64 {
 // cartTimes returns cart c's first and last cart times.
 func (s *partState) cartTimes(c *cartRec) (first, last int64) {
 	if c.flags&cartWide != 0 {
-		w := &s.wides[c.first]
+		w := &s.wides[c.last]
 		return w.first, w.last
 	}
-	return int64(c.first), int64(c.last)
+	return int64(c.last) - int64(c.span), int64(c.last)
 }
 
 // cartTally returns cart c's items and value.
 func (s *partState) cartTally(c *cartRec) Tally {
 	if c.flags&cartWide != 0 {
-		w := &s.wides[c.first]
+		w := &s.wides[c.last]
 		return Tally{w.items, w.value}
 	}
 	return Tally{int64(c.items), int64(c.value)}
@@ -105,7 +108,7 @@ func (s *partState) cartTally(c *cartRec) Tally {
 // prod0Of returns cart c's first product.
 func (s *partState) prod0Of(c *cartRec) uint64 {
 	if c.flags&cartWide != 0 {
-		return s.wides[c.first].prod0
+		return s.wides[c.last].prod0
 	}
 	return uint64(c.prod0)
 }
@@ -115,7 +118,8 @@ func (s *partState) widen(c *cartRec) {
 	if c.flags&cartWide != 0 {
 		return
 	}
-	e := wideEnt{uint64(c.uid), int64(c.first), int64(c.last), int64(c.items), int64(c.value), uint64(c.prod0)}
+	first, last := s.cartTimes(c)
+	e := wideEnt{uint64(c.uid), first, last, int64(c.items), int64(c.value), uint64(c.prod0)}
 	var k uint32
 	if n := len(s.wideFree); n > 0 {
 		k = s.wideFree[n-1]
@@ -125,32 +129,38 @@ func (s *partState) widen(c *cartRec) {
 		s.wides = append(s.wides, e)
 		k = uint32(len(s.wides) - 1)
 	}
-	c.first, c.last, c.items, c.value, c.prod0 = k, 0, 0, 0, 0
+	c.last, c.span, c.items, c.value, c.prod0 = k, 0, 0, 0, 0
 	c.flags |= cartWide
 }
 
 // fits32 reports whether t (a time or an amount) fits in 32 bits unsigned.
 func fits32(t int64) bool { return uint64(t) <= math.MaxUint32 }
 
+// fits16 reports whether n (a span or a count) fits in 16 bits unsigned.
+func fits16(n int64) bool { return uint64(n) <= math.MaxUint16 }
+
 // setTimes sets cart c's first and last cart times.
+//
+// NOTE: with last in 32 bits unsigned, last-first cannot wrap into
+// [0, 2^16) unless it is there: first is exact whatever its sign.
 func (s *partState) setTimes(c *cartRec, first, last int64) {
-	if c.flags&cartWide == 0 && fits32(first) && fits32(last) {
-		c.first, c.last = uint32(first), uint32(last)
+	if c.flags&cartWide == 0 && fits32(last) && fits16(last-first) {
+		c.last, c.span = uint32(last), uint16(last-first)
 		return
 	}
 	s.widen(c)
-	w := &s.wides[c.first]
+	w := &s.wides[c.last]
 	w.first, w.last = first, last
 }
 
 // setTally sets cart c's items and value.
 func (s *partState) setTally(c *cartRec, t Tally) {
-	if c.flags&cartWide == 0 && fits32(t.Items) && fits32(t.Value) {
-		c.items, c.value = uint32(t.Items), uint32(t.Value)
+	if c.flags&cartWide == 0 && fits16(t.Items) && fits32(t.Value) {
+		c.items, c.value = uint16(t.Items), uint32(t.Value)
 		return
 	}
 	s.widen(c)
-	w := &s.wides[c.first]
+	w := &s.wides[c.last]
 	w.items, w.value = t.Items, t.Value
 }
 
@@ -158,7 +168,7 @@ func (s *partState) setTally(c *cartRec, t Tally) {
 // when c is wide or the event makes it so; shard.apply does the others.
 func (s *partState) addItemWide(c *cartRec, t, price int64) {
 	s.widen(c)
-	w := &s.wides[c.first]
+	w := &s.wides[c.last]
 	w.items++
 	w.value = addCents(w.value, price)
 	w.last = t
@@ -195,7 +205,7 @@ type openCart struct {
 // category of p.
 func (s *partState) newCart(idx uint32, uid uint64, t int64, p *payload) {
 	c := &s.carts[idx]
-	*c = cartRec{uid: uint32(uid), first: uint32(t), last: uint32(t), flags: cartLive, cat0: s.catID(&CategoryName{p.CategoryLen, p.Category})}
+	*c = cartRec{uid: uint32(uid), last: uint32(t), flags: cartLive, cat0: s.catID(&CategoryName{p.CategoryLen, p.Category})}
 	if !fits32(t) || uid > math.MaxUint32 {
 		s.setWide(c, uid)
 		s.setTimes(c, t, t)
@@ -206,7 +216,7 @@ func (s *partState) newCart(idx uint32, uid uint64, t int64, p *payload) {
 func (s *partState) setWide(c *cartRec, uid uint64) {
 	if uid > math.MaxUint32 {
 		s.widen(c)
-		s.wides[c.first].uid = uid
+		s.wides[c.last].uid = uid
 	}
 }
 
@@ -239,7 +249,7 @@ func (s *partState) addProduct(idx uint32, id uint64) {
 			c.prod0 = uint32(id)
 		} else {
 			s.widen(c)
-			s.wides[c.first].prod0 = id
+			s.wides[c.last].prod0 = id
 		}
 	case c.nprod < MaxProducts:
 		var k uint32
@@ -542,7 +552,7 @@ func (s *partState) freeCart(idx uint32) {
 	}
 	c.more = 0
 	if c.flags&cartWide != 0 {
-		s.wideFree = append(s.wideFree, c.first)
+		s.wideFree = append(s.wideFree, c.last)
 		c.flags &^= cartWide
 	}
 	s.freeSession(c)

@@ -76,8 +76,9 @@ type partState struct {
 	prodFree []uint32
 	sess     [][event.SessionMax]byte
 	sessFree []uint32
-	// wides holds the times, tally and first product of the carts where
-	// one does not fit in 32 bits (cartWide), recycled through wideFree.
+	// wides holds the user_id, times, tally and first product of the
+	// carts where one does not fit in the record (cartWide), recycled
+	// through wideFree.
 	wides    []wideEnt
 	wideFree []uint32
 	// bigProds holds the products past the first whose id does not fit
@@ -350,14 +351,16 @@ func (s *shard) apply(ev *routed, h uint64, pl []payload, w int64, line int64) {
 		s.addCat(idx, p) // before the item counts: see addCat
 		s.addProduct(idx, p.ProductID)
 		s.setSession(idx, &p.Session, p.SessionLen)
-		// The item (rule 3), in the record's 32 bits when it fits (price
-		// is >= 0 and at most format.MaxPriceCents: the sum cannot wrap).
+		// The item (rule 3), in the record's bits when it fits (price
+		// is >= 0 and at most format.MaxPriceCents: the sum cannot wrap;
+		// the span from the first time cannot either: see setTimes).
 		c := &s.carts[idx]
-		if v := uint64(c.value) + uint64(p.PriceCents); c.flags&cartWide == 0 && fits32(ev.t) &&
-			c.items < math.MaxUint32 && v <= math.MaxUint32 {
+		v := uint64(c.value) + uint64(p.PriceCents)
+		span := ev.t - (int64(c.last) - int64(c.span))
+		if c.flags&cartWide == 0 && fits32(ev.t) && fits16(span) && c.items < math.MaxUint16 && v <= math.MaxUint32 {
 			c.items++
 			c.value = uint32(v)
-			c.last = uint32(ev.t)
+			c.last, c.span = uint32(ev.t), uint16(span)
 		} else {
 			s.addItemWide(c, ev.t, p.PriceCents)
 		}

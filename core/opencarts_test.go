@@ -10,6 +10,7 @@ import (
 	"unsafe"
 
 	"github.com/cartwatch/cartwatch/event"
+	"github.com/cartwatch/cartwatch/wheel"
 )
 
 // BenchmarkOpenCarts opens carts in one shard, one per user, and reports
@@ -19,7 +20,10 @@ import (
 // index, the wheel's timers and the side pools (the products past the
 // first, the sessions that are not UUIDs, the categories past the first).
 // The user table is a user's record, kept whether or not the user has a
-// cart open, so it is reported apart (user-B/cart).
+// cart open, so it is reported apart (user-B/cart); so is the timers'
+// wheel.Node slab (node-B/cart, its spare room included), and
+// table-B/cart is the session table alone: cart-B/cart less the nodes
+// (the cart slab, the open index, the side pools).
 //
 // The carts are realistic ones: half have one product, half two (the
 // second event of a cart moves its deadline: the wheel reschedules),
@@ -36,16 +40,19 @@ func BenchmarkOpenCarts(b *testing.B) {
 		}
 	}
 	for b.Loop() {
-		total, users := openCartsHeap(n)
+		total, users, nodes := openCartsHeap(n)
 		b.ReportMetric(float64(total)/float64(n), "B/cart")
 		b.ReportMetric(float64(total-users)/float64(n), "cart-B/cart")
+		b.ReportMetric(float64(total-users-nodes)/float64(n), "table-B/cart")
+		b.ReportMetric(float64(nodes)/float64(n), "node-B/cart")
 		b.ReportMetric(float64(users)/float64(n), "user-B/cart")
 	}
 }
 
 // openCartsHeap opens n carts in a new shard (see BenchmarkOpenCarts) and
-// returns the heap they took and, of it, the user table's bytes.
-func openCartsHeap(n int) (total, users uint64) {
+// returns the heap they took and, of it, the user table's bytes and the
+// timers' wheel.Node slab's.
+func openCartsHeap(n int) (total, users, nodes uint64) {
 	var ms runtime.MemStats
 	var pl [1]payload
 	cats := [8]string{"electronics", "appliances", "computers", "apparel", "furniture", "kids", "sport", "auto"}
@@ -88,6 +95,7 @@ func openCartsHeap(n int) (total, users uint64) {
 	}
 	total = ms.HeapInuse - before
 	users = uint64(len(s.users.recs)) * uint64(unsafe.Sizeof(userRec{}))
+	nodes = uint64(cap(s.tn)) * uint64(unsafe.Sizeof(wheel.Node{}))
 	runtime.KeepAlive(s)
-	return total, users
+	return total, users, nodes
 }
