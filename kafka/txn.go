@@ -2,6 +2,7 @@ package kafka
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"maps"
 	"math"
@@ -10,6 +11,7 @@ import (
 
 	"github.com/cartwatch/cartwatch/core"
 	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
@@ -139,12 +141,10 @@ func (c *Consumer) doneTxn(id uint64, next map[int32]int64) {
 	ctx := c.commitCtx
 	if bs.abort {
 		// Everything since the last committed checkpoint goes.
-		if _, err := c.sess.End(ctx, kgo.TryAbort); err != nil {
-			c.fail(fmt.Errorf("aborting the transaction: %w", err))
+		if !c.abortTxn(ctx) {
 			return
 		}
-		if err := c.sess.Begin(); err != nil {
-			c.fail(fmt.Errorf("beginning a transaction: %w", err))
+		if !c.beginTxn(ctx) {
 			return
 		}
 		c.mu.Lock()
@@ -207,8 +207,7 @@ func (c *Consumer) doneTxn(id uint64, next map[int32]int64) {
 		c.ckptWrite.Store(int64(time.Since(start)))
 	}
 	if !bs.final {
-		if err := c.sess.Begin(); err != nil {
-			c.fail(fmt.Errorf("beginning a transaction: %w", err))
+		if !c.beginTxn(ctx) {
 			return
 		}
 	}
@@ -246,15 +245,85 @@ func setTxnOffsets(req *kmsg.TxnOffsetCommitRequest, topic string, offs map[int3
 // abortAndRewind aborts the open transaction at once (a checkpoint that
 // could not be written) and rewinds.
 func (c *Consumer) abortAndRewind(ctx context.Context) {
-	if _, err := c.sess.End(ctx, kgo.TryAbort); err != nil {
-		c.fail(fmt.Errorf("aborting the transaction: %w", err))
+	if !c.abortTxn(ctx) {
 		return
 	}
-	if err := c.sess.Begin(); err != nil {
-		c.fail(fmt.Errorf("beginning a transaction: %w", err))
+	if !c.beginTxn(ctx) {
 		return
 	}
 	c.requestRewind()
+}
+
+// Bounds of the wait between two tries of untilBrokers.
+const (
+	brokerRetryMin = 250 * time.Millisecond
+	brokerRetryMax = 5 * time.Second
+)
+
+// abortTxn aborts the open transaction and reports whether it did; it
+// waits for the brokers (untilBrokers) when they are away: a broker
+// restarted, the coordinator moving. The member rides out the outage as
+// the at-least-once one does, where it used to fail the run ("aborting
+// the transaction: unable to dial").
+//
+// Trying End(TryAbort) again is franz-go's documented retry (v1.22): an
+// EndTxn that failed leaves the client in its transaction (the
+// in-transaction flag and the partitions added are restored) with the
+// outcome marked unconfirmed and the producer id marked for reload; the
+// next try re-initializes the producer id at its epoch, which makes the
+// brokers abort whatever is still open under it (KIP-360), or, the
+// brokers still away, leaves the reload to the next Begin. Either way
+// nothing of the aborted transaction can commit: every produce and EndTxn
+// after it needs the reloaded id.
+func (c *Consumer) abortTxn(ctx context.Context) bool {
+	return c.untilBrokers(ctx, "aborting the transaction", func() error {
+		_, err := c.sess.End(ctx, kgo.TryAbort)
+		return err
+	})
+}
+
+// beginTxn begins the next transaction, waiting for the brokers when they
+// are away: Begin re-initializes a producer id marked for reload (after an
+// abort or a commit the brokers did not confirm), and a reload that fails
+// stays marked, so the next try makes it again.
+func (c *Consumer) beginTxn(ctx context.Context) bool {
+	return c.untilBrokers(ctx, "beginning a transaction", c.sess.Begin)
+}
+
+// untilBrokers runs f until it succeeds, and reports whether it did. An
+// error that is not a broker's definite refusal (a connection refused or
+// closed, a retriable Kafka error that outlived franz-go's own retries)
+// is tried again, with a log line and a backoff, until the Consumer
+// closes; a definite refusal (a fenced producer, an authorization error)
+// fails the run, as does any error before this wait existed.
+//
+// A Consumer closed meanwhile returns false without failing the run: the
+// transaction stays open and the brokers abort it (its timeout, or the
+// restarted member's InitProducerID with the same transactional id).
+func (c *Consumer) untilBrokers(ctx context.Context, what string, f func() error) bool {
+	wait := brokerRetryMin
+	for {
+		err := f()
+		if err == nil {
+			return true
+		}
+		if ctx.Err() != nil {
+			return false
+		}
+		if ke, ok := errors.AsType[*kerr.Error](err); ok && !ke.Retriable {
+			c.fail(fmt.Errorf("%s: %w", what, err))
+			return false
+		}
+		c.cfg.Log(fmt.Sprintf("%s: %v; trying again in %v (nothing commits meanwhile)", what, err, wait))
+		t := time.NewTimer(wait)
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			t.Stop()
+			return false
+		}
+		wait = min(2*wait, brokerRetryMax)
+	}
 }
 
 func (c *Consumer) sinkErr() error {
