@@ -58,6 +58,9 @@ const (
 	DefaultGroup          = "cartwatch"
 	DefaultIdleTimeout    = 10 * time.Second
 	DefaultCommitInterval = time.Second
+	// DefaultSessionTimeout is shorter than franz-go's 45 s: a member
+	// killed holds its partitions this long.
+	DefaultSessionTimeout = 10 * time.Second
 )
 
 // TickEvery is how often a Consumer with nothing to hand out looks at its
@@ -135,6 +138,19 @@ type ConsumerConfig struct {
 	// TransactionalID, and StartSession instead of Start.
 	ExactlyOnce     bool
 	TransactionalID string
+	// SessionTimeout: a member that sends no heartbeat for this long is
+	// out of the group, and its partitions move (kgo.SessionTimeout; the
+	// brokers bound it by group.min/max.session.timeout.ms, 6 s and 30 min
+	// by default). Default DefaultSessionTimeout. The heartbeat goes every
+	// third of it, at most every 3 s.
+	SessionTimeout time.Duration
+	// InstanceID, if set, makes the member static (KIP-345,
+	// kgo.InstanceID): a member started again with the same id takes its
+	// partitions back at once, without a rebalance and without waiting for
+	// the old one's session to time out; a static member does not leave
+	// the group when it stops, so its partitions wait for its return or
+	// its session timeout.
+	InstanceID string
 	// UntilEnd: at each assignment the Consumer reads the partitions' end
 	// offsets, and it stops (as Stop does) once every partition it owns has
 	// been handed out up to them: a run over what the topic held when it
@@ -328,6 +344,9 @@ func NewConsumer(cfg ConsumerConfig) *Consumer {
 	if cfg.CommitInterval <= 0 {
 		cfg.CommitInterval = DefaultCommitInterval
 	}
+	if cfg.SessionTimeout <= 0 {
+		cfg.SessionTimeout = DefaultSessionTimeout
+	}
 	if cfg.CheckpointInterval <= 0 {
 		cfg.CheckpointInterval = DefaultCheckpointInterval
 	}
@@ -368,12 +387,15 @@ func (c *Consumer) Opts() []kgo.Opt {
 }
 
 // memberOpts are the options every group member has: the topic, the group,
-// the cooperative-sticky balancer, rebalances held while a poll's records
-// are handed out, reading from the start, the callbacks.
+// the session timeout and heartbeat, the instance id, the cooperative-sticky
+// balancer, rebalances held while a poll's records are handed out, reading
+// from the start, the callbacks.
 func (c *Consumer) memberOpts() []kgo.Opt {
-	return []kgo.Opt{
+	opts := []kgo.Opt{
 		kgo.ConsumeTopics(c.cfg.Topic),
 		kgo.ConsumerGroup(c.cfg.Group),
+		kgo.SessionTimeout(c.cfg.SessionTimeout),
+		kgo.HeartbeatInterval(heartbeatInterval(c.cfg.SessionTimeout)),
 		kgo.Balancers(kgo.CooperativeStickyBalancer()),
 		kgo.BlockRebalanceOnPoll(),
 		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
@@ -381,6 +403,16 @@ func (c *Consumer) memberOpts() []kgo.Opt {
 		kgo.OnPartitionsRevoked(c.onRevoked),
 		kgo.OnPartitionsLost(c.onLost),
 	}
+	if c.cfg.InstanceID != "" {
+		opts = append(opts, kgo.InstanceID(c.cfg.InstanceID))
+	}
+	return opts
+}
+
+// heartbeatInterval is a third of the session timeout (Kafka's advice), at
+// most franz-go's default 3 s.
+func heartbeatInterval(session time.Duration) time.Duration {
+	return min(3*time.Second, max(session/3, 100*time.Millisecond))
 }
 
 // Start gives the Consumer its client (made with Opts) and starts the

@@ -16,6 +16,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kfake"
+	"github.com/twmb/franz-go/pkg/kmsg"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
 
@@ -66,7 +67,7 @@ func startConsumer(t *testing.T, addrs []string, cfg ConsumerConfig) (*Consumer,
 		cfg.Log = func(msg string) { t.Log(msg) }
 	}
 	c := NewConsumer(cfg)
-	opts := append([]kgo.Opt{kgo.SeedBrokers(addrs...), kgo.HeartbeatInterval(100 * time.Millisecond)}, c.Opts()...)
+	opts := append(append([]kgo.Opt{kgo.SeedBrokers(addrs...)}, c.Opts()...), kgo.HeartbeatInterval(100*time.Millisecond))
 	cl, err := kgo.NewClient(opts...)
 	if err != nil {
 		t.Fatal(err)
@@ -773,8 +774,9 @@ func TestConsumerBacklogStaysInTopic(t *testing.T) {
 
 	c := NewConsumer(ConsumerConfig{Topic: topic, Group: "g", MaxRate: 2000, Log: func(msg string) { t.Log(msg) }})
 	var fc fetchCount
-	opts := append([]kgo.Opt{kgo.SeedBrokers(addrs...), kgo.HeartbeatInterval(100 * time.Millisecond),
-		kgo.FetchMaxBytes(parts * partBytes), kgo.FetchMaxPartitionBytes(partBytes), kgo.WithHooks(&fc)}, c.Opts()...)
+	opts := append(append([]kgo.Opt{kgo.SeedBrokers(addrs...),
+		kgo.FetchMaxBytes(parts * partBytes), kgo.FetchMaxPartitionBytes(partBytes), kgo.WithHooks(&fc)}, c.Opts()...),
+		kgo.HeartbeatInterval(100*time.Millisecond))
 	cl, err := kgo.NewClient(opts...)
 	if err != nil {
 		t.Fatal(err)
@@ -823,6 +825,68 @@ func TestFetchErrMsg(t *testing.T) {
 	} {
 		if got := fetchErrMsg("in", c.topic, c.p, c.err); got != c.want {
 			t.Errorf("fetchErrMsg(%q, %d, %v) = %q, want %q", c.topic, c.p, c.err, got, c.want)
+		}
+	}
+}
+
+// killedMember starts a member with cfg, waits until it owns every one of
+// the topic's n partitions and kills it: its client closes with no
+// LeaveGroup reaching the broker (fk refuses them from here on), as after
+// a SIGKILL. It returns when the kill came.
+func killedMember(t *testing.T, fk *kfake.Cluster, addrs []string, cfg ConsumerConfig, n int) time.Time {
+	t.Helper()
+	a, acl := startConsumer(t, addrs, cfg)
+	drive(t, a)
+	waitUntil(t, 20*time.Second, "the first member's partitions", func() bool { return len(a.Stats().Partitions) == n })
+	fk.ControlKey(int16(kmsg.LeaveGroup), func(kmsg.Request) (kmsg.Response, error, bool) {
+		fk.KeepControl()
+		return nil, errors.New("killed: no LeaveGroup"), true
+	})
+	a.Close()
+	acl.Close()
+	return time.Now()
+}
+
+// TestConsumerSessionTimeout: a member killed holds its partitions until
+// its session times out, ConsumerConfig.SessionTimeout: here 6 s (the
+// brokers' least by default), where franz-go's default is 45 s. The next
+// member gets them soon after.
+func TestConsumerSessionTimeout(t *testing.T) {
+	const topic, parts = "events", 2
+	fk, addrs := fakeCluster(t, topic, parts)
+	cfg := ConsumerConfig{Topic: topic, Group: "g", SessionTimeout: 6 * time.Second}
+	killed := killedMember(t, fk, addrs, cfg, parts)
+	b, _ := startConsumer(t, addrs, cfg)
+	drive(t, b)
+	waitUntil(t, 20*time.Second, "the partitions at the next member", func() bool { return len(b.Stats().Partitions) == parts })
+	if d := time.Since(killed); d < 3*time.Second {
+		t.Errorf("the partitions moved %v after the kill: sooner than the session timeout allows (was the member killed?)", d)
+	}
+}
+
+// TestConsumerStaticMember: with an InstanceID (static membership), a
+// member killed and started again with the same id takes its partitions
+// back at once, not after its session timeout (30 s here): the broker
+// swaps the new member in for the old one.
+func TestConsumerStaticMember(t *testing.T) {
+	const topic, parts = "events", 2
+	fk, addrs := fakeCluster(t, topic, parts)
+	cfg := ConsumerConfig{Topic: topic, Group: "g", SessionTimeout: 30 * time.Second, InstanceID: "member-1"}
+	killed := killedMember(t, fk, addrs, cfg, parts)
+	b, _ := startConsumer(t, addrs, cfg)
+	drive(t, b)
+	waitUntil(t, 10*time.Second, "the partitions back at the restarted member", func() bool { return len(b.Stats().Partitions) == parts })
+	t.Logf("the partitions came back %v after the kill", time.Since(killed).Round(time.Millisecond))
+}
+
+// TestHeartbeatInterval: a third of the session timeout, at most 3 s.
+func TestHeartbeatInterval(t *testing.T) {
+	for _, c := range []struct{ session, want time.Duration }{
+		{45 * time.Second, 3 * time.Second}, {10 * time.Second, 3 * time.Second},
+		{6 * time.Second, 2 * time.Second}, {30 * time.Millisecond, 100 * time.Millisecond},
+	} {
+		if got := heartbeatInterval(c.session); got != c.want {
+			t.Errorf("heartbeatInterval(%v) = %v, want %v", c.session, got, c.want)
 		}
 	}
 }

@@ -33,8 +33,9 @@ func startTxn(t *testing.T, addrs []string, cfg ConsumerConfig, alerts string, o
 	}
 	cfg.ExactlyOnce, cfg.ClientOpts = true, []kgo.Opt{kgo.SeedBrokers(addrs...)}
 	c := NewConsumer(cfg)
-	opts = append([]kgo.Opt{kgo.SeedBrokers(addrs...), kgo.HeartbeatInterval(100 * time.Millisecond)}, opts...)
-	sess, err := kgo.NewGroupTransactSession(append(opts, c.Opts()...)...)
+	// The heartbeat after c.Opts(): fast, so that rebalances come quickly.
+	opts = append(append(append([]kgo.Opt{kgo.SeedBrokers(addrs...)}, c.Opts()...), kgo.HeartbeatInterval(100*time.Millisecond)), opts...)
+	sess, err := kgo.NewGroupTransactSession(opts...)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -43,6 +43,8 @@ type consumeFlags struct {
 	checkpoint     time.Duration
 	exactlyOnce    bool
 	txnID          string
+	sessionTimeout time.Duration
+	instanceID     string
 	rf             int
 	clock          string
 	idleTimeout    time.Duration
@@ -59,7 +61,7 @@ type consumeFlags struct {
 // consumeFlagGroups orders the flags in the help and in README.md's table
 // (TestConsumeHelpMatchesREADME keeps the two equal).
 var consumeFlagGroups = []flagGroup{
-	{"Kafka", []string{"brokers", "timeout", "topic", "group", "alerts-topic", "dlq-topic", "spending-topic", "replication-factor"}},
+	{"Kafka", []string{"brokers", "timeout", "topic", "group", "alerts-topic", "dlq-topic", "spending-topic", "replication-factor", "session-timeout", "instance-id"}},
 	{"state", []string{"state-topic", "checkpoint-interval", "exactly-once", "transactional-id"}},
 	{"time", []string{"clock", "idle-timeout", "commit-interval", "until-end", "max-rate"}},
 	{"detection", []string{"ttl", "lateness", "extend-on-activity", "max-future", "recovery-window"}},
@@ -74,7 +76,7 @@ var consumeFlagGroups = []flagGroup{
 var consumeArgs = map[string]string{
 	"brokers": "ADDRS", "timeout": "DURATION", "topic": "TOPIC", "group": "NAME", "alerts-topic": "TOPIC",
 	"dlq-topic": "TOPIC", "spending-topic": "TOPIC", "replication-factor": "N", "clock": "event|wall",
-	"idle-timeout": "DURATION", "commit-interval": "DURATION", "state-topic": "TOPIC", "checkpoint-interval": "DURATION", "transactional-id": "ID", "status-interval": "DURATION", "max-rate": "N", "cpuprofile": "FILE", "http": "ADDR",
+	"idle-timeout": "DURATION", "commit-interval": "DURATION", "state-topic": "TOPIC", "checkpoint-interval": "DURATION", "transactional-id": "ID", "session-timeout": "DURATION", "instance-id": "ID", "status-interval": "DURATION", "max-rate": "N", "cpuprofile": "FILE", "http": "ADDR",
 }
 
 // Limits of consume's durations.
@@ -103,6 +105,8 @@ func newConsumeFlagSet(f *consumeFlags) *flag.FlagSet {
 	fs.BoolVar(&f.exactlyOnce, "exactly-once", false, "each checkpoint's alerts, dead letters, spending records, snapshots and offsets are one Kafka transaction: read the outputs with isolation.level=read_committed and none is lost or doubled (default: at least once, repeats carry the same alert_id)")
 	fs.StringVar(&f.txnID, "transactional-id", "", "with --exactly-once, this member's transactional id; the same id on a restart fences the old process at once (default: the group's name, the host name and the process id)")
 	fs.IntVar(&f.rf, "replication-factor", 1, "replicas of each partition of the topics consume creates")
+	fs.DurationVar(&f.sessionTimeout, "session-timeout", kafka.DefaultSessionTimeout, "a member that stops heartbeating (killed, hung, cut off) is out of the group after this long and its partitions move to the others; within the brokers' group.min/max.session.timeout.ms (6s to 30m by default)")
+	fs.StringVar(&f.instanceID, "instance-id", "", "a static group member id (KIP-345), unique in the group and the same across restarts: a member started again with it takes its partitions back at once, without a rebalance; a stopped static member does not leave the group, so its partitions wait for it up to --session-timeout (default: none, a dynamic member)")
 	fs.StringVar(&f.clock, "clock", "event", "deadlines in event time (the events' event_time) or wall time (when the messages arrive)")
 	fs.DurationVar(&f.idleTimeout, "idle-timeout", kafka.DefaultIdleTimeout, "a partition with no record for this long is idle: its time follows the other partitions, or the wall clock when all are idle")
 	fs.DurationVar(&f.commitInterval, "commit-interval", kafka.DefaultCommitInterval, "how often the offsets of what has been processed (and its alerts delivered) are committed")
@@ -187,6 +191,9 @@ func parseConsumeFlags(args []string) (*consumeFlags, error) {
 	}
 	if f.checkpoint < minCommitInterval || f.checkpoint > maxConsumeDur {
 		return nil, usagef("--checkpoint-interval %v: want 10ms to 24h", f.checkpoint)
+	}
+	if f.sessionTimeout < time.Second || f.sessionTimeout > 30*time.Minute {
+		return nil, usagef("--session-timeout %v: want 1s to 30m (and within the brokers' group.min/max.session.timeout.ms)", f.sessionTimeout)
 	}
 	if f.rf < 1 || f.rf > math.MaxInt16 {
 		return nil, usagef("--replication-factor %d: want at least 1 (and at most the number of brokers)", f.rf)
@@ -419,7 +426,7 @@ func consumeCmd(ctx context.Context, args []string, stdout, stderr io.Writer) in
 		CommitInterval: f.commitInterval, WallClock: f.opt.WallClock, Lateness: f.opt.Lateness,
 		SinkErr: func() error { return sink.Err() }, Log: log.Log, UntilEnd: f.untilEnd, MaxRate: f.maxRate,
 		StateTopic: f.stateTopic, CheckpointInterval: f.checkpoint, StateReplication: int16(f.rf), ClientOpts: copts,
-		ExactlyOnce: f.exactlyOnce, TransactionalID: f.txnID})
+		ExactlyOnce: f.exactlyOnce, TransactionalID: f.txnID, SessionTimeout: f.sessionTimeout, InstanceID: f.instanceID})
 	// The state topic, made or checked before the member joins the group:
 	// an assignment then only reads the snapshots.
 	tctx, cancel = context.WithTimeout(ctx, f.kafka.Timeout)
