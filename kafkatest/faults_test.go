@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -126,9 +127,9 @@ func faultMatrix(t *testing.T, fault string, nodes int, parallel bool) {
 }
 
 // TestFaultConsumerKill: the member killed with SIGKILL once the kill
-// point is committed, started again at once (with --exactly-once, with
-// the same --transactional-id): its partitions come back when the killed
-// member's session times out, restored from their snapshots.
+// point is committed, started again at once with the same --instance-id
+// (and, with --exactly-once, --transactional-id): it takes the partitions
+// back at once (static membership), restored from their snapshots.
 func TestFaultConsumerKill(t *testing.T) { faultMatrix(t, faultConsumerKill, 1, true) }
 
 // TestFaultSIGTERM: the member stopped with SIGTERM at the kill point
@@ -186,12 +187,14 @@ func (f *faultRun) run() {
 	// a fault (the ALO broker kill gave 6 such alerts with no restore).
 	args := []string{"--topic", f.topic, "--group", f.group, "--alerts-topic", f.alerts, "--ttl", "5m",
 		"--checkpoint-interval", "1s", "--idle-timeout", "1h", "--replication-factor", strconv.Itoa(int(rf))}
-	members := 0
-	member := func(name string) *consumeProc {
-		members++
-		a := args
+	// Each member is static (--instance-id) with the default
+	// --session-timeout (10 s); a member started again after a kill or a
+	// SIGTERM has the old one's ids (id), so it takes the partitions back
+	// at once and, with --exactly-once, fences the old transaction.
+	member := func(name, id string) *consumeProc {
+		a := append(slices.Clone(args), "--instance-id", f.group+"-"+id)
 		if f.eos {
-			a = append(a, "--exactly-once", "--transactional-id", f.group+"-"+name)
+			a = append(a, "--exactly-once", "--transactional-id", f.group+"-"+id)
 		}
 		return startConsume(t, c, name, a...)
 	}
@@ -217,10 +220,10 @@ func (f *faultRun) run() {
 	}
 	switch f.fault {
 	case faultGroupKill:
-		a := member("A")
+		a := member("A", "A")
 		a.waitStderr(t, 60*time.Second, "they start empty")
 		aID := f.soleMember()
-		b := member("B")
+		b := member("B", "B")
 		assigned := f.waitSplit(2)
 		hit = map[int32]bool{}
 		for id, ps := range assigned {
@@ -232,7 +235,7 @@ func (f *faultRun) run() {
 		}
 		procs, victim = []*consumeProc{a}, b
 	default:
-		p := member("first")
+		p := member("first", "first")
 		p.waitStderr(t, 60*time.Second, "they start empty")
 		victim = p
 		if f.fault == faultBrokerStop || f.fault == faultBrokerKill {
@@ -297,9 +300,9 @@ func (f *faultRun) run() {
 
 	switch f.fault {
 	case faultConsumerKill, faultSIGTERM:
-		procs = append(procs, member("restarted"))
+		procs = append(procs, member("restarted", "first"))
 	case faultGroupKill:
-		procs = append(procs, member("C"))
+		procs = append(procs, member("C", "C"))
 	case faultBrokerStop:
 		// Down for a few seconds while the records keep coming.
 		f.ctl("stop", "1")
@@ -314,9 +317,10 @@ func (f *faultRun) run() {
 		t.Errorf("producing the sample through the fault: %v", err)
 	}
 	ends := f.endOffsets()
-	// A member killed holds its partitions until its session times out
-	// (45 s); with --exactly-once its open transaction is aborted after
-	// the transaction timeout (1 minute) unless its id comes back.
+	// A member killed and not started again holds its partitions until
+	// its session times out (10 s); with --exactly-once its open
+	// transaction is aborted after the transaction timeout (1 minute)
+	// unless its id comes back.
 	waitCommitted(t, f.adm, f.group, f.topic, ends, 3*time.Minute)
 	if d, ok := <-recovered; ok {
 		rec.RecoveryMS = d.Milliseconds()
