@@ -35,6 +35,28 @@ func stateRows() (parts []int32, vals []string) {
 	return parts, vals
 }
 
+// stateRef is stateRows and the alerts (as alertKeys) of one member
+// over all of them, on a kfake cluster of its own with topic in 2
+// partitions: what a test's members, stopped, killed or rebalanced, must
+// give between them.
+func stateRef(t *testing.T, topic string) (parts []int32, vals, want []string) {
+	t.Helper()
+	parts, vals = stateRows()
+	addrs := fakeKafka(t, topic, 2)
+	produceAt(t, addrs, topic, parts, vals)
+	ref, _ := runConsumer(t, addrs, ConsumerConfig{Topic: topic, Group: "ref", IdleTimeout: time.Hour}, int64(len(vals)))
+	return parts, vals, alertKeys(ref)
+}
+
+// perPartition counts the rows of each partition.
+func perPartition(parts []int32) map[int32]int64 {
+	per := map[int32]int64{}
+	for _, p := range parts {
+		per[p]++
+	}
+	return per
+}
+
 // alertKeys are a run's alerts as comparable strings, sorted.
 func alertKeys(as []core.Alert) []string {
 	out := make([]string, len(as))
@@ -92,13 +114,10 @@ func TestConsumerRestore(t *testing.T) {
 	f := func(rewind bool) {
 		t.Helper()
 		const topic = "events"
-		addrs := fakeKafka(t, topic, 2)
-		parts, vals := stateRows()
+		parts, vals, want := stateRef(t, topic)
 		const split = 36
-		produceAt(t, addrs, topic, parts, vals)
-		ref, _ := runConsumer(t, addrs, ConsumerConfig{Topic: topic, Group: "ref", IdleTimeout: time.Hour}, int64(len(vals)))
 
-		addrs = fakeKafka(t, topic, 2)
+		addrs := fakeKafka(t, topic, 2)
 		produceAt(t, addrs, topic, parts[:split], vals[:split])
 		cfg := ConsumerConfig{Topic: topic, Group: "g", IdleTimeout: time.Hour, StateTopic: "g-state",
 			CheckpointInterval: 50 * time.Millisecond, ClientOpts: []kgo.Opt{kgo.SeedBrokers(addrs...)}}
@@ -127,7 +146,7 @@ func TestConsumerRestore(t *testing.T) {
 		if st.Restored != 2 {
 			t.Errorf("second member restored %d partitions, want 2", st.Restored)
 		}
-		got, want := alertKeys(append(first, second...)), alertKeys(ref)
+		got := alertKeys(append(first, second...))
 		if len(want) == 0 {
 			t.Fatal("no alert in the reference run")
 		}
@@ -185,13 +204,10 @@ func (e *engineRun) stop(t *testing.T) []core.Alert {
 // the moved partition's open carts fire at the second member, none twice.
 func TestConsumerRestoreOnRebalance(t *testing.T) {
 	const topic = "events"
-	addrs := fakeKafka(t, topic, 2)
-	parts, vals := stateRows()
+	parts, vals, want := stateRef(t, topic)
 	const split = 36
-	produceAt(t, addrs, topic, parts, vals)
-	ref, _ := runConsumer(t, addrs, ConsumerConfig{Topic: topic, Group: "ref", IdleTimeout: time.Hour}, int64(len(vals)))
 
-	addrs = fakeKafka(t, topic, 2)
+	addrs := fakeKafka(t, topic, 2)
 	produceAt(t, addrs, topic, parts[:split], vals[:split])
 	cfg := ConsumerConfig{Topic: topic, Group: "g", IdleTimeout: time.Hour, StateTopic: "g-state",
 		CheckpointInterval: time.Hour, ClientOpts: []kgo.Opt{kgo.SeedBrokers(addrs...)}}
@@ -209,7 +225,7 @@ func TestConsumerRestoreOnRebalance(t *testing.T) {
 		t.Errorf("the second member restored %d partitions, want 1", n)
 	}
 	got := alertKeys(append(a.stop(t), b.stop(t)...))
-	if want := alertKeys(ref); !slices.Equal(got, want) {
+	if !slices.Equal(got, want) {
 		t.Errorf("alerts of the two members\n%v\nwant those of one run\n%v", got, want)
 	}
 }

@@ -167,13 +167,10 @@ func mkTopics(t *testing.T, addrs []string, n int32, topics ...string) {
 // with read_committed, exactly the alerts of one run over all the records.
 func TestConsumerExactlyOnce(t *testing.T) {
 	const topic, alerts = "events", "alerts"
-	addrs := fakeKafka(t, topic, 2)
-	parts, vals := stateRows()
+	parts, vals, want := stateRef(t, topic)
 	const split = 36
-	produceAt(t, addrs, topic, parts, vals)
-	ref, _ := runConsumer(t, addrs, ConsumerConfig{Topic: topic, Group: "ref", IdleTimeout: time.Hour}, int64(len(vals)))
 
-	addrs = fakeKafka(t, topic, 2)
+	addrs := fakeKafka(t, topic, 2)
 	mkTopics(t, addrs, 2, alerts, topic+".dlq")
 	produceAt(t, addrs, topic, parts[:split], vals[:split])
 	cfg := ConsumerConfig{Topic: topic, Group: "g", IdleTimeout: time.Hour, StateTopic: "g-state", CheckpointInterval: 50 * time.Millisecond}
@@ -190,7 +187,7 @@ func TestConsumerExactlyOnce(t *testing.T) {
 	if n := b.c.Stats().Restored; n != 2 {
 		t.Errorf("the second member restored %d partitions, want 2", n)
 	}
-	got, want := committedAlerts(t, addrs, alerts), alertKeys(ref)
+	got := committedAlerts(t, addrs, alerts)
 	if !slices.Equal(got, want) {
 		t.Errorf("committed alerts\n%v\nwant those of one run\n%v", got, want)
 	}
@@ -206,16 +203,10 @@ func TestConsumerExactlyOnce(t *testing.T) {
 // aborted alerts come again, none is lost, none twice.
 func TestConsumerExactlyOnceRebalance(t *testing.T) {
 	const topic, alerts = "events", "alerts"
-	addrs := fakeKafka(t, topic, 2)
-	parts, vals := stateRows()
-	produceAt(t, addrs, topic, parts, vals)
-	ref, _ := runConsumer(t, addrs, ConsumerConfig{Topic: topic, Group: "ref", IdleTimeout: time.Hour}, int64(len(vals)))
-	per := map[int32]int64{}
-	for _, p := range parts {
-		per[p]++
-	}
+	parts, vals, want := stateRef(t, topic)
+	per := perPartition(parts)
 
-	addrs = fakeKafka(t, topic, 2)
+	addrs := fakeKafka(t, topic, 2)
 	mkTopics(t, addrs, 2, alerts, topic+".dlq")
 	produceAt(t, addrs, topic, parts, vals)
 	cfg := ConsumerConfig{Topic: topic, Group: "g", IdleTimeout: time.Hour, StateTopic: "g-state", CheckpointInterval: time.Hour}
@@ -233,7 +224,7 @@ func TestConsumerExactlyOnceRebalance(t *testing.T) {
 	})
 	a.stop(t)
 	b.stop(t)
-	got, want := committedAlerts(t, addrs, alerts), alertKeys(ref)
+	got := committedAlerts(t, addrs, alerts)
 	if !slices.Equal(got, want) {
 		t.Errorf("committed alerts\n%v\nwant those of one run\n%v", got, want)
 	}
@@ -250,14 +241,8 @@ func TestConsumerExactlyOnceRebalance(t *testing.T) {
 // the transaction: ...").
 func TestConsumerExactlyOnceAbortBrokerAway(t *testing.T) {
 	const topic, alerts = "events", "alerts"
-	addrs := fakeKafka(t, topic, 2)
-	parts, vals := stateRows()
-	produceAt(t, addrs, topic, parts, vals)
-	ref, _ := runConsumer(t, addrs, ConsumerConfig{Topic: topic, Group: "ref", IdleTimeout: time.Hour}, int64(len(vals)))
-	per := map[int32]int64{}
-	for _, p := range parts {
-		per[p]++
-	}
+	parts, vals, want := stateRef(t, topic)
+	per := perPartition(parts)
 
 	fk, addrs := fakeCluster(t, topic, 2)
 	mkTopics(t, addrs, 2, alerts, topic+".dlq")
@@ -321,7 +306,7 @@ func TestConsumerExactlyOnceAbortBrokerAway(t *testing.T) {
 	if waited.Load() == 0 {
 		t.Error("no log line said the member waits for the coordinator")
 	}
-	got, want := committedAlerts(t, addrs, alerts), alertKeys(ref)
+	got := committedAlerts(t, addrs, alerts)
 	if !slices.Equal(got, want) {
 		t.Errorf("committed alerts\n%v\nwant those of one run\n%v", got, want)
 	}
