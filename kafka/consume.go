@@ -1299,6 +1299,9 @@ func (c *Consumer) PrepareState(ctx context.Context, adm *kadm.Client) error {
 		c.cfg.Log(fmt.Sprintf("created state topic %s (%d partitions, cleanup.policy=compact, retention.ms=-1, max.message.bytes=%d)",
 			t.Name, t.Partitions, MaxSnapshotBytes))
 	}
+	if t.Warning != "" {
+		c.cfg.Log("warning: " + t.Warning)
+	}
 	c.stateReady.Store(true)
 	return nil
 }

@@ -59,8 +59,8 @@ func EnsureStateTopic(ctx context.Context, adm *kadm.Client, topic string, parti
 	switch {
 	case err == nil:
 		t.Created = true
-		t.Partitions, err = waitLeaders(ctx, adm, topic)
-		return t, err
+		t.Partitions, t.Warning = createdLeaders(ctx, adm, topic, partitions)
+		return t, nil
 	case errors.Is(err, kerr.TopicAlreadyExists):
 	default:
 		if n, lerr := partitionsOf(ctx, adm, topic); lerr == nil {
