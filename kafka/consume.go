@@ -269,6 +269,15 @@ type partInfo struct {
 	queued      int64     // the highest offset queued for commit
 	start, end  int64     // UntilEnd: where reading starts and the end offset at the assignment; end -1: unknown
 	from        int64     // restored: records before this offset (the snapshot's) are in the state already
+	// queuedTo is the offset after the last record queued in this
+	// assignment (since the last rewind): a record before it is a
+	// re-delivery, dropped. franz-go's GroupTransactSession moves the
+	// fetch position back to the committed offsets whenever a transaction
+	// ends without committing, also after the rewind's own seek has
+	// fetched on from there: without this, the records since the last
+	// checkpoint came twice into the restored state (wrong alerts, the
+	// fault matrix's exactly-once group kill at 75 %).
+	queuedTo int64
 }
 
 // barrierSnap is a barrier's cut as the Consumer handed it out.
@@ -685,8 +694,11 @@ func (c *Consumer) queueFetch(fs kgo.Fetches) {
 			pi.hw = ftp.HighWatermark
 		}
 		recs := ftp.Records
-		for len(recs) > 0 && recs[0].Offset < pi.from {
-			recs = recs[1:] // in the restored state already
+		for len(recs) > 0 && (recs[0].Offset < pi.from || recs[0].Offset < pi.queuedTo) {
+			recs = recs[1:] // in the restored state already, or queued already
+		}
+		if len(recs) > 0 {
+			pi.queuedTo = recs[len(recs)-1].Offset + 1
 		}
 		most := maxValues
 		if c.cfg.MaxRate > 0 {

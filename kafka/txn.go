@@ -411,10 +411,11 @@ func (c *Consumer) queueRewind() {
 			at, ok = sn.Next, true
 		}
 		if !ok {
+			pi.queuedTo = 0 // no seek: whatever comes is taken, as before a rewind
 			continue
 		}
 		seek[p] = kgo.EpochOffset{Epoch: -1, Offset: at}
-		pi.handed, pi.from, pi.maxT = false, at, math.MinInt64
+		pi.handed, pi.from, pi.queuedTo, pi.maxT = false, at, at, math.MinInt64
 	}
 	c.wantGen++
 	c.seekReq, c.seekGen = seek, c.wantGen
