@@ -1332,20 +1332,29 @@ func (c *Consumer) restore(ctx context.Context, cl *kgo.Client, ps []int32) erro
 	start := time.Now()
 	ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
 	defer cancel()
-	if !c.stateReady.Load() {
-		// The input did not exist at PrepareState (or it was not called).
-		if err := c.PrepareState(ctx, kadm.NewClient(cl)); err != nil {
+	// The reads wait for brokers that are away (a broker killed, its
+	// partitions not yet led by another: the 3-node fault matrix with
+	// --exactly-once exited 1 here), trying again with a log line and a
+	// backoff within the 2 minutes; a broker's definite refusal, or the
+	// bound, fails the run as before. The group goes on heartbeating
+	// meanwhile (franz-go runs the callback beside the heartbeat).
+	var snaps map[int32][]byte
+	for wait := brokerRetryMin; ; wait = min(2*wait, brokerRetryMax) {
+		var err error
+		if snaps, err = c.readAssigned(ctx, cl, ps); err == nil {
+			break
+		}
+		if ke, ok := errors.AsType[*kerr.Error](err); (ok && !ke.Retriable) || ctx.Err() != nil || c.isClosed() {
 			return err
 		}
-	}
-	if c.sess != nil {
-		if err := c.assignBase(ctx, cl, ps); err != nil {
+		c.cfg.Log(fmt.Sprintf("%v; trying again in %v", err, wait))
+		t := time.NewTimer(wait)
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			t.Stop()
 			return err
 		}
-	}
-	snaps, err := readState(ctx, c.cfg.ClientOpts, c.cfg.StateTopic, ps, c.sess != nil)
-	if err != nil {
-		return fmt.Errorf("restoring partitions %s: %w", PartList(ps), err)
 	}
 	if len(snaps) == 0 {
 		c.cfg.Log(fmt.Sprintf("no snapshot of partitions %s in %s: they start empty at the committed offsets", PartList(ps), c.cfg.StateTopic))
@@ -1381,6 +1390,28 @@ func (c *Consumer) restore(ctx context.Context, cl *kgo.Client, ps []int32) erro
 	cl.SetOffsets(map[string]map[int32]kgo.EpochOffset{c.cfg.Topic: seek})
 	c.restored.Add(int64(len(snaps)))
 	return nil
+}
+
+// readAssigned is restore's reads: the state topic made or checked, for
+// ExactlyOnce where the partitions start (assignBase), and their last
+// snapshots.
+func (c *Consumer) readAssigned(ctx context.Context, cl *kgo.Client, ps []int32) (map[int32][]byte, error) {
+	if !c.stateReady.Load() {
+		// The input did not exist at PrepareState (or it was not called).
+		if err := c.PrepareState(ctx, kadm.NewClient(cl)); err != nil {
+			return nil, err
+		}
+	}
+	if c.sess != nil {
+		if err := c.assignBase(ctx, cl, ps); err != nil {
+			return nil, err
+		}
+	}
+	snaps, err := readState(ctx, c.cfg.ClientOpts, c.cfg.StateTopic, ps, c.sess != nil)
+	if err != nil {
+		return nil, fmt.Errorf("restoring partitions %s: %w", PartList(ps), err)
+	}
+	return snaps, nil
 }
 
 // bounds returns, for UntilEnd, each partition's first offset to read (the

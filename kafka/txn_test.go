@@ -313,6 +313,70 @@ func TestConsumerExactlyOnceAbortBrokerAway(t *testing.T) {
 	}
 }
 
+// TestConsumerExactlyOnceRestoreBrokerAway: the reads of an assignment
+// (where the partitions start, their snapshots) meet a broker that is away:
+// every ListOffsets is refused for a while from the first, longer than the
+// member's client retries it (the 3-node fault matrix: a broker killed, its
+// partitions not yet led by another). The member waits, saying so, and
+// goes on; the alerts committed are one run's. Before the fix it exited
+// ("start offsets of events: ...").
+func TestConsumerExactlyOnceRestoreBrokerAway(t *testing.T) {
+	const topic, alerts = "events", "alerts"
+	parts, vals, want := stateRef(t, topic)
+	fk, addrs := fakeCluster(t, topic, 2)
+	mkTopics(t, addrs, 2, alerts, topic+".dlq", "g-state")
+	produceAt(t, addrs, topic, parts, vals)
+	const away = 1500 * time.Millisecond
+	var mu sync.Mutex
+	var until time.Time
+	var refused int
+	fk.ControlKey(int16(kmsg.ListOffsets), func(kmsg.Request) (kmsg.Response, error, bool) {
+		fk.KeepControl()
+		mu.Lock()
+		defer mu.Unlock()
+		if until.IsZero() {
+			until = time.Now().Add(away)
+		}
+		if time.Now().Before(until) {
+			refused++
+			return nil, errors.New("the leader is away"), true
+		}
+		return nil, nil, false
+	})
+	cfg := ConsumerConfig{Topic: topic, Group: "g", IdleTimeout: time.Hour, StateTopic: "g-state", CheckpointInterval: 50 * time.Millisecond}
+	cfg.TransactionalID = "g-1"
+	var waited atomic.Int32
+	cfg.Log = func(msg string) {
+		t.Log(msg)
+		if strings.Contains(msg, "trying again in") {
+			waited.Add(1)
+		}
+	}
+	few := []kgo.Opt{kgo.RequestRetries(2), kgo.RetryBackoffFn(func(int) time.Duration { return 20 * time.Millisecond })}
+	a := startTxn(t, addrs, cfg, alerts, few...)
+	waitUntil(t, 30*time.Second, "every record", func() bool {
+		select {
+		case err := <-a.errc:
+			t.Fatalf("the member ended while the broker was away: %v", err)
+		default:
+		}
+		return a.c.Stats().Records == int64(len(vals))
+	})
+	a.stop(t)
+	mu.Lock()
+	n := refused
+	mu.Unlock()
+	if n == 0 {
+		t.Fatal("no request was refused: the outage never came")
+	}
+	if waited.Load() == 0 {
+		t.Error("no log line said the member waits for the broker")
+	}
+	if got := committedAlerts(t, addrs, alerts); !slices.Equal(got, want) {
+		t.Errorf("committed alerts\n%v\nwant those of one run\n%v", got, want)
+	}
+}
+
 // TestSetTxnOffsets: the transaction's offset commit is exactly the
 // barrier's offsets, whatever franz-go put there from its polls.
 func TestSetTxnOffsets(t *testing.T) {
