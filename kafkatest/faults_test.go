@@ -282,9 +282,16 @@ func (f *faultRun) run() {
 		base, at = f.base(), time.Now()
 	}
 	rec.CommittedAtFault = sum(base)
+	// A fault that came after the last record was committed (the kill
+	// point polled late on a loaded machine) has nothing to recover from:
+	// no commit follows it, and the run checks the alerts only.
+	late := rec.CommittedAtFault >= int64(len(f.vals))
 	recovered := make(chan time.Duration, 1)
 	go func() {
 		defer close(recovered)
+		if late {
+			return
+		}
 		deadline := at.Add(4 * time.Minute)
 		for time.Now().Before(deadline) {
 			now := f.committed(hit)
@@ -413,7 +420,10 @@ func (f *faultRun) run() {
 	if (f.fault == faultConsumerKill || f.fault == faultSIGTERM || f.fault == faultGroupKill) && !rec.Restored {
 		t.Errorf("no member restored a partition after the fault")
 	}
-	if rec.RecoveryMS < 0 {
+	switch {
+	case late:
+		t.Logf("the fault came after the last record was committed: no recovery to measure")
+	case rec.RecoveryMS < 0:
 		t.Errorf("no offset commit on the partitions the fault hit (%v) after it", hit)
 	}
 }
