@@ -349,78 +349,122 @@ func (p *Parser) fastAt(data []byte, mask []uint64, s int, ev *event.Event, full
 	return end, true
 }
 
-// viewAt is fastAt(data, mask, s, ev, false) for the common row alone: a
-// view in the time's common shape, its second the same as the last row's
-// (timeCache's hit), ending in '\n' within the 128 bits after its
-// event_time, with p.ViewUser false. It stores what fastAt stores and
-// returns fastAt's end, or false for any other row (nothing decided: the
-// caller asks fastAt).
+// viewRun parses the run of rows at data[s:] that are views of the time
+// cache's second: each in the time's common shape with the bytes of the
+// last time that parsed (timeCache's hit), then ",view,", ending in '\n'
+// within the 128 bytes after that comma, with p.ViewUser false. It takes
+// such rows while each starts before stop, and returns the index after the
+// last one's '\n' and how many it took; their time is p.tc.t. It stops,
+// deciding nothing, at the first other row: the caller asks fastAt. What it
+// accepts fastAt(data, mask, s, ev, false) accepts too, with the same end
+// (FuzzRows, through NextNonView). data and mask are fastAt's; stop <=
+// len(data).
 //
-// NOTE: fastAt carries the general route's calls and their live values, so
-// its common path runs in a large frame with spills; this copy of that path
-// has no call and fits in registers, and the checks that fastAt makes in
-// general form are specialised to a view (the first comma at bit 4): about
-// half fastAt's instructions a view (callgrind, BenchmarkRowScan).
-func (p *Parser) viewAt(data []byte, mask []uint64, s int, ev *event.Event) (int, bool) {
-	n := len(data)
-	if n-s < 28 || p.ViewUser {
-		return 0, false
-	}
-	b := data[s : s+28 : s+28]
-	// A cache hit is a time that parsed in the common shape (so its
-	// byte 10 is a space); before any has, the cache is all zero and
-	// zero bytes would match it.
-	if b[23] != ',' || b[10] != ' ' || binary.LittleEndian.Uint32(b[24:]) != viewWord {
-		return 0, false
-	}
+// NOTE: a view costs what this loop costs. Parsing one view per call (the
+// earlier viewAt, called from NextNonView's loop) spent about as many
+// instructions on the call, the iterator's state and the time-cache
+// checks as on the row; here the cached time, the row's position and the
+// count stay in registers, the time, the comma after it, "view" and the
+// comma after that are four 8-byte compares folded into one branch, and
+// the bitmaps are read from after that comma, so product_id starts at bit
+// 0 and each numeric field is checked by one TrailingZeros64 of its digit
+// bits (a run of digits that stops exactly at its comma).
+func (p *Parser) viewRun(data []byte, mask []uint64, s, stop int) (int, int64) {
 	c := &p.tc
-	if binary.LittleEndian.Uint64(b[0:8]) != c.w0 || binary.LittleEndian.Uint64(b[8:16]) != c.w1 ||
-		binary.LittleEndian.Uint64(b[15:23]) != c.w2 || p.MaxTime != c.max {
-		return 0, false
+	// An empty cache (w0 zero: no time has parsed) would match zero
+	// bytes; a line limit below the longest row taken here is left to
+	// fastAt, which reports it.
+	if p.ViewUser || c.w0 == 0 || p.MaxTime != c.max || p.maxLine() < viewRunMaxLine {
+		return s, 0
 	}
-	i := s + 24
-	k, r := i>>6*maskStride, uint(i)&63
-	l := (63 - r) & 63
-	m := mask[k : k+3*maskStride : k+3*maskStride]
-	c0, c1 := m[maskC]>>r|m[maskC+maskStride]<<1<<l, m[maskC+maskStride]>>r|m[maskC+2*maskStride]<<1<<l
-	x0, x1 := m[maskX]>>r|m[maskX+maskStride]<<1<<l, m[maskX+maskStride]>>r|m[maskX+2*maskStride]<<1<<l
-	// The line end e, relative to i: the first X bit, in x0 or x1; seven C
-	// bits below it, the first at bit 4 (after "view").
-	var e uint
-	if x0 != 0 {
-		e = uint(bits.TrailingZeros64(x0))
-		if bits.OnesCount64(c0&(1<<(e&63)-1)) != 7 {
-			return 0, false
+	w0, w1, w2 := c.w0, c.w1, c.w2
+	n := len(data)
+	stop = min(stop, n-32)
+	views := int64(0)
+	for s < stop {
+		b := data[s : s+32 : s+32]
+		// NOTE: ^ and | bind alike, left to right: each ^ in brackets.
+		if (binary.LittleEndian.Uint64(b[0:])^w0)|(binary.LittleEndian.Uint64(b[8:])^w1)|(binary.LittleEndian.Uint64(b[15:])^w2)|
+			(binary.LittleEndian.Uint64(b[23:])^viewTail)&(1<<48-1) != 0 {
+			break
 		}
-	} else {
-		e = 64 + uint(bits.TrailingZeros64(x1)) // 128 if x1 is empty too
-		if e >= 128 || bits.OnesCount64(c0)+bits.OnesCount64(c1&(1<<(e&63)-1)) != 7 {
-			return 0, false
+		// The 128 bits of C, X and D from product_id's first byte on.
+		i := s + 29
+		k, r := i>>6*maskStride, uint(i)&63
+		l := (63 - r) & 63
+		m := mask[k : k+3*maskStride : k+3*maskStride]
+		x0 := m[maskX]>>r | m[maskX+maskStride]<<1<<l
+		x1 := m[maskX+maskStride]>>r | m[maskX+2*maskStride]<<1<<l
+		if x0 != 0 || x1 == 0 {
+			break // a line end in the first 64 bytes, or none in 128: fastAt's
 		}
+		// The line end e, relative to i, is the first X bit: it must be
+		// '\n', with six commas before it.
+		sh := uint(bits.TrailingZeros64(x1))
+		e := 64 + sh
+		end := i + int(e)
+		c0 := m[maskC]>>r | m[maskC+maskStride]<<1<<l
+		c1 := m[maskC+maskStride]>>r | m[maskC+2*maskStride]<<1<<l
+		if end >= n || data[end] != '\n' {
+			break
+		}
+		// product_id ends at the first comma; price and user_id at the
+		// second and first below the last (user_session's start), found
+		// in h, the 64 C bits below e (bit 63 is e-1).
+		a1 := uint(bits.TrailingZeros64(c0))
+		h := c0>>sh | c1<<1<<(63-sh)
+		z6 := uint(bits.LeadingZeros64(h))
+		h ^= 1 << ((63 - z6) & 63)
+		z5 := uint(bits.LeadingZeros64(h))
+		h ^= 1 << ((63 - z5) & 63)
+		z4 := uint(bits.LeadingZeros64(h))
+		// Six commas before e: the fourth from the bottom is the third
+		// from the top (z4). The first three are in c0 (else fastAt
+		// decides); the fourth is in c0 or, when c0 has no more (t is
+		// 64), the first in c1.
+		//
+		// NOTE: not OnesCount64: built for GOAMD64=v1 it tests for
+		// POPCNT at run time and else calls a function, and the loop
+		// spilled its registers around that call on every row.
+		r2 := c0 & (c0 - 1)
+		r2 &= r2 - 1
+		t := uint(bits.TrailingZeros64(r2 & (r2 - 1)))
+		t += uint(bits.TrailingZeros64(c1)) & -(t >> 6)
+		if z4 >= 64 || r2 == 0 || t != e-1-z4 || a1-1 >= 19 {
+			break
+		}
+		// Each numeric field is its run of D bits, which stops at the
+		// comma after it (not a digit): the run is all of the field
+		// iff its length is the field's. dh: the D bits below e.
+		d0 := m[maskD]>>r | m[maskD+maskStride]<<1<<l
+		d1 := m[maskD+maskStride]>>r | m[maskD+2*maskStride]<<1<<l
+		dh := d0>>sh | d1<<1<<(63-sh)
+		un := z5 - z6 - 1 // user_id's length
+		pn := z4 - z5 - 1 // price's length
+		pw := dh >> ((64 - z4) & 63)
+		q := uint(bits.TrailingZeros64(^pw)) // price's digits before any '.'
+		if uint(bits.TrailingZeros64(^d0)) != a1 || uint(bits.TrailingZeros64(^(dh>>((64-z5)&63)))) != un || un-1 >= 19 || q-1 >= 10 {
+			break
+		}
+		if q != pn {
+			// A '.' and one or two digits to the price's end.
+			f := pn - q - 1
+			if f-1 >= 2 || data[end-int(z4)+int(q)] != '.' || uint(bits.TrailingZeros64(^(pw>>((q+1)&63)))) != f {
+				break
+			}
+		}
+		views++
+		s = end + 1
 	}
-	end := i + int(e)
-	if c0&0x1F != 0x10 || end >= n || data[end] != '\n' || end-s > p.maxLine() {
-		return 0, false
-	}
-	c0r := c0 &^ 0x10
-	a1 := uint(bits.TrailingZeros64(c0r))
-	h := top64(c0, c1, e)
-	z6 := uint(bits.LeadingZeros64(h))
-	h ^= 1 << ((63 - z6) & 63)
-	z5 := uint(bits.LeadingZeros64(h))
-	h ^= 1 << ((63 - z5) & 63)
-	z4 := uint(bits.LeadingZeros64(h))
-	if a1|z5|z4 >= 64 {
-		return 0, false
-	}
-	d0, d1 := m[maskD]>>r|m[maskD+maskStride]<<1<<l, m[maskD+maskStride]>>r|m[maskD+2*maskStride]<<1<<l
-	dh := top64(d0, d1, e)
-	if !ones(d0, 5, a1) || !ones(dh, 64-z5, 63-z6) || !priceBits(dh, data[end-int(z4):end-1-int(z5)], 64-z4) {
-		return 0, false
-	}
-	ev.Time, ev.Type = c.t, event.EventView
-	return end, true
+	return s, views
 }
+
+// viewRunMaxLine bounds the rows viewRun takes: its 29 bytes before
+// product_id and 128 after.
+const viewRunMaxLine = 29 + 128
+
+// viewTail is ",view," loaded little endian (the low 48 bits of a load).
+const viewTail = uint64(',') | uint64('v')<<8 | uint64('i')<<16 | uint64('e')<<24 | uint64('w')<<32 | uint64(',')<<40
 
 // runValue is digitsAt for data[a:b] already known to be 1-19 ASCII digits
 // (a >= 16): the conversion without the checks.
@@ -700,10 +744,16 @@ func (it *RowIter) NextNonView(ev *event.Event, maxTime *int64) (views int64, r 
 		if it.lim-s < rowAhead && it.lim < it.scanTo {
 			it.scan()
 		}
-		end, ok := it.p.viewAt(data[:it.lim], it.mask, s, ev)
-		if !ok {
-			end, ok = it.p.fastAt(data[:it.lim], it.mask, s, ev, false)
+		// The views of the last row's second, up to the next refill.
+		stop := len(data)
+		if it.lim < it.scanTo {
+			stop = it.lim - rowAhead
 		}
+		if next, v := it.p.viewRun(data[:it.lim], it.mask, s, stop); v > 0 {
+			pos, n, views, m = next, n+int(v), views+v, max(m, it.p.tc.t)
+			continue
+		}
+		end, ok := it.p.fastAt(data[:it.lim], it.mask, s, ev, false)
 		if ok && (end < it.lim || it.lim == len(data)) {
 			pos = min(end+1, len(data))
 			n++
