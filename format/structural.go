@@ -377,9 +377,27 @@ func (p *Parser) viewRun(data []byte, mask []uint64, s, stop int) (int, int64) {
 	if p.ViewUser || c.w0 == 0 || p.MaxTime != c.max || p.maxLine() < viewRunMaxLine {
 		return s, 0
 	}
-	w0, w1, w2 := c.w0, c.w1, c.w2
+	// Each row's first 32 bytes are loaded whole.
+	stop = min(stop, len(data)-32)
+	if s >= stop {
+		return s, 0
+	}
+	if useViewRunAVX2 && len(mask) >= ((stop+29)>>6+3)*maskStride {
+		var tmpl [32]byte
+		binary.LittleEndian.PutUint64(tmpl[0:], c.w0)
+		binary.LittleEndian.PutUint64(tmpl[8:], c.w1)
+		binary.LittleEndian.PutUint64(tmpl[15:], c.w2)
+		binary.LittleEndian.PutUint64(tmpl[23:], viewTail)
+		next, views := viewRunAVX2(data, mask, s, stop, &tmpl)
+		return next, int64(views)
+	}
+	return viewRunGo(data, mask, s, stop, c.w0, c.w1, c.w2)
+}
+
+// viewRunGo is viewRun's loop in Go: stop <= len(data)-32, and w0, w1, w2
+// are the time cache's words.
+func viewRunGo(data []byte, mask []uint64, s, stop int, w0, w1, w2 uint64) (int, int64) {
 	n := len(data)
-	stop = min(stop, n-32)
 	views := int64(0)
 	for s < stop {
 		b := data[s : s+32 : s+32]

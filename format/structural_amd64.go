@@ -16,9 +16,19 @@ func scanBlocksAVX2(data []byte, mask []uint64)
 //go:noescape
 func scanBlocksAVX512(data []byte, mask []uint64)
 
+// viewRunAVX2 is viewRunGo in assembly, with AVX2 (the row's first 32
+// bytes) and BMI1/BMI2 (TZCNT, BLSR, SHRX, SHLX): about half its
+// instructions a view. tmpl holds the cached time's 23 bytes and ",view,".
+//
+//go:noescape
+func viewRunAVX2(data []byte, mask []uint64, s, stop int, tmpl *[32]byte) (next, views int)
+
 var (
 	useAVX512 = cpu.X86.HasAVX512F && cpu.X86.HasAVX512BW
 	useAVX2   = cpu.X86.HasAVX2
+	// useViewRunAVX2 picks viewRunAVX2 over viewRunGo; tests flip it to
+	// hold both to the same rows.
+	useViewRunAVX2 = useAVX2 && cpu.X86.HasBMI1 && cpu.X86.HasBMI2
 )
 
 // scanBlocks runs stage 1 over the whole 64-byte blocks of data.

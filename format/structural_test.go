@@ -206,30 +206,110 @@ func checkNonView(t *testing.T, data []byte, viewUser bool, maxTime int64, rows 
 		}
 		want = append(want, yielded{r, views, m})
 	}
-	p := Parser{ViewUser: viewUser, MaxTime: maxTime}
-	it := p.Rows(data)
-	var total int64
-	gm := int64(math.MinInt64)
-	for {
-		var ev event.Event
-		v, r, ok := it.NextNonView(&ev, &gm)
-		total += v
-		if !ok {
-			break
-		}
-		if r != ReasonOK {
-			ev = event.Event{}
-		}
-		got = append(got, yielded{parsed{it.Index(), string(it.Line()), r, ev}, total, gm})
-	}
 	for i := range want {
 		if want[i].r != ReasonOK {
 			want[i].ev = event.Event{}
 		}
 	}
-	if total != views || gm != m || it.Count() != lines || !slices.Equal(got, want) {
-		t.Fatalf("%q viewUser=%v maxTime=%d: NextNonView %d views, max %d, %d lines, yielded\n%+v\nNext %d views, max %d, %d lines, yielded\n%+v",
-			data, viewUser, maxTime, total, gm, it.Count(), got, views, m, lines, want)
+	for _, asm := range viewRunModes() {
+		defer setViewRunAVX2(asm)()
+		p := Parser{ViewUser: viewUser, MaxTime: maxTime}
+		it := p.Rows(data)
+		var total int64
+		gm := int64(math.MinInt64)
+		got = got[:0]
+		for {
+			var ev event.Event
+			v, r, ok := it.NextNonView(&ev, &gm)
+			total += v
+			if !ok {
+				break
+			}
+			if r != ReasonOK {
+				ev = event.Event{}
+			}
+			got = append(got, yielded{parsed{it.Index(), string(it.Line()), r, ev}, total, gm})
+		}
+		if total != views || gm != m || it.Count() != lines || !slices.Equal(got, want) {
+			t.Fatalf("%q viewUser=%v maxTime=%d viewRunAVX2=%v: NextNonView %d views, max %d, %d lines, yielded\n%+v\nNext %d views, max %d, %d lines, yielded\n%+v",
+				data, viewUser, maxTime, asm, total, gm, it.Count(), got, views, m, lines, want)
+		}
+	}
+}
+
+// brandEnd returns the index of the third comma from the end of line.
+func brandEnd(line string) int {
+	j := len(line)
+	for range 3 {
+		j = strings.LastIndexByte(line[:j], ',')
+	}
+	return j
+}
+
+// viewRunModes lists the settings of useViewRunAVX2 this CPU can run: the
+// Go loop always, the assembly where the CPU has it.
+func viewRunModes() []bool {
+	if viewRunAVX2OK {
+		return []bool{false, true}
+	}
+	return []bool{false}
+}
+
+// viewRunAVX2OK is whether the CPU runs viewRunAVX2 (useViewRunAVX2 as
+// the package chose it).
+var viewRunAVX2OK = useViewRunAVX2
+
+// setViewRunAVX2 sets useViewRunAVX2 and returns what restores it.
+func setViewRunAVX2(on bool) func() {
+	old := useViewRunAVX2
+	useViewRunAVX2 = on
+	return func() { useViewRunAVX2 = old }
+}
+
+// TestViewRunTakesPlainViews checks that viewRun, in Go and in assembly,
+// takes every view that follows a row of the same second in the file's
+// shape, its line end 64-127 bytes after ",view," and at most 64 after
+// brand's comma: a view it declined would still parse
+// (fastAt is exact), only slower, so the other tests cannot see it.
+func TestViewRunTakesPlainViews(t *testing.T) {
+	data, _ := testrows.SyntheticRows(5000)
+	var extra []byte
+	for _, price := range []string{"7", "1234567890", "0.5", "12.34", "1234567890.1", "1234567890.12"} {
+		for _, user := range []string{"1", "123456789", "1234567890123456789"} {
+			for range 2 {
+				extra = append(extra, testrows.Row("2019-11-30 23:59:59 UTC", "view", "1", "2053013555631882655", "electronics.smartphone", "", price, user, "984aefe3-8c5f-4dee-bdbf-ee9d9b621696")+"\n"...)
+			}
+		}
+	}
+	data = append(data, extra...)
+	for _, asm := range viewRunModes() {
+		defer setViewRunAVX2(asm)()
+		var p Parser
+		mask := make([]uint64, (len(data)>>6+3)*maskStride)
+		scanStructural(data, mask)
+		taken, want := 0, 0
+		prev := ""
+		for s := 0; s < len(data); {
+			nl := s + bytes.IndexByte(data[s:], '\n')
+			line := string(data[s:nl])
+			if strings.HasPrefix(line[23:], ",view,") && line[:23] == prev && len(line) >= 29+64 && len(line) < viewRunMaxLine && len(line)-brandEnd(line) <= 64 {
+				want++
+				next, v := p.viewRun(data, mask, s, s+1)
+				if v != 1 || next != nl+1 {
+					t.Fatalf("viewRunAVX2=%v: viewRun declined %q after %q (%d, %d)", asm, line, prev, next-s, v)
+				}
+				taken++
+			}
+			var ev event.Event
+			if _, ok := p.fastAt(data, mask, s, &ev, false); !ok {
+				t.Fatalf("fastAt declined %q", line)
+			}
+			prev = line[:23]
+			s = nl + 1
+		}
+		if want < 4000 || taken != want {
+			t.Fatalf("viewRunAVX2=%v: %d views taken of %d", asm, taken, want)
+		}
 	}
 }
 
