@@ -192,15 +192,12 @@ func digitsAt(data []byte, a, b int) (uint64, bool) {
 		lo, ok2 := digits8(binary.LittleEndian.Uint64(data[b-8:]), 8)
 		return hi*100000000 + lo, ok1 && ok2
 	case n > 16 && n <= 19:
-		var x uint64
-		for _, c := range data[a:b] {
-			d := c - '0'
-			if d > 9 {
-				return 0, false
-			}
-			x = x*10 + uint64(d)
-		}
-		return x, true
+		// The 2019-Nov category_id: 19 digits, as three words (the
+		// top one of 1-3 digits); below 2^64, so no overflow.
+		hi, ok1 := digits8(binary.LittleEndian.Uint64(data[b-24:]), n-16)
+		mid, ok2 := digits8(binary.LittleEndian.Uint64(data[b-16:]), 8)
+		lo, ok3 := digits8(binary.LittleEndian.Uint64(data[b-8:]), 8)
+		return (hi*100000000+mid)*100000000 + lo, ok1 && ok2 && ok3
 	}
 	return 0, false
 }
