@@ -109,7 +109,7 @@ done512:
 
 // func viewRunAVX2(data []byte, mask []uint64, s, stop int, tmpl *[32]byte) (next, views int)
 //
-// Parser.viewRunGo's loop for AVX2 and BMI1/2 CPUs, the same checks in the
+// viewRunGo for AVX2 and BMI1/2 CPUs: the same checks in the
 // same order (see there for what each means), with the row's first 29
 // bytes (the cached time and ",view,") one 32-byte compare against tmpl.
 // The caller has checked what the loop does not: stop <= len(data)-32 and
