@@ -7,6 +7,7 @@ import (
 	"maps"
 	"math"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/cartwatch/cartwatch/core"
@@ -185,7 +186,9 @@ func (c *Consumer) doneTxn(id uint64, next map[int32]int64) {
 		setTxnOffsets(req, c.cfg.Topic, offs)
 		return nil
 	})
+	stopNote := c.waitNote("committing the checkpoint's transaction")
 	committed, err := c.sess.End(ctx, kgo.TryCommit)
+	stopNote()
 	if err != nil {
 		if c.commitCtx.Err() != nil {
 			// Closed while the brokers were away: the transaction stays
@@ -214,6 +217,39 @@ func (c *Consumer) doneTxn(id uint64, next map[int32]int64) {
 	if !committed && !bs.final {
 		c.cfg.Log("the transaction was aborted (the group rebalanced): rewinding to the last committed checkpoint")
 		c.requestRewind()
+	}
+}
+
+// txnWaitNote is how often waitNote says a step is still waiting.
+var txnWaitNote = 30 * time.Second
+
+// waitNote logs, every txnWaitNote until the returned stop is called, that
+// the step what has not returned: a commit waits without an error of its
+// own while the brokers it needs are away (End has no deadline, by design),
+// and the member would otherwise go silent. Nothing is logged once stop has
+// returned.
+func (c *Consumer) waitNote(what string) (stop func()) {
+	start := time.Now()
+	var mu sync.Mutex
+	stopped := false
+	var t *time.Timer
+	mu.Lock() // t is set before the first tick reads it
+	defer mu.Unlock()
+	t = time.AfterFunc(txnWaitNote, func() {
+		mu.Lock()
+		defer mu.Unlock()
+		if stopped {
+			return
+		}
+		c.cfg.Log(fmt.Sprintf("%s: still waiting after %v (for the brokers; it goes on until they answer or the run stops)",
+			what, time.Since(start).Round(time.Second)))
+		t.Reset(txnWaitNote)
+	})
+	return func() {
+		mu.Lock()
+		stopped = true
+		t.Stop()
+		mu.Unlock()
 	}
 }
 

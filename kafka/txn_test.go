@@ -467,3 +467,50 @@ func TestQueueFetchRedelivered(t *testing.T) {
 	fetch(0, 12) // the abort's reset to the committed offset, after the seek
 	check("after the rewind", "0-7 8-11")
 }
+
+// TestConsumerExactlyOnceCommitWaitNoted: a checkpoint's commit that the
+// brokers hold (the first EndTxn that commits sleeps in the coordinator)
+// is said in the log while it waits, and nothing is lost or doubled once
+// it returns. Without the note the member went silent (a 3-minute stall
+// in the fault matrix gave no line at all).
+func TestConsumerExactlyOnceCommitWaitNoted(t *testing.T) {
+	const topic, alerts = "events", "alerts"
+	parts, vals, want := stateRef(t, topic)
+	fk, addrs := fakeCluster(t, topic, 2)
+	mkTopics(t, addrs, 2, alerts, topic+".dlq")
+	produceAt(t, addrs, topic, parts, vals)
+
+	defer func(d time.Duration) { txnWaitNote = d }(txnWaitNote)
+	txnWaitNote = 100 * time.Millisecond
+	const held = 800 * time.Millisecond
+	var slept atomic.Bool
+	fk.ControlKey(int16(kmsg.EndTxn), func(req kmsg.Request) (kmsg.Response, error, bool) {
+		fk.KeepControl()
+		if e, ok := req.(*kmsg.EndTxnRequest); ok && e.Commit && slept.CompareAndSwap(false, true) {
+			fk.SleepControl(func() { time.Sleep(held) })
+		}
+		return nil, nil, false
+	})
+
+	cfg := ConsumerConfig{Topic: topic, Group: "g", IdleTimeout: time.Hour, StateTopic: "g-state",
+		CheckpointInterval: 200 * time.Millisecond, TransactionalID: "g-1"}
+	var notes atomic.Int32
+	cfg.Log = func(msg string) {
+		t.Log(msg)
+		if strings.Contains(msg, "committing the checkpoint's transaction: still waiting after") {
+			notes.Add(1)
+		}
+	}
+	a := startTxn(t, addrs, cfg, alerts)
+	waitUntil(t, 20*time.Second, "every record and a commit held", func() bool {
+		return a.c.Stats().Records == int64(len(vals)) && slept.Load()
+	})
+	a.stop(t)
+	if notes.Load() == 0 {
+		t.Errorf("the commit was held %v and no line said it waits (every %v)", held, txnWaitNote)
+	}
+	got := committedAlerts(t, addrs, alerts)
+	if !slices.Equal(got, want) {
+		t.Errorf("committed alerts\n%v\nwant those of one run\n%v", got, want)
+	}
+}

@@ -123,8 +123,20 @@ func startConsume(t *testing.T, c cluster, name string, args ...string) *consume
 	go func() { p.done <- p.cmd.Wait() }()
 	t.Cleanup(func() {
 		if p.cmd.ProcessState == nil {
-			p.cmd.Process.Kill()
-			<-p.done
+			if t.Failed() {
+				// Still running when the test failed (a stall): Go's
+				// SIGQUIT dump puts every goroutine's stack in its stderr.
+				p.cmd.Process.Signal(syscall.SIGQUIT)
+				select {
+				case <-p.done:
+				case <-time.After(5 * time.Second):
+					p.cmd.Process.Kill()
+					<-p.done
+				}
+			} else {
+				p.cmd.Process.Kill()
+				<-p.done
+			}
 		}
 		if t.Failed() || testing.Verbose() {
 			t.Logf("%s stderr:\n%s", p.name, p.stderr.String())
