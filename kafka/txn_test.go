@@ -188,10 +188,7 @@ func TestConsumerExactlyOnce(t *testing.T) {
 	if n := b.c.Stats().Restored; n != 2 {
 		t.Errorf("the second member restored %d partitions, want 2", n)
 	}
-	got := committedAlerts(t, addrs, alerts)
-	if !slices.Equal(got, want) {
-		t.Errorf("committed alerts\n%v\nwant those of one run\n%v", got, want)
-	}
+	wantOneRun(t, addrs, alerts, want)
 }
 
 // TestConsumerExactlyOnceRebalance: a member processes every record, its
@@ -225,10 +222,7 @@ func TestConsumerExactlyOnceRebalance(t *testing.T) {
 	})
 	a.stop(t)
 	b.stop(t)
-	got := committedAlerts(t, addrs, alerts)
-	if !slices.Equal(got, want) {
-		t.Errorf("committed alerts\n%v\nwant those of one run\n%v", got, want)
-	}
+	wantOneRun(t, addrs, alerts, want)
 }
 
 // TestConsumerExactlyOnceAbortBrokerAway: the transaction coordinator is
@@ -307,10 +301,7 @@ func TestConsumerExactlyOnceAbortBrokerAway(t *testing.T) {
 	if waited.Load() == 0 {
 		t.Error("no log line said the member waits for the coordinator")
 	}
-	got := committedAlerts(t, addrs, alerts)
-	if !slices.Equal(got, want) {
-		t.Errorf("committed alerts\n%v\nwant those of one run\n%v", got, want)
-	}
+	wantOneRun(t, addrs, alerts, want)
 }
 
 // TestConsumerExactlyOnceRestoreBrokerAway: the reads of an assignment
@@ -509,6 +500,13 @@ func TestConsumerExactlyOnceCommitWaitNoted(t *testing.T) {
 	if notes.Load() == 0 {
 		t.Errorf("the commit was held %v and no line said it waits (every %v)", held, txnWaitNote)
 	}
+	wantOneRun(t, addrs, alerts, want)
+}
+
+// wantOneRun checks that the alerts committed to topic alerts are want,
+// those of one uninterrupted run: none lost, none twice.
+func wantOneRun(t *testing.T, addrs []string, alerts string, want []string) {
+	t.Helper()
 	got := committedAlerts(t, addrs, alerts)
 	if !slices.Equal(got, want) {
 		t.Errorf("committed alerts\n%v\nwant those of one run\n%v", got, want)
