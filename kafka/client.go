@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"os"
 	"strconv"
 	"strings"
 	"syscall"
@@ -104,7 +105,39 @@ func (f *Flags) ClientOpts() ([]kgo.Opt, error) {
 	if err != nil {
 		return nil, err
 	}
-	return append([]kgo.Opt{kgo.SeedBrokers(seeds...), kgo.DialTimeout(f.timeout())}, sec...), nil
+	opts := append([]kgo.Opt{kgo.SeedBrokers(seeds...), kgo.DialTimeout(f.timeout())}, sec...)
+	if l := clientLogger(os.Getenv(LogEnv), os.Stderr); l != nil {
+		opts = append(opts, kgo.WithLogger(l))
+	}
+	return opts, nil
+}
+
+// LogEnv names the environment variable that turns on the Kafka client's
+// own log (franz-go's) on stderr, for a look at what the client does under
+// a fault: error, warn, info or debug. Unset or empty: no client log. It
+// never prints a password (franz-go logs no SASL secret).
+const LogEnv = "CARTWATCH_KAFKA_LOG"
+
+// clientLogger is the logger LogEnv's level asks for, nil for none or a
+// level it does not know (said on w).
+func clientLogger(level string, w io.Writer) kgo.Logger {
+	var l kgo.LogLevel
+	switch strings.ToLower(strings.TrimSpace(level)) {
+	case "":
+		return nil
+	case "error":
+		l = kgo.LogLevelError
+	case "warn":
+		l = kgo.LogLevelWarn
+	case "info":
+		l = kgo.LogLevelInfo
+	case "debug":
+		l = kgo.LogLevelDebug
+	default:
+		fmt.Fprintf(w, "$%s=%q: not a level (error, warn, info, debug); no Kafka client log\n", LogEnv, level)
+		return nil
+	}
+	return kgo.BasicLogger(w, l, func() string { return time.Now().UTC().Format("15:04:05.000 ") + "[kgo] " })
 }
 
 // timeout is --timeout, DefaultTimeout when unset.

@@ -177,7 +177,7 @@ type Consumer struct {
 	queue       []item // queue[qhead:] are waiting
 	qhead       int
 	fetches     chan polled // poller -> Next
-	wantGen     int64       // fetches polled before the last rewind's seek are dropped
+	wantGen     int64       // the generation of the last rewind's seek (partInfo.seekGen)
 	pollCtx     context.Context
 	pollCancel  context.CancelFunc
 	pollerDone  chan struct{}
@@ -278,6 +278,17 @@ type partInfo struct {
 	// checkpoint came twice into the restored state (wrong alerts, the
 	// fault matrix's exactly-once group kill at 75 %).
 	queuedTo int64
+	// seekGen is the generation of the rewind that last sought the
+	// partition (queueRewind): its records in a poll of an older
+	// generation were fetched before the seek and are dropped. Per
+	// partition, not per poll: a rewind while the partitions were lost
+	// seeks none, and a poll in flight then (the member rejoining after a
+	// broker restart) holds the records of the partitions assigned again,
+	// from their restored offsets. Dropping the whole poll lost them: the
+	// position had moved past them (lost and extra alerts, or a partition
+	// that never reached its end, in the fault matrix's exactly-once broker
+	// restart).
+	seekGen int64
 }
 
 // barrierSnap is a barrier's cut as the Consumer handed it out.
@@ -545,9 +556,7 @@ func (c *Consumer) Next(ctx context.Context, r *core.Records) error {
 			// A rebalance callback that ran before this poll sent its
 			// request before the poll could start: queue it first.
 			c.takeCtrl()
-			if pf.gen >= c.wantGen {
-				c.queueFetch(pf.fs)
-			}
+			c.queueFetch(pf.fs, pf.gen)
 		case m := <-c.ctrl:
 			c.queueCtrl(m)
 		case <-c.timer.C:
@@ -679,9 +688,10 @@ func (c *Consumer) poll() {
 	}
 }
 
-// queueFetch queues one poll's records, one Records per partition (at most
-// maxValues each).
-func (c *Consumer) queueFetch(fs kgo.Fetches) {
+// queueFetch queues the records of one poll of generation gen (applySeek),
+// one Records per partition (at most maxValues each): those of owned
+// partitions, not fetched before their last seek (seekGen).
+func (c *Consumer) queueFetch(fs kgo.Fetches, gen int64) {
 	now := c.cfg.Now()
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -692,6 +702,12 @@ func (c *Consumer) queueFetch(fs kgo.Fetches) {
 		pi := c.part(ftp.Partition)
 		if ftp.Err == nil {
 			pi.hw = ftp.HighWatermark
+		}
+		if !pi.owned || gen < pi.seekGen {
+			// Lost or revoked since (its Drop is queued; a record after
+			// it would start a state the engine keeps), or fetched
+			// before the rewind's seek (it reads them again from there).
+			return
 		}
 		recs := ftp.Records
 		for len(recs) > 0 && (recs[0].Offset < pi.from || recs[0].Offset < pi.queuedTo) {

@@ -417,7 +417,8 @@ func (c *Consumer) revokedTxn(ps []int32, lost bool) {
 // out, queues the barrier that aborts the open transaction, then for each
 // owned partition a Drop and its last committed snapshot, and asks the
 // poller to seek every owned partition to where that snapshot (or, with
-// none, the assignment) starts; polls from before the seek are dropped.
+// none, the assignment) starts; a sought partition's records in polls from
+// before the seek are dropped (partInfo.seekGen).
 func (c *Consumer) queueRewind() {
 	kept := c.queue[:c.qhead]
 	for _, it := range c.queue[c.qhead:] {
@@ -433,6 +434,7 @@ func (c *Consumer) queueRewind() {
 	c.queue = append(c.queue, item{kind: itemBarrier, abort: true})
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	c.wantGen++
 	seek := map[int32]kgo.EpochOffset{}
 	for _, p := range c.owned {
 		pi := c.parts[p]
@@ -451,9 +453,8 @@ func (c *Consumer) queueRewind() {
 			continue
 		}
 		seek[p] = kgo.EpochOffset{Epoch: -1, Offset: at}
-		pi.handed, pi.from, pi.queuedTo, pi.maxT = false, at, at, math.MinInt64
+		pi.handed, pi.from, pi.queuedTo, pi.maxT, pi.seekGen = false, at, at, math.MinInt64, c.wantGen
 	}
-	c.wantGen++
 	c.seekReq, c.seekGen = seek, c.wantGen
 }
 

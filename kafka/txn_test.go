@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"slices"
 	"strconv"
 	"strings"
@@ -421,7 +422,7 @@ func TestQueueFetchRedelivered(t *testing.T) {
 		for o := from; o < to; o++ {
 			recs = append(recs, &kgo.Record{Topic: "events", Partition: 0, Offset: o, Value: []byte(strconv.FormatInt(o, 10))})
 		}
-		c.queueFetch(kgo.Fetches{{Topics: []kgo.FetchTopic{{Topic: "events", Partitions: []kgo.FetchPartition{{Partition: 0, Records: recs}}}}}})
+		c.queueFetch(kgo.Fetches{{Topics: []kgo.FetchTopic{{Topic: "events", Partitions: []kgo.FetchPartition{{Partition: 0, Records: recs}}}}}}, c.wantGen)
 	}
 	queued := func() string {
 		var s []string
@@ -457,6 +458,80 @@ func TestQueueFetchRedelivered(t *testing.T) {
 	fetch(0, 8)
 	fetch(0, 12) // the abort's reset to the committed offset, after the seek
 	check("after the rewind", "0-7 8-11")
+}
+
+// TestQueueFetchAfterLostRewind: a rewind while the partitions are lost
+// (the broker restarted, the member out of the group) seeks none of them;
+// the poll in flight then returns, after they are assigned again, with
+// their records from the restored offsets, and they are queued. Dropping
+// the whole poll as older than the rewind lost them (the fetch position
+// had moved past them): lost and extra alerts, or a partition that never
+// reached its end, in the fault matrix's exactly-once broker restart. A
+// partition the rewind did seek still drops its records from before the
+// seek, and records of a partition not owned are not queued.
+func TestQueueFetchAfterLostRewind(t *testing.T) {
+	c := NewConsumer(ConsumerConfig{Topic: "events", ExactlyOnce: true, StateTopic: "g-state"})
+	assign := func(ps ...int32) {
+		for _, p := range ps {
+			pi := c.part(p)
+			*pi = partInfo{owned: true, epoch: pi.epoch + 1, maxT: math.MinInt64, hw: -1, queued: -1, end: -1}
+			c.base[p] = 0
+		}
+		c.setOwned()
+	}
+	poll := func(gen int64, p int32, from, to int64) {
+		var recs []*kgo.Record
+		for o := from; o < to; o++ {
+			recs = append(recs, &kgo.Record{Topic: "events", Partition: p, Offset: o, Value: []byte("x")})
+		}
+		c.queueFetch(kgo.Fetches{{Topics: []kgo.FetchTopic{{Topic: "events", Partitions: []kgo.FetchPartition{{Partition: p, Records: recs}}}}}}, gen)
+	}
+	queued := func() string {
+		var s []string
+		for _, it := range c.queue[c.qhead:] {
+			if it.kind == itemData {
+				s = append(s, fmt.Sprintf("p%d:%d-%d", it.part, it.offs[0], it.offs[len(it.offs)-1]))
+			}
+		}
+		c.qhead = len(c.queue)
+		return strings.Join(s, " ")
+	}
+	check := func(what, want string) {
+		t.Helper()
+		if got := queued(); got != want {
+			t.Errorf("%s: queued %q, want %q", what, got, want)
+		}
+	}
+	// applySeek without a client: the seek is taken, the poll's
+	// generation returned.
+	applySeek := func() int64 {
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		c.seekReq = nil
+		return c.seekGen
+	}
+
+	assign(0, 1)
+	inFlight := applySeek() // the poller's generation as it starts a poll
+	c.queueRewind()           // seeks 0 and 1 to 0
+	poll(inFlight, 0, 40, 50)
+	check("a sought partition's records fetched before the seek", "")
+	inFlight = applySeek()
+	poll(inFlight, 0, 0, 10)
+	check("after the seek", "p0:0-9")
+
+	// Lost: the partitions go, the rewind seeks nothing; the poll that
+	// started before it returns after the partitions are assigned again.
+	c.disown([]int32{0, 1})
+	inFlight = applySeek()
+	c.queueRewind()
+	poll(inFlight, 1, 5, 9)
+	check("a partition not owned", "")
+	assign(0, 1)
+	c.part(0).from = 10 // restored from a snapshot of offset 10
+	poll(inFlight, 0, 10, 20)
+	poll(inFlight, 1, 0, 4)
+	check("the poll in flight across the lost rewind", "p0:10-19 p1:0-3")
 }
 
 // TestConsumerExactlyOnceCommitWaitNoted: a checkpoint's commit that the
