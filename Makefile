@@ -7,7 +7,7 @@ RACE_PKGS := ./core/... ./cmd/... ./wheel/... ./loadgen/... ./kafka/... ./dash/.
 # without them it fails under CI=true, so test-unit leaves it out.
 UNIT_PKGS = $$($(GO) list ./... | grep -v '/kafkatest$$')
 
-.PHONY: all build run test test-unit test-kafka test-faults test-faults-gated bench peers-check peers-kafka-check fmt fmt-check vet lint staticcheck tidy-check kafka-up kafka-down clean
+.PHONY: all build run test test-unit test-kafka test-faults bench peers-check peers-kafka-check fmt fmt-check vet lint staticcheck tidy-check kafka-up kafka-down clean
 
 all: build
 
@@ -19,16 +19,10 @@ run: build
 	./$(BIN)/cartwatch run --synthetic
 
 ## test: vet, gofmt check, go.mod tidiness, staticcheck, unit tests (race detector on the
-## concurrent packages), the integration tests against a real Kafka broker and the fault
+## concurrent packages), the integration tests against a real Kafka broker and the whole fault
 ## matrix (~20 min: nothing lost, wrong or, with --exactly-once, doubled under any fault;
-## results/reliability.md, docs/semantics.md "Faults") but for --exactly-once under the broker
-## faults: with the 1-node broker restarted it lost and added alerts in 5 of 6 runs on
-## 2026-12-04 (a bug, open), and with one of three brokers killed it stalled once in three full
-## runs; both are Open in results/reliability.md and run in make test-faults only.
-test: lint test-unit test-kafka test-faults-gated
-
-test-faults-gated:
-	KAFKA_TEST_SKIP='TestFaultBroker(Restart|Kill)/exactly-once' $(MAKE) test-faults
+## results/reliability.md, docs/semantics.md "Faults").
+test: lint test-unit test-kafka test-faults
 
 test-unit:
 	$(GO) test -count=1 $(UNIT_PKGS)

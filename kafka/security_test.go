@@ -1,6 +1,7 @@
 package kafka
 
 import (
+	"bytes"
 	"context"
 	"crypto/tls"
 	"encoding/json"
@@ -11,11 +12,13 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/cartwatch/cartwatch/internal/testcerts"
 	"github.com/twmb/franz-go/pkg/kfake"
+	"github.com/twmb/franz-go/pkg/kgo"
 )
 
 // testPassword is the password of the tests: any output that holds it
@@ -258,4 +261,58 @@ func TestConnectPlainSASL(t *testing.T) {
 	if !errors.Is(err, ErrAuth) && !errors.Is(err, ErrUnreachable) {
 		t.Fatalf("PLAIN with a wrong password: %v, want an error", err)
 	}
+}
+
+// TestClientLogNoSecret: $CARTWATCH_KAFKA_LOG's levels, a level it does not
+// know (said, no log), and franz-go's debug log of a connection to a TLS
+// and SCRAM-SHA-512 cluster, which has lines (the SASL exchange among
+// them) and never the password.
+func TestClientLogNoSecret(t *testing.T) {
+	for level, want := range map[string]bool{"": false, "error": true, "WARN": true, " info ": true, "debug": true, "loud": false} {
+		var msg bytes.Buffer
+		if got := clientLogger(level, &msg) != nil; got != want {
+			t.Errorf("clientLogger(%q): a logger %v, want %v", level, got, want)
+		}
+		if said := msg.Len() > 0; said != (level == "loud") {
+			t.Errorf("clientLogger(%q) said %q", level, msg.String())
+		}
+	}
+
+	certs, err := testcerts.New(t.TempDir(), "127.0.0.1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	k := Flags{Brokers: secureCluster(t, certs), Timeout: 5 * time.Second, TLS: true, TLSCA: certs.CA,
+		SASLMechanism: MechScramSHA512, SASLUser: "alice", Password: NewSecret(testPassword)}
+	var log syncBuffer
+	cl, err := Connect(context.Background(), &k, kgo.WithLogger(clientLogger("debug", &log)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cl.Close()
+	out := log.String()
+	if !strings.Contains(out, "[kgo] [DEBUG]") || !strings.Contains(strings.ToLower(out), "sasl") {
+		t.Fatalf("the debug log has no SASL line:\n%s", out)
+	}
+	if strings.Contains(out, testPassword) {
+		t.Errorf("the client's debug log shows the password")
+	}
+}
+
+// syncBuffer is a bytes.Buffer safe for the client's goroutines.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }

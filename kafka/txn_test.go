@@ -513,7 +513,7 @@ func TestQueueFetchAfterLostRewind(t *testing.T) {
 
 	assign(0, 1)
 	inFlight := applySeek() // the poller's generation as it starts a poll
-	c.queueRewind()           // seeks 0 and 1 to 0
+	c.queueRewind()         // seeks 0 and 1 to 0
 	poll(inFlight, 0, 40, 50)
 	check("a sought partition's records fetched before the seek", "")
 	inFlight = applySeek()
