@@ -26,11 +26,13 @@ import (
 // engine has fully processed. docs/semantics.md ("Kafka") states the
 // contract; the pieces:
 //
-//   - A poller goroutine polls kgo (BlockRebalanceOnPoll: a rebalance waits
-//     until a poll's records have been taken) and hands each poll to Next,
-//     which queues one core.Records per partition: the records' values,
-//     their offsets and the wall time they arrived. Partitions are never
-//     mixed in one Records.
+//   - A poller goroutine polls kgo and hands each poll to Next, which
+//     queues one core.Records per partition: the records' values, their
+//     offsets and the wall time they arrived. Partitions are never mixed in
+//     one Records. A rebalance waits (BlockRebalanceOnPoll) only until the
+//     poller has noted each polled partition's fence, not until Next takes
+//     the poll: Next drops the records of a partition whose fence moved
+//     since (revoked, lost, rewound or assigned again).
 //   - A revoked partition gets a barrier (its offsets are committed when
 //     the engine has passed it) and then a Drop; the rebalance callback
 //     waits for the commit, so the next owner starts where this member
@@ -289,6 +291,10 @@ type partInfo struct {
 	// that never reached its end, in the fault matrix's exactly-once broker
 	// restart).
 	seekGen int64
+	// fence moves whenever a Drop of the partition is queued or it is
+	// assigned again: a poll's records of the partition, taken at an
+	// older fence (poll), are dropped.
+	fence uint32
 }
 
 // barrierSnap is a barrier's cut as the Consumer handed it out.
@@ -556,7 +562,7 @@ func (c *Consumer) Next(ctx context.Context, r *core.Records) error {
 			// A rebalance callback that ran before this poll sent its
 			// request before the poll could start: queue it first.
 			c.takeCtrl()
-			c.queueFetch(pf.fs, pf.gen)
+			c.queueFetch(pf)
 		case m := <-c.ctrl:
 			c.queueCtrl(m)
 		case <-c.timer.C:
@@ -643,8 +649,15 @@ func (c *Consumer) waitFinal(ctx context.Context) error {
 }
 
 // poll is the poller goroutine: it polls kgo and hands each poll's records
-// to Next; rebalances wait (BlockRebalanceOnPoll) until Next has taken
-// them.
+// to Next. A rebalance waits (BlockRebalanceOnPoll) while the poller notes
+// the fence of each partition in the poll (fencesOf), and no longer: it
+// must not wait for Next, which waits for the engine, whose merger may
+// wait in an exactly-once checkpoint's End for a heartbeat that only the
+// rebalance brings back (a deadlock: the 3-minute stall of the 3-node
+// broker kill, where the other brokers still served records when the
+// group's heartbeat failed, so a poll waited for Next while franz-go's
+// group loop waited to call onLost). Next drops the records of a
+// partition whose fence has moved since.
 func (c *Consumer) poll() {
 	defer close(c.pollerDone)
 	var lastErr string
@@ -652,8 +665,9 @@ func (c *Consumer) poll() {
 	for {
 		gen := c.applySeek()
 		fs := c.cl.PollFetches(c.pollCtx)
+		fences := c.fencesOf(fs)
+		c.cl.AllowRebalance()
 		if c.pollCtx.Err() != nil || fs.IsClientClosed() {
-			c.cl.AllowRebalance()
 			return
 		}
 		errs := 0
@@ -670,7 +684,6 @@ func (c *Consumer) poll() {
 		})
 		if fs.NumRecords() == 0 && errs > 0 {
 			// Errors only: do not spin on them.
-			c.cl.AllowRebalance()
 			select {
 			case <-time.After(100 * time.Millisecond):
 			case <-c.pollCtx.Done():
@@ -679,23 +692,35 @@ func (c *Consumer) poll() {
 			continue
 		}
 		select {
-		case c.fetches <- polled{fs, gen}:
+		case c.fetches <- polled{fs: fs, gen: gen, fences: fences}:
 		case <-c.pollCtx.Done():
-			c.cl.AllowRebalance()
 			return
 		}
-		c.cl.AllowRebalance()
 	}
 }
 
-// queueFetch queues the records of one poll of generation gen (applySeek),
-// one Records per partition (at most maxValues each): those of owned
-// partitions, not fetched before their last seek (seekGen).
-func (c *Consumer) queueFetch(fs kgo.Fetches, gen int64) {
-	now := c.cfg.Now()
+// fencesOf returns the fence of each partition of the topic in fs, as it
+// is now.
+func (c *Consumer) fencesOf(fs kgo.Fetches) map[int32]uint32 {
+	fences := map[int32]uint32{}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	fs.EachPartition(func(ftp kgo.FetchTopicPartition) {
+		if ftp.Topic == c.cfg.Topic {
+			fences[ftp.Partition] = c.part(ftp.Partition).fence
+		}
+	})
+	return fences
+}
+
+// queueFetch queues the records of one poll, one Records per partition (at
+// most maxValues each): those of owned partitions whose fence has not
+// moved since the poll, not fetched before their last seek (seekGen).
+func (c *Consumer) queueFetch(pf polled) {
+	now := c.cfg.Now()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	pf.fs.EachPartition(func(ftp kgo.FetchTopicPartition) {
 		if ftp.Topic != c.cfg.Topic {
 			return
 		}
@@ -703,10 +728,11 @@ func (c *Consumer) queueFetch(fs kgo.Fetches, gen int64) {
 		if ftp.Err == nil {
 			pi.hw = ftp.HighWatermark
 		}
-		if !pi.owned || gen < pi.seekGen {
-			// Lost or revoked since (its Drop is queued; a record after
-			// it would start a state the engine keeps), or fetched
-			// before the rewind's seek (it reads them again from there).
+		if f, ok := pf.fences[ftp.Partition]; !pi.owned || !ok || f != pi.fence || pf.gen < pi.seekGen {
+			// Lost, revoked or rewound since the poll (its Drop is
+			// queued: a record after it would start a state the engine
+			// keeps; the next owner, or the rewind's seek, reads it
+			// again), or fetched before the rewind's seek.
 			return
 		}
 		recs := ftp.Records
@@ -812,7 +838,9 @@ func (c *Consumer) queueCtrl(m ctrlMsg) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	for _, p := range m.parts {
-		c.queue = append(c.queue, item{kind: itemDrop, part: p, revoke: !m.lost, epoch: c.part(p).epoch})
+		pi := c.part(p)
+		pi.fence++
+		c.queue = append(c.queue, item{kind: itemDrop, part: p, revoke: !m.lost, epoch: pi.epoch})
 	}
 }
 
@@ -1286,7 +1314,7 @@ func (c *Consumer) onAssigned(ctx context.Context, cl *kgo.Client, m map[string]
 	c.mu.Lock()
 	for _, p := range ps {
 		pi := c.part(p)
-		*pi = partInfo{owned: true, epoch: pi.epoch + 1, lastData: now, maxT: math.MinInt64, hw: -1, queued: -1, end: -1}
+		*pi = partInfo{owned: true, epoch: pi.epoch + 1, fence: pi.fence + 1, lastData: now, maxT: math.MinInt64, hw: -1, queued: -1, end: -1}
 		if e, ok := end[p]; ok {
 			pi.start, pi.end = start[p], e
 		}
@@ -1544,6 +1572,7 @@ func (c *Consumer) disown(ps []int32) {
 		if pi := c.parts[p]; pi != nil {
 			pi.owned = false
 			pi.epoch++
+			pi.fence++
 			delete(c.pending, p)
 		}
 	}

@@ -890,3 +890,76 @@ func TestHeartbeatInterval(t *testing.T) {
 		}
 	}
 }
+
+// TestConsumerRebalanceNotHeldByPoll: a poll waiting for Next (the engine
+// busy, or its merger waiting in an exactly-once checkpoint's End) does
+// not hold up a rebalance: the member's revoke callback runs while Next is
+// not called, and the records of the partition revoked that the poll holds
+// are not queued. The poller used to hold the rebalance until Next took the
+// poll; with the merger in End waiting for a heartbeat that only the
+// rebalance brings back, nothing moved again (the 3-minute stall of the
+// fault matrix's 3-node broker kill with --exactly-once).
+func TestConsumerRebalanceNotHeldByPoll(t *testing.T) {
+	const topic = "events"
+	addrs := fakeKafka(t, topic, 2)
+	produceAt(t, addrs, topic, []int32{0, 1}, []string{"a", "b"})
+	revoked := make(chan string, 4)
+	cfg := ConsumerConfig{Topic: topic, Group: "g", IdleTimeout: time.Hour, Log: func(msg string) {
+		t.Log(msg)
+		if strings.HasPrefix(msg, "revoked") {
+			select {
+			case revoked <- msg:
+			default:
+			}
+		}
+	}}
+	c, _ := startConsumer(t, addrs, cfg)
+	t.Cleanup(func() { c.Close() })
+	var r core.Records
+	if err := c.Next(context.Background(), &r); err != nil { // starts the poller
+		t.Fatal(err)
+	}
+	c.Release(&r)
+	// The next poll's records wait for a Next that does not come.
+	produceAt(t, addrs, topic, []int32{0, 1, 0, 1}, []string{"c", "d", "e", "f"})
+	time.Sleep(500 * time.Millisecond)
+
+	other, err := kgo.NewClient(kgo.SeedBrokers(addrs...), kgo.ConsumerGroup("g"), kgo.ConsumeTopics(topic),
+		kgo.Balancers(kgo.CooperativeStickyBalancer()), kgo.HeartbeatInterval(100*time.Millisecond))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close()
+	go func() {
+		for other.Context().Err() == nil {
+			other.PollFetches(other.Context())
+		}
+	}()
+	var msg string
+	select {
+	case msg = <-revoked:
+	case <-time.After(10 * time.Second):
+		t.Fatal("no revoke within 10 s while Next was not called: the poll held the rebalance")
+	}
+	// What Next hands out from here: the records queued before, the
+	// revoke's barrier and Drop, then the waiting poll, whose records of
+	// the revoked partition must not come after its Drop.
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	dropped, after := map[int32]bool{}, 0
+	for c.Next(ctx, &r) == nil {
+		switch {
+		case r.Drop:
+			dropped[r.Partition] = true
+		case len(r.Values) > 0 && dropped[r.Partition]:
+			t.Errorf("records of partition %d at %v handed out after its Drop (%s)", r.Partition, r.Offsets, msg)
+		case len(r.Values) > 0 && len(dropped) > 0:
+			after += len(r.Values)
+		}
+		c.Release(&r)
+		r = core.Records{}
+	}
+	if len(dropped) != 1 || after == 0 {
+		t.Errorf("Drops of %v and %d records of the partition kept after them; want one Drop and the kept partition's records", dropped, after)
+	}
+}

@@ -44,12 +44,15 @@ import (
 //     their offsets (queueRewind). Its alerts since then were in the aborted
 //     transaction, so none is lost and none doubled.
 
-// polled is one poll's records and the seek generation it was polled in:
-// the poller seeks (applySeek) between polls, so a poll of an older
-// generation holds records from before a rewind, which Next drops.
+// polled is one poll's records, the seek generation it was polled in (the
+// poller seeks, applySeek, between polls, so a poll of an older generation
+// holds records from before a rewind, which Next drops) and the fence of
+// each partition in it as it was polled (a partition revoked, lost, rewound
+// or assigned again since has moved on: Next drops its records).
 type polled struct {
-	fs  kgo.Fetches
-	gen int64
+	fs     kgo.Fetches
+	gen    int64
+	fences map[int32]uint32 // each polled partition's fence as the poll returned (fencesOf)
 }
 
 // txnOpts are Opts for ExactlyOnce: the group member with the session's
@@ -438,6 +441,7 @@ func (c *Consumer) queueRewind() {
 	seek := map[int32]kgo.EpochOffset{}
 	for _, p := range c.owned {
 		pi := c.parts[p]
+		pi.fence++
 		c.queue = append(c.queue, item{kind: itemDrop, part: p, epoch: pi.epoch})
 		at, ok := c.base[p]
 		if b := c.lastSnap[p]; b != nil {

@@ -422,7 +422,8 @@ func TestQueueFetchRedelivered(t *testing.T) {
 		for o := from; o < to; o++ {
 			recs = append(recs, &kgo.Record{Topic: "events", Partition: 0, Offset: o, Value: []byte(strconv.FormatInt(o, 10))})
 		}
-		c.queueFetch(kgo.Fetches{{Topics: []kgo.FetchTopic{{Topic: "events", Partitions: []kgo.FetchPartition{{Partition: 0, Records: recs}}}}}}, c.wantGen)
+		fs := kgo.Fetches{{Topics: []kgo.FetchTopic{{Topic: "events", Partitions: []kgo.FetchPartition{{Partition: 0, Records: recs}}}}}}
+		c.queueFetch(polled{fs: fs, gen: c.wantGen, fences: c.fencesOf(fs)})
 	}
 	queued := func() string {
 		var s []string
@@ -474,18 +475,26 @@ func TestQueueFetchAfterLostRewind(t *testing.T) {
 	assign := func(ps ...int32) {
 		for _, p := range ps {
 			pi := c.part(p)
-			*pi = partInfo{owned: true, epoch: pi.epoch + 1, maxT: math.MinInt64, hw: -1, queued: -1, end: -1}
+			*pi = partInfo{owned: true, epoch: pi.epoch + 1, fence: pi.fence + 1, maxT: math.MinInt64, hw: -1, queued: -1, end: -1} // as onAssigned
 			c.base[p] = 0
 		}
 		c.setOwned()
 	}
-	poll := func(gen int64, p int32, from, to int64) {
-		var recs []*kgo.Record
-		for o := from; o < to; o++ {
-			recs = append(recs, &kgo.Record{Topic: "events", Partition: p, Offset: o, Value: []byte("x")})
+	// polledNow is a poll of generation gen returning now: the records
+	// of partitions p from..to each, the fences as they are.
+	polledNow := func(gen int64, from, to int64, ps ...int32) polled {
+		var fps []kgo.FetchPartition
+		for _, p := range ps {
+			var recs []*kgo.Record
+			for o := from; o < to; o++ {
+				recs = append(recs, &kgo.Record{Topic: "events", Partition: p, Offset: o, Value: []byte("x")})
+			}
+			fps = append(fps, kgo.FetchPartition{Partition: p, Records: recs})
 		}
-		c.queueFetch(kgo.Fetches{{Topics: []kgo.FetchTopic{{Topic: "events", Partitions: []kgo.FetchPartition{{Partition: p, Records: recs}}}}}}, gen)
+		fs := kgo.Fetches{{Topics: []kgo.FetchTopic{{Topic: "events", Partitions: fps}}}}
+		return polled{fs: fs, gen: gen, fences: c.fencesOf(fs)}
 	}
+	poll := func(gen int64, p int32, from, to int64) { c.queueFetch(polledNow(gen, from, to, p)) }
 	queued := func() string {
 		var s []string
 		for _, it := range c.queue[c.qhead:] {
@@ -532,6 +541,20 @@ func TestQueueFetchAfterLostRewind(t *testing.T) {
 	poll(inFlight, 0, 10, 20)
 	poll(inFlight, 1, 0, 4)
 	check("the poll in flight across the lost rewind", "p0:10-19 p1:0-3")
+
+	// A poll taken before a rebalance reaches Next after it (the poller no
+	// longer holds the rebalance until Next takes the poll): the records
+	// of the partitions revoked, lost or assigned again since are not
+	// queued, the others' are.
+	pf := polledNow(inFlight, 20, 30, 0, 1)
+	c.queueCtrl(ctrlMsg{parts: []int32{0}}) // revoked: its barrier and Drop are queued
+	c.queueFetch(pf)
+	check("a poll from before a revoke", "p1:20-29")
+	pf = polledNow(inFlight, 30, 40, 1)
+	c.disown([]int32{1})
+	assign(1)
+	c.queueFetch(pf)
+	check("a poll from before a loss and a new assignment", "")
 }
 
 // TestConsumerExactlyOnceCommitWaitNoted: a checkpoint's commit that the
