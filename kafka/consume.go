@@ -404,7 +404,7 @@ func NewConsumer(cfg ConsumerConfig) *Consumer {
 
 // Opts returns the client options of the group member: the topic, the
 // group, the cooperative-sticky balancer, no autocommit, rebalances held
-// while a poll's records are handed out, the callbacks.
+// while the poller notes a poll's fences, the callbacks.
 func (c *Consumer) Opts() []kgo.Opt {
 	if c.cfg.ExactlyOnce {
 		return c.txnOpts()
@@ -414,8 +414,8 @@ func (c *Consumer) Opts() []kgo.Opt {
 
 // memberOpts are the options every group member has: the topic, the group,
 // the session timeout and heartbeat, the instance id, the cooperative-sticky
-// balancer, rebalances held while a poll's records are handed out, reading
-// from the start, the callbacks.
+// balancer, rebalances held while the poller notes a poll's fences (poll),
+// reading from the start, the callbacks.
 func (c *Consumer) memberOpts() []kgo.Opt {
 	opts := []kgo.Opt{
 		kgo.ConsumeTopics(c.cfg.Topic),
