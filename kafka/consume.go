@@ -179,7 +179,6 @@ type Consumer struct {
 	queue       []item // queue[qhead:] are waiting
 	qhead       int
 	fetches     chan polled // poller -> Next
-	wantGen     int64       // the generation of the last rewind's seek (partInfo.seekGen)
 	pollCtx     context.Context
 	pollCancel  context.CancelFunc
 	pollerDone  chan struct{}
@@ -238,7 +237,7 @@ type Consumer struct {
 	base      map[int32]int64           // mu: where a partition with no snapshot starts (its committed offset at the assignment)
 	rewinding bool                      // mu: the open transaction is to be aborted at the rewind barrier
 	seekReq   map[int32]kgo.EpochOffset // mu: the poller's next seek
-	seekGen   int64                     // mu: the generation the seek starts
+	seekGen   int64                     // mu: the generation of the last rewind's seek (partInfo.seekGen)
 
 	// MaxRate's schedule (the reader's): paced records handed out since
 	// paceStart.
@@ -1383,22 +1382,12 @@ func (c *Consumer) restore(ctx context.Context, cl *kgo.Client, ps []int32) erro
 	// bound, fails the run as before. The group goes on heartbeating
 	// meanwhile (franz-go runs the callback beside the heartbeat).
 	var snaps map[int32][]byte
-	for wait := brokerRetryMin; ; wait = min(2*wait, brokerRetryMax) {
-		var err error
-		if snaps, err = c.readAssigned(ctx, cl, ps); err == nil {
-			break
-		}
-		if ke, ok := errors.AsType[*kerr.Error](err); (ok && !ke.Retriable) || ctx.Err() != nil || c.isClosed() {
-			return err
-		}
-		c.cfg.Log(fmt.Sprintf("%v; trying again in %v", err, wait))
-		t := time.NewTimer(wait)
-		select {
-		case <-t.C:
-		case <-ctx.Done():
-			t.Stop()
-			return err
-		}
+	err := c.retryBrokers(ctx, func() (err error) {
+		snaps, err = c.readAssigned(ctx, cl, ps)
+		return err
+	}, func(err error, wait time.Duration) { c.cfg.Log(fmt.Sprintf("%v; trying again in %v", err, wait)) })
+	if err != nil {
+		return err
 	}
 	if len(snaps) == 0 {
 		c.cfg.Log(fmt.Sprintf("no snapshot of partitions %s in %s: they start empty at the committed offsets", PartList(ps), c.cfg.StateTopic))

@@ -340,29 +340,42 @@ func (c *Consumer) beginTxn(ctx context.Context) bool {
 // transaction stays open and the brokers abort it (its timeout, or the
 // restarted member's InitProducerID with the same transactional id).
 func (c *Consumer) untilBrokers(ctx context.Context, what string, f func() error) bool {
-	wait := brokerRetryMin
-	for {
-		err := f()
-		if err == nil {
-			return true
-		}
-		if ctx.Err() != nil {
-			return false
-		}
-		if ke, ok := errors.AsType[*kerr.Error](err); ok && !ke.Retriable {
-			c.fail(fmt.Errorf("%s: %w", what, err))
-			return false
-		}
+	err := c.retryBrokers(ctx, f, func(err error, wait time.Duration) {
 		c.cfg.Log(fmt.Sprintf("%s: %v; trying again in %v (nothing commits meanwhile)", what, err, wait))
+	})
+	if err != nil && ctx.Err() == nil && refused(err) {
+		c.fail(fmt.Errorf("%s: %w", what, err))
+	}
+	return err == nil
+}
+
+// retryBrokers runs f until it succeeds, the brokers refuse it (refused),
+// ctx ends or the Consumer closes, saying each other failure with note and
+// waiting brokerRetryMin, doubling to brokerRetryMax, before the next try.
+// It returns nil, or f's last error.
+func (c *Consumer) retryBrokers(ctx context.Context, f func() error, note func(err error, wait time.Duration)) error {
+	for wait := brokerRetryMin; ; wait = min(2*wait, brokerRetryMax) {
+		err := f()
+		if err == nil || refused(err) || ctx.Err() != nil || c.isClosed() {
+			return err
+		}
+		note(err, wait)
 		t := time.NewTimer(wait)
 		select {
 		case <-t.C:
 		case <-ctx.Done():
 			t.Stop()
-			return false
+			return err
 		}
-		wait = min(2*wait, brokerRetryMax)
 	}
+}
+
+// refused reports whether err is a broker's definite refusal (a Kafka
+// error that is not retriable: fenced, not authorized), which no wait
+// mends.
+func refused(err error) bool {
+	ke, ok := errors.AsType[*kerr.Error](err)
+	return ok && !ke.Retriable
 }
 
 func (c *Consumer) sinkErr() error {
@@ -437,7 +450,7 @@ func (c *Consumer) queueRewind() {
 	c.queue = append(c.queue, item{kind: itemBarrier, abort: true})
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.wantGen++
+	c.seekGen++
 	seek := map[int32]kgo.EpochOffset{}
 	for _, p := range c.owned {
 		pi := c.parts[p]
@@ -457,9 +470,9 @@ func (c *Consumer) queueRewind() {
 			continue
 		}
 		seek[p] = kgo.EpochOffset{Epoch: -1, Offset: at}
-		pi.handed, pi.from, pi.queuedTo, pi.maxT, pi.seekGen = false, at, at, math.MinInt64, c.wantGen
+		pi.handed, pi.from, pi.queuedTo, pi.maxT, pi.seekGen = false, at, at, math.MinInt64, c.seekGen
 	}
-	c.seekReq, c.seekGen = seek, c.wantGen
+	c.seekReq = seek
 }
 
 // applySeek (the poller, between polls) makes the seek a rewind asked for

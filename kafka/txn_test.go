@@ -423,7 +423,7 @@ func TestQueueFetchRedelivered(t *testing.T) {
 			recs = append(recs, &kgo.Record{Topic: "events", Partition: 0, Offset: o, Value: []byte(strconv.FormatInt(o, 10))})
 		}
 		fs := kgo.Fetches{{Topics: []kgo.FetchTopic{{Topic: "events", Partitions: []kgo.FetchPartition{{Partition: 0, Records: recs}}}}}}
-		c.queueFetch(polled{fs: fs, gen: c.wantGen, fences: c.fencesOf(fs)})
+		c.queueFetch(polled{fs: fs, gen: c.seekGen, fences: c.fencesOf(fs)})
 	}
 	queued := func() string {
 		var s []string
