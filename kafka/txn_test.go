@@ -16,6 +16,7 @@ import (
 
 	"github.com/cartwatch/cartwatch/core"
 	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
@@ -243,27 +244,13 @@ func TestConsumerExactlyOnceAbortBrokerAway(t *testing.T) {
 	fk, addrs := fakeCluster(t, topic, 2)
 	mkTopics(t, addrs, 2, alerts, topic+".dlq")
 	produceAt(t, addrs, topic, parts, vals)
-	// The outage: from the first EndTxn that aborts, for away, every
+	// The outage: from the first EndTxn that aborts, for 2 s, every
 	// EndTxn and InitProducerID gets its connection closed.
-	const away = 2 * time.Second
-	var mu sync.Mutex
-	var until time.Time
-	var refused int
-	down := func(req kmsg.Request) (kmsg.Response, error, bool) {
-		fk.KeepControl()
-		mu.Lock()
-		defer mu.Unlock()
-		if e, ok := req.(*kmsg.EndTxnRequest); ok && !e.Commit && until.IsZero() {
-			until = time.Now().Add(away)
-		}
-		if time.Now().Before(until) {
-			refused++
-			return nil, errors.New("the coordinator is away"), true
-		}
-		return nil, nil, false
-	}
-	fk.ControlKey(int16(kmsg.EndTxn), down)
-	fk.ControlKey(int16(kmsg.InitProducerID), down)
+	out := &outage{away: 2 * time.Second, why: "the coordinator is away", from: func(req kmsg.Request) bool {
+		e, ok := req.(*kmsg.EndTxnRequest)
+		return ok && !e.Commit
+	}}
+	out.control(fk, kmsg.EndTxn, kmsg.InitProducerID)
 
 	cfg := ConsumerConfig{Topic: topic, Group: "g", IdleTimeout: time.Hour, StateTopic: "g-state", CheckpointInterval: time.Hour}
 	cfg.TransactionalID = "g-1"
@@ -293,15 +280,7 @@ func TestConsumerExactlyOnceAbortBrokerAway(t *testing.T) {
 	})
 	a.stop(t)
 	b.stop(t)
-	mu.Lock()
-	n := refused
-	mu.Unlock()
-	if n == 0 {
-		t.Fatal("no request was refused: the outage never came")
-	}
-	if waited.Load() == 0 {
-		t.Error("no log line said the member waits for the coordinator")
-	}
+	out.check(t, &waited, "the coordinator")
 	wantOneRun(t, addrs, alerts, want)
 }
 
@@ -318,23 +297,8 @@ func TestConsumerExactlyOnceRestoreBrokerAway(t *testing.T) {
 	fk, addrs := fakeCluster(t, topic, 2)
 	mkTopics(t, addrs, 2, alerts, topic+".dlq", "g-state")
 	produceAt(t, addrs, topic, parts, vals)
-	const away = 1500 * time.Millisecond
-	var mu sync.Mutex
-	var until time.Time
-	var refused int
-	fk.ControlKey(int16(kmsg.ListOffsets), func(kmsg.Request) (kmsg.Response, error, bool) {
-		fk.KeepControl()
-		mu.Lock()
-		defer mu.Unlock()
-		if until.IsZero() {
-			until = time.Now().Add(away)
-		}
-		if time.Now().Before(until) {
-			refused++
-			return nil, errors.New("the leader is away"), true
-		}
-		return nil, nil, false
-	})
+	out := &outage{away: 1500 * time.Millisecond, why: "the leader is away"}
+	out.control(fk, kmsg.ListOffsets)
 	cfg := ConsumerConfig{Topic: topic, Group: "g", IdleTimeout: time.Hour, StateTopic: "g-state", CheckpointInterval: 50 * time.Millisecond}
 	cfg.TransactionalID = "g-1"
 	var waited atomic.Int32
@@ -355,18 +319,8 @@ func TestConsumerExactlyOnceRestoreBrokerAway(t *testing.T) {
 		return a.c.Stats().Records == int64(len(vals))
 	})
 	a.stop(t)
-	mu.Lock()
-	n := refused
-	mu.Unlock()
-	if n == 0 {
-		t.Fatal("no request was refused: the outage never came")
-	}
-	if waited.Load() == 0 {
-		t.Error("no log line said the member waits for the broker")
-	}
-	if got := committedAlerts(t, addrs, alerts); !slices.Equal(got, want) {
-		t.Errorf("committed alerts\n%v\nwant those of one run\n%v", got, want)
-	}
+	out.check(t, &waited, "the broker")
+	wantOneRun(t, addrs, alerts, want)
 }
 
 // TestSetTxnOffsets: the transaction's offset commit is exactly the
@@ -608,5 +562,52 @@ func wantOneRun(t *testing.T, addrs []string, alerts string, want []string) {
 	got := committedAlerts(t, addrs, alerts)
 	if !slices.Equal(got, want) {
 		t.Errorf("committed alerts\n%v\nwant those of one run\n%v", got, want)
+	}
+}
+
+// outage refuses the requests it controls on a kfake cluster (closing
+// their connections) for away, from the first request from accepts (nil:
+// any).
+type outage struct {
+	away    time.Duration
+	why     string
+	from    func(kmsg.Request) bool
+	mu      sync.Mutex
+	until   time.Time
+	refused int
+}
+
+// control puts the outage on the keys of fk.
+func (o *outage) control(fk *kfake.Cluster, keys ...kmsg.Key) {
+	down := func(req kmsg.Request) (kmsg.Response, error, bool) {
+		fk.KeepControl()
+		o.mu.Lock()
+		defer o.mu.Unlock()
+		if o.until.IsZero() && (o.from == nil || o.from(req)) {
+			o.until = time.Now().Add(o.away)
+		}
+		if time.Now().Before(o.until) {
+			o.refused++
+			return nil, errors.New(o.why), true
+		}
+		return nil, nil, false
+	}
+	for _, k := range keys {
+		fk.ControlKey(int16(k), down)
+	}
+}
+
+// check fails the test if the outage never came or no log line (waited)
+// said the member waits for who.
+func (o *outage) check(t *testing.T, waited *atomic.Int32, who string) {
+	t.Helper()
+	o.mu.Lock()
+	n := o.refused
+	o.mu.Unlock()
+	if n == 0 {
+		t.Fatal("no request was refused: the outage never came")
+	}
+	if waited.Load() == 0 {
+		t.Errorf("no log line said the member waits for %s", who)
 	}
 }
