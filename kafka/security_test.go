@@ -12,10 +12,10 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
+	"github.com/cartwatch/cartwatch/internal/syncbuf"
 	"github.com/cartwatch/cartwatch/internal/testcerts"
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -284,7 +284,7 @@ func TestClientLogNoSecret(t *testing.T) {
 	}
 	k := Flags{Brokers: secureCluster(t, certs), Timeout: 5 * time.Second, TLS: true, TLSCA: certs.CA,
 		SASLMechanism: MechScramSHA512, SASLUser: "alice", Password: NewSecret(testPassword)}
-	var log syncBuffer
+	var log syncbuf.Buffer
 	cl, err := Connect(context.Background(), &k, kgo.WithLogger(clientLogger("debug", &log)))
 	if err != nil {
 		t.Fatal(err)
@@ -297,22 +297,4 @@ func TestClientLogNoSecret(t *testing.T) {
 	if strings.Contains(out, testPassword) {
 		t.Errorf("the client's debug log shows the password")
 	}
-}
-
-// syncBuffer is a bytes.Buffer safe for the client's goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }

@@ -12,11 +12,11 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/cartwatch/cartwatch/internal/syncbuf"
 	"github.com/cartwatch/cartwatch/internal/testrows"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -83,28 +83,10 @@ func produceRows(t *testing.T, c cluster, topic string, keys []string, vals [][]
 	return p
 }
 
-// syncBuf is a bytes.Buffer for a process's stderr, read while it runs.
-type syncBuf struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuf) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuf) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // consumeProc is a running `cartwatch consume`.
 type consumeProc struct {
 	cmd    *exec.Cmd
-	stderr *syncBuf
+	stderr *syncbuf.Buffer
 	done   chan error
 	name   string
 }
@@ -114,7 +96,7 @@ type consumeProc struct {
 func startConsume(t *testing.T, c cluster, name string, args ...string) *consumeProc {
 	t.Helper()
 	args = append([]string{"consume", "--brokers", strings.Join(c.brokers, ","), "--status-interval", "1s", "--http", ""}, args...)
-	p := &consumeProc{cmd: exec.Command(bin(t, "cartwatch"), args...), stderr: &syncBuf{}, done: make(chan error, 1), name: name}
+	p := &consumeProc{cmd: exec.Command(bin(t, "cartwatch"), args...), stderr: &syncbuf.Buffer{}, done: make(chan error, 1), name: name}
 	p.cmd.Stderr = p.stderr
 	p.cmd.Stdout = p.stderr
 	if err := p.cmd.Start(); err != nil {

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cartwatch/cartwatch/internal/syncbuf"
 	"github.com/cartwatch/cartwatch/internal/testcerts"
 	"github.com/cartwatch/cartwatch/kafka"
 	"github.com/twmb/franz-go/pkg/kadm"
@@ -115,7 +116,7 @@ func TestSecureSASLSSL(t *testing.T) {
 		t.Helper()
 		cmd := exec.Command(bin(t, "cartwatch"), args...)
 		cmd.Env = append(os.Environ(), kafka.PasswordEnv+"="+secretPassword)
-		var outb, errb syncBuf
+		var outb, errb syncbuf.Buffer
 		cmd.Stdout, cmd.Stderr = &outb, &errb
 		start := time.Now()
 		if err := cmd.Start(); err != nil {

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"net/http"
@@ -13,6 +12,7 @@ import (
 	"time"
 
 	"github.com/cartwatch/cartwatch/dash"
+	"github.com/cartwatch/cartwatch/internal/syncbuf"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -22,32 +22,13 @@ import (
 // line, an unreachable broker, and a whole run on franz-go's in-process
 // cluster (kfake). kafkatest/ runs it against a real Kafka.
 
-// lockedBuf is a bytes.Buffer written by a running command and read by the
-// test.
-type lockedBuf struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuf) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuf) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
 // startConsumeCmd runs `cartwatch consume args` in process until the
 // returned stop is called; stop returns the exit code.
-func startConsumeCmd(t *testing.T, args ...string) (stderr *lockedBuf, stop func() int) {
+func startConsumeCmd(t *testing.T, args ...string) (stderr *syncbuf.Buffer, stop func() int) {
 	t.Helper()
 	ctx, cancel := context.WithCancelCause(context.Background())
-	stderr = &lockedBuf{}
-	var stdout lockedBuf
+	stderr = &syncbuf.Buffer{}
+	var stdout syncbuf.Buffer
 	code := make(chan int, 1)
 	go func() { code <- run(ctx, append([]string{"consume", "--http", ""}, args...), &stdout, stderr) }()
 	var once sync.Once
@@ -67,7 +48,7 @@ func startConsumeCmd(t *testing.T, args ...string) (stderr *lockedBuf, stop func
 	return stderr, stop
 }
 
-func waitText(t *testing.T, buf *lockedBuf, s string, d time.Duration) {
+func waitText(t *testing.T, buf *syncbuf.Buffer, s string, d time.Duration) {
 	t.Helper()
 	deadline := time.Now().Add(d)
 	for !strings.Contains(buf.String(), s) {

@@ -15,6 +15,7 @@ import (
 
 	"github.com/cartwatch/cartwatch/dash"
 	"github.com/cartwatch/cartwatch/internal/browser"
+	"github.com/cartwatch/cartwatch/internal/syncbuf"
 	"github.com/chromedp/chromedp"
 )
 
@@ -25,9 +26,9 @@ import (
 // startDemo runs `cartwatch demo args` in process and returns the
 // dashboard's address once the demo has logged it, and wait, which
 // returns its exit code when it ends (the test's end stops it).
-func startDemo(t *testing.T, args ...string) (addr string, stdout, stderr *lockedBuf, wait func() int) {
+func startDemo(t *testing.T, args ...string) (addr string, stdout, stderr *syncbuf.Buffer, wait func() int) {
 	t.Helper()
-	stdout, stderr = &lockedBuf{}, &lockedBuf{}
+	stdout, stderr = &syncbuf.Buffer{}, &syncbuf.Buffer{}
 	code := make(chan int, 1)
 	ctx, cancel := context.WithCancel(context.Background())
 	go func() { code <- run(ctx, append([]string{"demo", "--http", "127.0.0.1:0"}, args...), stdout, stderr) }()

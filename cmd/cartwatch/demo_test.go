@@ -13,6 +13,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/cartwatch/cartwatch/internal/syncbuf"
 )
 
 // The tests of `cartwatch demo`: a whole demo over a made-up hour gives the
@@ -80,7 +82,7 @@ func summaryLines(out string) []string {
 // alerts topic.
 func TestDemoMatchesRun(t *testing.T) {
 	in := demoHour(t)
-	var stdout, stderr lockedBuf
+	var stdout, stderr syncbuf.Buffer
 	start := time.Now()
 	code := run(context.Background(), []string{"demo", "--http", "", "--input", in, "--speedup", "100000", "--ttl", "5m", "--partitions", "3"}, &stdout, &stderr)
 	took := time.Since(start)
@@ -120,7 +122,7 @@ func TestDemoMatchesRun(t *testing.T) {
 // TestDemoSyntheticDay: without a sample, the demo plays loadgen's day,
 // and its summary is that of `cartwatch run --synthetic` on the same day.
 func TestDemoSyntheticDay(t *testing.T) {
-	var stdout, stderr lockedBuf
+	var stdout, stderr syncbuf.Buffer
 	if code := run(context.Background(), []string{"demo", "--http", "", "--synthetic", "--speedup", "1000000"}, &stdout, &stderr); code != exitOK {
 		t.Fatalf("demo exit %d, want 0\n%s", code, stderr.String())
 	}
@@ -179,7 +181,7 @@ func TestDemoStop(t *testing.T) {
 			if how == "duration" {
 				args = append(args, "--duration", "1500ms")
 			}
-			var stdout, stderr lockedBuf
+			var stdout, stderr syncbuf.Buffer
 			code := make(chan int, 1)
 			go func() { code <- run(ctx, args, &stdout, &stderr) }()
 			waitText(t, &stdout, "events (", 10*time.Second) // a line of figures: it runs

@@ -12,6 +12,8 @@ import (
 	"strconv"
 	"testing"
 	"time"
+
+	"github.com/cartwatch/cartwatch/internal/syncbuf"
 )
 
 // TestPrometheusScrapesDemo: Debian's prometheus, started on loopback with
@@ -45,7 +47,7 @@ scrape_configs:
 	// The demo: the synthetic day, at a pace that keeps it running for the
 	// test (24 h in ~40 s), stopped when the test is done.
 	ctx, cancel := context.WithCancel(context.Background())
-	var stdout, stderr lockedBuf
+	var stdout, stderr syncbuf.Buffer
 	code := make(chan int, 1)
 	go func() {
 		code <- run(ctx, []string{"demo", "--synthetic", "--speedup", "2000", "--http", demoAddr}, &stdout, &stderr)
@@ -64,7 +66,7 @@ scrape_configs:
 
 	cmd := exec.Command(prom, "--config.file="+cfg, "--storage.tsdb.path="+filepath.Join(dir, "data"),
 		"--web.listen-address="+promAddr, "--log.level=warn")
-	var promLog lockedBuf
+	var promLog syncbuf.Buffer
 	cmd.Stdout, cmd.Stderr = &promLog, &promLog
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
